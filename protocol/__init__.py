@@ -1,0 +1,1 @@
+"""Crispin protocol layer."""

@@ -1,0 +1,1 @@
+"""Crispin server layer."""

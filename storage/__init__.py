@@ -1,0 +1,1 @@
+"""Crispin storage layer."""

@@ -1,0 +1,82 @@
+"""Administration subcommands (``crispin user ...``, ``crispin mailbox ...``).
+
+They open the same database as a running server; SQLite's locking lets both write, and the
+server sees the change on its next read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from server import names
+from server.cli import read_password
+from server.config import Config
+from storage import AlreadyExists, HasChildren, InvalidName, NotFound, Store
+
+
+def _fail(message: str) -> int:
+    print(f"crispin: {message}", file=sys.stderr)
+    return 1
+
+
+async def run_admin(args: argparse.Namespace, config: Config) -> int:
+    store = await Store.open(config.data_dir)
+    try:
+        if args.command == "user":
+            return await _user(store, args)
+        return await _mailbox(store, args)
+    finally:
+        await store.close()
+
+
+async def _user(store: Store, args: argparse.Namespace) -> int:
+    try:
+        if args.action == "add":
+            user = await store.create_user(args.name, read_password(args.password_stdin))
+            print(f"created user {user.name}")
+        elif args.action == "passwd":
+            await store.set_password(args.name, read_password(args.password_stdin))
+            print(f"password changed for {args.name}")
+        elif args.action == "delete":
+            await store.delete_user(args.name)
+            print(f"deleted user {args.name}")
+        else:
+            for user in await store.list_users():
+                print(user.name)
+    except AlreadyExists:
+        return _fail(f"user {args.name} already exists")
+    except NotFound:
+        return _fail(f"no such user: {args.name}")
+    except InvalidName as exc:
+        return _fail(f"invalid user name: {exc}")
+    return 0
+
+
+async def _mailbox(store: Store, args: argparse.Namespace) -> int:
+    user = await store.get_user(args.user)
+    if user is None:
+        return _fail(f"no such user: {args.user}")
+    try:
+        if args.action == "list":
+            for info in await store.list_mailboxes(user.id):
+                print(info.name + ("  (\\Noselect)" if info.noselect else ""))
+        elif args.action == "create":
+            name = names.normalize(args.name.rstrip(names.DELIMITER))
+            await store.create_mailbox(user.id, name)
+            print(f"created {name}")
+        else:
+            name = names.normalize(args.name)
+            if name == "INBOX":
+                return _fail("INBOX cannot be deleted")
+            await store.delete_mailbox(user.id, name)
+            print(f"deleted {name}")
+    except AlreadyExists:
+        return _fail(f"mailbox {args.name} already exists")
+    except NotFound:
+        return _fail(f"no such mailbox: {args.name}")
+    except HasChildren:
+        return _fail(f"mailbox {args.name} has inferiors; delete them first")
+    except InvalidName:
+        return _fail(f"invalid mailbox name: {args.name}")
+    return 0

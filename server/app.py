@@ -1,0 +1,161 @@
+"""``crispin serve``: open storage, set up TLS, listen, and shut down cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+
+from server.config import Config
+from server.connection import Connection
+from server.context import ServerContext
+from server.stream import StreamProtocol
+from server.tls import ensure_certificate, server_context
+from storage import Store
+
+log = logging.getLogger("crispin")
+
+STARTER_USER = "crispin"
+
+
+@dataclass
+class Listener:
+    """Accepts connections on the plain and the implicit-TLS port, enforcing the connection
+    limits (in total and per client address) before a session exists."""
+
+    ctx: ServerContext
+    servers: list[asyncio.base_events.Server] = field(default_factory=list)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    per_ip: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def _accept(self, stream: StreamProtocol, tls: bool) -> None:
+        assert stream.transport is not None
+        peer = stream.transport.get_extra_info("peername") or ("?", 0)
+        host = peer[0]
+        limits = self.ctx.config.values["limits"]
+        if len(self.tasks) >= limits["max_connections"] or \
+                self.per_ip[host] >= limits["max_connections_per_ip"]:
+            # RFC 3501 §7.1.5: BYE may be the greeting when the server will not serve.
+            stream.write(b"* BYE Too many connections, try again later\r\n")
+            stream.close()
+            log.warning("refused connection from %s: connection limit", host)
+            return
+        conn = Connection(self.ctx, stream, (host, peer[1]), tls)
+        self.ctx.session_opened(conn.session)
+        self.per_ip[host] += 1
+        task = asyncio.get_running_loop().create_task(conn.run())
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self.tasks.discard(t)
+            self.per_ip[host] -= 1
+            if self.per_ip[host] <= 0:
+                del self.per_ip[host]
+
+        task.add_done_callback(done)
+
+    def _factory(self, tls: bool) -> StreamProtocol:
+        stream = StreamProtocol()
+        stream.on_connect = lambda s: self._accept(s, tls)
+        return stream
+
+    async def start(self, host: str, port: int, tls_port: int) -> list[tuple[str, int]]:
+        loop = asyncio.get_running_loop()
+        plain = await loop.create_server(lambda: self._factory(False), host, port,
+                                         reuse_address=True)
+        implicit = await loop.create_server(lambda: self._factory(True), host, tls_port,
+                                            ssl=self.ctx.ssl_context, reuse_address=True,
+                                            ssl_handshake_timeout=30)
+        self.servers = [plain, implicit]
+        return [plain.sockets[0].getsockname()[:2], implicit.sockets[0].getsockname()[:2]]
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5)
+        for server in self.servers:
+            await server.wait_closed()
+
+
+async def ensure_starter_account(config: Config, store: Store) -> tuple[str, str] | None:
+    """A first login for a person trying Crispin on their own machine: only when there are no
+    users at all and the server is reachable from this machine alone."""
+    if not config.get("auth", "create_starter_account") or not config.on_loopback_only():
+        return None
+    if await store.user_count() > 0:
+        return None
+    password = secrets.token_urlsafe(12)
+    await store.create_user(STARTER_USER, password)
+    return STARTER_USER, password
+
+
+@dataclass
+class RunningServer:
+    ctx: ServerContext
+    listener: Listener
+    addresses: list[tuple[str, int]]
+    fingerprint: str
+    starter: tuple[str, str] | None
+
+    @property
+    def port(self) -> int:
+        return self.addresses[0][1]
+
+    @property
+    def tls_port(self) -> int:
+        return self.addresses[1][1]
+
+    async def stop(self) -> None:
+        await self.listener.stop()
+        await self.ctx.store.close()
+
+
+async def start_server(config: Config) -> RunningServer:
+    """Everything ``crispin serve`` does before it waits; tests call it directly."""
+    data_dir = config.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),
+                              config.get("server", "hostname"))
+    store = await Store.open(data_dir)
+    try:
+        ctx = ServerContext(config, store, server_context(cert))
+        starter = await ensure_starter_account(config, store)
+        listener = Listener(ctx)
+        addresses = await listener.start(config.host, int(config.get("server", "port")),
+                                         int(config.get("server", "tls_port")))
+    except BaseException:
+        await store.close()
+        raise
+    return RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter)
+
+
+async def serve(config: Config) -> int:
+    running = await start_server(config)
+    out = sys.stderr
+    print(f"Crispin listening on {config.host} port {running.port} (plain, STARTTLS) and "
+          f"{running.tls_port} (TLS)", file=out)
+    print(f"Data folder: {config.data_dir.resolve()}", file=out)
+    print(f"TLS certificate SHA-256 fingerprint: {running.fingerprint}", file=out)
+    if running.starter is not None:
+        user, password = running.starter
+        print(f"Created a starter account: user {user!r}, password {password!r} "
+              f"(change it with `crispin user passwd {user}`)", file=out)
+    elif await running.ctx.store.user_count() == 0:
+        print("No users yet: add one with `crispin user add NAME`", file=out)
+    print("Crispin is ready.", file=out)
+    out.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await running.stop()
+    return 0

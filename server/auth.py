@@ -1,0 +1,91 @@
+"""Authentication: SASL PLAIN and LOGIN, password checks with a cache, the failure delay.
+
+scrypt makes a wrong guess expensive, and also every right one: a client like Thunderbird opens
+several connections with the same password, so a verified (user, password) pair is remembered
+for ``auth.cache_ttl`` seconds as an HMAC under a per-process random key (never the password
+itself), the way Dovecot's auth cache works. Failures are never cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import time
+from dataclasses import dataclass
+
+from storage import Store, User
+
+
+class SaslError(Exception):
+    """The client's SASL exchange was malformed (answered BAD, RFC 3501 §6.2.2)."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    authcid: str
+    password: str
+    authzid: str = ""
+
+
+def decode_base64(text: str | bytes) -> bytes:
+    """RFC 4959 §3: "=" stands for an empty initial response."""
+    data = text.encode("ascii", "replace") if isinstance(text, str) else text
+    if data.strip() == b"=":
+        return b""
+    try:
+        return base64.b64decode(data.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SaslError("Invalid base64 in SASL response") from None
+
+
+def parse_plain(message: bytes) -> Credentials:
+    """RFC 4616 §2: ``[authzid] NUL authcid NUL passwd``, UTF-8."""
+    parts = message.split(b"\0")
+    if len(parts) != 3:
+        raise SaslError("Malformed PLAIN response")
+    try:
+        authzid, authcid, password = (p.decode("utf-8") for p in parts)
+    except UnicodeDecodeError:
+        raise SaslError("PLAIN response is not UTF-8") from None
+    if not authcid:
+        raise SaslError("Empty authentication identity")
+    return Credentials(authcid, password, authzid)
+
+
+class Authenticator:
+    def __init__(self, store: Store, cache_ttl: float) -> None:
+        self._store = store
+        self._ttl = cache_ttl
+        self._key = os.urandom(32)
+        self._cache: dict[str, tuple[bytes, User, float]] = {}
+
+    def _digest(self, name: str, password: str) -> bytes:
+        msg = name.encode("utf-8", "surrogateescape") + b"\0" + password.encode(
+            "utf-8", "surrogateescape")
+        return hmac.new(self._key, msg, hashlib.sha256).digest()
+
+    async def verify(self, creds: Credentials) -> User | None:
+        """The user, or None. An authzid other than the authcid is refused: Crispin has no
+        proxy-authorisation (RFC 4616 §2 lets the server refuse it)."""
+        if creds.authzid and creds.authzid != creds.authcid:
+            return None
+        name = creds.authcid
+        digest = self._digest(name, creds.password)
+        now = time.monotonic()
+        hit = self._cache.get(name)
+        if hit is not None and hit[2] > now and hmac.compare_digest(hit[0], digest):
+            return hit[1]
+        user = await self._store.verify_password(name, creds.password)
+        if user is not None and self._ttl > 0:
+            if len(self._cache) > 10000:
+                self._cache = {k: v for k, v in self._cache.items() if v[2] > now}
+            self._cache[name] = (digest, user, now + self._ttl)
+        elif user is None:
+            self._cache.pop(name, None)
+        return user
+
+    def forget(self, name: str) -> None:
+        self._cache.pop(name, None)

@@ -1,0 +1,112 @@
+"""The ``crispin`` command: serve, and administer users and mailboxes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from server.config import Config, ConfigError, load_config
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML configuration file "
+                        "(default: $CRISPIN_CONFIG, else built-in defaults)")
+    parser.add_argument("--data-dir", help="data folder (server.data_dir)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crispin", description="Crispin IMAP server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the IMAP server")
+    _common(serve)
+    serve.add_argument("--host", help="address to listen on (server.host)")
+    serve.add_argument("--port", type=int, help="plain/STARTTLS port (server.port)")
+    serve.add_argument("--tls-port", type=int, help="implicit TLS port (server.tls_port)")
+    serve.add_argument("--hostname", help="server name for the certificate (server.hostname)")
+    serve.add_argument("--cert", help="TLS certificate chain, PEM (tls.cert)")
+    serve.add_argument("--key", help="TLS private key, PEM (tls.key)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--trace", action="store_true", default=None,
+                       help="log every protocol line at debug level (passwords masked)")
+
+    user = sub.add_parser("user", help="manage users")
+    usub = user.add_subparsers(dest="action", required=True)
+    for action in ("add", "passwd"):
+        p = usub.add_parser(action, help=f"{action} a user")
+        _common(p)
+        p.add_argument("name")
+        p.add_argument("--password-stdin", action="store_true",
+                       help="read the password from the first line of standard input")
+    p = usub.add_parser("delete", help="delete a user and all their mail")
+    _common(p)
+    p.add_argument("name")
+    p = usub.add_parser("list", help="list users")
+    _common(p)
+
+    mbox = sub.add_parser("mailbox", help="manage a user's mailboxes")
+    msub = mbox.add_subparsers(dest="action", required=True)
+    p = msub.add_parser("list", help="list a user's mailboxes")
+    _common(p)
+    p.add_argument("user")
+    for action in ("create", "delete"):
+        p = msub.add_parser(action, help=f"{action} a mailbox")
+        _common(p)
+        p.add_argument("user")
+        p.add_argument("name")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    server: dict[str, Any] = {"data_dir": args.data_dir}
+    overrides: dict[str, dict[str, Any]] = {"server": server}
+    if args.command == "serve":
+        server.update(host=args.host, port=args.port, tls_port=args.tls_port,
+                      hostname=args.hostname)
+        overrides["tls"] = {"cert": args.cert, "key": args.key}
+        overrides["log"] = {"level": args.log_level, "trace": args.trace}
+    return load_config(args.config, overrides=overrides)
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise SystemExit("crispin: passwords do not match")
+    return first
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"crispin: {exc}", file=sys.stderr)
+        return 2
+    level = config.get("log", "level")
+    if config.get("log", "trace"):
+        level = "debug"
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from server.app import serve
+
+        try:
+            return asyncio.run(serve(config))
+        except OSError as exc:
+            print(f"crispin: {exc}", file=sys.stderr)
+            return 1
+    from server.admin import run_admin
+
+    return asyncio.run(run_admin(args, config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

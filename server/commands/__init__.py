@@ -1,0 +1,37 @@
+"""The command table: which handler runs a command and in which states (RFC 3501 §3, §6).
+
+Like Dovecot's command table, the rules are data: a later column will state how pending
+mailbox updates may be flushed after each command (RFC 3501 §7.4.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import protocol as p
+from server.commands import auth, basic, listing, mailboxes
+from server.session import ANY, AUTH, NOT_AUTH, Handler, State
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    handler: Handler
+    states: frozenset[State]
+
+
+TABLE: dict[type, CommandSpec] = {
+    p.Capability: CommandSpec(basic.capability, ANY),
+    p.Noop: CommandSpec(basic.noop, ANY),
+    p.Logout: CommandSpec(basic.logout, ANY),
+    p.StartTLS: CommandSpec(auth.starttls, NOT_AUTH),
+    p.Login: CommandSpec(auth.login, NOT_AUTH),
+    p.Authenticate: CommandSpec(auth.authenticate, NOT_AUTH),
+    p.Create: CommandSpec(mailboxes.create, AUTH),
+    p.Delete: CommandSpec(mailboxes.delete, AUTH),
+    p.Rename: CommandSpec(mailboxes.rename, AUTH),
+    p.Subscribe: CommandSpec(mailboxes.subscribe, AUTH),
+    p.Unsubscribe: CommandSpec(mailboxes.unsubscribe, AUTH),
+    p.Status: CommandSpec(mailboxes.status, AUTH),
+    p.List: CommandSpec(listing.list_, AUTH),
+    p.Lsub: CommandSpec(listing.lsub, AUTH),
+}

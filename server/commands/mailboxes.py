@@ -1,0 +1,118 @@
+"""Mailbox management in the authenticated state: CREATE, DELETE, RENAME, SUBSCRIBE,
+UNSUBSCRIBE, STATUS (RFC 3501 §6.3)."""
+
+from __future__ import annotations
+
+from protocol import Atom, Create, Delete, Mailbox, Rename, Status, Subscribe, Unsubscribe, Value
+from server import names
+from server.session import CommandFailed, Result, Session
+from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
+
+STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+
+
+def user_id(session: Session) -> int:
+    assert session.user is not None
+    return session.user.id
+
+
+def checked_name(name: str) -> str:
+    """Normalise INBOX and refuse names storage cannot hold (RFC 5530 [CANNOT])."""
+    name = names.normalize(name)
+    if not names.is_valid(name):
+        raise CommandFailed("Invalid mailbox name", "CANNOT")
+    return name
+
+
+async def existing_mailbox(session: Session, name: str) -> MailboxInfo:
+    """The mailbox, selectable, or NO [NONEXISTENT]."""
+    info = await session.server.store.get_mailbox(user_id(session), names.normalize(name))
+    if info is None or info.noselect:
+        raise CommandFailed("Mailbox does not exist", "NONEXISTENT")
+    return info
+
+
+async def create(session: Session, tag: str, cmd: Create) -> Result:
+    """RFC 3501 §6.3.3: a trailing delimiter declares the intent to create inferiors and is
+    dropped; missing superior levels are created; INBOX always exists."""
+    raw = cmd.mailbox
+    if raw.endswith(names.DELIMITER):
+        raw = raw[:-1]
+    name = checked_name(raw)
+    if name == "INBOX":
+        raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
+    try:
+        await session.server.store.create_mailbox(user_id(session), name)
+    except AlreadyExists:
+        raise CommandFailed("Mailbox already exists", "ALREADYEXISTS") from None
+    except InvalidName:
+        raise CommandFailed("Invalid mailbox name", "CANNOT") from None
+    return Result("CREATE completed")
+
+
+async def delete(session: Session, tag: str, cmd: Delete) -> Result:
+    """RFC 3501 §6.3.4: INBOX cannot be deleted; a mailbox with inferiors loses its messages
+    and becomes \\Noselect; deleting a \\Noselect mailbox that has inferiors fails."""
+    name = names.normalize(cmd.mailbox)
+    if name == "INBOX":
+        raise CommandFailed("INBOX cannot be deleted", "CANNOT")
+    try:
+        await session.server.store.delete_mailbox(user_id(session), name)
+    except NotFound:
+        raise CommandFailed("Mailbox does not exist", "NONEXISTENT") from None
+    except HasChildren:
+        raise CommandFailed("Mailbox has inferior hierarchical names; delete them first",
+                            "CANNOT") from None
+    except InvalidName:
+        raise CommandFailed("Mailbox cannot be deleted", "CANNOT") from None
+    return Result("DELETE completed")
+
+
+async def rename(session: Session, tag: str, cmd: Rename) -> Result:
+    """RFC 3501 §6.3.5: inferiors move along; renaming INBOX moves its messages into a new
+    mailbox and leaves INBOX empty."""
+    old = names.normalize(cmd.old)
+    new = checked_name(cmd.new[:-1] if cmd.new.endswith(names.DELIMITER) else cmd.new)
+    if new == "INBOX":
+        raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
+    try:
+        await session.server.store.rename_mailbox(user_id(session), old, new)
+    except NotFound:
+        raise CommandFailed("Mailbox does not exist", "NONEXISTENT") from None
+    except AlreadyExists:
+        raise CommandFailed("Target mailbox already exists", "ALREADYEXISTS") from None
+    except InvalidName:
+        raise CommandFailed("Cannot rename a mailbox to that name", "CANNOT") from None
+    return Result("RENAME completed")
+
+
+async def subscribe(session: Session, tag: str, cmd: Subscribe) -> Result:
+    """RFC 3501 §6.3.6: like Dovecot, a name may be subscribed whether or not it exists."""
+    name = checked_name(cmd.mailbox)
+    await session.server.store.subscribe(user_id(session), name)
+    return Result("SUBSCRIBE completed")
+
+
+async def unsubscribe(session: Session, tag: str, cmd: Unsubscribe) -> Result:
+    """RFC 3501 §6.3.7."""
+    try:
+        await session.server.store.unsubscribe(user_id(session), names.normalize(cmd.mailbox))
+    except NotFound:
+        raise CommandFailed("Mailbox is not subscribed", "NONEXISTENT") from None
+    return Result("UNSUBSCRIBE completed")
+
+
+async def status(session: Session, tag: str, cmd: Status) -> Result:
+    """RFC 3501 §6.3.10: the items in the order asked."""
+    for item in cmd.items:
+        if item not in STATUS_ITEMS:
+            raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
+    info = await existing_mailbox(session, cmd.mailbox)
+    st = await session.server.store.mailbox_status(info.id)
+    values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
+              "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen}
+    pairs: list[Value] = []
+    for item in dict.fromkeys(cmd.items):
+        pairs += [Atom(item), values[item]]
+    session.untagged(Atom("STATUS"), Mailbox(info.name), pairs)
+    return Result("STATUS completed")

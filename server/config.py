@@ -1,0 +1,194 @@
+"""Configuration: one place for every setting.
+
+Precedence, lowest first: built-in defaults < config file (TOML, read with ``tomllib``) <
+environment (``CRISPIN_<SECTION>_<KEY>``) < command-line flags. ``conf/crispin.toml`` documents
+every key; :data:`DEFAULTS` below is the source of truth for names, types and defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "server": {
+        "host": "127.0.0.1",
+        "port": 1143,
+        "tls_port": 1993,
+        "hostname": "localhost",
+        "data_dir": "./crispin-data",
+    },
+    "tls": {
+        "cert": "",
+        "key": "",
+    },
+    "auth": {
+        "plaintext": "loopback",
+        "failure_delay": 2.0,
+        "cache_ttl": 300.0,
+        "create_starter_account": True,
+    },
+    "limits": {
+        "max_connections": 2000,
+        "max_connections_per_ip": 100,
+        "max_bad_commands": 20,
+        "login_timeout": 60.0,
+        "idle_timeout": 1800.0,
+        "max_line_length": 65536,
+        "max_literal_size": 65536,
+        "max_append_size": 52428800,
+    },
+    "log": {
+        "level": "info",
+        "trace": False,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings; read values as ``config.get("limits", "idle_timeout")`` or the
+    typed properties for the ones used on hot paths."""
+
+    values: Mapping[str, Mapping[str, Any]]
+    source: Path | None = None
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.get("server", "data_dir")).expanduser()
+
+    @property
+    def host(self) -> str:
+        return str(self.get("server", "host"))
+
+    def on_loopback_only(self) -> bool:
+        return is_loopback_host(self.host)
+
+
+def is_loopback_host(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _coerce(section: str, key: str, value: Any) -> Any:
+    """Convert ``value`` to the type of the default; strings come from the environment."""
+    default = DEFAULTS[section][key]
+    where = f"{section}.{key}"
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if isinstance(default, int):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if isinstance(default, float):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+# Settings limited to a set of values.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("auth", "plaintext"): ("loopback", "always", "never"),
+    ("log", "level"): ("debug", "info", "warning", "error"),
+}
+
+
+def _merge(target: dict[str, dict[str, Any]], layer: Mapping[str, Any], origin: str) -> None:
+    for section, entries in layer.items():
+        if section not in DEFAULTS:
+            raise ConfigError(f"{origin}: unknown section [{section}]")
+        if not isinstance(entries, Mapping):
+            raise ConfigError(f"{origin}: [{section}] must be a table")
+        for key, value in entries.items():
+            if key not in DEFAULTS[section]:
+                raise ConfigError(f"{origin}: unknown key {section}.{key}")
+            value = _coerce(section, key, value)
+            allowed = CHOICES.get((section, key))
+            if allowed is not None and value not in allowed:
+                raise ConfigError(f"{origin}: {section}.{key} must be one of "
+                                  f"{', '.join(allowed)}, got {value!r}")
+            target[section][key] = value
+
+
+def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``CRISPIN_LIMITS_IDLE_TIMEOUT=600`` -> ``{"limits": {"idle_timeout": "600"}}``.
+
+    Unknown ``CRISPIN_*`` names are an error rather than silently ignored: a typo in a CI
+    pipeline should stop the server, not run it with the default.
+    """
+    layer: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith("CRISPIN_") or name == "CRISPIN_CONFIG":
+            continue
+        rest = name[len("CRISPIN_"):].lower()
+        for section in DEFAULTS:
+            if rest.startswith(section + "_") and rest[len(section) + 1:] in DEFAULTS[section]:
+                layer.setdefault(section, {})[rest[len(section) + 1:]] = value
+                break
+        else:
+            raise ConfigError(f"environment: unknown setting {name}")
+    return layer
+
+
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Build the configuration from every layer, in precedence order.
+
+    ``path`` None means ``$CRISPIN_CONFIG`` if set, else no file (built-in defaults are the
+    embedded configuration a person gets from ``crispin serve``).
+    """
+    environ = os.environ if environ is None else environ
+    values = copy.deepcopy(DEFAULTS)
+    if path is None and environ.get("CRISPIN_CONFIG"):
+        path = Path(environ["CRISPIN_CONFIG"])
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        _merge(values, data, str(path))
+    _merge(values, env_layer(environ), "environment")
+    if overrides:
+        _merge(values, {s: {k: v for k, v in e.items() if v is not None}
+                        for s, e in overrides.items()}, "command line")
+    return Config(values=values, source=path)

@@ -1,0 +1,178 @@
+"""One client connection: bytes in, events out, responses back (DESIGN.md "How a command flows").
+
+Reads feed the sans-I/O ``protocol.ServerConnection``; each event goes to the session. Commands
+of one connection run one after another; pipelined input waits in the parser's buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from typing import TYPE_CHECKING
+
+from protocol import (
+    AppendBegin,
+    AppendData,
+    AppendEnd,
+    CommandError,
+    CommandReceived,
+    ConnectionClosed,
+    ContinuationLine,
+    Event,
+    LiteralAnnounced,
+    Response,
+    ServerConnection,
+    StatusResponse,
+)
+from server.session import Session, State
+from server.stream import StreamProtocol
+from server.trace import Tracer
+
+if TYPE_CHECKING:
+    from server.context import ServerContext
+
+log = logging.getLogger("crispin.connection")
+
+TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+class Disconnect(Exception):
+    """The connection is over (logout, timeout, too many errors, peer gone)."""
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Connection:
+    """Implements ``server.session.Channel`` over a :class:`StreamProtocol`."""
+
+    def __init__(self, ctx: ServerContext, stream: StreamProtocol, peer: tuple[str, int],
+                 tls: bool) -> None:
+        self.ctx = ctx
+        self.stream = stream
+        self.peer_host = peer[0]
+        self._tls = tls
+        self._loopback = is_loopback(peer[0])
+        self.proto = ServerConnection(ctx.limits)
+        self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
+        self._out: list[bytes] = []
+        self.tracer = Tracer(log, self.session.peer) if ctx.trace else None
+        self.append: object | None = None
+
+    # -- Channel ------------------------------------------------------------------------------
+    @property
+    def tls_active(self) -> bool:
+        return self._tls
+
+    @property
+    def peer_is_loopback(self) -> bool:
+        return self._loopback
+
+    def send(self, response: Response) -> None:
+        self.write(self.proto.send(response))
+
+    def write(self, data: bytes) -> None:
+        if data:
+            if self.tracer is not None:
+                self.tracer.outgoing(data)
+            self._out.append(data)
+
+    async def flush(self) -> None:
+        if self._out:
+            data = b"".join(self._out)
+            self._out.clear()
+            self.stream.write(data)
+        await self.stream.drain()
+
+    async def read_line(self) -> bytes | None:
+        """A raw client line (SASL response, IDLE's DONE); None if the client went away."""
+        self.proto.expect_line()
+        await self.flush()
+        event = await self.next_event()
+        if isinstance(event, ContinuationLine):
+            return event.data
+        if isinstance(event, CommandError):
+            self.send(StatusResponse(event.tag, event.status, event.text, event.code))
+            return None
+        return None
+
+    async def start_tls(self) -> None:
+        await self.flush()
+        self.proto.discard_buffered()
+        await self.stream.start_tls(self.ctx.ssl_context, TLS_HANDSHAKE_TIMEOUT)
+        self._tls = True
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _timeout(self) -> float:
+        if self.session.state is State.NOT_AUTHENTICATED:
+            return float(self.ctx.config.get("limits", "login_timeout"))
+        return float(self.ctx.config.get("limits", "idle_timeout"))
+
+    async def next_event(self) -> Event:
+        while True:
+            event = self.proto.next_event()
+            if event is not None:
+                return event
+            await self.flush()
+            try:
+                async with asyncio.timeout(self._timeout()):
+                    data = await self.stream.read()
+            except TimeoutError:
+                # RFC 3501 §5.4: the autologout timer is at least 30 minutes once
+                # authenticated; before login a short one keeps idle sockets from piling up.
+                self.send(StatusResponse(None, "BYE", "Autologout; idle for too long"))
+                raise Disconnect from None
+            if self.tracer is not None and data:
+                self.tracer.incoming(data)
+            self.proto.receive_data(data)
+
+    async def run(self) -> None:
+        try:
+            self.send(self.ctx.greeting(self.session))
+            while self.session.state is not State.LOGOUT:
+                event = await self.next_event()
+                await self.dispatch(event)
+        except Disconnect:
+            pass
+        except (ConnectionError, ssl_errors()) as exc:
+            log.debug("%s: connection error: %s", self.session.peer, exc)
+        except Exception:
+            log.exception("%s: connection failed", self.session.peer)
+            self.send(StatusResponse(None, "BYE", "Internal server error"))
+        finally:
+            try:
+                await asyncio.wait_for(self.flush(), 5)
+            except (Exception, asyncio.CancelledError):
+                pass
+            self.stream.close()
+            await self.ctx.session_closed(self.session)
+
+    async def dispatch(self, event: Event) -> None:
+        session = self.session
+        if isinstance(event, CommandReceived):
+            await session.execute(event.tag, event.command)
+        elif isinstance(event, LiteralAnnounced):
+            self.write(self.proto.accept_literal())
+        elif isinstance(event, AppendBegin | AppendData | AppendEnd):
+            await self.ctx.handle_append(session, event)
+        elif isinstance(event, CommandError):
+            session.bad_commands += 1
+            self.send(StatusResponse(event.tag, event.status, event.text, event.code))
+        elif isinstance(event, ConnectionClosed):
+            raise Disconnect
+        # A ContinuationLine nobody asked for cannot happen: expect_line() is always ours.
+        limit = int(self.ctx.config.get("limits", "max_bad_commands"))
+        if session.bad_commands > limit:
+            self.send(StatusResponse(None, "BYE", "Too many invalid commands"))
+            raise Disconnect
+
+
+def ssl_errors() -> type[Exception]:
+    import ssl
+
+    return ssl.SSLError

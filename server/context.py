@@ -1,0 +1,78 @@
+"""What every session of one server shares: configuration, storage, TLS, capabilities."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from protocol import Atom, Event, Limits, StatusResponse
+from server.auth import Authenticator
+from server.config import Config
+from server.session import CommandFailed, Session, State
+
+if TYPE_CHECKING:
+    from storage import Store
+
+log = logging.getLogger("crispin.server")
+
+# Extensions whose every part is implemented, advertised in every state (RFC 3501 §6.1.1:
+# the list may differ before and after login).
+BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+")
+# After login: the ones that only make sense for an authenticated user.
+AUTH_CAPABILITIES = ("CHILDREN",)
+SASL_MECHANISMS = ("PLAIN", "LOGIN")
+
+
+@dataclass
+class ServerContext:
+    config: Config
+    store: Store
+    ssl_context: ssl.SSLContext
+    authenticator: Authenticator = field(init=False)
+    limits: Limits = field(init=False)
+    trace: bool = field(init=False)
+    sessions: set[Session] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.authenticator = Authenticator(self.store, float(cfg.get("auth", "cache_ttl")))
+        self.limits = Limits(
+            max_line_length=int(cfg.get("limits", "max_line_length")),
+            max_literal_size=int(cfg.get("limits", "max_literal_size")),
+        )
+        self.trace = bool(cfg.get("log", "trace"))
+
+    def capabilities(self, session: Session) -> list[Atom]:
+        caps = [Atom(c) for c in BASE_CAPABILITIES]
+        if session.state is State.NOT_AUTHENTICATED:
+            if not session.channel.tls_active:
+                caps.append(Atom("STARTTLS"))
+            if session.plaintext_allowed():
+                caps += [Atom("AUTH=" + m) for m in SASL_MECHANISMS]
+                caps.append(Atom("SASL-IR"))
+            else:
+                # RFC 3501 §6.2.3: LOGIN is refused until TLS is in place.
+                caps.append(Atom("LOGINDISABLED"))
+        else:
+            caps += [Atom(c) for c in AUTH_CAPABILITIES]
+        return caps
+
+    def greeting(self, session: Session) -> StatusResponse:
+        return StatusResponse(None, "OK", "Crispin ready.", "CAPABILITY",
+                              tuple(self.capabilities(session)))
+
+    async def handle_append(self, session: Session, event: Event) -> None:
+        from server.commands.append import handle_append_event
+
+        await handle_append_event(session, event)
+
+    def session_opened(self, session: Session) -> None:
+        self.sessions.add(session)
+
+    async def session_closed(self, session: Session) -> None:
+        self.sessions.discard(session)
+
+
+__all__ = ["CommandFailed", "ServerContext"]

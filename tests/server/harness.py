@@ -1,0 +1,128 @@
+"""A Crispin server running in a background thread, for tests that use blocking clients
+(imaplib, imapclient, curl) against real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import socket
+import ssl
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from server.app import RunningServer, start_server
+from server.config import load_config
+
+T = TypeVar("T")
+
+PASSWORD = "correct horse battery staple"
+
+
+class ServerThread:
+    def __init__(self, data_dir: Path, **overrides: dict[str, Any]) -> None:
+        layers: dict[str, dict[str, Any]] = {
+            "server": {"host": "127.0.0.1", "port": 0, "tls_port": 0,
+                       "data_dir": str(data_dir)},
+            "auth": {"failure_delay": 0.2, "create_starter_account": False},
+        }
+        for section, values in overrides.items():
+            layers.setdefault(section, {}).update(values)
+        self.config = load_config(None, environ={}, overrides=layers)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.running: RunningServer = self.call(start_server(self.config))
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def tls_port(self) -> int:
+        return self.running.tls_port
+
+    @property
+    def cert_path(self) -> Path:
+        return self.config.data_dir / "tls" / "cert.pem"
+
+    def add_user(self, name: str, password: str = PASSWORD) -> None:
+        self.call(self.running.ctx.store.create_user(name, password))
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.cert_path))
+
+    def imap(self) -> imaplib.IMAP4:
+        return imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+
+    def imaps(self) -> imaplib.IMAP4_SSL:
+        return imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=self.client_context(),
+                                 timeout=10)
+
+    def login(self, name: str = "alice", password: str = PASSWORD) -> imaplib.IMAP4:
+        client = self.imap()
+        client.login(name, password)
+        return client
+
+    def raw(self) -> RawClient:
+        return RawClient("127.0.0.1", self.port)
+
+    def stop(self) -> None:
+        try:
+            self.call(self.running.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+            self.loop.close()
+
+
+class RawClient:
+    """A line-level client for transcript tests: exact bytes in, exact lines out."""
+
+    def __init__(self, host: str, port: int, sock: socket.socket | None = None) -> None:
+        self.sock = sock or socket.create_connection((host, port), timeout=10)
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; pending {self.buf!r}")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def until_tagged(self, tag: bytes) -> list[bytes]:
+        """All lines up to and including the tagged response for ``tag``."""
+        lines = []
+        while True:
+            line = self.line()
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def command(self, tag: bytes, text: bytes) -> list[bytes]:
+        self.send(tag + b" " + text + b"\r\n")
+        return self.until_tagged(tag)
+
+    def closed(self) -> bool:
+        """True when the server has closed the connection (reads EOF)."""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()

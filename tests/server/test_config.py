@@ -1,0 +1,57 @@
+"""Configuration layers: defaults < file < environment < flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.cli import build_parser, config_from_args
+from server.config import DEFAULTS, ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_documented_file_lists_every_default() -> None:
+    cfg = load_config(ROOT / "conf" / "crispin.toml", environ={})
+    assert cfg.values == DEFAULTS
+
+
+def test_precedence(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('[server]\nport = 2000\ntls_port = 2001\nhost = "::1"\n')
+    env = {"CRISPIN_SERVER_TLS_PORT": "3001", "CRISPIN_SERVER_HOST": "127.0.0.2"}
+    cfg = load_config(f, environ=env, overrides={"server": {"host": "127.0.0.3"}})
+    assert cfg.get("server", "port") == 2000          # file over default
+    assert cfg.get("server", "tls_port") == 3001      # environment over file
+    assert cfg.get("server", "host") == "127.0.0.3"   # flag over environment
+
+
+def test_cli_flags_reach_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRISPIN_SERVER_PORT", "4000")
+    args = build_parser().parse_args(["serve", "--port", "5000", "--data-dir", str(tmp_path)])
+    cfg = config_from_args(args)
+    assert cfg.get("server", "port") == 5000
+    assert cfg.data_dir == tmp_path
+
+
+def test_errors_are_reported(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text("[server]\nprot = 1\n")
+    with pytest.raises(ConfigError, match=r"unknown key server\.prot"):
+        load_config(f, environ={})
+    with pytest.raises(ConfigError, match="CRISPIN_SERVR_PORT"):
+        load_config(None, environ={"CRISPIN_SERVR_PORT": "1"})
+    with pytest.raises(ConfigError, match="integer"):
+        load_config(None, environ={"CRISPIN_SERVER_PORT": "many"})
+    with pytest.raises(ConfigError, match="one of"):
+        load_config(None, environ={"CRISPIN_AUTH_PLAINTEXT": "sometimes"})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\n")
+    with pytest.raises(ConfigError):
+        load_config(bad, environ={})
+
+
+def test_booleans_from_environment() -> None:
+    cfg = load_config(None, environ={"CRISPIN_LOG_TRACE": "yes"})
+    assert cfg.get("log", "trace") is True

@@ -1,0 +1,22 @@
+"""Message parsing for FETCH and SEARCH: parse once at APPEND, serve from bytes and offsets.
+
+Pure functions over the raw message bytes (no I/O). See DESIGN.md "Storage" and
+"Speed", RFC 3501 §6.4.5 and §7.4.2.
+
+- :func:`parse_message` -> :class:`ParsedMessage` (size, ENVELOPE, BODYSTRUCTURE,
+  BODY bytes, part tree, SEARCH header fields),
+- :func:`fetch_section` for ``BODY[section]``,
+- :func:`part_tree_to_bytes` / :func:`part_tree_from_bytes` to store the tree,
+- :func:`header_text` / :func:`body_text` for SEARCH HEADER/BODY/TEXT.
+"""
+
+from .message import ParsedMessage, parse_message
+from .parttree import Part, find_part, part_tree_from_bytes, part_tree_to_bytes
+from .searchtext import SearchFields, body_text, header_text, parse_date_sent
+from .sections import fetch_section
+
+__all__ = [
+    "ParsedMessage", "Part", "SearchFields", "body_text", "fetch_section", "find_part",
+    "header_text", "parse_date_sent", "parse_message", "part_tree_from_bytes",
+    "part_tree_to_bytes",
+]

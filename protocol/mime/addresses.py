@@ -1,0 +1,225 @@
+"""RFC 5322 §3.4 address lists, turned into IMAP ``address`` structures (RFC 3501 §7.4.2).
+
+Works on the raw header bytes, so 8-bit names survive and RFC 2047 encoded-words
+stay encoded. Each address is ``(name, adl, mailbox, host)``:
+
+- name: the display-name phrase, quoted-strings unquoted, words joined by single
+  spaces; without a display name the last comment is used (``a@b (Name)``).
+- adl: always NIL (source routes are obsolete; RFC 3501 allows NIL).
+- mailbox: the local part as written (quotes kept), host: the domain.
+- A group ``name: a, b;`` is ``(NIL NIL "name" NIL)`` then its members then
+  ``(NIL NIL NIL NIL)``; an empty group is just the two markers.
+- Like Dovecot, a missing local part or domain becomes ``MISSING_MAILBOX`` /
+  ``MISSING_DOMAIN`` so that a NIL host keeps meaning "group marker".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .imapstr import NIL, nstring
+
+MISSING_MAILBOX = b"MISSING_MAILBOX"
+MISSING_DOMAIN = b"MISSING_DOMAIN"
+
+_SPECIALS = frozenset(b'()<>[]:;@\\,."')
+_WSP = frozenset(b" \t\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: bytes | None
+    mailbox: bytes | None
+    host: bytes | None
+
+    def to_imap(self) -> bytes:
+        return b"(%s NIL %s %s)" % (nstring(self.name), nstring(self.mailbox), nstring(self.host))
+
+
+GROUP_END = Address(None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str  # "atom", "qs", "comment", "dlit", "special"
+    text: bytes  # atom/dlit: as written; qs: unquoted; comment: inner text; special: the char
+    raw: bytes  # as written
+    space: bool  # white space or a comment came before it
+
+
+def _tokenize(s: bytes) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(s)
+    space = False
+    while i < n:
+        c = s[i]
+        if c in _WSP:
+            space = True
+            i += 1
+        elif c == 0x28:  # comment
+            depth, j, out = 0, i, bytearray()
+            while j < n:
+                d = s[j]
+                if d == 0x5C and j + 1 < n:
+                    out.append(s[j + 1])
+                    j += 2
+                    continue
+                if d == 0x28:
+                    depth += 1
+                    if depth > 1:
+                        out.append(d)
+                elif d == 0x29:
+                    depth -= 1
+                    if depth == 0:
+                        j += 1
+                        break
+                    out.append(d)
+                elif d not in (0x0D, 0x0A):
+                    out.append(d)
+                j += 1
+            toks.append(_Tok("comment", bytes(out).strip(b" \t"), s[i:j], space))
+            space = True
+            i = j
+        elif c == 0x22:  # quoted-string
+            j, out = i + 1, bytearray()
+            while j < n and s[j] != 0x22:
+                if s[j] == 0x5C and j + 1 < n:
+                    j += 1
+                if s[j] not in (0x0D, 0x0A):
+                    out.append(s[j])
+                j += 1
+            j = min(j + 1, n)
+            toks.append(_Tok("qs", bytes(out), s[i:j].replace(b"\r", b"").replace(b"\n", b""),
+                             space))
+            space = False
+            i = j
+        elif c == 0x5B:  # domain literal
+            j = s.find(b"]", i)
+            j = n if j < 0 else j + 1
+            lit = s[i:j].replace(b"\r", b"").replace(b"\n", b"")
+            toks.append(_Tok("dlit", lit, lit, space))
+            space = False
+            i = j
+        elif c in _SPECIALS:
+            toks.append(_Tok("special", s[i : i + 1], s[i : i + 1], space))
+            space = False
+            i += 1
+        else:
+            j = i
+            while j < n and s[j] not in _SPECIALS and s[j] not in _WSP:
+                j += 1
+            toks.append(_Tok("atom", s[i:j], s[i:j], space))
+            space = False
+            i = j
+    return toks
+
+
+def _is(tok: _Tok, char: bytes) -> bool:
+    return tok.kind == "special" and tok.text == char
+
+
+def _phrase(toks: list[_Tok]) -> bytes | None:
+    """Display name: words unquoted, joined by one space where the source had space."""
+    out = bytearray()
+    for t in toks:
+        if t.kind == "comment":
+            continue
+        if out and t.space and not _is(t, b"."):
+            out += b" "
+        out += t.text
+    return bytes(out) if out else None
+
+
+def _join(toks: list[_Tok]) -> bytes:
+    """Local part or domain as written, without CFWS (obs-local-part ``a . b`` -> ``a.b``)."""
+    out = bytearray()
+    prev_dot = True
+    for t in toks:
+        if t.kind == "comment":
+            continue
+        dot = _is(t, b".")
+        if out and t.space and not dot and not prev_dot:
+            out += b" "
+        out += t.raw
+        prev_dot = dot
+    return bytes(out)
+
+
+def _addr_spec(toks: list[_Tok], name: bytes | None) -> Address:
+    at = max((k for k, t in enumerate(toks) if _is(t, b"@")), default=-1)
+    if at < 0:
+        local, domain = _join(toks), b""
+    else:
+        local, domain = _join(toks[:at]), _join(toks[at + 1 :])
+    return Address(name, local or MISSING_MAILBOX, domain or MISSING_DOMAIN)
+
+
+def _angle(toks: list[_Tok], name: bytes | None) -> Address:
+    # obs-route "@a,@b:" before the addr-spec: dropped (adl is always NIL)
+    if toks and _is(toks[0], b"@"):
+        colon = next((k for k, t in enumerate(toks) if _is(t, b":")), -1)
+        toks = toks[colon + 1 :] if colon >= 0 else toks
+    return _addr_spec(toks, name)
+
+
+def _last_comment(toks: list[_Tok]) -> bytes | None:
+    comments = [t.text for t in toks if t.kind == "comment" and t.text]
+    return comments[-1] if comments else None
+
+
+def parse_addresses(value: bytes) -> list[Address]:
+    """Parse an address-list (tolerantly) into IMAP address structures with group markers."""
+    toks = _tokenize(value)
+    out: list[Address] = []
+    i, n = 0, len(toks)
+    in_group = False
+    while i < n:
+        t = toks[i]
+        if _is(t, b","):
+            i += 1
+            continue
+        if _is(t, b";"):
+            if in_group:
+                out.append(GROUP_END)
+                in_group = False
+            i += 1
+            continue
+        j = i
+        stops = (b",", b";", b"<") if in_group else (b",", b";", b"<", b":")
+        while j < n and not (toks[j].kind == "special" and toks[j].text in stops):
+            j += 1
+        if j < n and _is(toks[j], b":"):
+            out.append(Address(None, _phrase(toks[i:j]) or b"", None))
+            in_group = True
+            i = j + 1
+            continue
+        if j < n and _is(toks[j], b"<"):
+            k = j + 1
+            while k < n and not _is(toks[k], b">"):
+                k += 1
+            name = _phrase(toks[i:j])
+            e = k + 1
+            while e < n and not (_is(toks[e], b",") or _is(toks[e], b";")):
+                e += 1
+            if name is None:
+                name = _last_comment(toks[k + 1 : e])
+            out.append(_angle(toks[j + 1 : k], name))
+            i = e
+            continue
+        entry = toks[i:j]
+        if any(t.kind != "comment" for t in entry):
+            out.append(_addr_spec(entry, _last_comment(entry)))
+        i = j
+    if in_group:
+        out.append(GROUP_END)
+    return out
+
+
+def address_list(value: bytes | None) -> bytes:
+    """The envelope form of an address header: ``(addr...)`` or NIL when none."""
+    if value is None:
+        return NIL
+    addrs = parse_addresses(value)
+    if not addrs:
+        return NIL
+    return b"(" + b"".join(a.to_imap() for a in addrs) + b")"

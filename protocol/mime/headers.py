@@ -1,0 +1,118 @@
+"""Byte-exact header block handling (RFC 5322 §2.2, §3.2.2; RFC 2045 §3).
+
+The header of a message or body part ends at the first empty line (CRLF or a
+bare LF). Like Dovecot, a line without a colon does *not* end the header: it is
+kept as a field whose name is the whole line and whose value is empty, so a
+stray line cannot push real header fields into the body. Without any empty line
+the whole entity is header and the body is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderField:
+    """One header field: its name as sent and its original bytes (folding and line end)."""
+
+    name: bytes
+    raw: bytes
+    colon: int  # index of ':' in raw, or -1 for a line without a colon
+
+    @property
+    def lname(self) -> bytes:
+        return self.name.lower()
+
+    def value(self) -> bytes:
+        """The unfolded value (RFC 5322 §2.2.3), surrounding white space removed."""
+        if self.colon < 0:
+            return b""
+        return unfold(self.raw[self.colon + 1 :])
+
+
+def unfold(value: bytes) -> bytes:
+    """Remove the line breaks of folding (CRLF or LF) and strip outer white space."""
+    return value.replace(b"\r\n", b"").replace(b"\n", b"").strip(b" \t\r")
+
+
+def header_bounds(raw: bytes, start: int, end: int) -> tuple[int, int]:
+    """Find the header of the entity in ``raw[start:end]``.
+
+    Returns ``(header_end, body_start)``: the header fields are
+    ``raw[start:header_end]``; ``raw[header_end:body_start]`` is the empty line
+    (empty if there is none) and the body runs from ``body_start`` to ``end``.
+    """
+    if raw.startswith(b"\r\n", start, end):
+        return start, start + 2
+    if raw.startswith(b"\n", start, end):
+        return start, start + 1
+    best = -1
+    blank_len = 0
+    i = raw.find(b"\n\r\n", start, end)
+    if i >= 0:
+        best, blank_len = i + 1, 2
+    j = raw.find(b"\n\n", start, end if best < 0 else best + 1)
+    if j >= 0 and (best < 0 or j + 1 < best):
+        best, blank_len = j + 1, 1
+    if best < 0:
+        return end, end
+    return best, best + blank_len
+
+
+def split_fields(block: bytes) -> list[HeaderField]:
+    """Split a header block into fields; stops at an empty line if the block holds one."""
+    fields: list[HeaderField] = []
+    cur: list[bytes] = []
+    pos = 0
+    n = len(block)
+
+    def flush() -> None:
+        if not cur:
+            return
+        raw = b"".join(cur)
+        colon = raw.find(b":")
+        first_line = cur[0]
+        if cur[0][:1] in (b" ", b"\t"):
+            name = b""  # continuation line with no field before it
+            colon = -1
+        elif colon >= 0 and colon < len(first_line):
+            name = raw[:colon].rstrip(b" \t")
+        else:
+            colon = -1
+            name = first_line.rstrip(b"\r\n").strip(b" \t")
+        fields.append(HeaderField(name, raw, colon))
+        cur.clear()
+
+    while pos < n:
+        nl = block.find(b"\n", pos)
+        line_end = n if nl < 0 else nl + 1
+        line = block[pos:line_end]
+        if line in (b"\r\n", b"\n"):
+            break
+        if line[:1] in (b" ", b"\t") and cur:
+            cur.append(line)
+        else:
+            flush()
+            cur.append(line)
+        pos = line_end
+    flush()
+    return fields
+
+
+class Headers:
+    """The fields of one header block, with first-occurrence lookup by name."""
+
+    __slots__ = ("_first", "fields")
+
+    def __init__(self, block: bytes) -> None:
+        self.fields = split_fields(block)
+        self._first: dict[bytes, HeaderField] = {}
+        for f in self.fields:
+            if f.colon >= 0:
+                self._first.setdefault(f.lname, f)
+
+    def get(self, lname: bytes) -> bytes | None:
+        """Unfolded value of the first field named *lname* (lowercase), or None."""
+        f = self._first.get(lname)
+        return None if f is None else f.value()

@@ -1,0 +1,104 @@
+"""Decoded text for SEARCH (RFC 3501 §6.4.4): header values, header text, body text.
+
+Header values have RFC 2047 encoded-words decoded so that substring matching
+works on what the user sees. ``date_sent`` is the date part of the Date header
+in its own time zone (SENTBEFORE/SENTON/SENTSINCE disregard time and zone).
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+from dataclasses import dataclass
+
+from .headers import Headers, split_fields
+from .parttree import Part
+from .textdecode import bytes_to_text, decode_transfer, decode_words
+
+_MAX_TEXT_PARTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFields:
+    """Header values SEARCH uses, decoded; None when the field is absent."""
+
+    subject: str | None
+    from_: str | None
+    to: str | None
+    cc: str | None
+    bcc: str | None
+    date_sent: datetime.date | None
+    message_id: str | None
+    in_reply_to: str | None
+    references: str | None
+
+
+def parse_date_sent(value: bytes | None) -> datetime.date | None:
+    """The calendar date of an RFC 5322 §3.3 date-time (obsolete forms accepted), or None."""
+    if value is None:
+        return None
+    try:
+        parsed = email.utils.parsedate_tz(value.decode("latin-1"))
+        if parsed is None:
+            return None
+        return datetime.date(parsed[0], parsed[1], parsed[2])
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+
+
+def search_fields(headers: Headers) -> SearchFields:
+    def dec(name: bytes) -> str | None:
+        value = headers.get(name)
+        return None if value is None else decode_words(value)
+
+    return SearchFields(
+        subject=dec(b"subject"), from_=dec(b"from"), to=dec(b"to"), cc=dec(b"cc"),
+        bcc=dec(b"bcc"), date_sent=parse_date_sent(headers.get(b"date")),
+        message_id=dec(b"message-id"), in_reply_to=dec(b"in-reply-to"),
+        references=dec(b"references"),
+    )
+
+
+def _headers_of(raw: bytes, p: Part) -> str:
+    lines = []
+    for f in split_fields(raw[p.header_start : p.body_start]):
+        if f.colon >= 0:
+            lines.append(bytes_to_text(f.name) + ": " + decode_words(f.value()))
+        else:
+            lines.append(bytes_to_text(f.name))
+    return "\n".join(lines)
+
+
+def header_text(raw: bytes, tree: Part) -> str:
+    """All header fields of the message, one ``Name: decoded value`` per line."""
+    try:
+        return _headers_of(raw, tree)
+    except Exception:  # best effort by contract: SEARCH must not fail on a message
+        return ""
+
+
+def _collect(raw: bytes, p: Part, out: list[str], depth: int) -> None:
+    if len(out) >= _MAX_TEXT_PARTS or depth > 200:
+        return
+    if p.children:
+        for c in p.children:
+            _collect(raw, c, out, depth + 1)
+    elif p.message is not None:
+        out.append(_headers_of(raw, p.message))
+        _collect(raw, p.message, out, depth + 1)
+    elif p.media_type == "text":
+        data = decode_transfer(raw[p.body_start : p.body_end], p.encoding)
+        out.append(bytes_to_text(data, p.charset).replace("\r\n", "\n"))
+
+
+def body_text(raw: bytes, tree: Part) -> str:
+    """Decoded text of the text/* parts (and of encapsulated messages, headers included).
+
+    Transfer encodings are undone and charsets converted; other parts are skipped.
+    """
+    out: list[str] = []
+    try:
+        _collect(raw, tree, out, 0)
+    except Exception:  # best effort by contract
+        pass
+    return "\n".join(out)

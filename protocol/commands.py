@@ -1,0 +1,381 @@
+"""Parsed client commands: one frozen dataclass per command of RFC 3501 §6 and
+the extensions Crispin supports.
+
+Conventions shared by every command:
+
+* strings (astring / quoted / literal) are decoded as UTF-8 with
+  ``errors="surrogateescape"`` so no byte is lost;
+* ``mailbox``, ``reference`` and ``pattern`` fields are decoded from modified
+  UTF-7 (RFC 3501 §5.1.3); a mailbox equal to ``INBOX`` in any case is given as
+  ``"INBOX"`` (RFC 3501 §5.1: INBOX is case-insensitive);
+* system flags are normalised to their canonical case (``\\Seen``), keywords
+  are kept as sent;
+* ``uid`` is true for the ``UID`` form of a command (RFC 3501 §6.4.8).
+
+Extension parameters (RFC 4466 ``tagged-ext-val``: select/create params, LIST
+RETURN options, FETCH modifiers) are given as :data:`Param` pairs
+``(NAME_UPPER, value)`` where value is ``None`` (no value), ``int`` (a number),
+:class:`SequenceSet` (a token that is a sequence set but not a plain number),
+``str`` (an atom or string) or a tuple of such values (a parenthesised list),
+e.g. ``QRESYNC (1 2 1:5)`` → ``("QRESYNC", (1, 2, SequenceSet(((1, 5),))))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TypeAlias
+
+from .sequence import SequenceSet
+
+ParamValue: TypeAlias = "int | str | SequenceSet | tuple[ParamValue, ...] | None"
+Param: TypeAlias = tuple[str, ParamValue]
+
+
+# --- RFC 3501 §6.1, §6.2: any state / not authenticated ----------------------
+
+
+@dataclass(frozen=True)
+class Capability:
+    """RFC 3501 §6.1.1."""
+
+
+@dataclass(frozen=True)
+class Noop:
+    """RFC 3501 §6.1.2."""
+
+
+@dataclass(frozen=True)
+class Logout:
+    """RFC 3501 §6.1.3."""
+
+
+@dataclass(frozen=True)
+class StartTLS:
+    """RFC 3501 §6.2.1."""
+
+
+@dataclass(frozen=True)
+class Authenticate:
+    """RFC 3501 §6.2.2; ``initial_response`` is the SASL-IR argument (RFC 4959 §3),
+    raw base64 text, ``"="`` for an empty response, ``None`` when absent."""
+
+    mechanism: str
+    initial_response: str | None = None
+
+
+@dataclass(frozen=True)
+class Login:
+    """RFC 3501 §6.2.3."""
+
+    username: str
+    password: str
+
+
+# --- RFC 3501 §6.3: authenticated state ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Select:
+    """RFC 3501 §6.3.1; ``params`` are RFC 4466 select-params (e.g. CONDSTORE)."""
+
+    mailbox: str
+    params: tuple[Param, ...] = ()
+
+
+@dataclass(frozen=True)
+class Examine:
+    """RFC 3501 §6.3.2."""
+
+    mailbox: str
+    params: tuple[Param, ...] = ()
+
+
+@dataclass(frozen=True)
+class Create:
+    """RFC 3501 §6.3.3; ``params`` are RFC 4466 create-params."""
+
+    mailbox: str
+    params: tuple[Param, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delete:
+    """RFC 3501 §6.3.4."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class Rename:
+    """RFC 3501 §6.3.5."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """RFC 3501 §6.3.6."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """RFC 3501 §6.3.7."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class List:
+    """RFC 3501 §6.3.8 and LIST-EXTENDED (RFC 5258 §3).
+
+    ``selection`` holds upper-cased selection options, ``returns`` the RETURN
+    options as :data:`Param` pairs (e.g. ``("STATUS", ("MESSAGES",))``,
+    RFC 5819). A plain LIST has exactly one pattern.
+    """
+
+    reference: str
+    patterns: tuple[str, ...]
+    selection: tuple[str, ...] = ()
+    returns: tuple[Param, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lsub:
+    """RFC 3501 §6.3.9."""
+
+    reference: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """RFC 3501 §6.3.10; item names upper-cased."""
+
+    mailbox: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """RFC 2342 §5."""
+
+
+@dataclass(frozen=True)
+class Enable:
+    """RFC 5161 §3.1; capability names upper-cased."""
+
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Id:
+    """RFC 2971 §3.1; ``None`` for ``ID NIL``."""
+
+    params: tuple[tuple[str, str | None], ...] | None
+
+
+@dataclass(frozen=True)
+class Compress:
+    """RFC 4978 §3; algorithm upper-cased."""
+
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class Idle:
+    """RFC 2177 §3."""
+
+
+# --- RFC 3501 §6.4: selected state --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """RFC 3501 §6.4.1."""
+
+
+@dataclass(frozen=True)
+class Close:
+    """RFC 3501 §6.4.2."""
+
+
+@dataclass(frozen=True)
+class Unselect:
+    """RFC 3691 §2."""
+
+
+@dataclass(frozen=True)
+class Expunge:
+    """RFC 3501 §6.4.3; ``uid_set`` for UID EXPUNGE (RFC 4315 §2.1)."""
+
+    uid_set: SequenceSet | None = None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """RFC 3501 §6.4.7 (and UID COPY, §6.4.8)."""
+
+    sequence_set: SequenceSet
+    mailbox: str
+    uid: bool = False
+
+
+@dataclass(frozen=True)
+class Move:
+    """RFC 6851 §3.1."""
+
+    sequence_set: SequenceSet
+    mailbox: str
+    uid: bool = False
+
+
+@dataclass(frozen=True)
+class FetchAttr:
+    """A simple FETCH data item (RFC 3501 §6.4.5), e.g. ``ENVELOPE``, ``UID``,
+    ``MODSEQ`` (RFC 7162). ``BINARY.SIZE`` (RFC 3516 §4.2) carries its section
+    part in ``part``."""
+
+    name: str
+    part: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BodySection:
+    """``BODY[...]``, ``BODY.PEEK[...]``, ``BINARY[...]`` (RFC 3501 §6.4.5, RFC 3516 §4.1).
+
+    ``text`` is None, HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT, TEXT or MIME.
+    ``fields`` are upper-cased for comparison; ``fields_echo`` keeps them as
+    the client sent them, for the response name. ``partial`` is
+    ``(origin, count)``.
+    """
+
+    peek: bool
+    part: tuple[int, ...]
+    text: str | None
+    fields: tuple[str, ...] = ()
+    partial: tuple[int, int] | None = None
+    binary: bool = False
+    fields_echo: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def section_spec(self) -> bytes:
+        """The text between the brackets, as the response repeats it."""
+        spec = ".".join(str(p) for p in self.part)
+        if self.text:
+            spec = f"{spec}.{self.text}" if spec else self.text
+        if self.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT"):
+            names = self.fields_echo or self.fields
+            spec += " (" + " ".join(_astring(n) for n in names) + ")"
+        return spec.encode("utf-8", "surrogateescape")
+
+    def response_name(self) -> bytes:
+        """Name used in the FETCH response: RFC 3501 §7.4.2 answers ``BODY.PEEK``
+        as ``BODY`` and gives only the origin of a partial fetch."""
+        name = b"BINARY[" if self.binary else b"BODY["
+        out = name + self.section_spec() + b"]"
+        if self.partial is not None:
+            out += b"<%d>" % self.partial[0]
+        return out
+
+
+FetchItem: TypeAlias = FetchAttr | BodySection
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """RFC 3501 §6.4.5; macros (ALL/FAST/FULL) are expanded into ``items`` and
+    named in ``macro``. ``modifiers`` are RFC 4466 fetch-modifiers
+    (e.g. ``("CHANGEDSINCE", 42)``, RFC 7162 §3.1.4)."""
+
+    sequence_set: SequenceSet
+    items: tuple[FetchItem, ...]
+    uid: bool = False
+    modifiers: tuple[Param, ...] = ()
+    macro: str | None = None
+
+
+@dataclass(frozen=True)
+class Store:
+    """RFC 3501 §6.4.6; ``mode`` is "" (replace), "+" or "-".
+    ``unchangedsince`` is the CONDSTORE modifier (RFC 7162 §3.1.3)."""
+
+    sequence_set: SequenceSet
+    mode: str
+    silent: bool
+    flags: tuple[str, ...]
+    uid: bool = False
+    unchangedsince: int | None = None
+
+
+SearchArg: TypeAlias = int | bytes | str | date | SequenceSet
+
+
+@dataclass(frozen=True)
+class SearchTerm:
+    """One search key of RFC 3501 §6.4.4, name upper-cased.
+
+    ``SEQSET`` is a bare sequence set. Arguments: strings as bytes (decoded by
+    the server per CHARSET), dates as ``datetime.date``, numbers as int, sets
+    as SequenceSet, ``HEADER`` as two args ``(field_name: str, value: bytes)``,
+    ``KEYWORD``/``UNKEYWORD`` as the keyword str. ``MODSEQ`` (RFC 7162 §3.1.5)
+    gives ``(modseq,)`` or ``(entry_name, entry_type, modseq)``;
+    ``YOUNGER``/``OLDER`` (RFC 5032) give seconds.
+    """
+
+    name: str
+    args: tuple[SearchArg, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchNot:
+    """``NOT search-key`` (RFC 3501 §6.4.4)."""
+
+    key: SearchKey
+
+
+@dataclass(frozen=True)
+class SearchOr:
+    """``OR search-key1 search-key2`` (RFC 3501 §6.4.4)."""
+
+    left: SearchKey
+    right: SearchKey
+
+
+@dataclass(frozen=True)
+class SearchAnd:
+    """All keys must match (a parenthesised group, and the top level)."""
+
+    keys: tuple[SearchKey, ...]
+
+
+SearchKey: TypeAlias = SearchAnd | SearchOr | SearchNot | SearchTerm
+
+
+@dataclass(frozen=True)
+class Search:
+    """RFC 3501 §6.4.4; ``charset`` upper-cased; ``returns`` are ESEARCH
+    return options (RFC 4731 §3) upper-cased, ``()`` for ``RETURN ()`` and
+    ``None`` for a plain SEARCH."""
+
+    charset: str | None
+    criteria: SearchAnd
+    uid: bool = False
+    returns: tuple[str, ...] | None = None
+
+
+Command: TypeAlias = (
+    Capability | Noop | Logout | StartTLS | Authenticate | Login
+    | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
+    | List | Lsub | Status | Namespace | Enable | Id | Compress | Idle
+    | Check | Close | Unselect | Expunge | Copy | Move | Fetch | Store | Search
+)
+
+
+def _astring(text: str) -> str:
+    """Header field names echo as atoms when they can, else as quoted strings."""
+    if text and all(c.isascii() and c.isprintable() and c not in '(){ %*"\\]' for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

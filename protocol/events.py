@@ -1,0 +1,93 @@
+"""Events produced by :class:`protocol.ServerConnection.next_event` (sans-I/O, like h11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeAlias
+
+from .commands import Command
+
+
+@dataclass(frozen=True)
+class CommandReceived:
+    """A complete, syntactically valid command (every command except APPEND)."""
+
+    tag: str
+    command: Command
+
+
+@dataclass(frozen=True)
+class LiteralAnnounced:
+    """A synchronising literal within limits (RFC 3501 §7.5): the server answers
+    with ``accept_literal()`` (``+`` continuation) or ``reject_literal()``."""
+
+    tag: str
+    size: int
+    binary: bool
+
+
+@dataclass(frozen=True)
+class AppendBegin:
+    """The message literal of an APPEND was announced (RFC 3501 §6.3.11).
+
+    No size limit is applied here: the server compares ``size`` with its own
+    limit and calls ``accept_literal()`` or ``reject_literal("NO", "TOOBIG", ...)``.
+    With MULTIAPPEND (RFC 3502) one APPEND yields several AppendBegin events,
+    all with the same mailbox, before one AppendEnd.
+    """
+
+    tag: str
+    mailbox: str
+    flags: tuple[str, ...]
+    internal_date: datetime | None
+    size: int
+    binary: bool
+    synchronizing: bool
+
+
+@dataclass(frozen=True)
+class AppendData:
+    """A chunk (at most 65536 bytes) of an accepted APPEND message, in order."""
+
+    tag: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class AppendEnd:
+    """The APPEND command line ended after its last message."""
+
+    tag: str
+
+
+@dataclass(frozen=True)
+class ContinuationLine:
+    """A raw line requested by ``expect_line()`` (AUTHENTICATE, IDLE's DONE), without CRLF."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """A syntax error or limit violation; ``tag`` is None when none could be read.
+
+    After an error inside an APPEND (even after AppendData) the whole APPEND
+    is abandoned: no AppendEnd follows.
+    """
+
+    tag: str | None
+    status: str
+    code: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class ConnectionClosed:
+    """The peer closed its side and all buffered input has been consumed."""
+
+
+Event: TypeAlias = (
+    CommandReceived | LiteralAnnounced | AppendBegin | AppendData | AppendEnd
+    | ContinuationLine | CommandError | ConnectionClosed
+)

@@ -1,0 +1,30 @@
+"""Resource limits applied while framing and parsing commands.
+
+Every limit is answered with a tagged ``BAD`` carrying an RFC 5530 response code
+(``TOOBIG`` for sizes, ``LIMIT`` for counts and depth) instead of unbounded memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-connection limits (RFC 3501 §9 leaves command size to the server).
+
+    ``literal_minus``: when the server advertises LITERAL- rather than LITERAL+,
+    non-synchronising literals over 4096 octets are refused (RFC 7888 §5).
+    """
+
+    max_line_length: int = 65536
+    max_literal_size: int = 65536
+    max_literals_per_command: int = 64
+    max_nesting: int = 16
+    literal_minus: bool = False
+
+
+DEFAULT_LIMITS = Limits()
+
+#: RFC 7888 §5: the largest non-synchronising literal a LITERAL- server accepts.
+LITERAL_MINUS_MAX = 4096

@@ -1,0 +1,346 @@
+"""Command grammar (RFC 3501 §9) over one framed command: the tag, the command
+name, and every command's arguments except FETCH/STORE/SEARCH (own modules)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import commands as c
+from .dates import parse_datetime
+from .limits import Limits
+from .parser_ext import param_list
+from .parser_fetch import parse_fetch, parse_store
+from .parser_search import parse_search
+from .reader import MAX_NUMBER64, TAG_CHARS, ParseError, Reader
+from .sequence import MAX_NUMBER
+
+
+@dataclass
+class AppendAnnounce(Exception):
+    """The parser reached an APPEND message literal (RFC 3501 §6.3.11): the
+    framer streams it instead of collecting it."""
+
+    mailbox: str
+    flags: tuple[str, ...]
+    internal_date: datetime | None
+    size: int
+    binary: bool
+    synchronizing: bool
+
+
+_STATUS_ITEMS = frozenset({
+    "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN",  # RFC 3501 §6.3.10
+    "HIGHESTMODSEQ",  # RFC 7162 §3.1.6
+    "SIZE", "DELETED", "DELETED-STORAGE",  # RFC 8438, RFC 9051
+    "APPENDLIMIT",  # RFC 7889
+    "MAILBOXID",  # RFC 8474
+})
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+_NO_ARGS: dict[str, Callable[[], c.Command]] = {
+    "CAPABILITY": c.Capability, "NOOP": c.Noop, "LOGOUT": c.Logout,
+    "STARTTLS": c.StartTLS, "CHECK": c.Check, "CLOSE": c.Close,
+    "NAMESPACE": c.Namespace, "IDLE": c.Idle, "UNSELECT": c.Unselect,
+    "EXPUNGE": c.Expunge,
+}
+
+
+def parse_command(buf: bytes, limits: Limits, partial: bool = False) -> tuple[str, c.Command]:
+    """Parse ``tag SP command``; raise ParseError, or in partial mode Incomplete /
+    AppendAnnounce when the buffer ends at an announced literal."""
+    r = Reader(buf, limits, partial)
+    tag = r.take(TAG_CHARS).decode("ascii")
+    if not tag:
+        raise ParseError("Invalid tag")
+    if r.peek() != 0x20:
+        raise ParseError("Expected SP after tag")
+    r.pos += 1
+    name = r.keyword("command name")
+    simple = _NO_ARGS.get(name)
+    if simple is not None:
+        r.end()
+        return tag, simple()
+    if name == "UID":
+        return tag, _uid(r)
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        raise ParseError(f"Unknown command {name[:40]}")
+    r.sp()
+    return tag, handler(r)
+
+
+def parse_append_more(buf: bytes, mailbox: str, limits: Limits) -> AppendAnnounce:
+    """A MULTIAPPEND continuation (RFC 3502 §6.3.11): ``SP [flag-list SP]
+    [date-time SP] literal`` after the previous message. Always raises."""
+    r = Reader(buf, limits, partial=True)
+    r.sp()
+    _append_message(r, mailbox)
+    raise AssertionError("unreachable")
+
+
+# --- individual commands --------------------------------------------------------
+
+
+def _uid(r: Reader) -> c.Command:
+    """RFC 3501 §6.4.8 ``uid``, plus UID MOVE (RFC 6851) and UID EXPUNGE (RFC 4315)."""
+    r.sp()
+    name = r.keyword("command name")
+    if name not in ("EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"):
+        raise ParseError(f"Unknown UID command {name[:40]}")
+    r.sp()
+    if name == "EXPUNGE":
+        seq = r.sequence_set()
+        r.end()
+        return c.Expunge(seq)
+    if name == "SEARCH":
+        return parse_search(r, True)
+    seq = r.sequence_set()
+    r.sp()
+    if name == "FETCH":
+        return parse_fetch(r, seq, True)
+    if name == "STORE":
+        return parse_store(r, seq, True)
+    if name in ("COPY", "MOVE"):
+        mailbox = r.mailbox()
+        r.end()
+        return c.Copy(seq, mailbox, True) if name == "COPY" else c.Move(seq, mailbox, True)
+    raise AssertionError(name)
+
+
+def _copy_or_move(cls: type[c.Copy] | type[c.Move]) -> Callable[[Reader], c.Command]:
+    def parse(r: Reader) -> c.Command:
+        seq = r.sequence_set()
+        r.sp()
+        mailbox = r.mailbox()
+        r.end()
+        return cls(seq, mailbox, False)
+
+    return parse
+
+
+def _authenticate(r: Reader) -> c.Command:
+    """RFC 3501 §6.2.2 with SASL-IR (RFC 4959 §3)."""
+    mechanism = r.keyword("SASL mechanism")
+    initial: str | None = None
+    if r.maybe_sp():
+        raw = r.take(_BASE64)
+        if not raw or r.peek() != -1 or (raw != b"=" and b"=" in raw.rstrip(b"=")):
+            raise ParseError("Invalid initial response")
+        initial = raw.decode("ascii")
+    r.end()
+    return c.Authenticate(mechanism, initial)
+
+
+def _login(r: Reader) -> c.Command:
+    user = r.astring_str()
+    r.sp()
+    password = r.astring_str()
+    r.end()
+    return c.Login(user, password)
+
+
+def _mailbox_params(
+    cls: type[c.Select] | type[c.Examine] | type[c.Create],
+) -> Callable[[Reader], c.Command]:
+    """SELECT/EXAMINE/CREATE: mailbox [SP "(" params ")"] (RFC 4466 §2.1, §2.2)."""
+
+    def parse(r: Reader) -> c.Command:
+        mailbox = r.mailbox()
+        params = param_list(r) if r.maybe_sp() else ()
+        r.end()
+        return cls(mailbox, params)
+
+    return parse
+
+
+def _one_mailbox(
+    cls: type[c.Delete] | type[c.Subscribe] | type[c.Unsubscribe],
+) -> Callable[[Reader], c.Command]:
+    def parse(r: Reader) -> c.Command:
+        mailbox = r.mailbox()
+        r.end()
+        return cls(mailbox)
+
+    return parse
+
+
+def _rename(r: Reader) -> c.Command:
+    old = r.mailbox()
+    r.sp()
+    new = r.mailbox()
+    r.end()
+    return c.Rename(old, new)
+
+
+def _list(r: Reader) -> c.Command:
+    """RFC 3501 §6.3.8 with LIST-EXTENDED (RFC 5258 §6) and LIST-STATUS (RFC 5819)."""
+    selection: list[str] = []
+    if r.peek() == 0x28:
+        r.open_paren()
+        while r.peek() != 0x29:
+            if selection:
+                r.sp()
+            selection.append(r.keyword("selection option"))
+        r.close_paren()
+        r.sp()
+    reference = r.mutf7(r.astring())
+    r.sp()
+    if r.peek() == 0x28:
+        r.open_paren()
+        patterns = [r.list_mailbox()]
+        while r.maybe_sp():
+            patterns.append(r.list_mailbox())
+        r.close_paren()
+    else:
+        patterns = [r.list_mailbox()]
+    returns: tuple[c.Param, ...] = ()
+    if r.maybe_sp():
+        if r.keyword() != "RETURN":
+            raise ParseError("Expected RETURN")
+        r.sp()
+        if r.buf[r.pos : r.pos + 2] == b"()":
+            r.pos += 2
+        else:
+            returns = tuple(
+                (name, tuple(str(v).upper() for v in value))
+                if name == "STATUS" and isinstance(value, tuple)
+                else (name, value)
+                for name, value in param_list(r)
+            )
+    r.end()
+    return c.List(reference, tuple(patterns), tuple(selection), returns)
+
+
+def _lsub(r: Reader) -> c.Command:
+    reference = r.mutf7(r.astring())
+    r.sp()
+    pattern = r.list_mailbox()
+    r.end()
+    return c.Lsub(reference, pattern)
+
+
+def _status(r: Reader) -> c.Command:
+    """RFC 3501 §6.3.10."""
+    mailbox = r.mailbox()
+    r.sp()
+    r.open_paren()
+    items = [r.keyword("STATUS item")]
+    while r.maybe_sp():
+        items.append(r.keyword("STATUS item"))
+    r.close_paren()
+    r.end()
+    for item in items:
+        if item not in _STATUS_ITEMS:
+            raise ParseError(f"Unknown STATUS item {item[:40]}")
+    return c.Status(mailbox, tuple(items))
+
+
+def _append(r: Reader) -> c.Command:
+    """RFC 3501 §6.3.11: never a complete command; see AppendAnnounce."""
+    mailbox = r.mailbox()
+    r.sp()
+    _append_message(r, mailbox)
+    raise AssertionError("unreachable")
+
+
+def _append_message(r: Reader, mailbox: str) -> None:
+    """``[flag-list SP] [date-time SP] literal`` (RFC 3501 §9 ``append``, literal8 RFC 3516)."""
+    flags: tuple[str, ...] = ()
+    internal_date: datetime | None = None
+    if r.peek() == 0x28:
+        flags = r.flag_list()
+        r.sp()
+    if r.peek() == 0x22:
+        raw = r.quoted()
+        try:
+            internal_date = parse_datetime(raw.decode("ascii"))
+        except (ValueError, UnicodeDecodeError):
+            raise ParseError("Invalid date-time") from None
+        r.sp()
+    binary = r.peek() == 0x7E
+    if binary:
+        r.pos += 1
+    if r.peek() != 0x7B:
+        raise ParseError("Expected message literal")
+    r.pos += 1
+    size = r.number(limit=MAX_NUMBER64 if binary else MAX_NUMBER)
+    sync = not r.maybe_plus()
+    r.expect(b"}", "}")
+    if not (r.partial and r.at_end()):
+        raise ParseError("Unexpected data after APPEND literal")
+    raise AppendAnnounce(mailbox, flags, internal_date, size, binary, sync)
+
+
+def _enable(r: Reader) -> c.Command:
+    """RFC 5161 §3.1."""
+    caps = [r.keyword("capability")]
+    while r.maybe_sp():
+        caps.append(r.keyword("capability"))
+    r.end()
+    return c.Enable(tuple(caps))
+
+
+def _id(r: Reader) -> c.Command:
+    """RFC 2971 §3.1: ``"(" string SP nstring *(SP string SP nstring) ")" / nil``."""
+    if r.nil():
+        r.end()
+        return c.Id(None)
+    r.open_paren()
+    params: list[tuple[str, str | None]] = []
+    while r.peek() != 0x29:
+        if params:
+            r.sp()
+        key = r.string().decode("utf-8", "surrogateescape")
+        r.sp()
+        value = r.nstring()
+        params.append((key, None if value is None else value.decode("utf-8", "surrogateescape")))
+    r.close_paren()
+    r.end()
+    return c.Id(tuple(params))
+
+
+def _compress(r: Reader) -> c.Command:
+    """RFC 4978 §3."""
+    algorithm = r.keyword("compression algorithm")
+    r.end()
+    return c.Compress(algorithm)
+
+
+def _fetch(r: Reader) -> c.Command:
+    seq = r.sequence_set()
+    r.sp()
+    return parse_fetch(r, seq, False)
+
+
+def _store(r: Reader) -> c.Command:
+    seq = r.sequence_set()
+    r.sp()
+    return parse_store(r, seq, False)
+
+
+_HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
+    "AUTHENTICATE": _authenticate,
+    "LOGIN": _login,
+    "SELECT": _mailbox_params(c.Select),
+    "EXAMINE": _mailbox_params(c.Examine),
+    "CREATE": _mailbox_params(c.Create),
+    "DELETE": _one_mailbox(c.Delete),
+    "SUBSCRIBE": _one_mailbox(c.Subscribe),
+    "UNSUBSCRIBE": _one_mailbox(c.Unsubscribe),
+    "RENAME": _rename,
+    "LIST": _list,
+    "LSUB": _lsub,
+    "STATUS": _status,
+    "APPEND": _append,
+    "COPY": _copy_or_move(c.Copy),
+    "MOVE": _copy_or_move(c.Move),
+    "FETCH": _fetch,
+    "STORE": _store,
+    "SEARCH": lambda r: parse_search(r, False),
+    "ENABLE": _enable,
+    "ID": _id,
+    "COMPRESS": _compress,
+}
+

@@ -1,0 +1,134 @@
+"""SEARCH arguments (RFC 3501 §6.4.4, ESEARCH RFC 4731, MODSEQ RFC 7162 §3.1.5,
+YOUNGER/OLDER RFC 5032)."""
+
+from __future__ import annotations
+
+from .commands import Search, SearchAnd, SearchArg, SearchKey, SearchNot, SearchOr, SearchTerm
+from .dates import parse_date
+from .reader import ATOM_CHARS, MAX_NUMBER64, ParseError, Reader
+
+_NO_ARG = frozenset({
+    "ALL", "ANSWERED", "DELETED", "DRAFT", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN",
+    "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN",
+})
+_STRING_ARG = frozenset({"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"})
+_DATE_ARG = frozenset({"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"})
+_WITH_ARG = _STRING_ARG | _DATE_ARG | {
+    "LARGER", "SMALLER", "YOUNGER", "OLDER", "KEYWORD", "UNKEYWORD", "UID", "HEADER", "MODSEQ",
+}
+_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+_DATE_CHARS = frozenset(b"0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SEQ_START = frozenset(b"0123456789*$")
+
+
+def _peek_word(r: Reader) -> str:
+    start = r.pos
+    word = r.take(ATOM_CHARS).decode("ascii").upper()
+    r.pos = start
+    return word
+
+
+def parse_search(r: Reader, uid: bool) -> Search:
+    """``search`` = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
+    1*(SP search-key) (RFC 3501 §9, RFC 4466 §2.6)."""
+    returns: tuple[str, ...] | None = None
+    if _peek_word(r) == "RETURN":
+        r.pos += 6
+        r.sp()
+        r.open_paren()
+        opts: list[str] = []
+        while r.peek() != 0x29:
+            if opts:
+                r.sp()
+            name = r.keyword("return option")
+            if name not in _RETURN_OPTS:
+                raise ParseError(f"Unknown SEARCH RETURN option {name}")
+            opts.append(name)
+        r.close_paren()
+        returns = tuple(opts)
+        r.sp()
+    charset: str | None = None
+    if _peek_word(r) == "CHARSET":
+        r.pos += 7
+        r.sp()
+        charset = r.astring_str().upper()
+        r.sp()
+    keys = [search_key(r, 0)]
+    while r.maybe_sp():
+        keys.append(search_key(r, 0))
+    r.end()
+    return Search(charset, SearchAnd(tuple(keys)), uid, returns)
+
+
+def search_key(r: Reader, ops: int) -> SearchKey:
+    """RFC 3501 §9 ``search-key``. ``ops`` counts enclosing NOT/OR: they recurse
+    without parentheses, so they get their own (larger) depth bound."""
+    c = r.peek()
+    if c == 0x28:
+        r.open_paren()
+        keys = [search_key(r, ops)]
+        while r.maybe_sp():
+            keys.append(search_key(r, ops))
+        r.close_paren()
+        return SearchAnd(tuple(keys))
+    if c in _SEQ_START:
+        return SearchTerm("SEQSET", (r.sequence_set(),))
+    name = r.keyword("search key")
+    if name in _NO_ARG:
+        return SearchTerm(name)
+    if name in ("NOT", "OR"):
+        if ops >= 8 * r.limits.max_nesting:
+            raise ParseError("Search program too deeply nested", "LIMIT")
+        r.sp()
+        first = search_key(r, ops + 1)
+        if name == "NOT":
+            return SearchNot(first)
+        r.sp()
+        return SearchOr(first, search_key(r, ops + 1))
+    if name not in _WITH_ARG:
+        raise ParseError(f"Unknown search key {name[:40]}")
+    r.sp()
+    arg: SearchArg
+    if name in _STRING_ARG:
+        arg = r.astring()
+    elif name in _DATE_ARG:
+        arg = _date(r)
+    elif name in ("LARGER", "SMALLER"):
+        arg = r.number()
+    elif name in ("YOUNGER", "OLDER"):
+        arg = r.number(nonzero=True)
+    elif name in ("KEYWORD", "UNKEYWORD"):
+        arg = r.atom("keyword")
+    elif name == "UID":
+        arg = r.sequence_set()
+    elif name == "HEADER":
+        field = r.astring_str()
+        r.sp()
+        return SearchTerm(name, (field, r.astring()))
+    elif name == "MODSEQ":
+        return _modseq(r)
+    else:
+        raise ParseError(f"Unknown search key {name}")
+    return SearchTerm(name, (arg,))
+
+
+def _date(r: Reader) -> SearchArg:
+    """RFC 3501 §9 ``date`` = date-text / DQUOTE date-text DQUOTE."""
+    raw = r.quoted() if r.peek() == 0x22 else r.take(_DATE_CHARS)
+    try:
+        return parse_date(raw.decode("ascii"))
+    except (ValueError, UnicodeDecodeError):
+        raise ParseError("Invalid date") from None
+
+
+def _modseq(r: Reader) -> SearchTerm:
+    """RFC 7162 §3.1.5: "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer."""
+    if r.peek() == 0x22:
+        entry = r.quoted().decode("utf-8", "surrogateescape")
+        r.sp()
+        kind = r.keyword().lower()
+        if kind not in ("priv", "shared", "all"):
+            raise ParseError("Invalid MODSEQ entry type")
+        r.sp()
+        return SearchTerm("MODSEQ", (entry, kind, r.number(limit=MAX_NUMBER64)))
+    return SearchTerm("MODSEQ", (r.number(limit=MAX_NUMBER64),))

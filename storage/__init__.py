@@ -1,1 +1,51 @@
-"""Crispin storage layer."""
+"""Crispin storage layer: users, mailboxes, messages and their change log in SQLite.
+
+Knows nothing of IMAP syntax; imports neither ``server`` nor ``protocol``.
+"""
+
+from .errors import (
+    AlreadyExists,
+    Busy,
+    HasChildren,
+    InvalidFlag,
+    InvalidName,
+    NoSelect,
+    NotFound,
+    SchemaTooNew,
+    StorageError,
+)
+from .models import (
+    Changes,
+    CopyResult,
+    MailboxInfo,
+    MailboxStatus,
+    MessageRecord,
+    MessageState,
+    StoreResult,
+    User,
+)
+from .names import DELIMITER, INBOX
+from .store import Store
+
+__all__ = [
+    "DELIMITER",
+    "INBOX",
+    "AlreadyExists",
+    "Busy",
+    "Changes",
+    "CopyResult",
+    "HasChildren",
+    "InvalidFlag",
+    "InvalidName",
+    "MailboxInfo",
+    "MailboxStatus",
+    "MessageRecord",
+    "MessageState",
+    "NoSelect",
+    "NotFound",
+    "SchemaTooNew",
+    "StorageError",
+    "Store",
+    "StoreResult",
+    "User",
+]

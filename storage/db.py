@@ -1,0 +1,287 @@
+"""The SQLite database: one writer with group commit, a few readers.
+
+DESIGN.md "Storage" and "Speed": every public storage operation is ONE plain function
+``fn(conn) -> result`` that does all its reads and writes on the database thread, so a
+command costs one thread hop, not one per query.
+
+Writes
+    ``Database.write(fn)`` queues ``fn`` for the single writer task.  The writer takes every
+    queued function (up to ``max_batch``), and runs them on its own thread inside one
+    ``BEGIN IMMEDIATE`` transaction, each inside a SAVEPOINT: a function that raises is
+    rolled back alone and its caller gets the exception; the others commit together, with
+    one fsync (``synchronous=FULL`` in WAL mode).  While a batch commits, new writes queue
+    up and form the next batch, so under load many sessions share one fsync, and a lone
+    write is not delayed by any timer.  ``write`` returns only after COMMIT: everything
+    answered OK is on disk.
+
+    ``BEGIN IMMEDIATE`` plus ``busy_timeout`` make several ``Store`` objects or processes on
+    one file safe (the CLI adding a user while the server runs): they queue on SQLite's
+    write lock instead of failing at the first conflict.
+
+Reads
+    ``Database.read(fn)`` runs ``fn`` in a read transaction (one consistent WAL snapshot) on
+    a small pool of ``query_only`` connections, in parallel with the writer.  A read issued
+    after a ``write`` returned sees that write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import Busy, StorageError
+from .migrations import migrate
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+_Outcome = tuple[bool, Any]
+
+DEFAULT_BUSY_TIMEOUT = 10.0
+"""Seconds a connection waits for another process's lock before ``Busy``."""
+
+
+def connect(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+    """Open a connection with Crispin's settings: autocommit mode (transactions are
+    explicit), foreign keys on, ``synchronous=FULL`` (a commit is durable when it returns)."""
+    conn = sqlite3.connect(
+        str(path),
+        timeout=busy_timeout,
+        isolation_level=None,
+        check_same_thread=False,
+        cached_statements=256,
+    )
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def translate(exc: BaseException) -> BaseException:
+    """Map SQLite lock timeouts to ``Busy``; leave other exceptions alone."""
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        err = Busy(str(exc))
+        err.__cause__ = exc
+        return err
+    return exc
+
+
+class Database:
+    """Connections to one SQLite file, bound to the event loop that opened it."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        readers: int = 2,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        max_batch: int = 256,
+    ) -> None:
+        self.path = path
+        self._busy_timeout = busy_timeout
+        self._max_batch = max_batch
+        self._writer_exec = ThreadPoolExecutor(1, thread_name_prefix="crispin-db-write")
+        self._reader_exec = ThreadPoolExecutor(readers, thread_name_prefix="crispin-db-read")
+        self._wconn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._rconns: list[sqlite3.Connection] = []
+        self._rconns_lock = threading.Lock()
+        self._pending: collections.deque[tuple[Op, asyncio.Future[Any]]] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._writer_task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.batches = 0
+        """Number of write transactions committed (for tests and benchmarks)."""
+
+    @classmethod
+    async def open(cls, path: Path, **kwargs: Any) -> Database:
+        """Create the file if needed (mode 0600), switch to WAL, run migrations."""
+        db = cls(path, **kwargs)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(db._writer_exec, db._open_writer)
+        except BaseException:
+            db._shutdown_executors()
+            raise
+        db._writer_task = loop.create_task(db._writer_loop(), name="crispin-db-writer")
+        return db
+
+    def _open_writer(self) -> None:
+        # Pre-create the file so SQLite inherits mode 0600 for it and for -wal/-shm.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        conn = connect(self.path, self._busy_timeout)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StorageError(f"cannot switch {self.path} to WAL mode (got {mode!r})")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._wconn = conn
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in a write transaction; return its result once committed.
+
+        If ``fn`` raises, its changes are rolled back and the exception propagates here.
+        ``fn`` runs on the writer thread and must not touch the event loop.
+        """
+        if self._closed:
+            raise StorageError("database is closed")
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, fut))
+        self._wakeup.set()
+        return await fut
+
+    async def _writer_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch: list[tuple[Op, asyncio.Future[Any]]] = []
+                while self._pending and len(batch) < self._max_batch:
+                    job = self._pending.popleft()
+                    if not job[1].cancelled():
+                        batch.append(job)
+                if not batch:
+                    continue
+                fns = [fn for fn, _ in batch]
+                try:
+                    outcomes = await loop.run_in_executor(self._writer_exec, self._run_batch, fns)
+                except asyncio.CancelledError:
+                    # Loop shutdown: the batch may still commit on the thread, but nobody
+                    # waits for it any more.  Never swallow the cancellation.
+                    for _, fut in batch:
+                        fut.cancel()
+                    raise
+                except Exception as exc:  # executor gone; should not happen
+                    outcomes = [(False, StorageError(f"writer failed: {exc!r}"))] * len(batch)
+                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
+                    if fut.done():
+                        continue
+                    if ok:
+                        fut.set_result(value)
+                    else:
+                        fut.set_exception(value)
+            if self._closed:
+                return
+
+    def _run_batch(self, fns: list[Op]) -> list[_Outcome]:
+        """Writer thread: one transaction, one savepoint per operation, one commit."""
+        conn = self._wconn
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            return [(False, _fresh(translate(exc))) for _ in fns]
+        outcomes: list[_Outcome] = []
+        try:
+            if len(fns) == 1:
+                # Alone: no savepoint needed; a failure rolls back without any fsync.
+                try:
+                    outcomes.append((True, fns[0](conn)))
+                except Exception as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    return [(False, translate(exc))]
+            else:
+                for fn in fns:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        value = fn(conn)
+                    except Exception as exc:
+                        if not conn.in_transaction:  # SQLite aborted the whole batch
+                            raise
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
+                        outcomes.append((False, translate(exc)))
+                    else:
+                        conn.execute("RELEASE op")
+                        outcomes.append((True, value))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the whole transaction is lost: every operation fails
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            return [(False, _fresh(translate(exc))) for _ in fns]
+        self.batches += 1
+        return outcomes
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one read transaction on a reader thread."""
+        if self._closed:
+            raise StorageError("database is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_exec, self._run_read, fn)
+
+    def _run_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self._busy_timeout)
+            conn.execute("PRAGMA query_only = ON")
+            self._local.conn = conn
+            with self._rconns_lock:
+                self._rconns.append(conn)
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            err = translate(exc)
+            if err is exc:
+                raise
+            raise err from exc
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    # -- shutdown -------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Finish queued writes, then close every connection.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wakeup.set()
+        if self._writer_task is not None:
+            await self._writer_task
+        # Let reads already running finish before their connections close.
+        await asyncio.to_thread(self._reader_exec.shutdown, True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_exec, self._close_connections)
+        self._shutdown_executors()
+
+    def _close_connections(self) -> None:
+        with self._rconns_lock:
+            for conn in self._rconns:
+                conn.close()
+            self._rconns.clear()
+        if self._wconn is not None:
+            self._wconn.close()  # the last connection checkpoints the WAL
+            self._wconn = None
+
+    def _shutdown_executors(self) -> None:
+        self._writer_exec.shutdown(wait=True)
+        self._reader_exec.shutdown(wait=True)
+
+
+def _fresh(exc: BaseException) -> BaseException:
+    """A separate exception per caller when one failure hits a whole batch."""
+    if isinstance(exc, StorageError):
+        err: BaseException = type(exc)(*exc.args)
+    else:
+        err = StorageError(f"write transaction failed: {exc}")
+    err.__cause__ = exc
+    return err

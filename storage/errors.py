@@ -1,0 +1,46 @@
+"""Exceptions raised by the storage layer.
+
+The server maps them to tagged responses (RFC 5530 response codes): ``NotFound`` to
+``NO [NONEXISTENT]``, ``AlreadyExists`` to ``NO [ALREADYEXISTS]``, ``InvalidName`` to
+``NO [CANNOT]``, ``HasChildren`` to ``NO [INUSE]`` or a plain ``NO``; ``Busy`` to
+``NO [UNAVAILABLE]``.  Storage itself never builds response text.
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base class of every error the storage layer raises on purpose."""
+
+
+class NotFound(StorageError):
+    """The user, mailbox, subscription or message does not exist."""
+
+
+class AlreadyExists(StorageError):
+    """A user or mailbox of that name exists already."""
+
+
+class InvalidName(StorageError):
+    """The name is not acceptable (empty level, leading delimiter, INBOX where forbidden...)."""
+
+
+class HasChildren(StorageError):
+    """RFC 3501 §6.3.4: a \\Noselect mailbox with inferior names cannot be deleted."""
+
+
+class Busy(StorageError):
+    """The database stayed locked by another process longer than the busy timeout."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer Crispin (PRAGMA user_version above what we know)."""
+
+
+class InvalidFlag(StorageError):
+    """An unknown system flag (``\\Foo``) or a keyword storage cannot hold."""
+
+
+class NoSelect(NotFound):
+    """The mailbox exists only as a \\Noselect placeholder (RFC 3501 §7.2.2): it holds no
+    messages.  A subclass of ``NotFound`` so APPEND/COPY targets answer [TRYCREATE]."""

@@ -1,0 +1,243 @@
+"""Numbered schema migrations, tracked in ``PRAGMA user_version``.
+
+Each entry of ``MIGRATIONS`` is ``(version, sql)``; versions are 1, 2, 3… in order.  On
+open, every migration above the database's ``user_version`` runs in its own ``BEGIN
+IMMEDIATE`` transaction together with the ``user_version`` bump, so a crash leaves the
+database at a whole version and two processes opening a fresh file at once cannot both
+apply a step.  Never edit a released migration: append a new one.
+
+Schema (version 1)
+==================
+
+Ids of ``users``, ``mailboxes`` and ``messages`` are AUTOINCREMENT: never reused, so a
+session still holding the id of a deleted mailbox or user cannot reach a newer one that
+happened to get the same id.
+
+``meta(key, value)``
+    Small server-wide counters.  ``last_uidvalidity`` makes UIDVALIDITY strictly increase
+    across the whole database (RFC 3501 §2.3.1.1: a mailbox re-created under the same name
+    must get a different, here larger, UIDVALIDITY), even when the clock goes backwards.
+
+``users(id, name UNIQUE, password_hash, created_at)``
+    ``name`` in BINARY collation: user names are case-sensitive.  ``password_hash`` is
+    ``scrypt$n$r$p$salt$hash`` (see ``passwords.py``).  Times are Unix seconds.
+
+``mailboxes(id, owner_id, name, uidvalidity, uidnext, highest_modseq, first_recent_uid,
+noselect, special_use, created_at)``
+    ``owner_id`` references ``users`` (ON DELETE CASCADE); NULL is reserved for shared
+    mailboxes of no single user.  ``name`` is the full name, levels separated by "/".
+    UNIQUE(owner_id, name), plus a partial unique index for names with a NULL owner (NULLs
+    are distinct in a UNIQUE constraint).  Invariant: every proper superior of a name exists
+    as a row (selectable or ``noselect`` placeholder), so inferiors of "a" are exactly the
+    rows in the name range ["a/", "a0").  ``highest_modseq`` is the CONDSTORE mailbox
+    modseq (RFC 7162 §3.1.1), bumped once per changing transaction.  Messages with
+    ``uid >= first_recent_uid`` are \\Recent (RFC 3501 §2.3.2): the first session to select
+    the mailbox claims them by moving ``first_recent_uid`` to ``uidnext``.
+
+``subscriptions(user_id, name)``
+    By name, not by mailbox id: RFC 3501 §6.3.6 allows subscribing to a name that does not
+    exist, and a subscription survives DELETE of the mailbox.
+
+``acl(mailbox_id, identifier, rights)``
+    RFC 4314 access rights; ``rights`` is the string of right letters.
+
+``messages(id, sha256 UNIQUE, size, body, path, ...parsed fields..., refcount, created_at)``
+    Immutable message contents, stored once and shared by every mailbox copy (COPY and MOVE
+    never copy bytes).  Small bodies live in ``body`` (covered by the commit's fsync); large
+    ones in a content-addressed file under the data directory, ``path`` relative to it.
+    Parsed once at APPEND: ``envelope``, ``bodystructure`` and ``body_simple`` are ready
+    response bytes (RFC 3501 §7.4.2), ``part_tree`` the serialised MIME part offsets for
+    BODY[section] fetches, ``header_size``/``lines`` the header length and line count, and
+    ``hdr_*``/``sort_*`` the header fields SEARCH (RFC 3501 §6.4.4) and SORT (RFC 5256)
+    use (``hdr_date`` the Date header as Unix seconds, ``sent_on`` its calendar day in its
+    own zone as "YYYY-MM-DD" for SENTBEFORE/SENTON/SENTSINCE).  ``refcount`` counts
+    ``mailbox_messages`` rows (maintained by triggers); rows at 0 are garbage to sweep,
+    after which their file (if any) can be unlinked (see ``messages.sweep``).
+
+``mailbox_messages(mailbox_id, uid, message_id, modseq, flags, keywords, internaldate,
+internaldate_tz)``
+    One row per message in a mailbox; PRIMARY KEY(mailbox_id, uid), WITHOUT ROWID so a
+    mailbox's messages are stored together in UID order.  ``flags`` is a bitmask of the
+    system flags (\\Seen 1, \\Answered 2, \\Flagged 4, \\Deleted 8, \\Draft 16 — see
+    ``flags.py``), ``keywords`` the space-separated keyword list.
+    ``modseq`` is the modseq of the last change of this message (RFC 7162 §3.1), so
+    ``changes_since(m)`` is an index range scan on (mailbox_id, modseq).
+    ``internaldate`` is Unix seconds, ``internaldate_tz`` the zone offset in minutes
+    (RFC 3501 §2.3.3 keeps the zone for FETCH INTERNALDATE).
+
+``expunged(mailbox_id, uid, modseq)``
+    Tombstones of expunged messages with the modseq of the expunge, for CONDSTORE and
+    QRESYNC VANISHED (RFC 7162 §3.2.10).  Dropped with the mailbox.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .errors import SchemaTooNew
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE mailboxes (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_id         INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    name             TEXT NOT NULL,
+    uidvalidity      INTEGER NOT NULL,
+    uidnext          INTEGER NOT NULL DEFAULT 1,
+    highest_modseq   INTEGER NOT NULL DEFAULT 1,
+    first_recent_uid INTEGER NOT NULL DEFAULT 1,
+    noselect         INTEGER NOT NULL DEFAULT 0,
+    special_use      TEXT,
+    created_at       INTEGER NOT NULL,
+    UNIQUE (owner_id, name)
+);
+CREATE UNIQUE INDEX mailboxes_shared_name ON mailboxes(name) WHERE owner_id IS NULL;
+
+CREATE TABLE subscriptions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name    TEXT NOT NULL,
+    PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE acl (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    identifier TEXT NOT NULL,
+    rights     TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, identifier)
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256          BLOB NOT NULL UNIQUE,
+    size            INTEGER NOT NULL,
+    body            BLOB,
+    path            TEXT,
+    header_size     INTEGER NOT NULL DEFAULT 0,
+    lines           INTEGER NOT NULL DEFAULT 0,
+    envelope        BLOB NOT NULL,
+    bodystructure   BLOB NOT NULL,
+    body_simple     BLOB NOT NULL,
+    part_tree       BLOB,
+    hdr_date        INTEGER,
+    sent_on         TEXT,
+    hdr_subject     TEXT,
+    hdr_from        TEXT,
+    hdr_to          TEXT,
+    hdr_cc          TEXT,
+    hdr_bcc         TEXT,
+    hdr_message_id  TEXT,
+    hdr_in_reply_to TEXT,
+    hdr_references  TEXT,
+    sort_subject    TEXT,
+    sort_from       TEXT,
+    sort_to         TEXT,
+    sort_cc         TEXT,
+    refcount        INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    CHECK (body IS NOT NULL OR path IS NOT NULL)
+);
+CREATE INDEX messages_unreferenced ON messages(id) WHERE refcount <= 0;
+
+CREATE TABLE mailbox_messages (
+    mailbox_id      INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid             INTEGER NOT NULL,
+    message_id      INTEGER NOT NULL REFERENCES messages(id),
+    modseq          INTEGER NOT NULL,
+    flags           INTEGER NOT NULL DEFAULT 0,
+    keywords        TEXT NOT NULL DEFAULT '',
+    internaldate    INTEGER NOT NULL,
+    internaldate_tz INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
+CREATE INDEX mailbox_messages_message ON mailbox_messages(message_id);
+
+CREATE TRIGGER mailbox_messages_ref AFTER INSERT ON mailbox_messages
+BEGIN
+    UPDATE messages SET refcount = refcount + 1 WHERE id = NEW.message_id;
+END;
+
+CREATE TRIGGER mailbox_messages_unref AFTER DELETE ON mailbox_messages
+BEGIN
+    UPDATE messages SET refcount = refcount - 1 WHERE id = OLD.message_id;
+END;
+
+CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+""",
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def split_statements(script: str) -> list[str]:
+    """Split an SQL script into complete statements (trigger bodies stay whole).
+
+    ``executescript`` is avoided because it commits any open transaction first; a migration
+    must run inside its own transaction.
+    """
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {current.strip()[:60]!r}")
+    return statements
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to ``LATEST_VERSION``; return the version found before.
+
+    Runs on a connection in autocommit mode (``isolation_level=None``).  The version is
+    re-read inside each ``BEGIN IMMEDIATE`` so that concurrent openers serialise.
+    """
+    found = _user_version(conn)
+    if found > LATEST_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {found} is newer than this Crispin ({LATEST_VERSION})"
+        )
+    for version, script in MIGRATIONS:
+        if version <= found:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if _user_version(conn) >= version:  # another process got here first
+                conn.execute("ROLLBACK")
+                continue
+            for statement in split_statements(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])

@@ -1,0 +1,113 @@
+"""Plain immutable values that storage hands to the server.
+
+They are snapshots: a ``MailboxInfo`` is what the row held when it was read and does not
+follow later changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class User:
+    """An account. ``name`` is case-sensitive, exactly as created."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class MailboxInfo:
+    """One row of ``mailboxes``.
+
+    ``name`` is the full hierarchical name with ``DELIMITER`` ("/") between levels, INBOX
+    spelt exactly "INBOX".  ``noselect`` marks a placeholder kept by DELETE so that its
+    inferiors stay reachable (RFC 3501 §6.3.4).  ``special_use`` is an RFC 6154 attribute
+    such as ``"\\Sent"``, stored opaquely.
+    """
+
+    id: int
+    owner_id: int | None
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highest_modseq: int
+    noselect: bool
+    special_use: str | None
+
+
+@dataclass(frozen=True)
+class MailboxStatus:
+    """Counters for STATUS (RFC 3501 §6.3.10) and SELECT; ``unseen`` is the number of
+    messages without ``\\Seen``, not the first unseen sequence number."""
+
+    messages: int
+    recent: int
+    uidnext: int
+    uidvalidity: int
+    unseen: int
+    highest_modseq: int
+
+
+@dataclass(frozen=True)
+class MessageState:
+    """What a session's view tracks per message: UID, flags (system flags first, as
+    ``"\\Seen"``…, then keywords; never ``\\Recent``) and the CONDSTORE modseq."""
+
+    uid: int
+    flags: tuple[str, ...]
+    modseq: int
+
+
+@dataclass(frozen=True)
+class Changes:
+    """``changes_since``: messages changed or added after a modseq, and UIDs expunged
+    after it (tombstones, RFC 7162 §3.2.10), both in UID order."""
+
+    highest_modseq: int
+    uidnext: int
+    updated: list[MessageState]
+    expunged: list[int]
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """``store_flags``: the state of every matched message after the change, the UIDs
+    whose flags actually changed, and those refused by UNCHANGEDSINCE (RFC 7162 §3.1.3,
+    reported in ``[MODIFIED]``)."""
+
+    messages: list[MessageState]
+    changed: list[int]
+    modified: list[int]
+    highest_modseq: int
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """``copy_messages`` / ``move_messages``: source to destination UID pairs for
+    COPYUID (RFC 4315 §3), the destination's UIDVALIDITY; for a move, also the source
+    UIDs expunged."""
+
+    uidvalidity: int
+    uid_map: list[tuple[int, int]]
+    expunged: list[int]
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """Everything FETCH needs except the body bytes, prepared at APPEND."""
+
+    uid: int
+    message_id: int
+    flags: tuple[str, ...]
+    modseq: int
+    internaldate: datetime
+    size: int
+    header_size: int
+    lines: int
+    envelope: bytes
+    bodystructure: bytes
+    body_simple: bytes
+    part_tree: bytes | None

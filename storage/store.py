@@ -1,0 +1,284 @@
+"""``Store``: the storage facade the server uses.
+
+Every method is one trip to the database thread: a write is one function run inside the
+writer's transaction (``Database.write``), committed — fsynced — before the coroutine
+returns, so the server may answer OK right after.  A read is one function in one read
+snapshot.  The sync functions doing the work live in ``users``, ``mailboxes`` and
+``subscriptions``; this module only sequences them with password hashing, which runs in a
+worker thread because scrypt costs ~50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from . import blobs, mailboxes, messages, passwords, subscriptions, users
+from . import flags as flags_mod
+from .db import Database
+from .models import (
+    Changes,
+    CopyResult,
+    MailboxInfo,
+    MailboxStatus,
+    MessageRecord,
+    MessageState,
+    StoreResult,
+    User,
+)
+
+DB_FILE = "crispin.db"
+
+
+class Store:
+    """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
+
+    Safe to use from many tasks at once, and alongside other ``Store`` objects or processes
+    on the same file.  Bound to the event loop that opened it.
+    """
+
+    def __init__(self, db: Database, data_dir: Path, scrypt_n: int) -> None:
+        self._db = db
+        self.data_dir = data_dir
+        self._scrypt_n = scrypt_n
+        self.inline_max = blobs.INLINE_MAX
+        """Bodies up to this many bytes are stored inside the database."""
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path,
+        *,
+        scrypt_n: int = passwords.SCRYPT_N,
+        **db_options: Any,
+    ) -> Store:
+        """Create ``data_dir`` (mode 0700) and the database (mode 0600) if needed, and
+        bring the schema up to date.  ``scrypt_n`` lowers the hashing cost in tests only."""
+        data_dir = Path(data_dir)
+        if not data_dir.exists():
+            data_dir.mkdir(mode=0o700, parents=True)
+            os.chmod(data_dir, 0o700)  # mkdir's mode is filtered by the umask
+        db = await Database.open(data_dir / DB_FILE, **db_options)
+        # Warm the dummy hash so the first unknown-user login costs the same as the others.
+        await asyncio.to_thread(passwords.dummy_hash, scrypt_n)
+        return cls(db, data_dir, scrypt_n)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    @property
+    def database(self) -> Database:
+        """The underlying database (for the message API and tests)."""
+        return self._db
+
+    # -- users ----------------------------------------------------------------------------
+
+    async def create_user(self, name: str, password: str) -> User:
+        """Create a user and its INBOX.  ``AlreadyExists``, ``InvalidName``."""
+        users.validate_user_name(name)
+        hashed = await self._hash(password)
+        return await self._db.write(partial(users.create_user, name=name, password_hash=hashed))
+
+    async def set_password(self, name: str, password: str) -> None:
+        """``NotFound`` for an unknown user."""
+        hashed = await self._hash(password)
+        await self._db.write(partial(users.set_password, name=name, password_hash=hashed))
+
+    async def delete_user(self, name: str) -> None:
+        """Delete the user with its mailboxes, messages and subscriptions.  ``NotFound``."""
+        await self._db.write(partial(users.delete_user, name=name))
+
+    async def list_users(self) -> list[User]:
+        return await self._db.read(users.list_users)
+
+    async def get_user(self, name: str) -> User | None:
+        return await self._db.read(partial(users.get_user, name=name))
+
+    async def verify_password(self, name: str, password: str) -> User | None:
+        """The user if ``password`` is right, else None.
+
+        An unknown user is checked against a dummy hash of the same cost, so the answer
+        takes as long as for a known user with a wrong password.
+        """
+        found = await self._db.read(partial(users.get_user_and_hash, name=name))
+        stored = found[1] if found is not None else passwords.dummy_hash(self._scrypt_n)
+        ok = await asyncio.to_thread(passwords.verify_password, password, stored)
+        return found[0] if found is not None and ok else None
+
+    async def user_count(self) -> int:
+        return await self._db.read(users.user_count)
+
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(passwords.hash_password, password, self._scrypt_n)
+
+    # -- mailboxes ------------------------------------------------------------------------
+
+    async def list_mailboxes(self, user_id: int) -> list[MailboxInfo]:
+        """All of the user's mailboxes (``noselect`` placeholders too), sorted by name."""
+        return await self._db.read(partial(mailboxes.list_mailboxes, user_id=user_id))
+
+    async def get_mailbox(self, user_id: int, name: str) -> MailboxInfo | None:
+        return await self._db.read(partial(mailboxes.get_mailbox, user_id=user_id, name=name))
+
+    async def get_mailbox_by_id(self, mailbox_id: int) -> MailboxInfo | None:
+        return await self._db.read(partial(mailboxes.get_mailbox_by_id, mailbox_id=mailbox_id))
+
+    async def create_mailbox(
+        self, user_id: int, name: str, special_use: str | None = None
+    ) -> MailboxInfo:
+        """RFC 3501 §6.3.3; see ``mailboxes.create_mailbox``."""
+        return await self._db.write(
+            partial(mailboxes.create_mailbox, user_id=user_id, name=name, special_use=special_use)
+        )
+
+    async def delete_mailbox(self, user_id: int, name: str) -> None:
+        """RFC 3501 §6.3.4; see ``mailboxes.delete_mailbox``."""
+        await self._db.write(partial(mailboxes.delete_mailbox, user_id=user_id, name=name))
+
+    async def rename_mailbox(self, user_id: int, old: str, new: str) -> None:
+        """RFC 3501 §6.3.5; see ``mailboxes.rename_mailbox``."""
+        await self._db.write(partial(mailboxes.rename_mailbox, user_id=user_id, old=old, new=new))
+
+    async def mailbox_status(self, mailbox_id: int) -> MailboxStatus:
+        """RFC 3501 §6.3.10 counters.  ``NotFound`` for an unknown id."""
+        return await self._db.read(partial(mailboxes.mailbox_status, mailbox_id=mailbox_id))
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    async def subscribe(self, user_id: int, name: str) -> None:
+        """RFC 3501 §6.3.6; idempotent; the mailbox need not exist."""
+        await self._db.write(partial(subscriptions.subscribe, user_id=user_id, name=name))
+
+    async def unsubscribe(self, user_id: int, name: str) -> None:
+        """RFC 3501 §6.3.7; ``NotFound`` when not subscribed."""
+        await self._db.write(partial(subscriptions.unsubscribe, user_id=user_id, name=name))
+
+    async def list_subscriptions(self, user_id: int) -> list[str]:
+        return await self._db.read(partial(subscriptions.list_subscriptions, user_id=user_id))
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def append_message(
+        self,
+        mailbox_id: int,
+        body: bytes | Path,
+        flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+        parsed: Mapping[str, bytes | int | str | None] | None = None,
+    ) -> tuple[int, int]:
+        """RFC 3501 §6.3.11 APPEND; returns (uid, modseq).
+
+        ``body`` is the raw message, or a file holding it (left in place for the caller to
+        delete).  ``parsed`` holds the fields computed once at APPEND, keyed by
+        ``messages.PARSED_COLUMNS`` (``envelope``, ``bodystructure``, ``body_simple``
+        required).  ``NotFound`` (``NoSelect`` for a placeholder) → [TRYCREATE];
+        ``InvalidFlag``.
+        """
+        parsed = dict(parsed or {})
+        messages.check_parsed(parsed)
+        bits, keywords = flags_mod.encode(flags)
+        when = messages.to_stored_date(internaldate or datetime.now(UTC))
+        prepared = await asyncio.to_thread(blobs.prepare, self.data_dir, body, self.inline_max)
+        try:
+            return await self._db.write(
+                partial(
+                    messages.append,
+                    data_dir=self.data_dir,
+                    mailbox_id=mailbox_id,
+                    body=prepared,
+                    bits=bits,
+                    keywords=keywords,
+                    internaldate=when,
+                    parsed=parsed,
+                )
+            )
+        finally:
+            blobs.discard(prepared)  # installed files have moved; a leftover temp goes
+
+    async def list_messages(self, mailbox_id: int) -> list[MessageState]:
+        """All messages in UID order, for building a view at SELECT."""
+        return await self._db.read(partial(messages.list_messages, mailbox_id=mailbox_id))
+
+    async def changes_since(self, mailbox_id: int, modseq: int) -> Changes:
+        """Messages added/changed and UIDs expunged after ``modseq``."""
+        return await self._db.read(
+            partial(messages.changes_since, mailbox_id=mailbox_id, modseq=modseq)
+        )
+
+    async def fetch_records(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageRecord]:
+        """FETCH metadata (ENVELOPE, BODYSTRUCTURE, sizes, dates, flags) for ``uids``."""
+        return await self._db.read(partial(messages.records, mailbox_id=mailbox_id, uids=uids))
+
+    async def message_body(self, mailbox_id: int, uid: int) -> bytes | None:
+        """The raw message, or None if the UID is not in the mailbox."""
+        found = await self._db.read(partial(messages.body_location, mailbox_id=mailbox_id, uid=uid))
+        if found is None:
+            return None
+        inline, path = found
+        if inline is not None:
+            return inline
+        assert path is not None
+        return await asyncio.to_thread(blobs.read, self.data_dir, path)
+
+    async def store_flags(
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        mode: messages.StoreMode,
+        flags: Iterable[str],
+        unchanged_since: int | None = None,
+    ) -> StoreResult:
+        """RFC 3501 §6.4.6 STORE (``mode`` "set", "add" or "remove"), RFC 7162 §3.1.3."""
+        bits, keywords = flags_mod.encode(flags)
+        return await self._db.write(
+            partial(
+                messages.store_flags,
+                mailbox_id=mailbox_id,
+                uids=uids,
+                mode=mode,
+                bits=bits,
+                keywords=keywords,
+                unchanged_since=unchanged_since,
+            )
+        )
+
+    async def expunge(
+        self, mailbox_id: int, uids: Sequence[int] | None = None
+    ) -> tuple[list[int], int]:
+        """Expunge \\Deleted messages (only among ``uids`` for UID EXPUNGE); returns the
+        expunged UIDs and the mailbox's highest modseq."""
+        return await self._db.write(partial(messages.expunge, mailbox_id=mailbox_id, uids=uids))
+
+    async def copy_messages(
+        self, source_id: int, uids: Sequence[int], target_id: int
+    ) -> CopyResult:
+        """RFC 3501 §6.4.7 COPY; ``NotFound``/``NoSelect`` for the target → [TRYCREATE]."""
+        return await self._db.write(
+            partial(messages.copy, source_id=source_id, uids=uids, target_id=target_id, move=False)
+        )
+
+    async def move_messages(
+        self, source_id: int, uids: Sequence[int], target_id: int
+    ) -> CopyResult:
+        """RFC 6851 MOVE: copy and expunge in one transaction."""
+        return await self._db.write(
+            partial(messages.copy, source_id=source_id, uids=uids, target_id=target_id, move=True)
+        )
+
+    async def claim_recent(self, mailbox_id: int) -> list[int]:
+        """UIDs that are \\Recent for the calling session (RFC 3501 §2.3.2)."""
+        return await self._db.write(partial(messages.claim_recent, mailbox_id=mailbox_id))
+
+    async def sweep_messages(self) -> int:
+        """Delete bodies no mailbox references; returns the number of files unlinked."""
+        paths = await self._db.write(messages.delete_unreferenced)
+        if not paths:
+            return 0
+        return await self._db.write(
+            partial(messages.unlink_orphans, data_dir=self.data_dir, paths=paths)
+        )

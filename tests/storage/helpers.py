@@ -1,0 +1,66 @@
+"""Helpers for storage tests that reach into the database file with plain sqlite3."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+FAST_N = 2**4
+"""Test-only scrypt cost; the production default stays 2**14."""
+
+
+def db_path(data_dir: Path) -> Path:
+    return data_dir / "crispin.db"
+
+
+def raw_connect(data_dir: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path(data_dir), isolation_level=None, timeout=10)
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def insert_message(
+    data_dir: Path,
+    mailbox_id: int,
+    body: bytes = b"Subject: hi\r\n\r\nhello\r\n",
+    *,
+    flags: int = 0,
+    keywords: str = "",
+    internaldate: int = 1_700_000_000,
+) -> int:
+    """Append a message with plain SQL (as the message API will): returns its UID."""
+    conn = raw_connect(data_dir)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        uidnext, modseq = conn.execute(
+            "SELECT uidnext, highest_modseq FROM mailboxes WHERE id = ?", (mailbox_id,)
+        ).fetchone()
+        sha = hashlib.sha256(body).digest()
+        conn.execute(
+            "INSERT OR IGNORE INTO messages (sha256, size, body, envelope, bodystructure,"
+            " body_simple, created_at) VALUES (?, ?, ?, X'', X'', X'', 0)",
+            (sha, len(body), body),
+        )
+        (message_id,) = conn.execute("SELECT id FROM messages WHERE sha256 = ?", (sha,)).fetchone()
+        conn.execute(
+            "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords,"
+            " internaldate) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (mailbox_id, uidnext, message_id, modseq + 1, flags, keywords, internaldate),
+        )
+        conn.execute(
+            "UPDATE mailboxes SET uidnext = ?, highest_modseq = ? WHERE id = ?",
+            (uidnext + 1, modseq + 1, mailbox_id),
+        )
+        conn.execute("COMMIT")
+        return int(uidnext)
+    finally:
+        conn.close()
+
+
+def query(data_dir: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    conn = raw_connect(data_dir)
+    try:
+        return list(conn.execute(sql, params).fetchall())
+    finally:
+        conn.close()

@@ -62,7 +62,6 @@ class Connection:
         self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
         self._out: list[bytes] = []
         self.tracer = Tracer(log, self.session.peer) if ctx.trace else None
-        self.append: object | None = None
 
     # -- Channel ------------------------------------------------------------------------------
     @property
@@ -150,6 +149,10 @@ class Connection:
             except (Exception, asyncio.CancelledError):
                 pass
             self.stream.close()
+            if self.session.append is not None:
+                from server.commands.append import abandon
+
+                abandon(self.session)
             await self.ctx.session_closed(self.session)
 
     async def dispatch(self, event: Event) -> None:
@@ -161,6 +164,10 @@ class Connection:
         elif isinstance(event, AppendBegin | AppendData | AppendEnd):
             await self.ctx.handle_append(session, event)
         elif isinstance(event, CommandError):
+            if session.append is not None:
+                from server.commands.append import abandon
+
+                abandon(session)
             session.bad_commands += 1
             self.send(StatusResponse(event.tag, event.status, event.text, event.code))
         elif isinstance(event, ConnectionClosed):

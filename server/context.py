@@ -21,7 +21,7 @@ log = logging.getLogger("crispin.server")
 # the list may differ before and after login).
 BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+")
 # After login: the ones that only make sense for an authenticated user.
-AUTH_CAPABILITIES = ("CHILDREN",)
+AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE")
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 

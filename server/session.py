@@ -17,6 +17,7 @@ from protocol import Atom, DataResponse, Response, StatusResponse, Value
 
 if TYPE_CHECKING:
     from server.context import ServerContext
+    from server.view import View
     from storage import User
 
 log = logging.getLogger("crispin.session")
@@ -86,6 +87,8 @@ class Session:
     user: User | None = None
     bad_commands: int = 0
     enabled: set[str] = field(default_factory=set)
+    view: View | None = None
+    append: Any = None  # a PendingAppend while an APPEND's literal arrives
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:
@@ -112,9 +115,35 @@ class Session:
     def capabilities(self) -> list[Atom]:
         return self.server.capabilities(self)
 
+    # -- the selected mailbox ----------------------------------------------------------------
+    def deselect(self) -> None:
+        self.view = None
+        if self.state is State.SELECTED:
+            self.state = State.AUTHENTICATED
+
+    async def sync(self, allow_expunge: bool) -> None:
+        """Pull the selected mailbox's changes from storage and report them (RFC 3501
+        §7.4.1 decides whether EXPUNGE may be sent now; DESIGN.md "Many clients")."""
+        view = self.view
+        if view is None:
+            return
+        store = self.server.store
+        changes = await store.changes_since(view.mailbox_id, view.modseq)
+        if changes.highest_modseq <= view.modseq and not changes.updated \
+                and not changes.expunged:
+            return
+        last = view.uids[-1] if view.uids else 0
+        if not view.readonly and any(m.uid > last for m in changes.updated):
+            # RFC 3501 §2.3.2: a new message is \Recent in exactly one session, the first
+            # to be told about it.
+            view.recent.update(await store.claim_recent(view.mailbox_id))
+        for response in view.apply(changes, allow_expunge):
+            self.channel.send(response)
+
     # -- running a command ------------------------------------------------------------------
     async def execute(self, tag: str, command: Any) -> None:
-        """Check the state table, run the handler, send the tagged completion."""
+        """Check the state table, run the handler, report mailbox changes, then send the
+        tagged completion."""
         from server.commands import TABLE
 
         spec = TABLE.get(type(command))
@@ -132,14 +161,28 @@ class Session:
         except CommandFailed as exc:
             if exc.status == "BAD":
                 self.bad_commands += 1
-            self.channel.send(StatusResponse(tag, exc.status, exc.text, exc.code, exc.code_args))
-            return
+                self.channel.send(StatusResponse(tag, "BAD", exc.text, exc.code, exc.code_args))
+                return
+            result = Result(exc.text, exc.code, exc.code_args, exc.status)
         except Exception:
             log.exception("handler for %s failed", type(command).__name__)
-            self.channel.send(StatusResponse(
-                tag, "NO", "Internal server error, logged", "SERVERBUG"))
-            return
+            result = Result("Internal server error, logged", "SERVERBUG", status="NO")
+        await self.complete(tag, result, allows_expunge(command))
+
+    async def complete(self, tag: str, result: Result, allow_expunge: bool = True) -> None:
+        if self.view is not None:
+            try:
+                await self.sync(allow_expunge)
+            except Exception:
+                log.exception("mailbox sync failed")
         self.channel.send(StatusResponse(tag, result.status, result.text, result.code,
                                          result.code_args))
         if result.after is not None:
             await result.after()
+
+
+def allows_expunge(command: Any) -> bool:
+    """RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by message
+    number, and (RFC 2180 §4.4) COPY or MOVE: the client's numbers would shift under it.
+    The UID forms carry no numbers the client relies on, so they may report expunges."""
+    return bool(getattr(command, "uid", True))

@@ -252,6 +252,22 @@ def body_location(
     return (None if row[0] is None else bytes(row[0]), row[1])
 
 
+def bodies(
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], header_only: bool
+) -> list[tuple[int, bytes | None, str | None, int]]:
+    """(uid, inline bytes, file path, header size) for many messages in one query; with
+    ``header_only`` an inline body is cut to its header inside SQLite."""
+    body = "substr(m.body, 1, m.header_size)" if header_only else "m.body"
+    rows = conn.execute(
+        f"SELECT mm.uid, {body}, m.path, m.header_size"
+        " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
+        " ORDER BY mm.uid",
+        (mailbox_id, _uid_json(uids)),
+    ).fetchall()
+    return [(int(r[0]), None if r[1] is None else bytes(r[1]), r[2], int(r[3])) for r in rows]
+
+
 # -- STORE ----------------------------------------------------------------------------------
 
 

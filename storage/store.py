@@ -225,6 +225,33 @@ class Store:
         assert path is not None
         return await asyncio.to_thread(blobs.read, self.data_dir, path)
 
+    async def message_bodies(
+        self, mailbox_id: int, uids: Sequence[int], header_only: bool = False
+    ) -> dict[int, bytes]:
+        """Raw messages (or just their headers) for many UIDs in one database trip; UIDs
+        not in the mailbox are absent from the result."""
+        rows = await self._db.read(
+            partial(messages.bodies, mailbox_id=mailbox_id, uids=uids, header_only=header_only)
+        )
+        out: dict[int, bytes] = {}
+        files: list[tuple[int, str, int]] = []
+        for uid, inline, path, header_size in rows:
+            if inline is not None:
+                out[uid] = inline
+            elif path is not None:
+                files.append((uid, path, header_size))
+        if files:
+            def read_files() -> None:
+                for uid, path, header_size in files:
+                    if header_only:
+                        with open(self.data_dir / path, "rb") as fh:
+                            out[uid] = fh.read(header_size)
+                    else:
+                        out[uid] = blobs.read(self.data_dir, path)
+
+            await asyncio.to_thread(read_files)
+        return out
+
     async def store_flags(
         self,
         mailbox_id: int,

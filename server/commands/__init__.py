@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import protocol as p
-from server.commands import auth, basic, listing, mailboxes
-from server.session import ANY, AUTH, NOT_AUTH, Handler, State
+from server.commands import auth, basic, copy, fetch, listing, mailboxes, selected, store
+from server.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, State
 
 
 @dataclass(frozen=True)
@@ -34,4 +34,14 @@ TABLE: dict[type, CommandSpec] = {
     p.Status: CommandSpec(mailboxes.status, AUTH),
     p.List: CommandSpec(listing.list_, AUTH),
     p.Lsub: CommandSpec(listing.lsub, AUTH),
+    p.Select: CommandSpec(selected.select, AUTH),
+    p.Examine: CommandSpec(selected.examine, AUTH),
+    p.Check: CommandSpec(selected.check, SELECTED),
+    p.Close: CommandSpec(selected.close, SELECTED),
+    p.Unselect: CommandSpec(selected.unselect, SELECTED),
+    p.Expunge: CommandSpec(selected.expunge, SELECTED),
+    p.Fetch: CommandSpec(fetch.fetch, SELECTED),
+    p.Store: CommandSpec(store.store, SELECTED),
+    p.Copy: CommandSpec(copy.copy, SELECTED),
+    p.Move: CommandSpec(copy.move, SELECTED),
 }

@@ -1,16 +1,157 @@
 """APPEND (RFC 3501 §6.3.11) arrives as events, not as one command: the message literal is
-streamed (AppendBegin, AppendData..., AppendEnd)."""
+streamed (AppendBegin, AppendData..., AppendEnd) into a spool, so a 50 MB message never sits
+in memory while it arrives. The size limit is checked when the literal is announced, before
+the client sends a byte of it (RFC 7888 §4 / RFC 5530 [TOOBIG])."""
 
 from __future__ import annotations
 
-from protocol import AppendBegin, Event
-from server.session import Session
+import contextlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from protocol import AppendBegin, AppendData, AppendEnd, Atom, Event
+from server import names
+from server.ingest import deliver
+from server.session import AUTH, Result, Session
+from storage import InvalidFlag, MailboxInfo, NotFound
+from storage.flags import encode as encode_flags
+
+log = logging.getLogger("crispin.append")
+
+# Messages up to this size are spooled in memory; larger ones in a file in the data folder.
+MEMORY_SPOOL = 256 * 1024
+
+
+@dataclass
+class Spool:
+    size: int
+    flags: tuple[str, ...]
+    internal_date: datetime | None
+    buffer: bytearray = field(default_factory=bytearray)
+    file: tempfile._TemporaryFileWrapper[bytes] | None = None
+
+    def write(self, data: bytes, spool_dir: Path) -> None:
+        if self.file is None and len(self.buffer) + len(data) > MEMORY_SPOOL:
+            spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Closed and removed by discard(), after storage has taken the message.
+            self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115
+                dir=spool_dir, prefix="append-", delete=False)
+            self.file.write(self.buffer)
+            self.buffer = bytearray()
+        if self.file is not None:
+            self.file.write(data)
+        else:
+            self.buffer += data
+
+    def body(self) -> bytes | Path:
+        if self.file is None:
+            return bytes(self.buffer)
+        self.file.flush()
+        return Path(self.file.name)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.file.name)
+            self.file = None
+        self.buffer = bytearray()
+
+
+@dataclass
+class PendingAppend:
+    tag: str
+    mailbox: MailboxInfo
+    messages: list[Spool] = field(default_factory=list)
+
+    def discard(self) -> None:
+        for spool in self.messages:
+            spool.discard()
+
+
+def _reject(session: Session, status: str, code: str | None, text: str) -> None:
+    conn = session.channel
+    conn.write(conn.proto.reject_literal(status, code, text))  # type: ignore[attr-defined]
+    abandon(session)
+
+
+def abandon(session: Session) -> None:
+    """Forget a half-received APPEND (a syntax error after its literal, a disconnect)."""
+    pending: PendingAppend | None = session.append
+    if pending is not None:
+        pending.discard()
+        session.append = None
+
+
+async def _begin(session: Session, event: AppendBegin) -> None:
+    if session.state not in AUTH:
+        _reject(session, "BAD", None, "APPEND is not allowed before login")
+        return
+    limit = int(session.server.config.get("limits", "max_append_size"))
+    if event.size > limit:
+        _reject(session, "NO", "TOOBIG", f"Message larger than the {limit} byte limit")
+        return
+    try:
+        encode_flags(event.flags)
+    except InvalidFlag as exc:
+        _reject(session, "BAD", None, f"Invalid flag: {exc}")
+        return
+    pending: PendingAppend | None = session.append
+    if pending is None or pending.tag != event.tag:
+        abandon(session)
+        assert session.user is not None
+        info = await session.server.store.get_mailbox(session.user.id,
+                                                      names.normalize(event.mailbox))
+        if info is None or info.noselect:
+            # RFC 3501 §6.3.11: the client may CREATE and retry.
+            _reject(session, "NO", "TRYCREATE", "Mailbox does not exist")
+            return
+        pending = PendingAppend(event.tag, info)
+        session.append = pending
+    pending.messages.append(Spool(event.size, event.flags, event.internal_date))
+    session.channel.write(session.channel.proto.accept_literal())  # type: ignore[attr-defined]
+
+
+async def _end(session: Session, event: AppendEnd) -> None:
+    pending: PendingAppend | None = session.append
+    session.append = None
+    if pending is None:
+        return
+    try:
+        result = await _store(session, pending)
+    except NotFound:
+        result = Result("Mailbox does not exist", "TRYCREATE", status="NO")
+    except Exception:
+        log.exception("APPEND failed")
+        result = Result("Internal server error, logged", "SERVERBUG", status="NO")
+    finally:
+        pending.discard()
+    await session.complete(event.tag, result)
+
+
+async def _store(session: Session, pending: PendingAppend) -> Result:
+    uids = []
+    for spool in pending.messages:
+        uid, _ = await deliver(session.server.store, pending.mailbox.id, spool.body(),
+                               spool.flags, spool.internal_date)
+        uids.append(uid)
+    # RFC 4315 §3: APPENDUID uidvalidity uid-set.
+    uid_set = ",".join(str(u) for u in uids)
+    return Result("APPEND completed", "APPENDUID",
+                  (pending.mailbox.uidvalidity, Atom(uid_set)))
 
 
 async def handle_append_event(session: Session, event: Event) -> None:
-    # Messages are the next milestone; until then APPEND is refused before any byte of the
-    # message is sent, and APPEND is not counted as implemented anywhere.
     if isinstance(event, AppendBegin):
-        conn = session.channel
-        conn.write(conn.proto.reject_literal(  # type: ignore[attr-defined]
-            "NO", "CANNOT", "APPEND is not available yet"))
+        await _begin(session, event)
+    elif isinstance(event, AppendData):
+        pending: PendingAppend | None = session.append
+        if pending is not None and pending.tag == event.tag and pending.messages:
+            spool_dir = session.server.config.data_dir / "spool"
+            pending.messages[-1].write(event.data, spool_dir)
+    elif isinstance(event, AppendEnd):
+        await _end(session, event)

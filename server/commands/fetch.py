@@ -1,0 +1,167 @@
+"""FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2).
+
+Everything but body sections comes ready from storage (ENVELOPE and BODYSTRUCTURE were
+serialised at APPEND); bodies are loaded in batches, and only the header when the items ask
+for nothing more (the header fetch every client does on first sync).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocol import (
+    Atom,
+    BodySection,
+    DataResponse,
+    Fetch,
+    FetchAttr,
+    FetchItem,
+    Literal,
+    Raw,
+    Value,
+    format_datetime,
+)
+from protocol.mime import fetch_section, part_tree_from_bytes
+from server.flags import SEEN
+from server.session import CommandFailed, Result, Session
+from server.view import InvalidSequence, View
+from storage.models import MessageRecord
+
+BATCH = 500
+SIMPLE_ITEMS = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
+                          "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
+
+
+def _check_items(items: Sequence[FetchItem]) -> None:
+    for item in items:
+        if isinstance(item, FetchAttr):
+            if item.name not in SIMPLE_ITEMS:
+                raise CommandFailed(f"FETCH item {item.name} is not supported", status="BAD")
+        elif item.binary:
+            raise CommandFailed("BINARY is not supported", status="BAD")
+
+
+def _body_need(items: Sequence[FetchItem]) -> str | None:
+    """None: no body needed; "header": the top-level header suffices; "full"."""
+    need: str | None = None
+    for item in items:
+        if isinstance(item, BodySection):
+            if item.part or item.text not in HEADER_TEXTS:
+                return "full"
+            need = "header"
+        elif item.name in ("RFC822", "RFC822.TEXT"):
+            return "full"
+        elif item.name == "RFC822.HEADER":
+            need = "header"
+    return need
+
+
+def _sets_seen(items: Sequence[FetchItem]) -> bool:
+    """RFC 3501 §6.4.5: BODY[...] (not PEEK), RFC822 and RFC822.TEXT set \\Seen."""
+    return any((isinstance(i, BodySection) and not i.peek) or
+               (isinstance(i, FetchAttr) and i.name in ("RFC822", "RFC822.TEXT"))
+               for i in items)
+
+
+def _section(raw: bytes, rec: MessageRecord, item: BodySection) -> bytes | None:
+    if rec.part_tree is None:
+        return raw if not item.part and item.text is None else None
+    tree = part_tree_from_bytes(rec.part_tree)
+    data = fetch_section(raw, tree, item.part, item.text, item.fields)
+    if data is not None and item.partial is not None:
+        origin, count = item.partial
+        data = data[origin:origin + count]
+    return data
+
+
+def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], raw: bytes | None,
+           items: Sequence[FetchItem]) -> list[Value]:
+    out: list[Value] = []
+    for item in items:
+        if isinstance(item, BodySection):
+            assert raw is not None
+            data = _section(raw, rec, item)
+            out += [Raw(item.response_name()), None if data is None else Literal(data)]
+            continue
+        name = item.name
+        out.append(Atom(name))
+        if name == "UID":
+            out.append(rec.uid)
+        elif name == "FLAGS":
+            out.append(view.flags_value(rec.uid, flags))
+        elif name == "INTERNALDATE":
+            out.append(format_datetime(rec.internaldate))
+        elif name == "RFC822.SIZE":
+            out.append(rec.size)
+        elif name == "ENVELOPE":
+            out.append(Raw(rec.envelope))
+        elif name == "BODYSTRUCTURE":
+            out.append(Raw(rec.bodystructure))
+        elif name == "BODY":
+            out.append(Raw(rec.body_simple))
+        else:
+            assert raw is not None
+            if name == "RFC822":
+                out.append(Literal(raw))
+            elif name == "RFC822.HEADER":
+                out.append(Literal(raw[:rec.header_size]))
+            else:  # RFC822.TEXT
+                out.append(Literal(raw[rec.header_size:]))
+    return out
+
+
+async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
+    view = session.view
+    assert view is not None
+    if cmd.modifiers:
+        raise CommandFailed("FETCH modifiers are not supported", status="BAD")
+    _check_items(cmd.items)
+    try:
+        pairs = view.select(cmd.sequence_set, cmd.uid)
+    except InvalidSequence as exc:
+        raise CommandFailed(str(exc), status="BAD") from None
+    items: list[FetchItem] = list(cmd.items)
+    if cmd.uid and not any(isinstance(i, FetchAttr) and i.name == "UID" for i in items):
+        # RFC 3501 §6.4.8: UID FETCH always includes the UID.
+        items.insert(0, FetchAttr("UID"))
+    need = _body_need(items)
+    set_seen = _sets_seen(items) and not view.readonly
+    wants_flags = any(isinstance(i, FetchAttr) and i.name == "FLAGS" for i in items)
+    store = session.server.store
+    missing = False
+    live = [(n, u) for n, u in pairs if u not in view.ghosts]
+    missing = len(live) != len(pairs)
+    for start in range(0, len(live), BATCH):
+        batch = live[start:start + BATCH]
+        uids = [u for _, u in batch]
+        records = {r.uid: r for r in await store.fetch_records(view.mailbox_id, uids)}
+        bodies = await store.message_bodies(view.mailbox_id, uids, need == "header") \
+            if need else {}
+        flags = {u: r.flags for u, r in records.items()}
+        seen_now: set[int] = set()
+        if set_seen:
+            unseen = [u for u, f in flags.items() if SEEN not in f]
+            if unseen:
+                result = await store.store_flags(view.mailbox_id, unseen, "add", [SEEN])
+                if result.changed:
+                    view.own_modseqs.add(result.highest_modseq)
+                for m in result.messages:
+                    flags[m.uid] = m.flags
+                seen_now = set(result.changed)
+        for n, uid in batch:
+            rec = records.get(uid)
+            if rec is None or (need and uid not in bodies):
+                missing = True  # expunged by another session since this view was built
+                continue
+            values = _items(view, rec, flags[uid], bodies.get(uid), items)
+            if uid in seen_now and not wants_flags:
+                # RFC 3501 §6.4.5: report the \Seen that this FETCH set.
+                values += [Atom("FLAGS"), view.flags_value(uid, flags[uid])]
+            session.channel.send(DataResponse((n, Atom("FETCH"), values)))
+        await session.channel.flush()
+    if missing and not cmd.uid:
+        # RFC 2180 §4.1.2 / RFC 5530: data for the messages that still exist, and a NO.
+        return Result("Some of the requested messages no longer exist", "EXPUNGEISSUED",
+                      status="NO")
+    return Result("FETCH completed")

@@ -1,0 +1,67 @@
+"""STORE and UID STORE (RFC 3501 §6.4.6, §6.4.8)."""
+
+from __future__ import annotations
+
+from protocol import Atom, Store, Value
+from server.session import CommandFailed, Result, Session
+from server.view import InvalidSequence
+from storage import InvalidFlag
+
+MODES = {"": "set", "+": "add", "-": "remove"}
+
+
+async def store(session: Session, tag: str, cmd: Store) -> Result:
+    view = session.view
+    assert view is not None
+    if cmd.unchangedsince is not None:
+        raise CommandFailed("UNCHANGEDSINCE is not supported", status="BAD")
+    try:
+        pairs = view.select(cmd.sequence_set, cmd.uid)
+    except InvalidSequence as exc:
+        raise CommandFailed(str(exc), status="BAD") from None
+    if view.readonly:
+        raise CommandFailed("Mailbox is read-only", "READ-ONLY")
+    uids = [u for _, u in pairs if u not in view.ghosts]
+    missing = len(uids) != len(pairs)
+    try:
+        result = await session.server.store.store_flags(
+            view.mailbox_id, uids, MODES[cmd.mode], cmd.flags)  # type: ignore[arg-type]
+    except InvalidFlag as exc:
+        raise CommandFailed(f"Invalid flag: {exc}", status="BAD") from None
+    if result.changed:
+        # The answer below reports this change; the sync after must not echo it again.
+        view.own_modseqs.add(result.highest_modseq)
+    announce_keywords(session, cmd.flags)
+    if len(result.messages) != len(uids):
+        missing = True
+    if not cmd.silent:
+        for m in result.messages:
+            n = view.msn(m.uid)
+            if n is None:
+                continue
+            values: list[Value] = [Atom("UID"), m.uid] if cmd.uid else []
+            values += [Atom("FLAGS"), view.flags_value(m.uid, m.flags)]
+            session.untagged(n, Atom("FETCH"), values)
+    if missing and not cmd.uid:
+        return Result("Some of the messages no longer exist", "EXPUNGEISSUED", status="NO")
+    return Result("STORE completed")
+
+
+def announce_keywords(session: Session, flags: tuple[str, ...] | list[str]) -> None:
+    """RFC 3501 §7.2.6: a keyword used for the first time joins FLAGS and PERMANENTFLAGS;
+    the client learns it through new untagged FLAGS and PERMANENTFLAGS responses."""
+    view = session.view
+    if view is None:
+        return
+    known = {k.lower() for k in view.keywords}
+    new = [f for f in flags if not f.startswith("\\") and f.lower() not in known]
+    if not new:
+        return
+    view.keywords.update(new)
+    from server.commands.selected import flag_atoms
+
+    atoms = flag_atoms(view.keywords)
+    session.untagged(Atom("FLAGS"), atoms)
+    if not view.readonly:
+        session.untagged_status("OK", "Flags permitted", "PERMANENTFLAGS",
+                                ([*atoms, Atom("\\*")],))

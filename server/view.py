@@ -1,0 +1,136 @@
+"""A session's view of its selected mailbox: message sequence numbers and what it was told.
+
+DESIGN.md "Many clients, one mailbox": the view is the sorted UID list the client knows
+(MSN = index + 1) and the modseq up to which it has been told about changes. Changes are pulled
+from storage; this module decides what to tell the client and when.
+
+RFC 3501 §7.4.1: an EXPUNGE may not be sent during FETCH, STORE or SEARCH (non-UID forms), nor
+when no command is in progress, because the client's message numbers would shift under it.
+Messages expunged by someone else stay here as *ghosts* at their sequence numbers until a
+command that may report them; FETCH of a ghost gets no data (RFC 2180 §4.1).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from protocol import Atom, DataResponse, SequenceSet, Value
+from storage import MailboxInfo
+from storage.models import Changes
+
+
+class InvalidSequence(Exception):
+    """A message sequence number beyond EXISTS (answered BAD, RFC 3501 §6.4.5)."""
+
+
+@dataclass
+class View:
+    mailbox: MailboxInfo
+    uids: array[int]
+    modseq: int
+    readonly: bool = False
+    recent: set[int] = field(default_factory=set)
+    ghosts: set[int] = field(default_factory=set)
+    own_modseqs: set[int] = field(default_factory=set)
+    keywords: set[str] = field(default_factory=set)
+
+    @classmethod
+    def create(cls, mailbox: MailboxInfo, uids: Iterable[int], modseq: int, readonly: bool,
+               recent: Iterable[int] = ()) -> View:
+        return cls(mailbox, array("I", uids), modseq, readonly, set(recent))
+
+    @property
+    def mailbox_id(self) -> int:
+        return self.mailbox.id
+
+    @property
+    def exists(self) -> int:
+        return len(self.uids)
+
+    def msn(self, uid: int) -> int | None:
+        i = bisect_left(self.uids, uid)
+        if i < len(self.uids) and self.uids[i] == uid:
+            return i + 1
+        return None
+
+    # -- sequence sets ------------------------------------------------------------------------
+    def by_msn(self, seqset: SequenceSet) -> list[tuple[int, int]]:
+        """(msn, uid) pairs for a message-number set; numbers beyond EXISTS are an error."""
+        out: list[tuple[int, int]] = []
+        count = len(self.uids)
+        for lo, hi in seqset.resolve(count):
+            if lo < 1 or hi > count:
+                raise InvalidSequence("Invalid message sequence number")
+            out.extend((n, self.uids[n - 1]) for n in range(lo, hi + 1))
+        return out
+
+    def by_uid(self, seqset: SequenceSet) -> list[tuple[int, int]]:
+        """(msn, uid) pairs for a UID set: UIDs not in the view are simply absent (RFC 3501
+        §6.4.8), and "*" is the largest UID, so "n:*" always includes the last message."""
+        if not self.uids:
+            return []
+        out: list[tuple[int, int]] = []
+        for lo, hi in seqset.resolve(self.uids[-1]):
+            start = bisect_left(self.uids, lo)
+            end = bisect_left(self.uids, hi + 1)
+            out.extend((i + 1, self.uids[i]) for i in range(start, end))
+        return out
+
+    def select(self, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+        return self.by_uid(seqset) if uid else self.by_msn(seqset)
+
+    # -- updates ------------------------------------------------------------------------------
+    def flags_value(self, uid: int, flags: Iterable[str]) -> list[Value]:
+        """The FLAGS list for this session: \\Recent is per session (RFC 3501 §2.3.2)."""
+        out: list[Value] = [Atom(f) for f in flags]
+        if uid in self.recent:
+            out.append(Atom("\\Recent"))
+        return out
+
+    def apply(self, changes: Changes, allow_expunge: bool) -> list[DataResponse]:
+        """Bring the view up to date and return the untagged responses, in the order
+        EXPUNGE, EXISTS, RECENT, FETCH (as Dovecot's imap-sync does)."""
+        out: list[DataResponse] = []
+        last = self.uids[-1] if self.uids else 0
+        for uid in changes.expunged:
+            if uid <= last and uid not in self.ghosts and self.msn(uid) is not None:
+                self.ghosts.add(uid)
+        if allow_expunge and self.ghosts:
+            out.extend(DataResponse((n, Atom("EXPUNGE"))) for n in self._drop_ghosts())
+        new = sorted(c.uid for c in changes.updated if c.uid > last)
+        if new:
+            self.uids.extend(new)
+            out.append(DataResponse((len(self.uids), Atom("EXISTS"))))
+            out.append(DataResponse((len(self.recent), Atom("RECENT"))))
+        for change in changes.updated:
+            if change.uid > last or change.uid in self.ghosts:
+                continue
+            if change.modseq in self.own_modseqs:
+                continue
+            n = self.msn(change.uid)
+            if n is not None:
+                out.append(DataResponse((n, Atom("FETCH"), [
+                    Atom("FLAGS"), self.flags_value(change.uid, change.flags)])))
+        self.own_modseqs = {m for m in self.own_modseqs if m > changes.highest_modseq}
+        self.modseq = max(self.modseq, changes.highest_modseq)
+        return out
+
+    def _drop_ghosts(self) -> list[int]:
+        """Remove the ghosts; their numbers for EXPUNGE responses in ascending order: each
+        is valid when the client reads it, so every earlier removal shifts later ones down."""
+        msns = sorted(n for n in (self.msn(u) for u in self.ghosts) if n is not None)
+        out = [n - shift for shift, n in enumerate(msns)]
+        gone = self.ghosts
+        self.uids = array("I", (u for u in self.uids if u not in gone))
+        self.recent -= gone
+        self.ghosts = set()
+        return out
+
+    def remove(self, uids: Iterable[int]) -> list[int]:
+        """Remove messages this session expunged itself; returns their MSNs as reported
+        (ascending, each already shifted by the earlier ones)."""
+        self.ghosts.update(u for u in uids if self.msn(u) is not None)
+        return self._drop_ghosts()

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from server.config import Config
 from server.connection import Connection
 from server.context import ServerContext
+from server.hub import Hub, NotifyingStore
 from server.stream import StreamProtocol
-from server.tls import ensure_certificate, server_context
+from server.tls import ensure_certificate, limit_tls_buffers, server_context
 from storage import Store
 
 log = logging.getLogger("crispin")
@@ -114,19 +115,24 @@ class RunningServer:
 
     async def stop(self) -> None:
         await self.listener.stop()
+        await self.ctx.hub.stop()
         await self.ctx.store.close()
 
 
 async def start_server(config: Config) -> RunningServer:
     """Everything ``crispin serve`` does before it waits; tests call it directly."""
+    limit_tls_buffers()
     data_dir = config.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),
                               config.get("server", "hostname"))
-    store = await Store.open(data_dir)
+    hub = Hub()
+    store = await NotifyingStore.open(data_dir)
+    store.hub = hub
     try:
-        ctx = ServerContext(config, store, server_context(cert))
+        ctx = ServerContext(config, store, server_context(cert), hub)
         starter = await ensure_starter_account(config, store)
+        hub.start(store)
         listener = Listener(ctx)
         addresses = await listener.start(config.host, int(config.get("server", "port")),
                                          int(config.get("server", "tls_port")))

@@ -25,7 +25,7 @@ from protocol import (
     ServerConnection,
     StatusResponse,
 )
-from server.session import Session, State
+from server.session import Disconnect, Session, State
 from server.stream import StreamProtocol
 from server.trace import Tracer
 
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("crispin.connection")
 
 TLS_HANDSHAKE_TIMEOUT = 30.0
-
-
-class Disconnect(Exception):
-    """The connection is over (logout, timeout, too many errors, peer gone)."""
 
 
 def is_loopback(address: str) -> bool:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from protocol import Atom, Event, Limits, StatusResponse
 from server.auth import Authenticator
 from server.config import Config
+from server.hub import Hub
 from server.session import CommandFailed, Session, State
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ log = logging.getLogger("crispin.server")
 # the list may differ before and after login).
 BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+")
 # After login: the ones that only make sense for an authenticated user.
-AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE")
+AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE")
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 
@@ -30,6 +31,7 @@ class ServerContext:
     config: Config
     store: Store
     ssl_context: ssl.SSLContext
+    hub: Hub
     authenticator: Authenticator = field(init=False)
     limits: Limits = field(init=False)
     trace: bool = field(init=False)

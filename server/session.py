@@ -36,6 +36,11 @@ AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
 SELECTED = frozenset({State.SELECTED})
 
 
+class Disconnect(Exception):
+    """The connection is over (logout, timeout, too many errors, peer gone); never answered
+    as a command failure."""
+
+
 class CommandFailed(Exception):
     """Raised by a handler to answer NO (or BAD) with an RFC 5530 response code."""
 
@@ -158,6 +163,8 @@ class Session:
             return
         try:
             result = await spec.handler(self, tag, command)
+        except Disconnect:
+            raise
         except CommandFailed as exc:
             if exc.status == "BAD":
                 self.bad_commands += 1

@@ -11,15 +11,18 @@ worker thread because scrypt costs ~50 ms.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from . import blobs, mailboxes, messages, passwords, subscriptions, users
 from . import flags as flags_mod
+from . import search as search_mod
 from .db import Database
 from .models import (
     Changes,
@@ -56,7 +59,7 @@ class Store:
         *,
         scrypt_n: int = passwords.SCRYPT_N,
         **db_options: Any,
-    ) -> Store:
+    ) -> Self:
         """Create ``data_dir`` (mode 0700) and the database (mode 0600) if needed, and
         bring the schema up to date.  ``scrypt_n`` lowers the hashing cost in tests only."""
         data_dir = Path(data_dir)
@@ -149,6 +152,21 @@ class Store:
         return await self._db.read(partial(mailboxes.mailbox_status, mailbox_id=mailbox_id))
 
     # -- subscriptions --------------------------------------------------------------------
+
+    async def highest_modseqs(self, mailbox_ids: Iterable[int]) -> dict[int, int]:
+        """The current highest modseq of each mailbox (absent: deleted), in one query: how a
+        server notices changes made by another process."""
+        ids = json.dumps(list(mailbox_ids))
+
+        def query(conn: sqlite3.Connection) -> dict[int, int]:
+            rows = conn.execute(
+                "SELECT id, highest_modseq FROM mailboxes"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (ids,),
+            ).fetchall()
+            return {int(r[0]): int(r[1]) for r in rows}
+
+        return await self._db.read(query)
 
     async def subscribe(self, user_id: int, name: str) -> None:
         """RFC 3501 §6.3.6; idempotent; the mailbox need not exist."""
@@ -308,4 +326,13 @@ class Store:
             return 0
         return await self._db.write(
             partial(messages.unlink_orphans, data_dir=self.data_dir, paths=paths)
+        )
+
+    async def search(
+        self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None
+    ) -> list[int]:
+        """UIDs matching ``criteria`` (see ``search.py``), ascending, in one query; only
+        UIDs up to ``max_uid`` when given.  ``search.SearchTooComplex`` past SQLite limits."""
+        return await self._db.read(
+            partial(search_mod.search, mailbox_id=mailbox_id, criteria=criteria, max_uid=max_uid)
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import protocol as p
-from server.commands import auth, basic, copy, fetch, listing, mailboxes, selected, store
+from server.commands import auth, basic, copy, fetch, idle, listing, mailboxes, selected, store
 from server.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, State
 
 
@@ -44,4 +44,5 @@ TABLE: dict[type, CommandSpec] = {
     p.Store: CommandSpec(store.store, SELECTED),
     p.Copy: CommandSpec(copy.copy, SELECTED),
     p.Move: CommandSpec(copy.move, SELECTED),
+    p.Idle: CommandSpec(idle.idle, AUTH),
 }

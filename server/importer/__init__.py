@@ -106,7 +106,7 @@ def detect_format(path: Path) -> str:
     head = _first_line(path)
     if not head or head.startswith(b"From "):
         return "mbox"  # an empty file is an empty mbox
-    if _HEADER_LINE.match(head):
+    if _HEADER_LINE.match(head) and path.suffix.lower() not in (".mbox", ".mbx"):
         return "eml"
     if head.startswith(b"\x1f\x8b") or head.startswith(b"BZh") or head.startswith(b"\xfd7zXZ"):
         raise ImportError_(f"{path}: compressed file: decompress it first")

@@ -1,0 +1,19 @@
+"""Experiment only: ``crispin`` with asyncio's per-connection TLS read buffer made smaller.
+
+asyncio.sslproto.SSLProtocol allocates ``bytearray(max_size)`` (256 KiB) for every TLS
+connection and keeps it for the connection's life. This wrapper sets the class attribute from
+BENCH_SSL_MAX_SIZE before the server starts, to measure what a fix would save. The server's own
+code is unchanged.
+"""
+
+import asyncio.sslproto
+import os
+import sys
+
+size = int(os.environ.get("BENCH_SSL_MAX_SIZE", "0"))
+if size:
+    asyncio.sslproto.SSLProtocol.max_size = size
+
+from server.cli import main  # noqa: E402
+
+sys.exit(main())

@@ -1,0 +1,136 @@
+"""Waking sessions when a mailbox changes (IDLE, RFC 2177).
+
+The hub only *wakes*: a woken session pulls the changes from storage itself (DESIGN.md "Many
+clients, one mailbox"), so the hub carries no data and costs nothing per idle connection but
+one ``asyncio.Event``. Changes made in this process notify at once through
+:class:`NotifyingStore`; changes made by another process (``crispin import``, the CLI, later
+other servers on the same database) are found by one poll of the watched mailboxes' modseqs
+for the whole server, not one per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from storage import Store
+from storage.models import CopyResult, StoreResult
+
+log = logging.getLogger("crispin.hub")
+
+POLL_INTERVAL = 0.25
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._watchers: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
+        self._known: dict[int, int] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    def watch(self, mailbox_id: int, modseq: int) -> asyncio.Event:
+        """An event set whenever the mailbox changes; ``modseq`` is what the watcher has
+        already seen, the poll's baseline for changes made by other processes."""
+        event = asyncio.Event()
+        self._watchers[mailbox_id].add(event)
+        known = self._known.get(mailbox_id)
+        self._known[mailbox_id] = modseq if known is None else min(known, modseq)
+        return event
+
+    def unwatch(self, mailbox_id: int, event: asyncio.Event) -> None:
+        watchers = self._watchers.get(mailbox_id)
+        if watchers is not None:
+            watchers.discard(event)
+            if not watchers:
+                del self._watchers[mailbox_id]
+                self._known.pop(mailbox_id, None)
+
+    def notify(self, *mailbox_ids: int) -> None:
+        for mailbox_id in mailbox_ids:
+            for event in self._watchers.get(mailbox_id, ()):
+                event.set()
+
+    def start(self, store: Store) -> None:
+        self._poller = asyncio.get_running_loop().create_task(self._poll(store))
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+
+    async def _poll(self, store: Store) -> None:
+        while True:
+            await asyncio.sleep(POLL_INTERVAL)
+            if not self._watchers:
+                continue
+            try:
+                current = await store.highest_modseqs(list(self._watchers))
+            except Exception:
+                log.exception("polling for changes failed")
+                continue
+            for mailbox_id, modseq in current.items():
+                if self._known.get(mailbox_id, modseq) != modseq and \
+                        mailbox_id in self._watchers:
+                    self.notify(mailbox_id)
+                    self._known[mailbox_id] = modseq
+            for gone in set(self._watchers) - set(current):
+                self.notify(gone)
+
+
+class NotifyingStore(Store):
+    """The store as the server uses it: every change to messages wakes the sessions
+    watching the mailboxes it touched."""
+
+    hub: Hub
+
+    async def append_message(self, mailbox_id: int, body: bytes | Path,
+                             flags: Iterable[str] = (), internaldate: datetime | None = None,
+                             parsed: Any = None) -> tuple[int, int]:
+        result = await super().append_message(mailbox_id, body, flags, internaldate, parsed)
+        self.hub.notify(mailbox_id)
+        return result
+
+    async def store_flags(self, mailbox_id: int, uids: Sequence[int], mode: Any,
+                          flags: Iterable[str], unchanged_since: int | None = None
+                          ) -> StoreResult:
+        result = await super().store_flags(mailbox_id, uids, mode, flags, unchanged_since)
+        if result.changed:
+            self.hub.notify(mailbox_id)
+        return result
+
+    async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None
+                      ) -> tuple[list[int], int]:
+        result = await super().expunge(mailbox_id, uids)
+        if result[0]:
+            self.hub.notify(mailbox_id)
+        return result
+
+    async def copy_messages(self, source_id: int, uids: Sequence[int], target_id: int
+                            ) -> CopyResult:
+        result = await super().copy_messages(source_id, uids, target_id)
+        self.hub.notify(target_id)
+        return result
+
+    async def move_messages(self, source_id: int, uids: Sequence[int], target_id: int
+                            ) -> CopyResult:
+        result = await super().move_messages(source_id, uids, target_id)
+        self.hub.notify(source_id, target_id)
+        return result
+
+    async def rename_mailbox(self, user_id: int, old: str, new: str) -> None:
+        info = await self.get_mailbox(user_id, old)
+        await super().rename_mailbox(user_id, old, new)
+        if info is not None:
+            self.hub.notify(info.id)
+
+    async def delete_mailbox(self, user_id: int, name: str) -> None:
+        info = await self.get_mailbox(user_id, name)
+        await super().delete_mailbox(user_id, name)
+        if info is not None:
+            self.hub.notify(info.id)

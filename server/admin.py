@@ -25,6 +25,8 @@ async def run_admin(args: argparse.Namespace, config: Config) -> int:
     try:
         if args.command == "user":
             return await _user(store, args)
+        if args.command == "import":
+            return await _import(store, args)
         return await _mailbox(store, args)
     finally:
         await store.close()
@@ -64,6 +66,9 @@ async def _mailbox(store: Store, args: argparse.Namespace) -> int:
         elif args.action == "create":
             name = names.normalize(args.name.rstrip(names.DELIMITER))
             await store.create_mailbox(user.id, name)
+            # Mailboxes made outside IMAP are subscribed, so clients that show only
+            # subscribed folders (Thunderbird) show them.
+            await store.subscribe(user.id, name)
             print(f"created {name}")
         else:
             name = names.normalize(args.name)
@@ -79,4 +84,37 @@ async def _mailbox(store: Store, args: argparse.Namespace) -> int:
         return _fail(f"mailbox {args.name} has inferiors; delete them first")
     except InvalidName:
         return _fail(f"invalid mailbox name: {args.name}")
+    return 0
+
+
+async def _import(store: Store, args: argparse.Namespace) -> int:
+    """``crispin import``: messages keep the source's order, flags and dates."""
+    from server.importer import ImportError_, Progress, count_messages, read_messages
+    from server.ingest import deliver
+
+    user = await store.get_user(args.user)
+    if user is None:
+        return _fail(f"no such user: {args.user}")
+    name = names.normalize(args.mailbox.rstrip(names.DELIMITER))
+    info = await store.get_mailbox(user.id, name)
+    if info is None or info.noselect:
+        try:
+            info = await store.create_mailbox(user.id, name)
+        except (InvalidName, AlreadyExists):
+            return _fail(f"cannot create mailbox {args.mailbox}")
+        await store.subscribe(user.id, name)
+
+    def skipped(source: str, reason: str) -> None:
+        print(f"\ncrispin: skipped {source}: {reason}", file=sys.stderr)
+
+    try:
+        messages = read_messages(args.path, on_skip=skipped)
+        progress = Progress(count_messages(args.path))
+        with progress:
+            for message in messages:
+                await deliver(store, info.id, message.data, message.flags,
+                              message.internal_date)
+                progress.advance()
+    except ImportError_ as exc:
+        return _fail(str(exc))
     return 0

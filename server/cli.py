@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = usub.add_parser("list", help="list users")
     _common(p)
 
+    imp = sub.add_parser("import", help="load an mbox file, a Maildir or .eml files into a "
+                         "mailbox, keeping the flags and dates the format carries")
+    _common(imp)
+    imp.add_argument("--user", required=True)
+    imp.add_argument("--mailbox", default="INBOX", help="target mailbox (created if absent)")
+    imp.add_argument("path", type=Path)
+
     mbox = sub.add_parser("mailbox", help="manage a user's mailboxes")
     msub = mbox.add_subparsers(dest="action", required=True)
     p = msub.add_parser("list", help="list a user's mailboxes")

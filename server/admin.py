@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from server import names
+from server.accounts import create_account
 from server.cli import read_password
 from server.config import Config
 from storage import AlreadyExists, HasChildren, InvalidName, NotFound, Store
@@ -24,7 +25,7 @@ async def run_admin(args: argparse.Namespace, config: Config) -> int:
     store = await Store.open(config.data_dir)
     try:
         if args.command == "user":
-            return await _user(store, args)
+            return await _user(store, config, args)
         if args.command == "import":
             return await _import(store, args)
         return await _mailbox(store, args)
@@ -32,10 +33,11 @@ async def run_admin(args: argparse.Namespace, config: Config) -> int:
         await store.close()
 
 
-async def _user(store: Store, args: argparse.Namespace) -> int:
+async def _user(store: Store, config: Config, args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
-            user = await store.create_user(args.name, read_password(args.password_stdin))
+            user = await create_account(store, config, args.name,
+                                        read_password(args.password_stdin))
             print(f"created user {user.name}")
         elif args.action == "passwd":
             await store.set_password(args.name, read_password(args.password_stdin))

@@ -10,6 +10,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 
+from server.accounts import create_account
 from server.config import Config
 from server.connection import Connection
 from server.context import ServerContext
@@ -93,7 +94,7 @@ async def ensure_starter_account(config: Config, store: Store) -> tuple[str, str
     if await store.user_count() > 0:
         return None
     password = secrets.token_urlsafe(12)
-    await store.create_user(STARTER_USER, password)
+    await create_account(store, config, STARTER_USER, password)
     return STARTER_USER, password
 
 

@@ -48,6 +48,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_literal_size": 65536,
         "max_append_size": 52428800,
     },
+    "mailboxes": {
+        "drafts": "Drafts",
+        "sent": "Sent",
+        "trash": "Trash",
+        "junk": "Junk",
+        "archive": "Archive",
+    },
     "log": {
         "level": "info",
         "trace": False,

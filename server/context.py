@@ -20,9 +20,10 @@ log = logging.getLogger("crispin.server")
 
 # Extensions whose every part is implemented, advertised in every state (RFC 3501 §6.1.1:
 # the list may differ before and after login).
-BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+")
+BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "ID", "ENABLE")
 # After login: the ones that only make sense for an authenticated user.
-AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE")
+AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPACE",
+                     "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE")
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import protocol as p
-from server.commands import auth, basic, copy, fetch, idle, listing, mailboxes, selected, store
+from server.commands import (
+    auth,
+    basic,
+    copy,
+    fetch,
+    idle,
+    listing,
+    mailboxes,
+    selected,
+    session_info,
+    store,
+)
 from server.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, State
 
 
@@ -45,4 +56,7 @@ TABLE: dict[type, CommandSpec] = {
     p.Copy: CommandSpec(copy.copy, SELECTED),
     p.Move: CommandSpec(copy.move, SELECTED),
     p.Idle: CommandSpec(idle.idle, AUTH),
+    p.Id: CommandSpec(session_info.id_, ANY),
+    p.Namespace: CommandSpec(session_info.namespace, AUTH),
+    p.Enable: CommandSpec(session_info.enable, frozenset({State.AUTHENTICATED})),
 }

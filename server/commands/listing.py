@@ -1,40 +1,134 @@
-"""LIST and LSUB (RFC 3501 §6.3.8, §6.3.9) with the CHILDREN attributes (RFC 3348)."""
+"""LIST and LSUB: RFC 3501 §6.3.8-9, CHILDREN (RFC 3348), LIST-EXTENDED (RFC 5258),
+LIST-STATUS (RFC 5819) and SPECIAL-USE (RFC 6154)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from protocol import Atom, List, Lsub, Mailbox, Value
 from server import names
-from server.commands.mailboxes import user_id
+from server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
 from server.session import CommandFailed, Result, Session
+from storage import MailboxInfo
 
 NOSELECT = Atom("\\Noselect")
+NONEXISTENT = Atom("\\NonExistent")
+SUBSCRIBED = Atom("\\Subscribed")
 HAS_CHILDREN = Atom("\\HasChildren")
 HAS_NO_CHILDREN = Atom("\\HasNoChildren")
+
+SELECTION_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
+RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
 
 
 def _order(name: str) -> tuple[int, str]:
     return (0 if name == "INBOX" else 1, name)
 
 
+def special_use_atoms(info: MailboxInfo | None) -> list[Value]:
+    if info is None or not info.special_use:
+        return []
+    return [Atom(a) for a in info.special_use.split()]
+
+
+@dataclass
+class Entry:
+    name: str
+    info: MailboxInfo | None
+    subscribed: bool
+    child_subscribed: bool = False
+    attrs: list[Value] = field(default_factory=list)
+
+
+def _parse_options(cmd: List) -> tuple[set[str], dict[str, object]]:
+    selection = set(cmd.selection)
+    unknown = selection - SELECTION_OPTIONS
+    if unknown:
+        raise CommandFailed(f"Unknown LIST selection option {sorted(unknown)[0]}",
+                            status="BAD")
+    # RFC 5258 §3.1: RECURSIVEMATCH only refines another selection option.
+    if "RECURSIVEMATCH" in selection and not selection - {"RECURSIVEMATCH", "REMOTE"}:
+        raise CommandFailed("RECURSIVEMATCH needs another selection option", status="BAD")
+    returns: dict[str, object] = {}
+    for name, value in cmd.returns:
+        if name not in RETURN_OPTIONS:
+            raise CommandFailed(f"Unknown LIST return option {name}", status="BAD")
+        if name == "STATUS":
+            items = value if isinstance(value, tuple) else ()
+            if not items or any(not isinstance(i, str) or i.upper() not in STATUS_ITEMS
+                                for i in items):
+                raise CommandFailed("Invalid STATUS return option", status="BAD")
+            returns[name] = tuple(str(i).upper() for i in items)
+        else:
+            returns[name] = True
+    return selection, returns
+
+
 async def list_(session: Session, tag: str, cmd: List) -> Result:
-    if cmd.selection or cmd.returns or len(cmd.patterns) != 1:
-        # LIST-EXTENDED (RFC 5258) syntax parses, but it is not advertised yet.
-        raise CommandFailed("LIST-EXTENDED is not supported", status="BAD")
-    pattern = cmd.patterns[0]
-    if pattern == "":
+    selection, returns = _parse_options(cmd)
+    if len(cmd.patterns) == 1 and cmd.patterns[0] == "" and not selection:
         # RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root name.
         session.untagged(Atom("LIST"), [NOSELECT], names.DELIMITER, "")
         return Result("LIST completed")
-    matcher = names.pattern_matcher(names.join_reference(cmd.reference, pattern))
-    mailboxes = await session.server.store.list_mailboxes(user_id(session))
-    all_names = {m.name for m in mailboxes}
-    parents = {p for n in all_names for p in names.parent_names(n)}
-    for info in sorted(mailboxes, key=lambda m: _order(m.name)):
-        if matcher.fullmatch(info.name) is None:
-            continue
-        attrs: list[Value] = [NOSELECT] if info.noselect else []
-        attrs.append(HAS_CHILDREN if info.name in parents else HAS_NO_CHILDREN)
-        session.untagged(Atom("LIST"), attrs, names.DELIMITER, Mailbox(info.name))
+    store = session.server.store
+    uid = user_id(session)
+    mailboxes = {m.name: m for m in await store.list_mailboxes(uid)}
+    want_subscriptions = "SUBSCRIBED" in selection or "SUBSCRIBED" in returns
+    subscribed = set(await store.list_subscriptions(uid)) if want_subscriptions else set()
+    parents = {p for n in mailboxes for p in names.parent_names(n)}
+    matchers = [names.pattern_matcher(names.join_reference(cmd.reference, p))
+                for p in cmd.patterns if p != ""]
+
+    def matches(name: str) -> bool:
+        return any(m.fullmatch(name) is not None for m in matchers)
+
+    def selected(name: str, info: MailboxInfo | None) -> bool:
+        if "SUBSCRIBED" in selection and name not in subscribed:
+            return False
+        return not ("SPECIAL-USE" in selection and not special_use_atoms(info))
+
+    entries: dict[str, Entry] = {}
+    candidates = set(mailboxes) | (subscribed if "SUBSCRIBED" in selection else set())
+    for name in candidates:
+        info = mailboxes.get(name)
+        if matches(name) and selected(name, info):
+            entries[name] = Entry(name, info, name in subscribed)
+    if "RECURSIVEMATCH" in selection:
+        # RFC 5258 §3.5: a matching name whose descendants meet the selection criteria is
+        # returned with CHILDINFO, even if it does not meet them itself.
+        for name in candidates:
+            if not selected(name, mailboxes.get(name)):
+                continue
+            for parent in names.parent_names(name):
+                if not matches(parent):
+                    continue
+                entry = entries.get(parent)
+                if entry is None:
+                    entry = entries[parent] = Entry(parent, mailboxes.get(parent),
+                                                    parent in subscribed)
+                entry.child_subscribed = True
+    status_items = returns.get("STATUS")
+    for name in sorted(entries, key=_order):
+        entry = entries[name]
+        info = entry.info
+        attrs: list[Value] = []
+        if info is None:
+            attrs.append(NONEXISTENT)
+        else:
+            if info.noselect:
+                attrs.append(NOSELECT)
+            attrs.append(HAS_CHILDREN if name in parents else HAS_NO_CHILDREN)
+            attrs += special_use_atoms(info)
+        if entry.subscribed and ("SUBSCRIBED" in selection or "SUBSCRIBED" in returns):
+            attrs.append(SUBSCRIBED)
+        extra: list[Value] = []
+        if entry.child_subscribed and "SUBSCRIBED" in selection:
+            extra = [["CHILDINFO", ["SUBSCRIBED"]]]
+        session.untagged(Atom("LIST"), attrs, names.DELIMITER, Mailbox(name), *extra)
+        if isinstance(status_items, tuple) and info is not None and not info.noselect:
+            # RFC 5819 §2: the STATUS response follows the LIST response it belongs to.
+            values = await status_values(session, info, status_items)
+            session.untagged(Atom("STATUS"), Mailbox(name), values)
     return Result("LIST completed")
 
 
@@ -58,5 +152,7 @@ async def lsub(session: Session, tag: str, cmd: Lsub) -> Result:
                 found.setdefault(parent, True)
     for name in sorted(found, key=_order):
         attrs: list[Value] = [NOSELECT] if found[name] else []
+        # RFC 6154 §2: special-use attributes in LSUB too (Outlook reads them there).
+        attrs += special_use_atoms(existing.get(name))
         session.untagged(Atom("LSUB"), attrs, names.DELIMITER, Mailbox(name))
     return Result("LSUB completed")

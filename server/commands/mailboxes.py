@@ -32,9 +32,31 @@ async def existing_mailbox(session: Session, name: str) -> MailboxInfo:
     return info
 
 
+SPECIAL_USE_ATTRS = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
+                     "\\Trash")
+
+
+def _special_use(cmd: Create) -> str | None:
+    """CREATE-SPECIAL-USE (RFC 6154 §3): ``CREATE name (USE (\\Drafts))``."""
+    use: str | None = None
+    for name, value in cmd.params:
+        if name != "USE":
+            raise CommandFailed(f"Unknown CREATE parameter {name}", status="BAD")
+        attrs = value if isinstance(value, tuple) else (value,)
+        canon = {a.lower(): a for a in SPECIAL_USE_ATTRS}
+        chosen = []
+        for attr in attrs:
+            if not isinstance(attr, str) or attr.lower() not in canon:
+                raise CommandFailed(f"Unsupported special-use attribute {attr}", "USEATTR")
+            chosen.append(canon[attr.lower()])
+        use = " ".join(dict.fromkeys(chosen)) or None
+    return use
+
+
 async def create(session: Session, tag: str, cmd: Create) -> Result:
     """RFC 3501 §6.3.3: a trailing delimiter declares the intent to create inferiors and is
     dropped; missing superior levels are created; INBOX always exists."""
+    special_use = _special_use(cmd)
     raw = cmd.mailbox
     if raw.endswith(names.DELIMITER):
         raw = raw[:-1]
@@ -42,7 +64,7 @@ async def create(session: Session, tag: str, cmd: Create) -> Result:
     if name == "INBOX":
         raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
     try:
-        await session.server.store.create_mailbox(user_id(session), name)
+        await session.server.store.create_mailbox(user_id(session), name, special_use)
     except AlreadyExists:
         raise CommandFailed("Mailbox already exists", "ALREADYEXISTS") from None
     except InvalidName:
@@ -102,17 +124,24 @@ async def unsubscribe(session: Session, tag: str, cmd: Unsubscribe) -> Result:
     return Result("UNSUBSCRIBE completed")
 
 
-async def status(session: Session, tag: str, cmd: Status) -> Result:
-    """RFC 3501 §6.3.10: the items in the order asked."""
-    for item in cmd.items:
-        if item not in STATUS_ITEMS:
-            raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
-    info = await existing_mailbox(session, cmd.mailbox)
+async def status_values(session: Session, info: MailboxInfo,
+                        items: tuple[str, ...]) -> list[Value]:
+    """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10)."""
     st = await session.server.store.mailbox_status(info.id)
     values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
               "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen}
     pairs: list[Value] = []
-    for item in dict.fromkeys(cmd.items):
+    for item in dict.fromkeys(items):
         pairs += [Atom(item), values[item]]
-    session.untagged(Atom("STATUS"), Mailbox(info.name), pairs)
+    return pairs
+
+
+async def status(session: Session, tag: str, cmd: Status) -> Result:
+    """RFC 3501 §6.3.10."""
+    for item in cmd.items:
+        if item not in STATUS_ITEMS:
+            raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
+    info = await existing_mailbox(session, cmd.mailbox)
+    values = await status_values(session, info, cmd.items)
+    session.untagged(Atom("STATUS"), Mailbox(info.name), values)
     return Result("STATUS completed")

@@ -51,7 +51,14 @@ class ServerThread:
         return self.config.data_dir / "tls" / "cert.pem"
 
     def add_user(self, name: str, password: str = PASSWORD) -> None:
+        """A bare account: INBOX only (tests of special-use mailboxes use add_account)."""
         self.call(self.running.ctx.store.create_user(name, password))
+
+    def add_account(self, name: str, password: str = PASSWORD) -> None:
+        """An account as `crispin user add` makes it, with its special-use mailboxes."""
+        from server.accounts import create_account
+
+        self.call(create_account(self.running.ctx.store, self.config, name, password))
 
     def client_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cert_path))

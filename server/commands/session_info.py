@@ -1,0 +1,52 @@
+"""Commands about the session rather than mail: ID (RFC 2971), NAMESPACE (RFC 2342),
+ENABLE (RFC 5161)."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from protocol import Atom, Enable, Id, Namespace, Value
+from server import names
+from server.session import CommandFailed, Result, Session
+
+log = logging.getLogger("crispin.session")
+
+# Extensions a client may ENABLE (RFC 5161 §3.1); none of the implemented ones needs it yet.
+ENABLEABLE: frozenset[str] = frozenset()
+
+
+def server_version() -> str:
+    try:
+        return version("crispin")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0"
+
+
+async def id_(session: Session, tag: str, cmd: Id) -> Result:
+    """RFC 2971 §3.1: any state; the client's values are logged, never acted upon."""
+    if cmd.params:
+        fields = ", ".join(f"{k}={v!r}" for k, v in cmd.params[:30])
+        log.info("%s: client ID: %s", session.peer, fields)
+    session.untagged(Atom("ID"), ["name", "Crispin", "version", server_version(),
+                                  "vendor", "Crispin"])
+    return Result("ID completed")
+
+
+async def namespace(session: Session, tag: str, cmd: Namespace) -> Result:
+    """RFC 2342 §5: one personal namespace with no prefix; "Other Users" and "Shared"
+    join this list when shared mailboxes exist."""
+    personal: list[Value] = [["", names.DELIMITER]]
+    session.untagged(Atom("NAMESPACE"), personal, None, None)
+    return Result("NAMESPACE completed")
+
+
+async def enable(session: Session, tag: str, cmd: Enable) -> Result:
+    """RFC 5161 §3.1: the ENABLED response lists what was newly enabled; unknown or
+    non-enableable names are ignored."""
+    if not cmd.capabilities:
+        raise CommandFailed("ENABLE needs at least one capability", status="BAD")
+    newly = [c for c in cmd.capabilities if c in ENABLEABLE and c not in session.enabled]
+    session.enabled.update(newly)
+    session.untagged(Atom("ENABLED"), *[Atom(c) for c in newly])
+    return Result("ENABLE completed")

@@ -96,6 +96,14 @@ class Connection:
             return None
         return None
 
+    @property
+    def compression_active(self) -> bool:
+        return self.stream.compressing
+
+    async def start_compression(self) -> None:
+        await self.flush()
+        self.stream.start_compression(self.proto.discard_buffered())
+
     async def start_tls(self) -> None:
         await self.flush()
         self.proto.discard_buffered()

@@ -11,11 +11,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+import zlib
 from typing import Any
 
 # Stop reading from a client that sends faster than we parse (pipelined APPENDs, floods);
 # the kernel's socket buffer then pushes back on the client.
 HIGH_WATER = 256 * 1024
+
+# COMPRESS=DEFLATE (RFC 4978): inflated input is handed on at most this much at a time, so a
+# small compressed burst can never expand into unbounded memory (a decompression bomb); the
+# parser's own limits then apply to it exactly as to plain input.
+INFLATE_CHUNK = 64 * 1024
+# Our compressor may use a smaller window than the 32 KiB the peer must accept (RFC 1951):
+# 8 KiB and a small hash table keep a compressing connection near 64 KiB instead of 256 KiB.
+DEFLATE_WBITS = -13
+DEFLATE_MEMLEVEL = 6
 
 
 class StreamProtocol(asyncio.Protocol):
@@ -29,6 +39,9 @@ class StreamProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._write_paused = False
         self.on_connect: Any = None
+        self._inflate: Any = None  # zlib decompress object once COMPRESS is active
+        self._deflate: Any = None
+        self._tail = b""
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -70,7 +83,35 @@ class StreamProtocol(asyncio.Protocol):
 
     # -- what the connection uses ------------------------------------------------------------
     async def read(self) -> bytes:
-        """Everything received so far, waiting for at least one byte; b"" at end of input."""
+        """Everything received so far, waiting for at least one byte; b"" at end of input.
+        With compression active, inflated data, at most INFLATE_CHUNK bytes at a time."""
+        while True:
+            if self._tail:
+                data, self._tail = self._tail, b""
+            else:
+                data = await self._read_raw()
+                if not data or self._inflate is None:
+                    return data
+            try:
+                out = self._inflate.decompress(data, INFLATE_CHUNK)
+            except zlib.error as exc:
+                raise ConnectionError(f"invalid compressed data: {exc}") from None
+            self._tail = self._inflate.unconsumed_tail
+            if out:
+                return bytes(out)
+
+    def start_compression(self, pending: bytes) -> None:
+        """RFC 4978 §3: from here on, both directions are raw DEFLATE streams. ``pending``
+        is whatever the client sent after the command, already compressed."""
+        self._inflate = zlib.decompressobj(-15)
+        self._deflate = zlib.compressobj(6, zlib.DEFLATED, DEFLATE_WBITS, DEFLATE_MEMLEVEL)
+        self._tail = pending
+
+    @property
+    def compressing(self) -> bool:
+        return self._deflate is not None
+
+    async def _read_raw(self) -> bytes:
         while not self._chunks:
             if self._eof:
                 return b""
@@ -92,7 +133,11 @@ class StreamProtocol(asyncio.Protocol):
         self._buffered = 0
 
     def write(self, data: bytes) -> None:
+        """Send ``data``; compressed data is flushed at once (RFC 4978 §4: nothing may wait
+        in the compressor after a response, or the client would wait forever)."""
         if self.transport is not None and not self.transport.is_closing():
+            if self._deflate is not None:
+                data = self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
             self.transport.write(data)
 
     async def drain(self) -> None:

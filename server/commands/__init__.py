@@ -59,4 +59,5 @@ TABLE: dict[type, CommandSpec] = {
     p.Id: CommandSpec(session_info.id_, ANY),
     p.Namespace: CommandSpec(session_info.namespace, AUTH),
     p.Enable: CommandSpec(session_info.enable, frozenset({State.AUTHENTICATED})),
+    p.Compress: CommandSpec(session_info.compress, AUTH),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from protocol import Atom, Enable, Id, Namespace, Value
+from protocol import Atom, Compress, Enable, Id, Namespace, Value
 from server import names
 from server.session import CommandFailed, Result, Session
 
@@ -50,3 +50,13 @@ async def enable(session: Session, tag: str, cmd: Enable) -> Result:
     session.enabled.update(newly)
     session.untagged(Atom("ENABLED"), *[Atom(c) for c in newly])
     return Result("ENABLE completed")
+
+
+async def compress(session: Session, tag: str, cmd: Compress) -> Result:
+    """RFC 4978 §3: the tagged OK is the last uncompressed data; compression then covers
+    both directions for the rest of the connection (inside TLS, if any)."""
+    if cmd.algorithm != "DEFLATE":
+        raise CommandFailed(f"Unknown compression algorithm {cmd.algorithm}", status="BAD")
+    if session.channel.compression_active:
+        raise CommandFailed("Compression is already active", "COMPRESSIONACTIVE")
+    return Result("DEFLATE active", after=session.channel.start_compression)

@@ -84,8 +84,11 @@ class Connection:
             self.stream.write(data)
         await self.stream.drain()
 
-    async def read_line(self) -> bytes | None:
-        """A raw client line (SASL response, IDLE's DONE); None if the client went away."""
+    async def read_line(self, secret: bool = False) -> bytes | None:
+        """A raw client line (SASL response, IDLE's DONE); None if the client went away.
+        A ``secret`` line (SASL) is masked in the protocol trace."""
+        if secret and self.tracer is not None:
+            self.tracer.mask_next_lines += 1
         self.proto.expect_line()
         await self.flush()
         event = await self.next_event()

@@ -79,7 +79,7 @@ async def authenticate(session: Session, tag: str, cmd: Authenticate) -> Result:
 
 async def _challenge(session: Session, challenge: bytes) -> bytes:
     session.channel.send(ContinuationResponse(base64.b64encode(challenge).decode("ascii")))
-    line = await session.channel.read_line()
+    line = await session.channel.read_line(secret=True)
     if line is None:
         raise SaslError("Connection closed during authentication")
     if line.strip() == b"*":

@@ -139,7 +139,7 @@ class Session:
         store = self.server.store
         changes = await store.changes_since(view.mailbox_id, view.modseq)
         if changes.highest_modseq <= view.modseq and not changes.updated \
-                and not changes.expunged:
+                and not changes.expunged and not (allow_expunge and view.ghosts):
             return
         last = view.uids[-1] if view.uids else 0
         if not view.readonly and any(m.uid > last for m in changes.updated):
@@ -194,6 +194,8 @@ class Session:
 
 def allows_expunge(command: Any) -> bool:
     """RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by message
-    number, and (RFC 2180 §4.4) COPY or MOVE: the client's numbers would shift under it.
-    The UID forms carry no numbers the client relies on, so they may report expunges."""
-    return bool(getattr(command, "uid", True))
+    number: the client's numbers would shift under it. The UID forms carry no numbers the
+    client relies on, and COPY must report pending expunges (RFC 2180 §4.4)."""
+    from protocol import Fetch, Search, Store
+
+    return not (isinstance(command, Fetch | Store | Search) and not command.uid)

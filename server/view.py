@@ -17,7 +17,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from protocol import Atom, DataResponse, SequenceSet, Value
+from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
+from server.flags import SYSTEM_FLAGS
 from storage import MailboxInfo
 from storage.models import Changes
 
@@ -90,16 +91,44 @@ class View:
             out.append(Atom("\\Recent"))
         return out
 
-    def apply(self, changes: Changes, allow_expunge: bool) -> list[DataResponse]:
+    def flag_atoms(self) -> list[Value]:
+        """The FLAGS list: system flags, then the keywords in use (RFC 3501 §7.2.6)."""
+        return [Atom(f) for f in (*SYSTEM_FLAGS, *sorted(self.keywords))]
+
+    def announce_keywords(self, flags: Iterable[str]) -> list[Response]:
+        """RFC 3501 §7.2.6: a keyword used for the first time joins FLAGS (and
+        PERMANENTFLAGS when read-write); the client learns it from new untagged FLAGS
+        and PERMANENTFLAGS responses, sent before any FETCH that shows it."""
+        known = {k.lower() for k in self.keywords}
+        new: list[str] = []
+        for f in flags:
+            if not f.startswith("\\") and f.lower() not in known:
+                known.add(f.lower())
+                new.append(f)
+        if not new:
+            return []
+        self.keywords.update(new)
+        atoms = self.flag_atoms()
+        out: list[Response] = [DataResponse((Atom("FLAGS"), atoms))]
+        if not self.readonly:
+            out.append(StatusResponse(None, "OK", "Flags permitted", "PERMANENTFLAGS",
+                                      ([*atoms, Atom("\\*")],)))
+        return out
+
+    def apply(self, changes: Changes, allow_expunge: bool) -> list[Response]:
         """Bring the view up to date and return the untagged responses, in the order
-        EXPUNGE, EXISTS, RECENT, FETCH (as Dovecot's imap-sync does)."""
-        out: list[DataResponse] = []
+        EXPUNGE, FLAGS (new keywords), EXISTS, RECENT, FETCH (as Dovecot's imap-sync
+        does)."""
+        out: list[Response] = []
         last = self.uids[-1] if self.uids else 0
         for uid in changes.expunged:
             if uid <= last and uid not in self.ghosts and self.msn(uid) is not None:
                 self.ghosts.add(uid)
         if allow_expunge and self.ghosts:
             out.extend(DataResponse((n, Atom("EXPUNGE"))) for n in self._drop_ghosts())
+        # Keywords another session used first (RFC 3501 §7.2.6), before the data using them.
+        out += self.announce_keywords(
+            f for c in changes.updated if c.uid not in self.ghosts for f in c.flags)
         new = sorted(c.uid for c in changes.updated if c.uid > last)
         if new:
             self.uids.extend(new)

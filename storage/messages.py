@@ -25,6 +25,7 @@ from . import flags as flagbits
 from .blobs import PreparedBody
 from .errors import NoSelect, NotFound
 from .models import Changes, CopyResult, MessageRecord, MessageState, StoreResult
+from .search import TEXT_KEYS, store_text
 
 StoreMode = Literal["set", "add", "remove"]
 
@@ -50,9 +51,11 @@ PARSED_COLUMNS = frozenset(
         "sort_from",
         "sort_to",
         "sort_cc",
+        *TEXT_KEYS,
     }
 )
-"""Keys accepted in ``parsed`` at APPEND: columns of ``messages`` (see migrations.py)."""
+"""Keys accepted in ``parsed`` at APPEND: columns of ``messages`` (see migrations.py), and
+``TEXT_KEYS`` for ``message_text`` (see ``search.store_text``)."""
 
 REQUIRED_PARSED = ("envelope", "bodystructure", "body_simple")
 
@@ -140,15 +143,17 @@ def append(
             blobs.discard(body)
     else:
         blobs.install(data_dir, body)
-        columns = ["sha256", "size", "body", "path", "created_at", *parsed]
+        stored = {k: v for k, v in parsed.items() if k not in TEXT_KEYS}
+        columns = ["sha256", "size", "body", "path", "created_at", *stored]
         values = [body.sha256, body.size, body.inline, body.relpath, int(time.time())]
-        values.extend(parsed.values())
+        values.extend(stored.values())
         cur = conn.execute(
             f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             values,
         )
         assert cur.lastrowid is not None
         message_id = cur.lastrowid
+    store_text(conn, message_id, parsed)
     modseq = highest + 1
     conn.execute(
         "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords,"
@@ -257,7 +262,12 @@ def bodies(
 ) -> list[tuple[int, bytes | None, str | None, int]]:
     """(uid, inline bytes, file path, header size) for many messages in one query; with
     ``header_only`` an inline body is cut to its header inside SQLite."""
-    body = "substr(m.body, 1, m.header_size)" if header_only else "m.body"
+    # substr() of an empty blob is NULL, which would make an empty message look bodiless.
+    body = (
+        "CASE WHEN m.body IS NULL THEN NULL ELSE ifnull(substr(m.body, 1, m.header_size), X'') END"
+        if header_only
+        else "m.body"
+    )
     rows = conn.execute(
         f"SELECT mm.uid, {body}, m.path, m.header_size"
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"

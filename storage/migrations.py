@@ -68,6 +68,19 @@ internaldate_tz)``
 ``expunged(mailbox_id, uid, modseq)``
     Tombstones of expunged messages with the modseq of the expunge, for CONDSTORE and
     QRESYNC VANISHED (RFC 7162 §3.2.10).  Dropped with the mailbox.
+
+Schema (version 2)
+==================
+
+``message_text(message_id, headers, body)``
+    Decoded, case-folded (``str.casefold``) text of a message for SEARCH HEADER, BODY and
+    TEXT (RFC 3501 §6.4.4): ``headers`` one ``name: value`` line per header field (RFC
+    2047 words decoded, values unfolded), ``body`` the text/* parts with transfer
+    encodings undone and charsets converted.  Written at APPEND beside the ``messages``
+    row (see ``search.store_text``), deleted with it (ON DELETE CASCADE).  A separate
+    table so scans of ``messages`` stay small.  Messages stored before version 2 have no
+    row (their text reads as empty); ``hdr_subject``/``hdr_from``/``hdr_to``/``hdr_cc``/
+    ``hdr_bcc`` hold case-folded decoded values from version 2 on.
 """
 
 from __future__ import annotations
@@ -183,6 +196,16 @@ CREATE TABLE expunged (
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
+""",
+    ),
+    (
+        2,
+        """
+CREATE TABLE message_text (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    headers    TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
 """,
     ),
 ]

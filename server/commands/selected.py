@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from protocol import Atom, Check, Close, Examine, Expunge, Select, Unselect, Value
 from server.commands.mailboxes import existing_mailbox
-from server.flags import SYSTEM_FLAGS
 from server.session import CommandFailed, Result, Session, State
 from server.view import View
-
-
-def flag_atoms(keywords: set[str]) -> list[Value]:
-    return [Atom(f) for f in (*SYSTEM_FLAGS, *sorted(keywords))]
 
 
 async def _open(session: Session, name: str, readonly: bool) -> Result:
@@ -31,7 +26,7 @@ async def _open(session: Session, name: str, readonly: bool) -> Result:
             if not flag.startswith("\\"):
                 keywords.add(flag)
     view.keywords = keywords
-    flags = flag_atoms(keywords)
+    flags = view.flag_atoms()
     session.untagged(Atom("FLAGS"), flags)
     # RFC 3501 §7.1: "\*" says new keywords may be created; a read-only mailbox has none.
     permanent: list[Value] = [] if readonly else [*flags, Atom("\\*")]

@@ -42,26 +42,18 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
             values: list[Value] = [Atom("UID"), m.uid] if cmd.uid else []
             values += [Atom("FLAGS"), view.flags_value(m.uid, m.flags)]
             session.untagged(n, Atom("FETCH"), values)
-    if missing and not cmd.uid:
+    if missing and not cmd.uid and not cmd.silent:
+        # RFC 2180 §4.2.3: FETCH data for the rest and a NO; but §4.2.1: a .SILENT STORE
+        # that changed every message still there answers OK.
         return Result("Some of the messages no longer exist", "EXPUNGEISSUED", status="NO")
     return Result("STORE completed")
 
 
 def announce_keywords(session: Session, flags: tuple[str, ...] | list[str]) -> None:
-    """RFC 3501 §7.2.6: a keyword used for the first time joins FLAGS and PERMANENTFLAGS;
-    the client learns it through new untagged FLAGS and PERMANENTFLAGS responses."""
+    """RFC 3501 §7.2.6: a keyword used for the first time joins FLAGS and PERMANENTFLAGS
+    (see ``View.announce_keywords``)."""
     view = session.view
     if view is None:
         return
-    known = {k.lower() for k in view.keywords}
-    new = [f for f in flags if not f.startswith("\\") and f.lower() not in known]
-    if not new:
-        return
-    view.keywords.update(new)
-    from server.commands.selected import flag_atoms
-
-    atoms = flag_atoms(view.keywords)
-    session.untagged(Atom("FLAGS"), atoms)
-    if not view.readonly:
-        session.untagged_status("OK", "Flags permitted", "PERMANENTFLAGS",
-                                ([*atoms, Atom("\\*")],))
+    for response in view.announce_keywords(flags):
+        session.channel.send(response)

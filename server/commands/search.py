@@ -1,0 +1,24 @@
+"""SEARCH and UID SEARCH (RFC 3501 §6.4.4, §6.4.8): ``* SEARCH`` with the matching message
+numbers (UIDs for UID SEARCH) in ascending order, nothing after SEARCH when none match.
+
+The evaluation is in ``server.search``.  No EXPUNGE is sent during a non-UID SEARCH
+(RFC 3501 §7.4.1): the session's flush rule sees to it, and messages expunged by others
+stay numbered as ghosts that never match.
+"""
+
+from __future__ import annotations
+
+from protocol import Atom, Search
+from server.search import run_search
+from server.session import CommandFailed, Result, Session
+
+
+async def search(session: Session, tag: str, cmd: Search) -> Result:
+    view = session.view
+    assert view is not None
+    if cmd.returns is not None:
+        # RFC 4731 ESEARCH is not advertised.
+        raise CommandFailed("SEARCH RETURN is not supported", status="BAD")
+    numbers = await run_search(session.server.store, view, cmd)
+    session.untagged(Atom("SEARCH"), *numbers)
+    return Result("SEARCH completed")

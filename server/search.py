@@ -1,0 +1,307 @@
+"""SEARCH evaluation (RFC 3501 §6.4.4, UID SEARCH §6.4.8): the client's search program
+becomes a ``storage.search`` criteria tree, answered by one SQL query.
+
+What the server adds to the neutral storage criteria:
+
+* Message numbers and \\Recent belong to the session's view.  A sequence set becomes the
+  UID ranges of the view's consecutive runs it covers (so the ranges hold exactly the
+  view's messages; new messages only ever get larger UIDs).  Numbers beyond EXISTS simply
+  match nothing, as in Dovecot, whose search code clips a sequence set to the messages
+  there are (FETCH and STORE answer BAD for them, SEARCH does not).  ``*`` is the last
+  message (the largest UID for the UID key; RFC 3501 §6.4.8: ``n:*`` always contains it).
+  SEARCHRES ``$`` is not advertised: BAD.
+* Only messages the view knows are searched: UIDs up to the view's last one (messages
+  appended meanwhile are announced by EXISTS after the command, RFC 3501 §7.4.1), never a
+  ghost (expunged by another session but still numbered here, RFC 2180 §4.1.2).
+* CHARSET (RFC 3501 §6.4.4): US-ASCII and UTF-8 (in any case, and the default) are
+  accepted; strings are decoded as UTF-8 (a superset of US-ASCII, which is what clients
+  that send 8-bit without CHARSET mean); invalid UTF-8 is BAD.  Any other charset is
+  ``NO [BADCHARSET (UTF-8 US-ASCII)]`` (RFC 5530 §3, RFC 3501 §7.1).
+* Case-insensitive matching: needles and stored text are case-folded (``str.casefold``);
+  the stored text is what :func:`search_columns` computes once at APPEND.
+* MODSEQ (RFC 7162), YOUNGER/OLDER (RFC 5032) and ESEARCH (RFC 4731) are not advertised
+  yet: BAD.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Literal
+
+from protocol import (
+    Atom,
+    Search,
+    SearchAnd,
+    SearchKey,
+    SearchNot,
+    SearchOr,
+    SearchTerm,
+    SequenceSet,
+)
+from protocol.mime import ParsedMessage, body_text, header_text
+from server.session import CommandFailed
+from server.view import View
+from storage import Store
+from storage import flags as bits
+from storage import search as s
+
+CHARSETS = ("UTF-8", "US-ASCII")
+
+_FLAG_KEYS: dict[str, tuple[int, bool]] = {
+    "ANSWERED": (bits.ANSWERED, True),
+    "DELETED": (bits.DELETED, True),
+    "DRAFT": (bits.DRAFT, True),
+    "FLAGGED": (bits.FLAGGED, True),
+    "SEEN": (bits.SEEN, True),
+    "UNANSWERED": (bits.ANSWERED, False),
+    "UNDELETED": (bits.DELETED, False),
+    "UNDRAFT": (bits.DRAFT, False),
+    "UNFLAGGED": (bits.FLAGGED, False),
+    "UNSEEN": (bits.SEEN, False),
+}
+_TEXT_KEYS: dict[str, s.TextField] = {
+    "BCC": "bcc",
+    "BODY": "body",
+    "CC": "cc",
+    "FROM": "from",
+    "SUBJECT": "subject",
+    "TEXT": "text",
+    "TO": "to",
+}
+_DATE_KEYS: dict[str, tuple[Literal["internal", "sent"], Literal["<", "=", ">="]]] = {
+    "BEFORE": ("internal", "<"),
+    "ON": ("internal", "="),
+    "SINCE": ("internal", ">="),
+    "SENTBEFORE": ("sent", "<"),
+    "SENTON": ("sent", "="),
+    "SENTSINCE": ("sent", ">="),
+}
+_UNSUPPORTED = frozenset({"MODSEQ", "YOUNGER", "OLDER"})
+
+
+# -- at APPEND ----------------------------------------------------------------------------
+
+
+def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | bytes | None]:
+    """The SEARCH fields of ``storage.messages.PARSED_COLUMNS`` for one message, computed
+    once at APPEND: case-folded decoded header values (``hdr_subject`` … ``hdr_bcc``), the
+    identifiers (``hdr_message_id``, ``hdr_in_reply_to``, ``hdr_references``, decoded, case
+    kept), the Date header as Unix seconds (``hdr_date``) and as its own calendar day
+    (``sent_on``), and the case-folded decoded header block and body text
+    (``text_headers``, ``text_body``) for HEADER, BODY and TEXT."""
+    f = parsed.search_fields
+    headers = header_text(raw, parsed.part_tree)
+    body = body_text(raw, parsed.part_tree)
+    return {
+        "hdr_subject": _fold(f.subject),
+        "hdr_from": _fold(f.from_),
+        "hdr_to": _fold(f.to),
+        "hdr_cc": _fold(f.cc),
+        "hdr_bcc": _fold(f.bcc),
+        "hdr_message_id": f.message_id,
+        "hdr_in_reply_to": f.in_reply_to,
+        "hdr_references": f.references,
+        "sent_on": None if f.date_sent is None else f.date_sent.isoformat(),
+        "hdr_date": _date_seconds(headers),
+        "text_headers": headers.casefold(),
+        "text_body": body.casefold(),
+    }
+
+
+def _fold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
+
+
+def _date_seconds(headers: str) -> int | None:
+    """The first Date header (RFC 5322 §3.6.1) as Unix seconds, or None."""
+    for line in headers.split("\n"):
+        if line[:5].lower() == "date:":
+            try:
+                parsed = email.utils.parsedate_tz(line[5:].strip())
+                return None if parsed is None else int(email.utils.mktime_tz(parsed))
+            except (ValueError, TypeError, IndexError, OverflowError):
+                return None
+    return None
+
+
+# -- the search program -------------------------------------------------------------------
+
+
+def check_charset(charset: str | None) -> None:
+    """RFC 3501 §6.4.4: an unsupported CHARSET is NO [BADCHARSET (supported...)]."""
+    if charset is not None and charset.upper() not in CHARSETS:
+        raise CommandFailed(
+            "Unsupported charset", "BADCHARSET", code_args=([Atom(c) for c in CHARSETS],)
+        )
+
+
+def criteria(cmd: Search, view: View) -> s.Criterion:
+    """The storage criteria for ``cmd`` against the session's view (CommandFailed BAD/NO
+    for what cannot be searched)."""
+    check_charset(cmd.charset)
+    return _Builder(view).key(cmd.criteria)
+
+
+class _Builder:
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self._recent: s.UidIn | None = None
+
+    def key(self, key: SearchKey) -> s.Criterion:
+        if isinstance(key, SearchAnd):
+            return s.And(tuple(self.key(k) for k in key.keys)) if key.keys else s.All()
+        if isinstance(key, SearchOr):
+            return s.Or((self.key(key.left), self.key(key.right)))
+        if isinstance(key, SearchNot):
+            return s.Not(self.key(key.key))
+        return self.term(key)
+
+    def term(self, t: SearchTerm) -> s.Criterion:
+        name = t.name
+        if name == "ALL":
+            return s.All()
+        flag = _FLAG_KEYS.get(name)
+        if flag is not None:
+            return s.FlagSet(*flag)
+        if name == "RECENT":
+            return self.recent()
+        if name == "NEW":
+            return s.And((self.recent(), s.FlagSet(bits.SEEN, False)))
+        if name == "OLD":
+            return s.Not(self.recent())
+        field = _TEXT_KEYS.get(name)
+        if field is not None:
+            return s.TextContains(field, _text(t.args[0]))
+        if name == "HEADER":
+            return s.HeaderContains(_text(t.args[0]).strip(), _text(t.args[1]))
+        if name in ("KEYWORD", "UNKEYWORD"):
+            return s.Keyword(_text(t.args[0]), name == "KEYWORD")
+        when = _DATE_KEYS.get(name)
+        if when is not None:
+            day = t.args[0]
+            assert isinstance(day, date)
+            kind, op = when
+            return s.DateCmp(kind, op, day)
+        if name in ("LARGER", "SMALLER"):
+            n = t.args[0]
+            assert isinstance(n, int)
+            return s.SizeCmp(">" if name == "LARGER" else "<", n)
+        if name in ("UID", "SEQSET"):
+            seqset = t.args[0]
+            assert isinstance(seqset, SequenceSet)
+            if seqset.saved:
+                raise CommandFailed("SEARCHRES ($) is not supported", status="BAD")
+            if name == "UID":
+                return uid_criterion(self.view, seqset)
+            return msn_criterion(self.view, seqset)
+        if name in _UNSUPPORTED:
+            raise CommandFailed(f"SEARCH {name} is not supported", status="BAD")
+        raise CommandFailed(f"Unknown search key {name}", status="BAD")
+
+    def recent(self) -> s.UidIn:
+        if self._recent is None:
+            self._recent = uids_criterion(self.view, self.view.recent)
+        return self._recent
+
+
+def _text(value: object) -> str:
+    """A string argument as text: bytes decoded as UTF-8, str (the parser's
+    surrogate-escaped decoding) re-checked.  Invalid UTF-8 is BAD."""
+    try:
+        if isinstance(value, bytes):
+            return value.decode("utf-8")
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        raise CommandFailed("Invalid UTF-8 in search string", status="BAD") from None
+    raise CommandFailed("Invalid search argument", status="BAD")
+
+
+# -- message sets through the view ---------------------------------------------------------
+
+
+def _runs(view: View, spans: Iterable[tuple[int, int]]) -> s.UidIn:
+    """Half-open index spans of ``view.uids`` as UID ranges, one per run of consecutive
+    messages: exactly the view's messages in those spans."""
+    uids = view.uids
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return s.UidIn(tuple((uids[a], uids[b - 1]) for a, b in merged))
+
+
+def msn_criterion(view: View, seqset: SequenceSet) -> s.UidIn:
+    """A message-number set (``*`` = EXISTS); numbers beyond EXISTS match nothing."""
+    count = view.exists
+    spans = []
+    for lo, hi in seqset.resolve(count):
+        lo, hi = max(lo, 1), min(hi, count)
+        if lo <= hi:
+            spans.append((lo - 1, hi))
+    return _runs(view, spans)
+
+
+def uid_criterion(view: View, seqset: SequenceSet) -> s.UidIn:
+    """A UID set (``*`` = the largest UID in the view; RFC 3501 §6.4.8)."""
+    if not view.uids:
+        return s.UidIn(())
+    uids = view.uids
+    spans = [
+        (bisect_left(uids, lo), bisect_right(uids, hi))
+        for lo, hi in seqset.resolve(uids[-1])
+    ]
+    return _runs(view, spans)
+
+
+def uids_criterion(view: View, wanted: Iterable[int]) -> s.UidIn:
+    """An arbitrary set of UIDs (such as \\Recent), restricted to the view."""
+    uids = view.uids
+    spans = []
+    for uid in sorted(wanted):
+        i = bisect_left(uids, uid)
+        if i < len(uids) and uids[i] == uid:
+            spans.append((i, i + 1))
+    return _runs(view, spans)
+
+
+# -- running it ----------------------------------------------------------------------------
+
+
+async def run_search(store: Store, view: View, cmd: Search) -> list[int]:
+    """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending."""
+    crit = criteria(cmd, view)
+    if not view.uids:
+        return []
+    try:
+        found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1])
+    except s.SearchTooComplex:
+        raise CommandFailed("Search program too complex", "LIMIT") from None
+    return to_numbers(view, found, cmd.uid)
+
+
+def to_numbers(view: View, found: Sequence[int], uid: bool) -> list[int]:
+    """Ascending UIDs from storage to the answer: ghosts dropped, and message numbers
+    unless ``uid`` (one merge pass over the view's UID list)."""
+    ghosts = view.ghosts
+    if uid:
+        if not ghosts:
+            return list(found)
+        return [u for u in found if u not in ghosts]
+    uids = view.uids
+    out: list[int] = []
+    i, n = 0, len(uids)
+    for u in found:
+        if u in ghosts:
+            continue
+        i = bisect_left(uids, u, i)
+        if i < n and uids[i] == u:
+            out.append(i + 1)
+    return out

@@ -24,7 +24,7 @@ BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "ID", "ENABLE")
 # After login: the ones that only make sense for an authenticated user.
 AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPACE",
                      "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE",
-                     "COMPRESS=DEFLATE")
+                     "COMPRESS=DEFLATE", "CONDSTORE", "QRESYNC")
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 

@@ -79,7 +79,7 @@ _DATE_KEYS: dict[str, tuple[Literal["internal", "sent"], Literal["<", "=", ">="]
     "SENTON": ("sent", "="),
     "SENTSINCE": ("sent", ">="),
 }
-_UNSUPPORTED = frozenset({"MODSEQ", "YOUNGER", "OLDER"})
+_UNSUPPORTED = frozenset({"YOUNGER", "OLDER"})
 
 
 # -- at APPEND ----------------------------------------------------------------------------
@@ -197,6 +197,12 @@ class _Builder:
             if name == "UID":
                 return uid_criterion(self.view, seqset)
             return msn_criterion(self.view, seqset)
+        if name == "MODSEQ":
+            # RFC 7162 §3.1.5: the entry name and type (per-flag modseqs) are accepted and
+            # ignored; Crispin keeps one modseq per message.
+            modseq = t.args[-1]
+            assert isinstance(modseq, int)
+            return s.ModseqAtLeast(modseq)
         if name in _UNSUPPORTED:
             raise CommandFailed(f"SEARCH {name} is not supported", status="BAD")
         raise CommandFailed(f"Unknown search key {name}", status="BAD")
@@ -275,16 +281,33 @@ def uids_criterion(view: View, wanted: Iterable[int]) -> s.UidIn:
 # -- running it ----------------------------------------------------------------------------
 
 
-async def run_search(store: Store, view: View, cmd: Search) -> list[int]:
-    """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending."""
+async def run_search(store: Store, view: View, cmd: Search) -> tuple[list[int], int | None]:
+    """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending, and
+    for a search that uses MODSEQ the highest modseq among them (RFC 7162 §3.1.5)."""
     crit = criteria(cmd, view)
     if not view.uids:
-        return []
+        return [], None
     try:
+        if uses_modseq(cmd.criteria):
+            pairs = await store.search_with_modseq(view.mailbox_id, crit,
+                                                   max_uid=view.uids[-1])
+            found = [u for u, _ in pairs if u not in view.ghosts]
+            modseqs = [m for u, m in pairs if u not in view.ghosts]
+            return to_numbers(view, found, cmd.uid), (max(modseqs) if modseqs else None)
         found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1])
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
-    return to_numbers(view, found, cmd.uid)
+    return to_numbers(view, found, cmd.uid), None
+
+
+def uses_modseq(key: SearchKey) -> bool:
+    if isinstance(key, SearchAnd):
+        return any(uses_modseq(k) for k in key.keys)
+    if isinstance(key, SearchOr):
+        return uses_modseq(key.left) or uses_modseq(key.right)
+    if isinstance(key, SearchNot):
+        return uses_modseq(key.key)
+    return key.name == "MODSEQ"
 
 
 def to_numbers(view: View, found: Sequence[int], uid: bool) -> list[int]:

@@ -124,6 +124,32 @@ class Session:
     def capabilities(self) -> list[Atom]:
         return self.server.capabilities(self)
 
+    # -- CONDSTORE / QRESYNC (RFC 7162) -----------------------------------------------------
+    @property
+    def condstore(self) -> bool:
+        return "CONDSTORE" in self.enabled
+
+    @property
+    def qresync(self) -> bool:
+        return "QRESYNC" in self.enabled
+
+    def enable_condstore(self) -> None:
+        """RFC 7162 §3.1: the first CONDSTORE enabling command makes every later FETCH
+        carry MODSEQ; with a mailbox selected, HIGHESTMODSEQ is reported at once."""
+        if self.condstore:
+            return
+        self.enabled.add("CONDSTORE")
+        if self.view is not None:
+            self.view.condstore = True
+            self.untagged_status("OK", "Highest", "HIGHESTMODSEQ", (self.view.modseq,))
+
+    def enable_qresync(self) -> None:
+        """RFC 7162 §3.2.3: QRESYNC implies CONDSTORE and turns EXPUNGE into VANISHED."""
+        self.enable_condstore()
+        self.enabled.add("QRESYNC")
+        if self.view is not None:
+            self.view.qresync = True
+
     # -- the selected mailbox ----------------------------------------------------------------
     def deselect(self) -> None:
         self.view = None

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
 from server.flags import SYSTEM_FLAGS
+from server.sets import compact_set
 from storage import MailboxInfo
 from storage.models import Changes
 
@@ -37,6 +38,9 @@ class View:
     ghosts: set[int] = field(default_factory=set)
     own_modseqs: set[int] = field(default_factory=set)
     keywords: set[str] = field(default_factory=set)
+    # RFC 7162: how this session wants changes reported (set from the session's ENABLEs).
+    condstore: bool = False
+    qresync: bool = False
 
     @classmethod
     def create(cls, mailbox: MailboxInfo, uids: Iterable[int], modseq: int, readonly: bool,
@@ -125,7 +129,7 @@ class View:
             if uid <= last and uid not in self.ghosts and self.msn(uid) is not None:
                 self.ghosts.add(uid)
         if allow_expunge and self.ghosts:
-            out.extend(DataResponse((n, Atom("EXPUNGE"))) for n in self._drop_ghosts())
+            out += self._drop_ghosts()
         # Keywords another session used first (RFC 3501 §7.2.6), before the data using them.
         out += self.announce_keywords(
             f for c in changes.updated if c.uid not in self.ghosts for f in c.flags)
@@ -141,25 +145,38 @@ class View:
                 continue
             n = self.msn(change.uid)
             if n is not None:
-                out.append(DataResponse((n, Atom("FETCH"), [
-                    Atom("FLAGS"), self.flags_value(change.uid, change.flags)])))
+                out.append(DataResponse((n, Atom("FETCH"), self.flag_items(
+                    change.uid, change.flags, change.modseq))))
         self.own_modseqs = {m for m in self.own_modseqs if m > changes.highest_modseq}
         self.modseq = max(self.modseq, changes.highest_modseq)
         return out
 
-    def _drop_ghosts(self) -> list[int]:
-        """Remove the ghosts; their numbers for EXPUNGE responses in ascending order: each
-        is valid when the client reads it, so every earlier removal shifts later ones down."""
-        msns = sorted(n for n in (self.msn(u) for u in self.ghosts) if n is not None)
-        out = [n - shift for shift, n in enumerate(msns)]
+    def flag_items(self, uid: int, flags: Iterable[str], modseq: int) -> list[Value]:
+        """The items of an unsolicited FETCH reporting flags: once CONDSTORE is enabled,
+        UID and MODSEQ go with them (RFC 7162 §3.2.4)."""
+        if not self.condstore:
+            return [Atom("FLAGS"), self.flags_value(uid, flags)]
+        return [Atom("UID"), uid, Atom("FLAGS"), self.flags_value(uid, flags),
+                Atom("MODSEQ"), [modseq]]
+
+    def _drop_ghosts(self) -> list[Response]:
+        """Remove the ghosts and report them: one VANISHED once QRESYNC is enabled (RFC
+        7162 §3.2.10.2), else EXPUNGE responses in ascending order, each number valid when
+        the client reads it, so every earlier removal shifts later ones down."""
         gone = self.ghosts
+        out: list[Response]
+        if self.qresync:
+            out = [DataResponse((Atom("VANISHED"), compact_set(sorted(gone))))] if gone else []
+        else:
+            msns = sorted(n for n in (self.msn(u) for u in gone) if n is not None)
+            out = [DataResponse((n - shift, Atom("EXPUNGE"))) for shift, n in enumerate(msns)]
         self.uids = array("I", (u for u in self.uids if u not in gone))
         self.recent -= gone
         self.ghosts = set()
         return out
 
-    def remove(self, uids: Iterable[int]) -> list[int]:
-        """Remove messages this session expunged itself; returns their MSNs as reported
-        (ascending, each already shifted by the earlier ones)."""
+    def remove(self, uids: Iterable[int]) -> list[Response]:
+        """Remove messages this session expunged itself, with the responses reporting it
+        (other sessions' pending expunges go with them: the command allows it)."""
         self.ghosts.update(u for u in uids if self.msn(u) is not None)
         return self._drop_ghosts()

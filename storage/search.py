@@ -133,6 +133,13 @@ class SizeCmp:
 
 
 @dataclass(frozen=True)
+class ModseqAtLeast:
+    """The message's modseq is at least ``n`` (RFC 7162 §3.1.5 SEARCH MODSEQ)."""
+
+    n: int
+
+
+@dataclass(frozen=True)
 class And:
     terms: tuple[Criterion, ...]
 
@@ -149,7 +156,7 @@ class Not:
 
 Criterion: TypeAlias = (
     All | FlagSet | Keyword | UidIn | TextContains | HeaderContains | DateCmp | SizeCmp
-    | And | Or | Not
+    | ModseqAtLeast | And | Or | Not
 )
 
 _EPOCH = date(1970, 1, 1)
@@ -215,6 +222,8 @@ class _Compiler:
             return self.header(c.name.casefold(), c.needle.casefold())
         if isinstance(c, DateCmp):
             return self.date(c)
+        if isinstance(c, ModseqAtLeast):
+            return f"mm.modseq >= {self.p(int(c.n))}"
         if isinstance(c, SizeCmp):
             self.needs_message = True
             op = "<" if c.op == "<" else ">"
@@ -352,6 +361,13 @@ def search(
 ) -> list[int]:
     """UIDs of the mailbox's messages matching ``criteria``, ascending; only UIDs up to
     ``max_uid`` when given (the messages a session's view knows)."""
+    return [uid for uid, _ in search_with_modseq(conn, mailbox_id, criteria, max_uid)]
+
+
+def search_with_modseq(
+    conn: sqlite3.Connection, mailbox_id: int, criteria: Criterion, max_uid: int | None = None
+) -> list[tuple[int, int]]:
+    """Like :func:`search`, with each match's modseq (RFC 7162 §3.1.5 reports the highest)."""
     c = compile_search(criteria)
     if c.where == "0":
         return []
@@ -360,7 +376,7 @@ def search(
         joins += " JOIN messages m ON m.id = mm.message_id"
     if c.needs_text:
         joins += " LEFT JOIN message_text t ON t.message_id = mm.message_id"
-    sql = f"SELECT mm.uid FROM mailbox_messages mm{joins} WHERE mm.mailbox_id = ?"
+    sql = f"SELECT mm.uid, mm.modseq FROM mailbox_messages mm{joins} WHERE mm.mailbox_id = ?"
     params: list[object] = [mailbox_id]
     if max_uid is not None:
         sql += " AND mm.uid <= ?"
@@ -381,7 +397,7 @@ def search(
 
         conn.create_function("crispin_uid_in", 2, uid_in, deterministic=True)
     try:
-        return [int(r[0]) for r in conn.execute(sql, params)]
+        return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
     except sqlite3.OperationalError as exc:
         text = str(exc)
         if "too large" in text or "too many" in text or "too deep" in text:

@@ -336,3 +336,16 @@ class Store:
         return await self._db.read(
             partial(search_mod.search, mailbox_id=mailbox_id, criteria=criteria, max_uid=max_uid)
         )
+
+    async def search_with_modseq(
+        self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None
+    ) -> list[tuple[int, int]]:
+        """(uid, modseq) of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5)."""
+        return await self._db.read(
+            partial(
+                search_mod.search_with_modseq,
+                mailbox_id=mailbox_id,
+                criteria=criteria,
+                max_uid=max_uid,
+            )
+        )

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from protocol import AppendBegin, AppendData, AppendEnd, Atom, Event
+from protocol import AppendBegin, AppendData, AppendEnd, Event
 from server import names
 from server.ingest import deliver
 from server.session import AUTH, Result, Session
+from server.sets import compact_set
 from storage import InvalidFlag, MailboxInfo, NotFound
 from storage.flags import encode as encode_flags
 
@@ -140,9 +141,8 @@ async def _store(session: Session, pending: PendingAppend) -> Result:
                                spool.flags, spool.internal_date)
         uids.append(uid)
     # RFC 4315 §3: APPENDUID uidvalidity uid-set.
-    uid_set = ",".join(str(u) for u in uids)
     return Result("APPEND completed", "APPENDUID",
-                  (pending.mailbox.uidvalidity, Atom(uid_set)))
+                  (pending.mailbox.uidvalidity, compact_set(uids)))
 
 
 async def handle_append_event(session: Session, event: Event) -> None:

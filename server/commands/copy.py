@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from protocol import Atom, Copy, Move, SequenceSet
+from protocol import Atom, Copy, Move
 from server import names
 from server.session import CommandFailed, Result, Session
+from server.sets import compact_set
 from server.view import InvalidSequence
 from storage import MailboxInfo, NotFound
 from storage.models import CopyResult
-
-
-def uid_set(uids: Sequence[int]) -> Atom:
-    """Consecutive runs as ranges, in the given order (COPYUID pairs sets by position)."""
-    ranges: list[tuple[int | None, int | None]] = []
-    for uid in uids:
-        if ranges and ranges[-1][1] == uid - 1:
-            ranges[-1] = (ranges[-1][0], uid)
-        else:
-            ranges.append((uid, uid))
-    return Atom(str(SequenceSet(tuple(ranges))))
 
 
 async def _target(session: Session, name: str) -> MailboxInfo:
@@ -59,8 +47,8 @@ async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | N
 
 
 def _copyuid(result: CopyResult) -> tuple[int, Atom, Atom]:
-    return (result.uidvalidity, uid_set([s for s, _ in result.uid_map]),
-            uid_set([d for _, d in result.uid_map]))
+    return (result.uidvalidity, compact_set([s for s, _ in result.uid_map]),
+            compact_set([d for _, d in result.uid_map]))
 
 
 async def copy(session: Session, tag: str, cmd: Copy) -> Result:
@@ -77,6 +65,6 @@ async def move(session: Session, tag: str, cmd: Move) -> Result:
         session.untagged_status("OK", "Moved", "COPYUID", _copyuid(result))
         view = session.view
         assert view is not None
-        for n in view.remove(result.expunged):
-            session.untagged(n, Atom("EXPUNGE"))
+        for response in view.remove(result.expunged):
+            session.channel.send(response)
     return Result("MOVE completed")

@@ -24,12 +24,14 @@ from protocol import (
 from protocol.mime import fetch_section, part_tree_from_bytes
 from server.flags import SEEN
 from server.session import CommandFailed, Result, Session
+from server.sets import compact_set
 from server.view import InvalidSequence, View
 from storage.models import MessageRecord
 
 BATCH = 500
 SIMPLE_ITEMS = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
-                          "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT"})
+                          "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT",
+                          "MODSEQ"})
 HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 
 
@@ -75,8 +77,8 @@ def _section(raw: bytes, rec: MessageRecord, item: BodySection) -> bytes | None:
     return data
 
 
-def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], raw: bytes | None,
-           items: Sequence[FetchItem]) -> list[Value]:
+def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], modseq: int,
+           raw: bytes | None, items: Sequence[FetchItem]) -> list[Value]:
     out: list[Value] = []
     for item in items:
         if isinstance(item, BodySection):
@@ -88,6 +90,8 @@ def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], raw: bytes | 
         out.append(Atom(name))
         if name == "UID":
             out.append(rec.uid)
+        elif name == "MODSEQ":
+            out.append([modseq])
         elif name == "FLAGS":
             out.append(view.flags_value(rec.uid, flags))
         elif name == "INTERNALDATE":
@@ -111,34 +115,65 @@ def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], raw: bytes | 
     return out
 
 
+def _modifiers(session: Session, cmd: Fetch) -> tuple[int | None, bool]:
+    """RFC 7162 §3.1.4.1 CHANGEDSINCE and §3.2.6 VANISHED (UID FETCH only, needs
+    CHANGEDSINCE and ENABLE QRESYNC)."""
+    changedsince: int | None = None
+    vanished = False
+    for name, value in cmd.modifiers:
+        if name == "CHANGEDSINCE" and isinstance(value, int) and value >= 0:
+            changedsince = value
+        elif name == "VANISHED" and value is None:
+            vanished = True
+        else:
+            raise CommandFailed(f"Invalid FETCH modifier {name}", status="BAD")
+    if vanished and not (cmd.uid and changedsince is not None and session.qresync):
+        raise CommandFailed("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+                            status="BAD")
+    return changedsince, vanished
+
+
 async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     view = session.view
     assert view is not None
-    if cmd.modifiers:
-        raise CommandFailed("FETCH modifiers are not supported", status="BAD")
+    changedsince, vanished = _modifiers(session, cmd)
     _check_items(cmd.items)
     try:
         pairs = view.select(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
     items: list[FetchItem] = list(cmd.items)
+    has_modseq = any(isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items)
+    if changedsince is not None or has_modseq:
+        # RFC 7162 §3.1: both are CONDSTORE enabling; CHANGEDSINCE implies MODSEQ.
+        session.enable_condstore()
+        if not has_modseq:
+            items.append(FetchAttr("MODSEQ"))
     if cmd.uid and not any(isinstance(i, FetchAttr) and i.name == "UID" for i in items):
         # RFC 3501 §6.4.8: UID FETCH always includes the UID.
         items.insert(0, FetchAttr("UID"))
+    store = session.server.store
+    if vanished:
+        assert changedsince is not None
+        await _report_vanished(session, view, cmd, changedsince)
     need = _body_need(items)
     set_seen = _sets_seen(items) and not view.readonly
     wants_flags = any(isinstance(i, FetchAttr) and i.name == "FLAGS" for i in items)
-    store = session.server.store
-    missing = False
+    wants_uid = any(isinstance(i, FetchAttr) and i.name == "UID" for i in items)
     live = [(n, u) for n, u in pairs if u not in view.ghosts]
     missing = len(live) != len(pairs)
     for start in range(0, len(live), BATCH):
         batch = live[start:start + BATCH]
         uids = [u for _, u in batch]
         records = {r.uid: r for r in await store.fetch_records(view.mailbox_id, uids)}
+        if changedsince is not None:
+            records = {u: r for u, r in records.items() if r.modseq > changedsince}
+            batch = [(n, u) for n, u in batch if u in records]
+            uids = [u for _, u in batch]
         bodies = await store.message_bodies(view.mailbox_id, uids, need == "header") \
-            if need else {}
+            if need and uids else {}
         flags = {u: r.flags for u, r in records.items()}
+        modseqs = {u: r.modseq for u, r in records.items()}
         seen_now: set[int] = set()
         if set_seen:
             unseen = [u for u, f in flags.items() if SEEN not in f]
@@ -148,16 +183,24 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                     view.own_modseqs.add(result.highest_modseq)
                 for m in result.messages:
                     flags[m.uid] = m.flags
+                    modseqs[m.uid] = m.modseq
                 seen_now = set(result.changed)
         for n, uid in batch:
             rec = records.get(uid)
             if rec is None or (need and uid not in bodies):
-                missing = True  # expunged by another session since this view was built
+                if changedsince is None:
+                    missing = True  # expunged by another session since the view was built
                 continue
-            values = _items(view, rec, flags[uid], bodies.get(uid), items)
-            if uid in seen_now and not wants_flags:
-                # RFC 3501 §6.4.5: report the \Seen that this FETCH set.
-                values += [Atom("FLAGS"), view.flags_value(uid, flags[uid])]
+            values = _items(view, rec, flags[uid], modseqs[uid], bodies.get(uid), items)
+            if uid in seen_now:
+                # RFC 3501 §6.4.5: report the \Seen that this FETCH set; with CONDSTORE,
+                # with its UID and new MODSEQ (RFC 7162 §3.2.4).
+                if not wants_flags:
+                    values += [Atom("FLAGS"), view.flags_value(uid, flags[uid])]
+                if view.condstore and not wants_uid:
+                    values += [Atom("UID"), uid]
+                if view.condstore and not has_modseq and changedsince is None:
+                    values += [Atom("MODSEQ"), [modseqs[uid]]]
             session.channel.send(DataResponse((n, Atom("FETCH"), values)))
         await session.channel.flush()
     if missing and not cmd.uid:
@@ -165,3 +208,16 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         return Result("Some of the requested messages no longer exist", "EXPUNGEISSUED",
                       status="NO")
     return Result("FETCH completed")
+
+
+async def _report_vanished(session: Session, view: View, cmd: Fetch, since: int) -> None:
+    """RFC 7162 §3.2.6: UIDs in the set expunged since ``since``, as VANISHED (EARLIER),
+    before the FETCH responses."""
+    changes = await session.server.store.changes_since(view.mailbox_id, since)
+    if not changes.expunged:
+        return
+    largest = max(view.uids[-1] if view.uids else 0, max(changes.expunged))
+    gone = sorted(u for u in changes.expunged
+                  if cmd.sequence_set.contains(u, largest) and u not in view.ghosts)
+    if gone:
+        session.untagged(Atom("VANISHED"), [Atom("EARLIER")], compact_set(gone))

@@ -8,7 +8,7 @@ from server import names
 from server.session import CommandFailed, Result, Session
 from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
 
-STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN")
+STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")
 
 
 def user_id(session: Session) -> int:
@@ -129,7 +129,8 @@ async def status_values(session: Session, info: MailboxInfo,
     """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10)."""
     st = await session.server.store.mailbox_status(info.id)
     values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
-              "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen}
+              "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen,
+              "HIGHESTMODSEQ": st.highest_modseq}
     pairs: list[Value] = []
     for item in dict.fromkeys(items):
         pairs += [Atom(item), values[item]]
@@ -142,6 +143,8 @@ async def status(session: Session, tag: str, cmd: Status) -> Result:
         if item not in STATUS_ITEMS:
             raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
     info = await existing_mailbox(session, cmd.mailbox)
+    if "HIGHESTMODSEQ" in cmd.items:
+        session.enable_condstore()  # RFC 7162 §3.1.6
     values = await status_values(session, info, cmd.items)
     session.untagged(Atom("STATUS"), Mailbox(info.name), values)
     return Result("STATUS completed")

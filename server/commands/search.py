@@ -8,8 +8,8 @@ stay numbered as ghosts that never match.
 
 from __future__ import annotations
 
-from protocol import Atom, Search
-from server.search import run_search
+from protocol import Atom, Search, Value
+from server.search import run_search, uses_modseq
 from server.session import CommandFailed, Result, Session
 
 
@@ -19,6 +19,9 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
     if cmd.returns is not None:
         # RFC 4731 ESEARCH is not advertised.
         raise CommandFailed("SEARCH RETURN is not supported", status="BAD")
-    numbers = await run_search(session.server.store, view, cmd)
-    session.untagged(Atom("SEARCH"), *numbers)
+    if uses_modseq(cmd.criteria):
+        session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
+    numbers, modseq = await run_search(session.server.store, view, cmd)
+    extra: list[Value] = [] if modseq is None else [[Atom("MODSEQ"), modseq]]
+    session.untagged(Atom("SEARCH"), *numbers, *extra)
     return Result("SEARCH completed")

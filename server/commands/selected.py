@@ -3,14 +3,79 @@ EXPUNGE (§6.4.1-3) and UNSELECT (RFC 3691)."""
 
 from __future__ import annotations
 
-from protocol import Atom, Check, Close, Examine, Expunge, Select, Unselect, Value
+from dataclasses import dataclass
+
+from protocol import (
+    Atom,
+    Check,
+    Close,
+    Examine,
+    Expunge,
+    Param,
+    Select,
+    SequenceSet,
+    Unselect,
+    Value,
+)
 from server.commands.mailboxes import existing_mailbox
 from server.session import CommandFailed, Result, Session, State
+from server.sets import compact_set
 from server.view import View
 
 
-async def _open(session: Session, name: str, readonly: bool) -> Result:
-    # RFC 3501 §6.3.1: a SELECT first deselects the current mailbox, even when it fails.
+@dataclass(frozen=True)
+class Qresync:
+    """The QRESYNC select parameter (RFC 7162 §3.2.5)."""
+
+    uidvalidity: int
+    modseq: int
+    known_uids: SequenceSet | None
+
+
+def _as_set(value: object) -> SequenceSet | None:
+    if isinstance(value, SequenceSet):
+        return value
+    if isinstance(value, int) and value > 0:
+        return SequenceSet(((value, value),))
+    return None
+
+
+def _select_params(session: Session, params: tuple[Param, ...]) -> tuple[bool, Qresync | None]:
+    """RFC 4466 select-params: CONDSTORE (RFC 7162 §3.1.8) and QRESYNC (§3.2.5); anything
+    malformed is BAD before the current mailbox is closed."""
+    condstore = False
+    qresync: Qresync | None = None
+    for name, value in params:
+        if name == "CONDSTORE" and value is None:
+            condstore = True
+        elif name == "QRESYNC":
+            if not session.qresync:
+                raise CommandFailed("ENABLE QRESYNC first", status="BAD")
+            args = value if isinstance(value, tuple) else ()
+            uidvalidity = args[0] if args else None
+            modseq = args[1] if len(args) > 1 else None
+            if not (2 <= len(args) <= 4 and isinstance(uidvalidity, int)
+                    and isinstance(modseq, int) and 0 < uidvalidity < 2**32 and modseq >= 0):
+                raise CommandFailed("Invalid QRESYNC parameter", status="BAD")
+            known = None
+            if len(args) >= 3:
+                known = _as_set(args[2])
+                if known is None:
+                    raise CommandFailed("Invalid known-uids in QRESYNC", status="BAD")
+            # The optional sequence match data (§3.2.5.2) helps servers that forget
+            # expunges; Crispin keeps a tombstone for each, so it is not needed.
+            qresync = Qresync(uidvalidity, modseq, known)
+        else:
+            raise CommandFailed(f"Unknown SELECT parameter {name}", status="BAD")
+    return condstore, qresync
+
+
+async def _open(session: Session, name: str, readonly: bool, params: tuple[Param, ...]) -> Result:
+    condstore, qresync = _select_params(session, params)
+    # RFC 3501 §6.3.1: a SELECT first deselects the current mailbox, even when it fails;
+    # RFC 7162 §3.2.11: [CLOSED] marks where the old mailbox's responses end.
+    if session.view is not None:
+        session.untagged_status("OK", "Previous mailbox closed", "CLOSED")
     session.deselect()
     info = await existing_mailbox(session, name)
     store = session.server.store
@@ -38,23 +103,45 @@ async def _open(session: Session, name: str, readonly: bool) -> Result:
     session.untagged_status("OK", "UIDs valid", "UIDVALIDITY", (info.uidvalidity,))
     uidnext = max(info.uidnext, (view.uids[-1] + 1) if view.uids else 1)
     session.untagged_status("OK", "Predicted next UID", "UIDNEXT", (uidnext,))
+    # RFC 7162 §3.1.2.1: sent on every SELECT, not only after a CONDSTORE enabling
+    # command: Thunderbird uses CONDSTORE only when the server volunteers it.
+    session.untagged_status("OK", "Highest", "HIGHESTMODSEQ", (info.highest_modseq,))
+    if condstore:
+        session.enable_condstore()
+    view.condstore = session.condstore
+    view.qresync = session.qresync
     session.view = view
     session.state = State.SELECTED
+    if qresync is not None and qresync.uidvalidity == info.uidvalidity:
+        await _resync(session, view, qresync, uidnext)
     if readonly:
         return Result("EXAMINE completed", "READ-ONLY")
     return Result("SELECT completed", "READ-WRITE")
 
 
+async def _resync(session: Session, view: View, q: Qresync, uidnext: int) -> None:
+    """RFC 7162 §3.2.5.1: what changed since the client's modseq, among the UIDs it knows
+    (all up to UIDNEXT-1 when it gave none): VANISHED (EARLIER), then FETCH with UID."""
+    known = q.known_uids or SequenceSet(((1, max(uidnext - 1, 1)),))
+    largest = max(uidnext - 1, 1)
+    changes = await session.server.store.changes_since(view.mailbox_id, q.modseq)
+    vanished = sorted(u for u in changes.expunged if known.contains(u, largest))
+    if vanished:
+        session.untagged(Atom("VANISHED"), [Atom("EARLIER")], compact_set(vanished))
+    for m in changes.updated:
+        n = view.msn(m.uid)
+        if n is not None and known.contains(m.uid, largest):
+            session.untagged(n, Atom("FETCH"), [
+                Atom("UID"), m.uid, Atom("FLAGS"), view.flags_value(m.uid, m.flags),
+                Atom("MODSEQ"), [m.modseq]])
+
+
 async def select(session: Session, tag: str, cmd: Select) -> Result:
-    if cmd.params:
-        raise CommandFailed("SELECT parameters are not supported", status="BAD")
-    return await _open(session, cmd.mailbox, readonly=False)
+    return await _open(session, cmd.mailbox, False, cmd.params)
 
 
 async def examine(session: Session, tag: str, cmd: Examine) -> Result:
-    if cmd.params:
-        raise CommandFailed("EXAMINE parameters are not supported", status="BAD")
-    return await _open(session, cmd.mailbox, readonly=True)
+    return await _open(session, cmd.mailbox, True, cmd.params)
 
 
 async def check(session: Session, tag: str, cmd: Check) -> Result:
@@ -88,6 +175,6 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
     if cmd.uid_set is not None:
         uids = [uid for _, uid in view.by_uid(cmd.uid_set)]
     expunged, _ = await session.server.store.expunge(view.mailbox_id, uids)
-    for n in view.remove(expunged):
-        session.untagged(n, Atom("EXPUNGE"))
+    for response in view.remove(expunged):
+        session.channel.send(response)
     return Result("EXPUNGE completed")

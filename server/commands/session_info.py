@@ -12,8 +12,8 @@ from server.session import CommandFailed, Result, Session
 
 log = logging.getLogger("crispin.session")
 
-# Extensions a client may ENABLE (RFC 5161 §3.1); none of the implemented ones needs it yet.
-ENABLEABLE: frozenset[str] = frozenset()
+# Extensions a client may ENABLE (RFC 5161 §3.1).
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
 
 
 def server_version() -> str:
@@ -46,8 +46,13 @@ async def enable(session: Session, tag: str, cmd: Enable) -> Result:
     non-enableable names are ignored."""
     if not cmd.capabilities:
         raise CommandFailed("ENABLE needs at least one capability", status="BAD")
-    newly = [c for c in cmd.capabilities if c in ENABLEABLE and c not in session.enabled]
-    session.enabled.update(newly)
+    newly = [c for c in dict.fromkeys(cmd.capabilities)
+             if c in ENABLEABLE and c not in session.enabled]
+    for capability in newly:
+        if capability == "QRESYNC":
+            session.enable_qresync()
+        else:
+            session.enable_condstore()
     session.untagged(Atom("ENABLED"), *[Atom(c) for c in newly])
     return Result("ENABLE completed")
 

@@ -76,9 +76,12 @@ class BenchServer:
     """``python -m server.cli serve`` in a temp data dir, with one user (USER/PASSWORD)."""
 
     def __init__(self, env: dict[str, str] | None = None, log_level: str = "warning",
-                 wrapper: list[str] | None = None) -> None:
+                 wrapper: list[str] | None = None, data_dir: Path | None = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="crispin-bench-"))
-        self.data_dir = self.tmp / "data"
+        # A caller-given data dir is kept by stop() (reuse a loaded mailbox); the default
+        # one lives in the temp folder and goes with it.
+        self.keep_data = data_dir is not None
+        self.data_dir = data_dir if data_dir is not None else self.tmp / "data"
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.env.setdefault("PYTHONUNBUFFERED", "1")
@@ -98,14 +101,17 @@ class BenchServer:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 60.0) -> BenchServer:
-        add = subprocess.run(
-            [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin",
-             "--data-dir", str(self.data_dir)],
-            input=(PASSWORD + "\n").encode(), cwd=REPO, env=self.env,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        if add.returncode != 0:
-            raise RuntimeError(f"user add failed: {add.stdout.decode(errors='replace')}")
+    def start(self, timeout: float = 60.0, add_user: bool = True) -> BenchServer:
+        """Create the user (unless ``add_user`` is false: a restart on the same data) and
+        start the server; returns when it is listening."""
+        if add_user:
+            add = subprocess.run(
+                [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin",
+                 "--data-dir", str(self.data_dir)],
+                input=(PASSWORD + "\n").encode(), cwd=REPO, env=self.env,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+            if add.returncode != 0:
+                raise RuntimeError(f"user add failed: {add.stdout.decode(errors='replace')}")
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*self.wrapper, "serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
@@ -130,14 +136,19 @@ class BenchServer:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def stop_process(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and keep its data: ``start(add_user=False)``
+        runs it again on the same data dir."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.stop_process()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self) -> BenchServer:
@@ -145,6 +156,50 @@ class BenchServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM to the current RSS (``echo 5 > /proc/PID/clear_refs``), so that the next
+    VmHWM reading is the peak of what came after. False where the kernel refuses."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def py_spy_exe() -> str | None:
+    exe = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
+    return exe if Path(exe).exists() else None
+
+
+def py_spy_start(pid: int, out: Path, seconds: float | None = None,
+                 rate: int = 250) -> subprocess.Popen[bytes] | None:
+    """``py-spy record -f raw`` of ``pid`` into ``out``, for ``seconds`` or until
+    :func:`py_spy_stop`. None (with a note) when py-spy is not installed."""
+    exe = py_spy_exe()
+    if exe is None:
+        print("py-spy not found; install it with .venv/bin/pip install py-spy", file=sys.stderr)
+        return None
+    cmd = [exe, "record", "-p", str(pid), "-r", str(rate), "-f", "raw", "-o", str(out),
+           "--threads"]
+    if seconds is not None:
+        cmd += ["-d", str(max(1, int(seconds)))]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def py_spy_stop(spy: subprocess.Popen[bytes] | None, timeout: float = 60.0) -> None:
+    """Stop a recording started without ``seconds`` (SIGINT: py-spy then writes its file)."""
+    if spy is None:
+        return
+    if spy.poll() is None:
+        spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        spy.wait(timeout=10)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

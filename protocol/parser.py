@@ -289,13 +289,16 @@ def _id(r: Reader) -> c.Command:
         return c.Id(None)
     r.open_paren()
     params: list[tuple[str, str | None]] = []
+    # Lenient about spaces inside the list, as Dovecot is: aioimaplib sends `( "name" ... )`.
+    while r.maybe_sp():
+        pass
     while r.peek() != 0x29:
-        if params:
-            r.sp()
         key = r.string().decode("utf-8", "surrogateescape")
         r.sp()
         value = r.nstring()
         params.append((key, None if value is None else value.decode("utf-8", "surrogateescape")))
+        while r.maybe_sp():
+            pass
     r.close_paren()
     r.end()
     return c.Id(tuple(params))

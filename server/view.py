@@ -152,12 +152,14 @@ class View:
         return out
 
     def flag_items(self, uid: int, flags: Iterable[str], modseq: int) -> list[Value]:
-        """The items of an unsolicited FETCH reporting flags: once CONDSTORE is enabled,
-        UID and MODSEQ go with them (RFC 7162 §3.2.4)."""
-        if not self.condstore:
-            return [Atom("FLAGS"), self.flags_value(uid, flags)]
-        return [Atom("UID"), uid, Atom("FLAGS"), self.flags_value(uid, flags),
-                Atom("MODSEQ"), [modseq]]
+        """The items of an unsolicited FETCH reporting flags. The UID always goes with
+        them: RFC 3501 §6.4.8 requires it for any FETCH caused by a UID command, RFC 9051
+        §7.5.2 for every unsolicited one; once CONDSTORE is enabled, MODSEQ too (RFC 7162
+        §3.2.4)."""
+        items: list[Value] = [Atom("UID"), uid, Atom("FLAGS"), self.flags_value(uid, flags)]
+        if self.condstore:
+            items += [Atom("MODSEQ"), [modseq]]
+        return items
 
     def _drop_ghosts(self) -> list[Response]:
         """Remove the ghosts and report them: one VANISHED once QRESYNC is enabled (RFC

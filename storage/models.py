@@ -6,6 +6,7 @@ follow later changes.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -111,3 +112,14 @@ class MessageRecord:
     bodystructure: bytes
     body_simple: bytes
     part_tree: bytes | None
+
+
+@dataclass(frozen=True)
+class SelectSummary:
+    """What SELECT needs, read in one snapshot (so the UID list and the counters agree):
+    the mailbox, its UIDs in order, the first unseen UID and the keywords in use."""
+
+    mailbox: MailboxInfo
+    uids: array[int]
+    first_unseen_uid: int | None
+    keywords: list[str]

@@ -245,26 +245,29 @@ class _Compiler:
         self.uid_sets.append(([lo for lo, _ in spans], [hi for _, hi in spans]))
         return f"crispin_uid_in({self.p(len(self.uid_sets) - 1)}, mm.uid)"
 
+    def contains(self, column: str, needle: str) -> str:
+        """Substring test as ``LIKE '%needle%'``: SQLite runs it about three times faster
+        than ``instr()`` on long text (bench/README.md), and since both sides are
+        case-folded, LIKE's own ASCII case folding changes nothing."""
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return f"coalesce({column} LIKE {self.p('%' + escaped + '%')} ESCAPE '\\', 0)"
+
     def text(self, field: TextField, needle: str) -> str:
         column = _HDR_COLUMNS.get(field)
         if column is not None:
             self.needs_message = True
             if not needle:
                 return f"{column} IS NOT NULL"
-            return f"coalesce(instr({column}, {self.p(needle)}), 0) > 0"
+            return self.contains(column, needle)
         if not needle:
             return "1"
         self.needs_text = True
         if field == "headers":
-            return f"coalesce(instr(t.headers, {self.p(needle)}), 0) > 0"
+            return self.contains("t.headers", needle)
         if field == "body":
-            return f"coalesce(instr(t.body, {self.p(needle)}), 0) > 0"
+            return self.contains("t.body", needle)
         if field == "text":
-            n = self.p(needle)
-            return (
-                f"(coalesce(instr(t.headers, {n}), 0) > 0"
-                f" OR coalesce(instr(t.body, {self.p(needle)}), 0) > 0)"
-            )
+            return f"({self.contains('t.headers', needle)} OR {self.contains('t.body', needle)})"
         raise ValueError(f"unknown text field {field!r}")
 
     def header(self, name: str, needle: str) -> str:

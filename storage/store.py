@@ -31,6 +31,7 @@ from .models import (
     MailboxStatus,
     MessageRecord,
     MessageState,
+    SelectSummary,
     StoreResult,
     User,
 )
@@ -228,9 +229,24 @@ class Store:
             partial(messages.changes_since, mailbox_id=mailbox_id, modseq=modseq)
         )
 
-    async def fetch_records(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageRecord]:
-        """FETCH metadata (ENVELOPE, BODYSTRUCTURE, sizes, dates, flags) for ``uids``."""
-        return await self._db.read(partial(messages.records, mailbox_id=mailbox_id, uids=uids))
+    async def fetch_records(
+        self, mailbox_id: int, uids: Sequence[int], structure: bool = True
+    ) -> list[MessageRecord]:
+        """FETCH metadata (ENVELOPE, BODYSTRUCTURE, sizes, dates, flags) for ``uids``;
+        ``structure=False`` skips the ENVELOPE/BODYSTRUCTURE/part-tree blobs."""
+        return await self._db.read(
+            partial(messages.records, mailbox_id=mailbox_id, uids=uids, structure=structure)
+        )
+
+    async def flag_records(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageState]:
+        """UID, flags and modseq of ``uids``: the cheapest FETCH."""
+        return await self._db.read(
+            partial(messages.flag_records, mailbox_id=mailbox_id, uids=uids)
+        )
+
+    async def select_summary(self, mailbox_id: int) -> SelectSummary:
+        """Everything SELECT reports, in one consistent read."""
+        return await self._db.read(partial(messages.select_summary, mailbox_id=mailbox_id))
 
     async def message_body(self, mailbox_id: int, uid: int) -> bytes | None:
         """The raw message, or None if the UID is not in the mailbox."""

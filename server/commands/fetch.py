@@ -21,14 +21,19 @@ from protocol import (
     Value,
     format_datetime,
 )
-from protocol.mime import fetch_section, part_tree_from_bytes
 from server.flags import SEEN
+from server.sections import SectionPlan
 from server.session import CommandFailed, Result, Session
 from server.sets import compact_set
 from server.view import InvalidSequence, View
 from storage.models import MessageRecord
 
 BATCH = 500
+# FETCH of flags only (what every client does to resynchronise) reads no blobs and can
+# take far bigger batches.
+FLAGS_BATCH = 5000
+FLAG_ITEMS = frozenset({"UID", "FLAGS", "MODSEQ"})
+STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 SIMPLE_ITEMS = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
                           "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT",
                           "MODSEQ"})
@@ -66,25 +71,14 @@ def _sets_seen(items: Sequence[FetchItem]) -> bool:
                for i in items)
 
 
-def _section(raw: bytes, rec: MessageRecord, item: BodySection) -> bytes | None:
-    if rec.part_tree is None:
-        return raw if not item.part and item.text is None else None
-    tree = part_tree_from_bytes(rec.part_tree)
-    data = fetch_section(raw, tree, item.part, item.text, item.fields)
-    if data is not None and item.partial is not None:
-        origin, count = item.partial
-        data = data[origin:origin + count]
-    return data
-
-
 def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], modseq: int,
-           raw: bytes | None, items: Sequence[FetchItem]) -> list[Value]:
+           raw: bytes | None, items: Sequence[FetchAttr | SectionPlan]) -> list[Value]:
     out: list[Value] = []
     for item in items:
-        if isinstance(item, BodySection):
+        if isinstance(item, SectionPlan):
             assert raw is not None
-            data = _section(raw, rec, item)
-            out += [Raw(item.response_name()), None if data is None else Literal(data)]
+            data = item.data(raw, rec)
+            out += [item.name, None if data is None else Literal(data)]
             continue
         name = item.name
         out.append(Atom(name))
@@ -162,10 +156,18 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     wants_uid = any(isinstance(i, FetchAttr) and i.name == "UID" for i in items)
     live = [(n, u) for n, u in pairs if u not in view.ghosts]
     missing = len(live) != len(pairs)
+    if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
+        gone = await _fetch_flags(session, view, live, items, changedsince)
+        return _done(missing or gone, cmd)
+    plans: list[FetchAttr | SectionPlan] = [
+        SectionPlan(i) if isinstance(i, BodySection) else i for i in items]
+    structure = any((isinstance(i, SectionPlan) and i.needs_tree) or
+                    (isinstance(i, FetchAttr) and i.name in STRUCTURE_ITEMS) for i in plans)
     for start in range(0, len(live), BATCH):
         batch = live[start:start + BATCH]
         uids = [u for _, u in batch]
-        records = {r.uid: r for r in await store.fetch_records(view.mailbox_id, uids)}
+        records = {r.uid: r for r in await store.fetch_records(view.mailbox_id, uids,
+                                                                structure)}
         if changedsince is not None:
             records = {u: r for u, r in records.items() if r.modseq > changedsince}
             batch = [(n, u) for n, u in batch if u in records]
@@ -191,7 +193,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                 if changedsince is None:
                     missing = True  # expunged by another session since the view was built
                 continue
-            values = _items(view, rec, flags[uid], modseqs[uid], bodies.get(uid), items)
+            values = _items(view, rec, flags[uid], modseqs[uid], bodies.get(uid), plans)
             if uid in seen_now:
                 # RFC 3501 §6.4.5: report the \Seen that this FETCH set; with CONDSTORE,
                 # with its UID and new MODSEQ (RFC 7162 §3.2.4).
@@ -203,11 +205,49 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                     values += [Atom("MODSEQ"), [modseqs[uid]]]
             session.channel.send(DataResponse((n, Atom("FETCH"), values)))
         await session.channel.flush()
+    return _done(missing, cmd)
+
+
+def _done(missing: bool, cmd: Fetch) -> Result:
     if missing and not cmd.uid:
         # RFC 2180 §4.1.2 / RFC 5530: data for the messages that still exist, and a NO.
         return Result("Some of the requested messages no longer exist", "EXPUNGEISSUED",
                       status="NO")
     return Result("FETCH completed")
+
+
+async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
+                       items: list[FetchItem], changedsince: int | None) -> bool:
+    """FETCH of UID, FLAGS and MODSEQ only: no blobs read, large batches. True if some
+    message was expunged by another session since the view was built."""
+    gone = False
+    names = [i.name for i in items if isinstance(i, FetchAttr)]
+    store = session.server.store
+    send = session.channel.send
+    fetch = Atom("FETCH")
+    for start in range(0, len(live), FLAGS_BATCH):
+        batch = live[start:start + FLAGS_BATCH]
+        states = {m.uid: m for m in await store.flag_records(view.mailbox_id,
+                                                              [u for _, u in batch])}
+        for n, uid in batch:
+            m = states.get(uid)
+            if m is None:
+                gone = gone or changedsince is None
+                continue
+            if changedsince is not None and m.modseq <= changedsince:
+                continue
+            values: list[Value] = []
+            for name in names:
+                values.append(Atom(name))
+                if name == "UID":
+                    values.append(uid)
+                elif name == "FLAGS":
+                    values.append(view.flags_value(uid, m.flags))
+                else:
+                    values.append([m.modseq])
+            send(DataResponse((n, fetch, values)))
+        await session.channel.flush()
+    return gone
 
 
 async def _report_vanished(session: Session, view: View, cmd: Fetch, since: int) -> None:

@@ -79,18 +79,13 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     session.deselect()
     info = await existing_mailbox(session, name)
     store = session.server.store
-    messages = await store.list_messages(info.id)
+    summary = await store.select_summary(info.id)
+    info = summary.mailbox
     recent = [] if readonly else await store.claim_recent(info.id)
-    view = View.create(info, (m.uid for m in messages), info.highest_modseq, readonly, recent)
-    keywords: set[str] = set()
-    first_unseen = 0
-    for n, m in enumerate(messages, 1):
-        if not first_unseen and "\\Seen" not in m.flags:
-            first_unseen = n
-        for flag in m.flags:
-            if not flag.startswith("\\"):
-                keywords.add(flag)
-    view.keywords = keywords
+    view = View(info, summary.uids, info.highest_modseq, readonly, set(recent))
+    view.keywords = set(summary.keywords)
+    first_unseen = 0 if summary.first_unseen_uid is None else \
+        (view.msn(summary.first_unseen_uid) or 0)
     flags = view.flag_atoms()
     session.untagged(Atom("FLAGS"), flags)
     # RFC 3501 §7.1: "\*" says new keywords may be created; a read-only mailbox has none.

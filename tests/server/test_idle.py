@@ -35,7 +35,7 @@ def test_idle_sees_append_flags_and_expunge(server: ServerThread) -> None:
     assert wait_line(raw) == b"* 1 RECENT"
     other.select("INBOX")
     other.store("1", "+FLAGS", "(\\Flagged)")
-    assert wait_line(raw).startswith(b"* 1 FETCH (FLAGS (\\Flagged")
+    assert wait_line(raw).startswith(b"* 1 FETCH (UID 1 FLAGS (\\Flagged")
     other.store("1", "+FLAGS", "(\\Deleted)")
     wait_line(raw)
     other.expunge()

@@ -224,7 +224,9 @@ def select_summary(conn: sqlite3.Connection, mailbox_id: int) -> SelectSummary:
     )
 
 
-def flag_records(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]) -> list[MessageState]:
+def flag_records(
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]
+) -> list[MessageState]:
     """UID, flags and modseq only, for FETCH (UID FLAGS MODSEQ): no join, no blobs."""
     rows = conn.execute(
         "SELECT uid, flags, keywords, modseq FROM mailbox_messages"

@@ -366,11 +366,77 @@ class Search:
     returns: tuple[str, ...] | None = None
 
 
+# --- RFC 4314 ACL and RFC 9208 QUOTA -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetAcl:
+    """RFC 4314 §3.1; ``rights`` may start with "+" or "-" (modify, not replace)."""
+
+    mailbox: str
+    identifier: str
+    rights: str
+
+
+@dataclass(frozen=True)
+class DeleteAcl:
+    """RFC 4314 §3.2."""
+
+    mailbox: str
+    identifier: str
+
+
+@dataclass(frozen=True)
+class GetAcl:
+    """RFC 4314 §3.3."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class ListRights:
+    """RFC 4314 §3.4."""
+
+    mailbox: str
+    identifier: str
+
+
+@dataclass(frozen=True)
+class MyRights:
+    """RFC 4314 §3.5."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class GetQuota:
+    """RFC 9208 §4.2; the quota root name is a plain string, not a mailbox name."""
+
+    root: str
+
+
+@dataclass(frozen=True)
+class GetQuotaRoot:
+    """RFC 9208 §4.3."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True)
+class SetQuota:
+    """RFC 9208 §4.1: resource names upper-cased, limits as numbers."""
+
+    root: str
+    resources: tuple[tuple[str, int], ...]
+
+
 Command: TypeAlias = (
     Capability | Noop | Logout | StartTLS | Authenticate | Login
     | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
     | List | Lsub | Status | Namespace | Enable | Id | Compress | Idle
     | Check | Close | Unselect | Expunge | Copy | Move | Fetch | Store | Search
+    | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights
+    | GetQuota | GetQuotaRoot | SetQuota
 )
 
 

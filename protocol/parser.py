@@ -10,6 +10,7 @@ from datetime import datetime
 from . import commands as c
 from .dates import parse_datetime
 from .limits import Limits
+from .parser_acl import HANDLERS as ACL_HANDLERS
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
 from .parser_search import parse_search
@@ -345,5 +346,6 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     "ENABLE": _enable,
     "ID": _id,
     "COMPRESS": _compress,
+    **ACL_HANDLERS,
 }
 

@@ -11,18 +11,24 @@ from protocol import (
     Copy,
     Create,
     Delete,
+    DeleteAcl,
     Enable,
     Examine,
     Expunge,
     Fetch,
     FetchAttr,
     FetchItem,
+    GetAcl,
+    GetQuota,
+    GetQuotaRoot,
     Id,
     List,
+    ListRights,
     Login,
     Lsub,
     Mailbox,
     Move,
+    MyRights,
     Param,
     ParamValue,
     Rename,
@@ -34,6 +40,8 @@ from protocol import (
     SearchTerm,
     Select,
     SequenceSet,
+    SetAcl,
+    SetQuota,
     Status,
     Store,
     Subscribe,
@@ -193,6 +201,17 @@ def to_imap(tag: str, cmd: Command) -> bytes:
         if cmd.charset is not None:
             out += b" CHARSET " + s(cmd.charset)
         out += b" " + b" ".join(search_key(k) for k in cmd.criteria.keys)
+    elif isinstance(cmd, SetAcl):
+        out = b"SETACL " + mbox(cmd.mailbox) + b" " + s(cmd.identifier) + b" " + s(cmd.rights)
+    elif isinstance(cmd, (DeleteAcl, ListRights)):
+        out = name.upper().encode() + b" " + mbox(cmd.mailbox) + b" " + s(cmd.identifier)
+    elif isinstance(cmd, (GetAcl, MyRights, GetQuotaRoot)):
+        out = name.upper().encode() + b" " + mbox(cmd.mailbox)
+    elif isinstance(cmd, GetQuota):
+        out = b"GETQUOTA " + s(cmd.root)
+    elif isinstance(cmd, SetQuota):
+        out = b"SETQUOTA " + s(cmd.root) + b" (" + b" ".join(
+            b"%s %d" % (n.encode(), v) for n, v in cmd.resources) + b")"
     else:
         raise AssertionError(f"no writer for {name}")
     return tag.encode() + b" " + out + b"\r\n"

@@ -28,6 +28,10 @@ async def run_admin(args: argparse.Namespace, config: Config) -> int:
             return await _user(store, config, args)
         if args.command == "import":
             return await _import(store, args)
+        if args.command in ("acl", "shared", "quota"):
+            from server.admin_sharing import run_sharing
+
+            return await run_sharing(store, config, args)
         return await _mailbox(store, args)
     finally:
         await store.close()

@@ -37,6 +37,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "failure_delay": 2.0,
         "cache_ttl": 300.0,
         "create_starter_account": True,
+        "admins": "",
+    },
+    "namespaces": {
+        "other_users": "Other Users/",
+        "shared": "Shared/",
     },
     "limits": {
         "max_connections": 2000,

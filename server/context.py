@@ -11,6 +11,7 @@ from protocol import Atom, Event, Limits, StatusResponse
 from server.auth import Authenticator
 from server.config import Config
 from server.hub import Hub
+from server.namespaces import Namespaces
 from server.session import CommandFailed, Session, State
 
 if TYPE_CHECKING:
@@ -24,7 +25,9 @@ BASE_CAPABILITIES = ("IMAP4rev1", "LITERAL+", "ID", "ENABLE")
 # After login: the ones that only make sense for an authenticated user.
 AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPACE",
                      "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE",
-                     "COMPRESS=DEFLATE", "CONDSTORE", "QRESYNC")
+                     "COMPRESS=DEFLATE", "CONDSTORE", "QRESYNC", "ACL", "RIGHTS=texk",
+                     "LIST-MYRIGHTS", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
+                     "QUOTASET")
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 
@@ -37,6 +40,8 @@ class ServerContext:
     authenticator: Authenticator = field(init=False)
     limits: Limits = field(init=False)
     trace: bool = field(init=False)
+    namespaces: Namespaces = field(init=False)
+    admins: frozenset[str] = field(init=False)
     sessions: set[Session] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -47,6 +52,9 @@ class ServerContext:
             max_literal_size=int(cfg.get("limits", "max_literal_size")),
         )
         self.trace = bool(cfg.get("log", "trace"))
+        self.namespaces = Namespaces(cfg)
+        self.admins = frozenset(n.strip() for n in str(cfg.get("auth", "admins")).split(",")
+                                if n.strip())
 
     def capabilities(self, session: Session) -> list[Atom]:
         caps = [Atom(c) for c in BASE_CAPABILITIES]

@@ -123,14 +123,14 @@ class NotifyingStore(Store):
         self.hub.notify(source_id, target_id)
         return result
 
-    async def rename_mailbox(self, user_id: int, old: str, new: str) -> None:
-        info = await self.get_mailbox(user_id, old)
-        await super().rename_mailbox(user_id, old, new)
+    async def rename_mailbox_in(self, owner_id: int | None, old: str, new: str) -> None:
+        info = await self.get_mailbox_in(owner_id, old)
+        await super().rename_mailbox_in(owner_id, old, new)
         if info is not None:
             self.hub.notify(info.id)
 
-    async def delete_mailbox(self, user_id: int, name: str) -> None:
-        info = await self.get_mailbox(user_id, name)
-        await super().delete_mailbox(user_id, name)
+    async def delete_mailbox_in(self, owner_id: int | None, name: str) -> None:
+        info = await self.get_mailbox_in(owner_id, name)
+        await super().delete_mailbox_in(owner_id, name)
         if info is not None:
             self.hub.notify(info.id)

@@ -118,5 +118,10 @@ def server_context(certificate: Certificate) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= ssl.OP_NO_COMPRESSION
+    # No TLS 1.3 session tickets: they arrive after the handshake, and imaplib2 (under
+    # offlineimap) reads them in one thread while writing in another, which sometimes
+    # loses its first command after STARTTLS (tests/interop/test_offlineimap.py). Clients
+    # here reconnect rarely; a full handshake costs about half a millisecond.
+    ctx.num_tickets = 0
     ctx.load_cert_chain(str(certificate.cert_path), str(certificate.key_path))
     return ctx

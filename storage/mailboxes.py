@@ -2,7 +2,15 @@
 
 Invariant kept by every function here: each proper superior of an existing name exists as
 a row (selectable, or a ``noselect`` placeholder), so the inferiors of "a" are exactly the
-user's rows in the name range ["a/", "a0") — see ``names.inferior_range``.
+owner's rows in the name range ["a/", "a0") — see ``names.inferior_range``.
+
+Owners: the ``*_in`` functions take ``owner_id: int | None``, where None is the owner of
+the shared mailboxes (``mailboxes.owner_id`` NULL, see migrations.py), a hierarchy of
+its own.  Their SQL compares with ``owner_id IS ?`` (``= ?`` never matches NULL), which
+SQLite serves from the UNIQUE(owner_id, name) index like ``=``.  The user-id functions
+(``get_mailbox``, ``create_mailbox``…) are the same code with an ``int`` owner.  INBOX
+is special (cannot be deleted, RENAME moves its messages) only in a user's hierarchy; a
+shared mailbox called "INBOX" is an ordinary name.
 """
 
 from __future__ import annotations
@@ -75,19 +83,29 @@ def _require_owner(conn: sqlite3.Connection, user_id: int) -> None:
         raise NotFound(f"no user with id {user_id}")
 
 
-def list_mailboxes(conn: sqlite3.Connection, user_id: int) -> list[MailboxInfo]:
-    """All of the user's mailboxes, placeholders included, sorted by name (binary order)."""
+def list_mailboxes_in(conn: sqlite3.Connection, owner_id: int | None) -> list[MailboxInfo]:
+    """All mailboxes of ``owner_id`` (None: the shared ones), placeholders included,
+    sorted by name (binary order)."""
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM mailboxes WHERE owner_id = ? ORDER BY name", (user_id,)
+        f"SELECT {_COLUMNS} FROM mailboxes WHERE owner_id IS ? ORDER BY name", (owner_id,)
     ).fetchall()
     return [_info(row) for row in rows]
 
 
-def get_mailbox(conn: sqlite3.Connection, user_id: int, name: str) -> MailboxInfo | None:
+def list_mailboxes(conn: sqlite3.Connection, user_id: int) -> list[MailboxInfo]:
+    """All of the user's mailboxes, placeholders included, sorted by name (binary order)."""
+    return list_mailboxes_in(conn, user_id)
+
+
+def get_mailbox_in(conn: sqlite3.Connection, owner_id: int | None, name: str) -> MailboxInfo | None:
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM mailboxes WHERE owner_id = ? AND name = ?", (user_id, name)
+        f"SELECT {_COLUMNS} FROM mailboxes WHERE owner_id IS ? AND name = ?", (owner_id, name)
     ).fetchone()
     return None if row is None else _info(row)
+
+
+def get_mailbox(conn: sqlite3.Connection, user_id: int, name: str) -> MailboxInfo | None:
+    return get_mailbox_in(conn, user_id, name)
 
 
 def get_mailbox_by_id(conn: sqlite3.Connection, mailbox_id: int) -> MailboxInfo | None:
@@ -95,34 +113,47 @@ def get_mailbox_by_id(conn: sqlite3.Connection, mailbox_id: int) -> MailboxInfo 
     return None if row is None else _info(row)
 
 
-def has_inferiors(conn: sqlite3.Connection, user_id: int, name: str) -> bool:
+def has_inferiors_in(conn: sqlite3.Connection, owner_id: int | None, name: str) -> bool:
     lo, hi = inferior_range(name)
     row = conn.execute(
-        "SELECT 1 FROM mailboxes WHERE owner_id = ? AND name >= ? AND name < ? LIMIT 1",
-        (user_id, lo, hi),
+        "SELECT 1 FROM mailboxes WHERE owner_id IS ? AND name >= ? AND name < ? LIMIT 1",
+        (owner_id, lo, hi),
     ).fetchone()
     return row is not None
 
 
-def _create_ancestors(conn: sqlite3.Connection, user_id: int, name: str) -> None:
+def has_inferiors(conn: sqlite3.Connection, user_id: int, name: str) -> bool:
+    return has_inferiors_in(conn, user_id, name)
+
+
+def _create_ancestors(conn: sqlite3.Connection, owner_id: int | None, name: str) -> None:
     """RFC 3501 §6.3.3: create missing superiors as ordinary selectable mailboxes (as
     Dovecot does), so the hierarchy invariant holds for ``name``."""
     for superior in ancestors(name):
-        if get_mailbox(conn, user_id, superior) is None:
-            insert_mailbox(conn, user_id, superior)
+        if get_mailbox_in(conn, owner_id, superior) is None:
+            insert_mailbox(conn, owner_id, superior)
 
 
 def create_mailbox(
     conn: sqlite3.Connection, user_id: int, name: str, special_use: str | None
 ) -> MailboxInfo:
-    """RFC 3501 §6.3.3 CREATE.
+    """RFC 3501 §6.3.3 CREATE; see ``create_mailbox_in``."""
+    return create_mailbox_in(conn, user_id, name, special_use)
+
+
+def create_mailbox_in(
+    conn: sqlite3.Connection, owner_id: int | None, name: str, special_use: str | None
+) -> MailboxInfo:
+    """RFC 3501 §6.3.3 CREATE in the hierarchy of ``owner_id`` (None: shared).
 
     A name held by a ``noselect`` placeholder (left by DELETE of a mailbox with inferiors)
     becomes selectable again with a new UIDVALIDITY and UIDNEXT 1 (RFC 3501 §2.3.1.1).
+    ``NotFound`` for an unknown user id.
     """
     validate_name(name)
-    _require_owner(conn, user_id)
-    existing = get_mailbox(conn, user_id, name)
+    if owner_id is not None:
+        _require_owner(conn, owner_id)
+    existing = get_mailbox_in(conn, owner_id, name)
     if existing is not None:
         if not existing.noselect:
             raise AlreadyExists(f"mailbox {name!r} exists")
@@ -133,8 +164,8 @@ def create_mailbox(
         )
         mailbox_id = existing.id
     else:
-        _create_ancestors(conn, user_id, name)
-        mailbox_id = insert_mailbox(conn, user_id, name, special_use)
+        _create_ancestors(conn, owner_id, name)
+        mailbox_id = insert_mailbox(conn, owner_id, name, special_use)
     info = get_mailbox_by_id(conn, mailbox_id)
     assert info is not None
     return info
@@ -148,20 +179,25 @@ def _clear_contents(conn: sqlite3.Connection, mailbox_id: int) -> None:
     conn.execute("DELETE FROM acl WHERE mailbox_id = ?", (mailbox_id,))
 
 
-def _prune_placeholders(conn: sqlite3.Connection, user_id: int, name: str) -> None:
+def _prune_placeholders(conn: sqlite3.Connection, owner_id: int | None, name: str) -> None:
     """Remove ``noselect`` superiors of ``name`` that no longer have any inferior,
     innermost first; stop at the first superior that must stay."""
     for superior in reversed(ancestors(name)):
-        info = get_mailbox(conn, user_id, superior)
-        if info is None or not info.noselect or has_inferiors(conn, user_id, superior):
+        info = get_mailbox_in(conn, owner_id, superior)
+        if info is None or not info.noselect or has_inferiors_in(conn, owner_id, superior):
             return
         conn.execute("DELETE FROM mailboxes WHERE id = ?", (info.id,))
 
 
 def delete_mailbox(conn: sqlite3.Connection, user_id: int, name: str) -> None:
-    """RFC 3501 §6.3.4 DELETE.
+    """RFC 3501 §6.3.4 DELETE; see ``delete_mailbox_in``."""
+    delete_mailbox_in(conn, user_id, name)
 
-    - INBOX cannot be deleted: ``InvalidName``.
+
+def delete_mailbox_in(conn: sqlite3.Connection, owner_id: int | None, name: str) -> None:
+    """RFC 3501 §6.3.4 DELETE in the hierarchy of ``owner_id`` (None: shared).
+
+    - A user's INBOX cannot be deleted: ``InvalidName``.
     - With inferiors: a selectable mailbox loses its messages and becomes ``noselect`` (the
       row stays so the inferiors remain reachable); an existing placeholder raises
       ``HasChildren`` ("It is an error to attempt to delete a name that has inferior
@@ -170,12 +206,12 @@ def delete_mailbox(conn: sqlite3.Connection, user_id: int, name: str) -> None:
       placeholder superiors left without inferiors go too.
     Subscriptions are kept (RFC 3501 §6.3.6).
     """
-    if name == INBOX:
+    if name == INBOX and owner_id is not None:
         raise InvalidName("INBOX cannot be deleted")
-    info = get_mailbox(conn, user_id, name)
+    info = get_mailbox_in(conn, owner_id, name)
     if info is None:
         raise NotFound(f"no mailbox {name!r}")
-    if has_inferiors(conn, user_id, name):
+    if has_inferiors_in(conn, owner_id, name):
         if info.noselect:
             raise HasChildren(f"{name!r} has inferior mailboxes and is \\Noselect")
         _clear_contents(conn, info.id)
@@ -184,39 +220,45 @@ def delete_mailbox(conn: sqlite3.Connection, user_id: int, name: str) -> None:
         )
         return
     conn.execute("DELETE FROM mailboxes WHERE id = ?", (info.id,))
-    _prune_placeholders(conn, user_id, name)
+    _prune_placeholders(conn, owner_id, name)
 
 
 def rename_mailbox(conn: sqlite3.Connection, user_id: int, old: str, new: str) -> None:
-    """RFC 3501 §6.3.5 RENAME.
+    """RFC 3501 §6.3.5 RENAME; see ``rename_mailbox_in``."""
+    rename_mailbox_in(conn, user_id, old, new)
+
+
+def rename_mailbox_in(conn: sqlite3.Connection, owner_id: int | None, old: str, new: str) -> None:
+    """RFC 3501 §6.3.5 RENAME within the hierarchy of ``owner_id`` (None: shared).
 
     The mailbox and all its inferiors move ("a" -> "b" renames "a/x" to "b/x"), keeping
     their ids, UIDVALIDITY and messages; missing superiors of ``new`` are created;
     placeholders left without inferiors under ``old`` are removed.  Renaming into one's own
-    inferior ("a" -> "a/b") is ``InvalidName``.  INBOX is special, see ``_rename_inbox``.
+    inferior ("a" -> "a/b") is ``InvalidName``.  A user's INBOX is special, see
+    ``_rename_inbox``.
     """
     validate_name(new)
-    source = get_mailbox(conn, user_id, old)
+    source = get_mailbox_in(conn, owner_id, old)
     if source is None:
         raise NotFound(f"no mailbox {old!r}")
-    if get_mailbox(conn, user_id, new) is not None:
+    if get_mailbox_in(conn, owner_id, new) is not None:
         raise AlreadyExists(f"mailbox {new!r} exists")
-    if old == INBOX:
-        _rename_inbox(conn, user_id, source, new)
+    if old == INBOX and owner_id is not None:
+        _rename_inbox(conn, owner_id, source, new)
         return
     if is_inferior(new, old):
         raise InvalidName(f"cannot rename {old!r} into its own inferior {new!r}")
-    _create_ancestors(conn, user_id, new)
+    _create_ancestors(conn, owner_id, new)
     lo, hi = inferior_range(old)
     try:
         conn.execute(
             "UPDATE mailboxes SET name = ? || substr(name, ?)"
-            " WHERE owner_id = ? AND (name = ? OR (name >= ? AND name < ?))",
-            (new, len(old) + 1, user_id, old, lo, hi),
+            " WHERE owner_id IS ? AND (name = ? OR (name >= ? AND name < ?))",
+            (new, len(old) + 1, owner_id, old, lo, hi),
         )
     except sqlite3.IntegrityError:  # cannot happen while the hierarchy invariant holds
         raise AlreadyExists(f"an inferior of {new!r} exists") from None
-    _prune_placeholders(conn, user_id, old)
+    _prune_placeholders(conn, owner_id, old)
 
 
 def _rename_inbox(conn: sqlite3.Connection, user_id: int, inbox: MailboxInfo, new: str) -> None:

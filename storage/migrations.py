@@ -81,6 +81,27 @@ Schema (version 2)
     table so scans of ``messages`` stay small.  Messages stored before version 2 have no
     row (their text reads as empty); ``hdr_subject``/``hdr_from``/``hdr_to``/``hdr_cc``/
     ``hdr_bcc`` hold case-folded decoded values from version 2 on.
+
+Schema (version 3)
+==================
+
+``acl`` gains the index ``acl_identifier(identifier)`` so that "every mailbox this user
+may see" (``acl.visible_mailboxes``) is a lookup of the user's few identifiers, not a
+scan of every ACL.  ``rights`` holds letters of ``acl.ALL_RIGHTS`` in that order (RFC 4314
+§2.1); ``identifier`` is a user name, "anyone", or either prefixed "-" for negative
+rights (RFC 4314 §2).  Trigger ``users_delete_acl_quota``: deleting a user deletes the ACL
+entries naming them ("name" and "-name", on every mailbox), so a later account of the
+same name inherits nothing, and their user quota.
+
+``quotas(root_kind, root_id, storage_kib, messages)``
+    RFC 9208 limits per quota root: ``root_kind`` "user" (``root_id`` a user id; covers
+    every mailbox the user owns) or "mailbox" (``root_id`` a top-level shared mailbox;
+    covers it and its inferiors).  ``storage_kib`` is the STORAGE limit in units of 1024
+    octets, ``messages`` the MESSAGE limit; NULL is no limit, and a row has at least one.
+    Usage is not stored: it is summed when asked (see ``quota.py``).  Triggers drop the
+    row with its root: ``users_delete_acl_quota``, ``mailboxes_delete_quota`` (a shared
+    mailbox deleted), ``mailboxes_rename_quota`` (a shared mailbox renamed below another
+    level is no longer a root).
 """
 
 from __future__ import annotations
@@ -206,6 +227,39 @@ CREATE TABLE message_text (
     headers    TEXT NOT NULL,
     body       TEXT NOT NULL
 );
+""",
+    ),
+    (
+        3,
+        """
+CREATE INDEX acl_identifier ON acl(identifier);
+
+CREATE TABLE quotas (
+    root_kind   TEXT NOT NULL CHECK (root_kind IN ('user', 'mailbox')),
+    root_id     INTEGER NOT NULL,
+    storage_kib INTEGER CHECK (storage_kib >= 0),
+    messages    INTEGER CHECK (messages >= 0),
+    PRIMARY KEY (root_kind, root_id),
+    CHECK (storage_kib IS NOT NULL OR messages IS NOT NULL)
+) WITHOUT ROWID;
+
+CREATE TRIGGER users_delete_acl_quota AFTER DELETE ON users
+BEGIN
+    DELETE FROM acl WHERE identifier IN (OLD.name, '-' || OLD.name);
+    DELETE FROM quotas WHERE root_kind = 'user' AND root_id = OLD.id;
+END;
+
+CREATE TRIGGER mailboxes_delete_quota AFTER DELETE ON mailboxes
+WHEN OLD.owner_id IS NULL
+BEGIN
+    DELETE FROM quotas WHERE root_kind = 'mailbox' AND root_id = OLD.id;
+END;
+
+CREATE TRIGGER mailboxes_rename_quota AFTER UPDATE OF name ON mailboxes
+WHEN OLD.owner_id IS NULL AND instr(NEW.name, '/') > 0
+BEGIN
+    DELETE FROM quotas WHERE root_kind = 'mailbox' AND root_id = OLD.id;
+END;
 """,
     ),
 ]

@@ -123,3 +123,33 @@ class SelectSummary:
     uids: array[int]
     first_unseen_uid: int | None
     keywords: list[str]
+
+
+@dataclass(frozen=True)
+class AclEntry:
+    """One RFC 4314 ACL entry: ``identifier`` is a user name or "anyone", prefixed "-"
+    for negative rights; ``rights`` letters in ``acl.ALL_RIGHTS`` order."""
+
+    identifier: str
+    rights: str
+
+
+@dataclass(frozen=True)
+class QuotaResource:
+    """One RFC 9208 resource of a quota root: ``name`` "STORAGE" (``usage`` and ``limit``
+    in units of 1024 octets, usage rounded up) or "MESSAGE" (message counts)."""
+
+    name: str
+    usage: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A quota root and its limited resources (STORAGE first, then MESSAGE; a resource
+    without a limit is absent).  ``root_kind`` "user" (``root_id`` a user id) or "mailbox"
+    (``root_id`` a top-level shared mailbox)."""
+
+    root_kind: str
+    root_id: int
+    resources: list[QuotaResource]

@@ -25,6 +25,10 @@ def validate_user_name(name: str) -> None:
         raise InvalidName("user name too long")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         raise InvalidName("control character in user name")
+    # RFC 4314 §2: "anyone" and "-name" are ACL identifiers, never a user's name; "/" would
+    # make "Other Users/<name>/..." ambiguous.
+    if name.lower() == "anyone" or name.startswith("-") or "/" in name:
+        raise InvalidName("user name reserved or with '/'")
 
 
 def create_user(conn: sqlite3.Connection, name: str, password_hash: str) -> User:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import protocol as p
 from server.commands import (
+    acl,
     auth,
     basic,
     copy,
@@ -17,6 +18,7 @@ from server.commands import (
     idle,
     listing,
     mailboxes,
+    quota,
     search,
     selected,
     session_info,
@@ -62,4 +64,12 @@ TABLE: dict[type, CommandSpec] = {
     p.Namespace: CommandSpec(session_info.namespace, AUTH),
     p.Enable: CommandSpec(session_info.enable, frozenset({State.AUTHENTICATED})),
     p.Compress: CommandSpec(session_info.compress, AUTH),
+    p.SetAcl: CommandSpec(acl.setacl, AUTH),
+    p.DeleteAcl: CommandSpec(acl.deleteacl, AUTH),
+    p.GetAcl: CommandSpec(acl.getacl, AUTH),
+    p.ListRights: CommandSpec(acl.listrights, AUTH),
+    p.MyRights: CommandSpec(acl.myrights, AUTH),
+    p.GetQuotaRoot: CommandSpec(quota.getquotaroot, AUTH),
+    p.GetQuota: CommandSpec(quota.getquota, AUTH),
+    p.SetQuota: CommandSpec(quota.setquota, AUTH),
 }

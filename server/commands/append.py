@@ -14,9 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 from protocol import AppendBegin, AppendData, AppendEnd, Event
-from server import names
+from server.access import allowed_flags, rights_on_mailbox
+from server.commands.copy import check_quota, target_mailbox
 from server.ingest import deliver
-from server.session import AUTH, Result, Session
+from server.session import AUTH, CommandFailed, Result, Session
 from server.sets import compact_set
 from storage import InvalidFlag, MailboxInfo, NotFound
 from storage.flags import encode as encode_flags
@@ -104,16 +105,28 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     pending: PendingAppend | None = session.append
     if pending is None or pending.tag != event.tag:
         abandon(session)
-        assert session.user is not None
-        info = await session.server.store.get_mailbox(session.user.id,
-                                                      names.normalize(event.mailbox))
-        if info is None or info.noselect:
-            # RFC 3501 §6.3.11: the client may CREATE and retry.
-            _reject(session, "NO", "TRYCREATE", "Mailbox does not exist")
+        try:
+            info = await target_mailbox(session, event.mailbox)
+            await check_quota(session, info.id, event.size, 1)
+        except CommandFailed as exc:
+            # Refused before the client sends the message (RFC 3501 §6.3.11 TRYCREATE,
+            # RFC 9208 OVERQUOTA, RFC 4314 NOPERM).
+            _reject(session, "NO", exc.code, exc.text)
             return
         pending = PendingAppend(event.tag, info)
         session.append = pending
-    pending.messages.append(Spool(event.size, event.flags, event.internal_date))
+    else:
+        try:
+            await check_quota(session, pending.mailbox.id,
+                              sum(s.size for s in pending.messages) + event.size,
+                              len(pending.messages) + 1)
+        except CommandFailed as exc:
+            _reject(session, "NO", exc.code, exc.text)
+            return
+    # RFC 4314 §4: flags the user has no right to set are dropped, the APPEND succeeds.
+    rights = await rights_on_mailbox(session, pending.mailbox)
+    flags = tuple(allowed_flags(event.flags, rights))
+    pending.messages.append(Spool(event.size, flags, event.internal_date))
     session.channel.write(session.channel.proto.accept_literal())  # type: ignore[attr-defined]
 
 

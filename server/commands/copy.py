@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from protocol import Atom, Copy, Move
-from server import names
+from server.access import current_rights, mailbox_for
 from server.session import CommandFailed, Result, Session
 from server.sets import compact_set
 from server.view import InvalidSequence
@@ -11,25 +11,38 @@ from storage import MailboxInfo, NotFound
 from storage.models import CopyResult
 
 
-async def _target(session: Session, name: str) -> MailboxInfo:
-    assert session.user is not None
-    info = await session.server.store.get_mailbox(session.user.id, names.normalize(name))
-    if info is None or info.noselect:
-        # RFC 3501 §6.4.7: the client may create the mailbox and try again.
-        raise CommandFailed("Mailbox does not exist", "TRYCREATE")
-    return info
+async def target_mailbox(session: Session, name: str) -> MailboxInfo:
+    """Where COPY, MOVE and APPEND put messages: it must exist (else TRYCREATE, RFC 3501
+    §6.4.7, also when the user may not see it) and grant "i" (RFC 4314 §4)."""
+    try:
+        return (await mailbox_for(session, name, "i")).info
+    except CommandFailed as exc:
+        if exc.code == "NONEXISTENT":
+            raise CommandFailed("Mailbox does not exist", "TRYCREATE") from None
+        raise
+
+
+async def check_quota(session: Session, mailbox_id: int, octets: int, messages: int) -> None:
+    """RFC 9208 §4.3: an APPEND, COPY or MOVE that would go over quota stores nothing."""
+    over = await session.server.store.check_quota(mailbox_id, octets, messages)
+    if over is not None:
+        raise CommandFailed(f"Quota exceeded ({over.name})", "OVERQUOTA")
 
 
 async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | None:
     view = session.view
     assert view is not None
-    target = await _target(session, cmd.mailbox)
+    target = await target_mailbox(session, cmd.mailbox)
     try:
         pairs = view.select(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
     if move and view.readonly:
         raise CommandFailed("Mailbox is read-only", "READ-ONLY")
+    rights = await current_rights(session) if move else ""
+    if move and not all(r in rights for r in "te"):
+        # RFC 6851 §4.3: MOVE needs what STORE \Deleted and EXPUNGE need at the source.
+        raise CommandFailed("Permission denied (needs the 't' and 'e' rights)", "NOPERM")
     uids = [u for _, u in pairs if u not in view.ghosts]
     if len(uids) != len(pairs) and not cmd.uid:
         # RFC 2180 §4.4.1: a COPY naming a message expunged by another session fails
@@ -38,6 +51,9 @@ async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | N
     if not uids:
         return None
     store = session.server.store
+    if not (move and target.id == view.mailbox_id):
+        records = await store.fetch_records(view.mailbox_id, uids, structure=False)
+        await check_quota(session, target.id, sum(r.size for r in records), len(records))
     try:
         if move:
             return await store.move_messages(view.mailbox_id, uids, target.id)
@@ -67,4 +83,9 @@ async def move(session: Session, tag: str, cmd: Move) -> Result:
         assert view is not None
         for response in view.remove(result.expunged):
             session.channel.send(response)
+        if session.qresync:
+            # RFC 6851 §4.4 / RFC 7162 §3.2.7: the new mailbox modseq after the expunge.
+            modseqs = await session.server.store.highest_modseqs([view.mailbox_id])
+            if view.mailbox_id in modseqs:
+                return Result("MOVE completed", "HIGHESTMODSEQ", (modseqs[view.mailbox_id],))
     return Result("MOVE completed")

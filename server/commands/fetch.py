@@ -21,6 +21,7 @@ from protocol import (
     Value,
     format_datetime,
 )
+from server.access import current_rights
 from server.flags import SEEN
 from server.sections import SectionPlan
 from server.session import CommandFailed, Result, Session
@@ -151,7 +152,8 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         assert changedsince is not None
         await _report_vanished(session, view, cmd, changedsince)
     need = _body_need(items)
-    set_seen = _sets_seen(items) and not view.readonly
+    # RFC 4314 §4: a FETCH that implies \Seen does not set it without the "s" right.
+    set_seen = _sets_seen(items) and not view.readonly and "s" in await current_rights(session)
     wants_flags = any(isinstance(i, FetchAttr) and i.name == "FLAGS" for i in items)
     wants_uid = any(isinstance(i, FetchAttr) and i.name == "UID" for i in items)
     live = [(n, u) for n, u in pairs if u not in view.ghosts]

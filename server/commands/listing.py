@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from protocol import Atom, List, Lsub, Mailbox, Value
 from server import names
+from server.access import ALL_RIGHTS
 from server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
 from server.session import CommandFailed, Result, Session
 from storage import MailboxInfo
@@ -18,7 +19,7 @@ HAS_CHILDREN = Atom("\\HasChildren")
 HAS_NO_CHILDREN = Atom("\\HasNoChildren")
 
 SELECTION_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
-RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"})
+RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS", "MYRIGHTS"})
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -38,6 +39,37 @@ class Entry:
     subscribed: bool
     child_subscribed: bool = False
     attrs: list[Value] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Visible:
+    """A name the user can see: a mailbox with the user's rights on it, or (``info``
+    None) a \\Noselect level of the namespace tree such as "Other Users/bob"."""
+
+    info: MailboxInfo | None
+    rights: str
+
+
+async def visible_tree(session: Session) -> dict[str, Visible]:
+    """Every name this user may see (RFC 4314 "l" right), under its client name: their
+    own mailboxes, others' shared with them under "Other Users/<owner>/", shared ones
+    under "Shared/", and the \\Noselect levels that lead to them (RFC 2342)."""
+    assert session.user is not None
+    store = session.server.store
+    ns = session.server.namespaces
+    tree = {m.name: Visible(m, ALL_RIGHTS)
+            for m in await store.list_mailboxes(session.user.id)}
+    other_root, shared_root = ns.roots()
+    for info, rights, owner in await store.visible_mailboxes(session.user.id,
+                                                             session.user.name):
+        if owner is None:
+            tree[ns.shared_name(info.name)] = Visible(info, rights)
+            tree.setdefault(shared_root, Visible(None, ""))
+        else:
+            tree[ns.other_name(owner, info.name)] = Visible(info, rights)
+            tree.setdefault(other_root, Visible(None, ""))
+            tree.setdefault(f"{ns.other}{owner}", Visible(None, ""))
+    return tree
 
 
 def _parse_options(cmd: List) -> tuple[set[str], dict[str, object]]:
@@ -72,10 +104,12 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
         return Result("LIST completed")
     store = session.server.store
     uid = user_id(session)
-    mailboxes = {m.name: m for m in await store.list_mailboxes(uid)}
+    tree = await visible_tree(session)
+    mailboxes = {name: v.info for name, v in tree.items() if v.info is not None}
+    virtual = {name for name, v in tree.items() if v.info is None}
     want_subscriptions = "SUBSCRIBED" in selection or "SUBSCRIBED" in returns
     subscribed = set(await store.list_subscriptions(uid)) if want_subscriptions else set()
-    parents = {p for n in mailboxes for p in names.parent_names(n)}
+    parents = {p for n in tree for p in names.parent_names(n)}
     matchers = [names.pattern_matcher(names.join_reference(cmd.reference, p))
                 for p in cmd.patterns if p != ""]
 
@@ -89,6 +123,8 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
 
     entries: dict[str, Entry] = {}
     candidates = set(mailboxes) | (subscribed if "SUBSCRIBED" in selection else set())
+    if not selection - {"REMOTE"}:
+        candidates |= virtual
     for name in candidates:
         info = mailboxes.get(name)
         if matches(name) and selected(name, info):
@@ -112,7 +148,9 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
         entry = entries[name]
         info = entry.info
         attrs: list[Value] = []
-        if info is None:
+        if name in virtual:
+            attrs += [NOSELECT, HAS_CHILDREN]
+        elif info is None:
             attrs.append(NONEXISTENT)
         else:
             if info.noselect:
@@ -125,7 +163,12 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
         if entry.child_subscribed and "SUBSCRIBED" in selection:
             extra = [["CHILDINFO", ["SUBSCRIBED"]]]
         session.untagged(Atom("LIST"), attrs, names.DELIMITER, Mailbox(name), *extra)
-        if isinstance(status_items, tuple) and info is not None and not info.noselect:
+        rights = tree[name].rights if name in tree else ""
+        if "MYRIGHTS" in returns and info is not None and name not in virtual:
+            # RFC 8440 §3: MYRIGHTS follows the LIST response it belongs to.
+            session.untagged(Atom("MYRIGHTS"), Mailbox(name), Atom(rights) if rights else "")
+        if isinstance(status_items, tuple) and info is not None and not info.noselect \
+                and "r" in rights:
             # RFC 5819 §2: the STATUS response follows the LIST response it belongs to.
             values = await status_values(session, info, status_items)
             session.untagged(Atom("STATUS"), Mailbox(name), values)
@@ -140,7 +183,8 @@ async def lsub(session: Session, tag: str, cmd: Lsub) -> Result:
         return Result("LSUB completed")
     matcher = names.pattern_matcher(names.join_reference(cmd.reference, cmd.pattern))
     subscribed = set(await session.server.store.list_subscriptions(user_id(session)))
-    existing = {m.name: m for m in await session.server.store.list_mailboxes(user_id(session))}
+    existing = {name: v.info for name, v in (await visible_tree(session)).items()
+                if v.info is not None}
     found: dict[str, bool] = {}
     for name in subscribed:
         if matcher.fullmatch(name) is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from protocol import Atom, Create, Delete, Mailbox, Rename, Status, Subscribe, Unsubscribe, Value
 from server import names
+from server.access import mailbox_for, rights_on
+from server.namespaces import Place
 from server.session import CommandFailed, Result, Session
 from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
 
@@ -24,12 +26,31 @@ def checked_name(name: str) -> str:
     return name
 
 
-async def existing_mailbox(session: Session, name: str) -> MailboxInfo:
-    """The mailbox, selectable, or NO [NONEXISTENT]."""
-    info = await session.server.store.get_mailbox(user_id(session), names.normalize(name))
-    if info is None or info.noselect:
-        raise CommandFailed("Mailbox does not exist", "NONEXISTENT")
-    return info
+async def existing_mailbox(session: Session, name: str, need: str = "r") -> MailboxInfo:
+    """The mailbox, selectable, with the rights in ``need``; else NO [NONEXISTENT] or
+    NO [NOPERM] (RFC 4314 §4)."""
+    return (await mailbox_for(session, name, need)).info
+
+
+async def _writable_place(session: Session, raw: str) -> Place:
+    """Where a new name would go, if the user may create there: anywhere in their own
+    namespace; elsewhere, with the "k" right on the nearest existing superior
+    (RFC 4314 §4 CREATE)."""
+    place = await session.server.namespaces.resolve(session, raw)
+    if place.kind == "personal":
+        return place
+    if place.kind in ("virtual", "missing"):
+        raise CommandFailed("Cannot create a mailbox here", "NOPERM")
+    if not names.is_valid(place.name):
+        raise CommandFailed("Invalid mailbox name", "CANNOT")
+    for parent in reversed(names.parent_names(place.name)):
+        info = await session.server.store.get_mailbox_in(place.owner_id, parent)
+        if info is not None:
+            rights = await rights_on(session, place, info)
+            if "k" in rights:
+                return place
+            raise CommandFailed("Permission denied (needs the 'k' right)", "NOPERM")
+    raise CommandFailed("Cannot create a mailbox here", "NOPERM")
 
 
 SPECIAL_USE_ATTRS = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent",
@@ -63,8 +84,9 @@ async def create(session: Session, tag: str, cmd: Create) -> Result:
     name = checked_name(raw)
     if name == "INBOX":
         raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
+    place = await _writable_place(session, name)
     try:
-        await session.server.store.create_mailbox(user_id(session), name, special_use)
+        await session.server.store.create_mailbox_in(place.owner_id, place.name, special_use)
     except AlreadyExists:
         raise CommandFailed("Mailbox already exists", "ALREADYEXISTS") from None
     except InvalidName:
@@ -78,8 +100,11 @@ async def delete(session: Session, tag: str, cmd: Delete) -> Result:
     name = names.normalize(cmd.mailbox)
     if name == "INBOX":
         raise CommandFailed("INBOX cannot be deleted", "CANNOT")
+    access = await mailbox_for(session, name, "x", allow_noselect=True)
+    if access.place.kind == "other" and access.place.name == "INBOX":
+        raise CommandFailed("INBOX cannot be deleted", "CANNOT")
     try:
-        await session.server.store.delete_mailbox(user_id(session), name)
+        await session.server.store.delete_mailbox_in(access.place.owner_id, access.place.name)
     except NotFound:
         raise CommandFailed("Mailbox does not exist", "NONEXISTENT") from None
     except HasChildren:
@@ -97,8 +122,14 @@ async def rename(session: Session, tag: str, cmd: Rename) -> Result:
     new = checked_name(cmd.new[:-1] if cmd.new.endswith(names.DELIMITER) else cmd.new)
     if new == "INBOX":
         raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
+    # RFC 4314 §4: "x" on the mailbox, "k" where it goes; and it stays with its owner.
+    source = await mailbox_for(session, old, "x", allow_noselect=True)
+    target = await _writable_place(session, new)
+    if (target.kind, target.owner_id) != (source.place.kind, source.place.owner_id):
+        raise CommandFailed("Cannot move a mailbox to another owner", "CANNOT")
     try:
-        await session.server.store.rename_mailbox(user_id(session), old, new)
+        await session.server.store.rename_mailbox_in(source.place.owner_id, source.place.name,
+                                                     target.name)
     except NotFound:
         raise CommandFailed("Mailbox does not exist", "NONEXISTENT") from None
     except AlreadyExists:
@@ -142,9 +173,9 @@ async def status(session: Session, tag: str, cmd: Status) -> Result:
     for item in cmd.items:
         if item not in STATUS_ITEMS:
             raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
-    info = await existing_mailbox(session, cmd.mailbox)
+    info = await existing_mailbox(session, cmd.mailbox, "r")
     if "HIGHESTMODSEQ" in cmd.items:
         session.enable_condstore()  # RFC 7162 §3.1.6
     values = await status_values(session, info, cmd.items)
-    session.untagged(Atom("STATUS"), Mailbox(info.name), values)
+    session.untagged(Atom("STATUS"), Mailbox(names.normalize(cmd.mailbox)), values)
     return Result("STATUS completed")

@@ -17,7 +17,7 @@ from protocol import (
     Unselect,
     Value,
 )
-from server.commands.mailboxes import existing_mailbox
+from server.access import current_rights, mailbox_for
 from server.session import CommandFailed, Result, Session, State
 from server.sets import compact_set
 from server.view import View
@@ -77,9 +77,11 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     if session.view is not None:
         session.untagged_status("OK", "Previous mailbox closed", "CLOSED")
     session.deselect()
-    info = await existing_mailbox(session, name)
+    access = await mailbox_for(session, name, "r")
+    # RFC 4314 §5.2: READ-ONLY unless the user may insert, expunge or change flags.
+    readonly = readonly or not set("iestw") & set(access.rights)
     store = session.server.store
-    summary = await store.select_summary(info.id)
+    summary = await store.select_summary(access.info.id)
     info = summary.mailbox
     recent = [] if readonly else await store.claim_recent(info.id)
     view = View(info, summary.uids, info.highest_modseq, readonly, set(recent))
@@ -148,8 +150,10 @@ async def close(session: Session, tag: str, cmd: Close) -> Result:
     """RFC 3501 §6.4.2: silently expunge (never in a read-only mailbox), then deselect."""
     view = session.view
     assert view is not None
+    # RFC 4314 §4: without "e" the expunge is skipped, the close still succeeds.
+    may_expunge = not view.readonly and "e" in await current_rights(session)
     session.deselect()
-    if not view.readonly:
+    if may_expunge:
         await session.server.store.expunge(view.mailbox_id)
     return Result("CLOSE completed")
 
@@ -166,10 +170,15 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
     assert view is not None
     if view.readonly:
         raise CommandFailed("Mailbox is read-only", "READ-ONLY")
+    if "e" not in await current_rights(session):
+        raise CommandFailed("Permission denied (needs the 'e' right)", "NOPERM")
     uids = None
     if cmd.uid_set is not None:
         uids = [uid for _, uid in view.by_uid(cmd.uid_set)]
-    expunged, _ = await session.server.store.expunge(view.mailbox_id, uids)
+    expunged, modseq = await session.server.store.expunge(view.mailbox_id, uids)
     for response in view.remove(expunged):
         session.channel.send(response)
+    if session.qresync:
+        # RFC 7162 §3.2.7, §3.2.9: the new mailbox modseq goes with the tagged OK.
+        return Result("EXPUNGE completed", "HIGHESTMODSEQ", (modseq,))
     return Result("EXPUNGE completed")

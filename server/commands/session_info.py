@@ -34,10 +34,13 @@ async def id_(session: Session, tag: str, cmd: Id) -> Result:
 
 
 async def namespace(session: Session, tag: str, cmd: Namespace) -> Result:
-    """RFC 2342 §5: one personal namespace with no prefix; "Other Users" and "Shared"
-    join this list when shared mailboxes exist."""
+    """RFC 2342 §5: the personal namespace has no prefix; other users' mailboxes shared
+    with this user, and the mailboxes of no single user, each have theirs."""
+    ns = session.server.namespaces
     personal: list[Value] = [["", names.DELIMITER]]
-    session.untagged(Atom("NAMESPACE"), personal, None, None)
+    others: list[Value] = [[ns.other, names.DELIMITER]]
+    shared: list[Value] = [[ns.shared, names.DELIMITER]]
+    session.untagged(Atom("NAMESPACE"), personal, others, shared)
     return Result("NAMESPACE completed")
 
 

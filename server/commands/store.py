@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from protocol import Atom, Store, Value
+from server.access import allowed_flags, current_rights
 from server.session import CommandFailed, Result, Session
 from server.sets import compact_set
 from server.view import InvalidSequence
 from storage import InvalidFlag
+from storage.flags import encode as encode_flags
+from storage.models import StoreResult
 
 MODES = {"": "set", "+": "add", "-": "remove"}
 
@@ -26,14 +29,21 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     uids = [u for _, u in pairs if u not in view.ghosts]
     missing = len(uids) != len(pairs)
     try:
-        result = await session.server.store.store_flags(
-            view.mailbox_id, uids, MODES[cmd.mode], cmd.flags,  # type: ignore[arg-type]
-            cmd.unchangedsince)
+        encode_flags(cmd.flags)
     except InvalidFlag as exc:
         raise CommandFailed(f"Invalid flag: {exc}", status="BAD") from None
-    if result.changed:
-        # The answer below reports this change; the sync after must not echo it again.
-        view.own_modseqs.add(result.highest_modseq)
+    rights = await current_rights(session)
+    if all(r in rights for r in "stw"):
+        results = [await session.server.store.store_flags(
+            view.mailbox_id, uids, MODES[cmd.mode], cmd.flags,  # type: ignore[arg-type]
+            cmd.unchangedsince)]
+    else:
+        results = await _store_within_rights(session, uids, cmd, rights)
+    result = _merge(results)
+    for part in results:
+        if part.changed:
+            # The answer below reports this change; the sync after must not echo it again.
+            view.own_modseqs.add(part.highest_modseq)
     announce_keywords(session, cmd.flags)
     if len(result.messages) != len(uids):
         missing = True
@@ -73,6 +83,44 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     if code:
         return Result("Conditional STORE failed", code, code_args)
     return Result("STORE completed")
+
+
+def _changeable(flag: str, rights: str) -> bool:
+    return bool(allowed_flags([flag], rights))
+
+
+async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
+                               rights: str) -> list[StoreResult]:
+    """RFC 4314 §4: each flag needs its own right (\\Seen "s", \\Deleted "t", the rest
+    "w"); a STORE changes the flags it may and keeps the others, and fails only when it
+    may change none of those named."""
+    view = session.view
+    assert view is not None
+    store = session.server.store
+    allowed = allowed_flags(cmd.flags, rights)
+    if cmd.flags and not allowed:
+        raise CommandFailed("Permission denied for these flags", "NOPERM")
+    if cmd.mode:
+        return [await store.store_flags(view.mailbox_id, uids, MODES[cmd.mode],  # type: ignore[arg-type]
+                                        allowed, cmd.unchangedsince)]
+    # Replacing FLAGS: flags the user may not change stay as they are on each message.
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for m in await store.flag_records(view.mailbox_id, uids):
+        kept = [f for f in m.flags if not _changeable(f, rights)]
+        target = tuple(dict.fromkeys([*kept, *allowed]))
+        groups.setdefault(target, []).append(m.uid)
+    return [await store.store_flags(view.mailbox_id, group, "set", list(target),
+                                    cmd.unchangedsince)
+            for target, group in groups.items()]
+
+
+def _merge(results: list[StoreResult]) -> StoreResult:
+    if len(results) == 1:
+        return results[0]
+    messages = sorted((m for r in results for m in r.messages), key=lambda m: m.uid)
+    return StoreResult(messages, [u for r in results for u in r.changed],
+                       [u for r in results for u in r.modified],
+                       max((r.highest_modseq for r in results), default=0))
 
 
 def announce_keywords(session: Session, flags: tuple[str, ...] | list[str]) -> None:

@@ -50,13 +50,14 @@ class InteropServer:
     host = "127.0.0.1"
 
     def __init__(self, data_dir: Path, *, user: str = USER, password: str = PASSWORD,
-                 trace: bool = True, extra_args: Sequence[str] = ()) -> None:
+                 trace: bool = True, extra_args: Sequence[str] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.user, self.password = user, password
         data_dir.mkdir(parents=True, exist_ok=True)
         self.add_user(user, password)
         args = ["--trace"] if trace else []
-        self.process = ServerProcess(data_dir, *args, *extra_args)
+        self.process = ServerProcess(data_dir, *args, *extra_args, env=env)
         self.port, self.tls_port = self.process.port, self.process.tls_port
         self.cert = data_dir / "tls" / "cert.pem"
         self.log: list[str] = list(self.process.output)
@@ -134,7 +135,8 @@ class InteropServer:
 @pytest.fixture
 def make_crispin(tmp_path: Path, request: pytest.FixtureRequest
                  ) -> Iterator[Callable[..., InteropServer]]:
-    """Factory: ``make_crispin(trace=True, extra_args=())`` starts a fresh server."""
+    """Factory: ``make_crispin(trace=True, extra_args=(), env={"CRISPIN_LIMITS_…": …})``
+    starts a fresh server."""
     started: list[InteropServer] = []
 
     def make(**kwargs: object) -> InteropServer:

@@ -10,6 +10,7 @@ itself (DNS names only, hence ``localhost``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.interop import messages as m
@@ -19,6 +20,18 @@ MAILDIR_FLAGS = {"D": "\\Draft", "F": "\\Flagged", "R": "\\Answered", "S": "\\Se
                  "T": "\\Deleted"}
 
 Local = dict[str, dict[int, tuple[frozenset[str], bytes]]]
+
+# A client-side race, not a server fault: after STARTTLS, imaplib2 3.05 restarts its reader
+# thread, which reads the socket (and the server's TLS 1.3 session tickets) while the writer
+# thread sends "CAPABILITY" on the same SSL object. Now and then (one run in five or ten here,
+# with two connections per run) the client then fails:
+# - "... => connection terminated" after the server's login timeout: ss(8) showed the client
+#   had sent exactly CAPABILITY, ID, STARTTLS, ClientHello, ChangeCipherSpec+Finished (682
+#   bytes), all read by the server (Recv-Q 0), and never the encrypted CAPABILITY;
+# - "... => socket error: Too many read 0" at once, the server having sent nothing after its
+#   "OK Begin TLS negotiation now" and the handshake.
+# The STARTTLS test shortens the login timeout and retries only on this failure.
+STARTTLS_RACE = "Failed to start TLS connection: command: CAPABILITY =>"
 
 
 def write_config(tmp: Path, srv: InteropServer, *, starttls: bool) -> tuple[Path, Path]:
@@ -44,14 +57,18 @@ def write_config(tmp: Path, srv: InteropServer, *, starttls: bool) -> tuple[Path
     return config, local
 
 
-def offlineimap(config: Path, home: Path) -> str:
+def offlineimap(config: Path, home: Path, *, attempts: int = 1) -> str:
     require("offlineimap")
-    result = run_client(["offlineimap", "-c", str(config), "-o", "-u", "basic"],
-                        timeout=90, home=home)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, describe(result)
-    assert "ERROR" not in output, describe(result)
-    return output
+    for attempt in range(1, attempts + 1):
+        result = run_client(["offlineimap", "-c", str(config), "-o", "-u", "basic"],
+                            timeout=90, home=home)
+        output = result.stdout + result.stderr
+        if attempt < attempts and STARTTLS_RACE in output:
+            continue
+        assert result.returncode == 0, describe(result)
+        assert "ERROR" not in output, describe(result)
+        return output
+    raise AssertionError("unreachable")
 
 
 def local_folders(root: Path) -> Local:
@@ -114,12 +131,13 @@ def test_full_sync_over_imaps(crispin: InteropServer, tmp_path: Path,
     crispin.assert_no_protocol_errors()
 
 
-def test_full_sync_over_starttls(crispin: InteropServer, tmp_path: Path,
+def test_full_sync_over_starttls(make_crispin: Callable[..., InteropServer], tmp_path: Path,
                                  client_home: Path) -> None:
     require("offlineimap")
+    crispin = make_crispin(env={"CRISPIN_LIMITS_LOGIN_TIMEOUT": "3"})
     crispin.load(m.message_set(large=False))
     config, local = write_config(tmp_path, crispin, starttls=True)
-    offlineimap(config, client_home)
+    offlineimap(config, client_home, attempts=5)
     assert re.search(r" C: \S+ STARTTLS", crispin.log_text()), "offlineimap did not upgrade"
     assert_in_step(crispin, local)
     crispin.assert_no_protocol_errors()

@@ -100,7 +100,8 @@ def test_id_namespace_enable(server: ServerThread) -> None:
     assert lines[0].startswith(b'* ID ("name" "Crispin" "version" ')
     assert raw.command(b"b", b"ID NIL")[-1].startswith(b"b OK")
     raw.command(b"c", b'LOGIN alice "' + PASSWORD.encode() + b'"')
-    assert raw.command(b"d", b"NAMESPACE")[0] == b'* NAMESPACE (("" "/")) NIL NIL'
+    assert raw.command(b"d", b"NAMESPACE")[0] == (
+        b'* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))')
     lines = raw.command(b"e", b"ENABLE FOOBAR")
     assert lines[0] == b"* ENABLED" and lines[1].startswith(b"e OK")
 

@@ -1,0 +1,88 @@
+"""Who may do what to a mailbox (RFC 4314 ACL), checked by every command.
+
+A user has every right on their own mailboxes; on others' and on shared mailboxes, what the
+ACL grants (storage computes it, including ``anyone`` and negative rights). Refusals never
+reveal a mailbox the user may not see: without the "l" right, the answer is NONEXISTENT
+whether the mailbox exists or not (RFC 4314 §6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.namespaces import Place
+from server.session import CommandFailed, Session
+from storage import MailboxInfo
+
+ALL_RIGHTS = "lrswipkxtea"
+
+
+@dataclass(frozen=True)
+class Access:
+    place: Place
+    info: MailboxInfo
+    rights: str
+
+
+def nonexistent() -> CommandFailed:
+    return CommandFailed("Mailbox does not exist", "NONEXISTENT")
+
+
+async def find(session: Session, place: Place) -> MailboxInfo | None:
+    if place.kind not in ("personal", "other", "shared"):
+        return None
+    return await session.server.store.get_mailbox_in(place.owner_id, place.name)
+
+
+async def rights_on(session: Session, place: Place, info: MailboxInfo) -> str:
+    if place.kind == "personal":
+        return ALL_RIGHTS
+    return await rights_on_mailbox(session, info)
+
+
+async def mailbox_for(session: Session, name: str, need: str = "",
+                      allow_noselect: bool = False) -> Access:
+    """The mailbox named ``name`` if the user holds every right in ``need``; else
+    NO [NONEXISTENT] (cannot see it) or NO [NOPERM] (can see it, may not do this)."""
+    place = await session.server.namespaces.resolve(session, name)
+    info = await find(session, place)
+    if info is None:
+        raise nonexistent()
+    rights = await rights_on(session, place, info)
+    if not rights:
+        raise nonexistent()
+    if info.noselect and not allow_noselect:
+        raise nonexistent()
+    missing = [r for r in need if r not in rights]
+    if missing:
+        if "l" not in rights and "r" not in rights:
+            raise nonexistent()
+        raise CommandFailed(f"Permission denied (needs the {missing[0]!r} right)", "NOPERM")
+    return Access(place, info, rights)
+
+
+async def current_rights(session: Session) -> str:
+    """The rights on the selected mailbox now: re-read for each command, so that a right
+    revoked while the mailbox is selected takes effect at once (RFC 4314 §4)."""
+    view = session.view
+    assert view is not None
+    return await rights_on_mailbox(session, view.mailbox)
+
+
+def allowed_flags(flags: tuple[str, ...] | list[str], rights: str) -> list[str]:
+    """RFC 4314 §4: \\Seen needs "s", \\Deleted "t", every other flag "w"."""
+    out = []
+    for flag in flags:
+        lower = flag.lower()
+        need = "s" if lower == "\\seen" else "t" if lower == "\\deleted" else "w"
+        if need in rights:
+            out.append(flag)
+    return out
+
+
+async def rights_on_mailbox(session: Session, info: MailboxInfo) -> str:
+    """The user's rights on a mailbox already found by id."""
+    assert session.user is not None
+    if info.owner_id == session.user.id:
+        return ALL_RIGHTS
+    return await session.server.store.rights_of(info.id, session.user.id, session.user.name)

@@ -1,0 +1,100 @@
+"""QUOTA (RFC 9208): GETQUOTAROOT, GETQUOTA, SETQUOTA.
+
+Quota roots as this user sees them: "" for their own mailboxes, "Other Users/bob" for a
+user whose mailboxes are shared with them, "Shared/<top>" for a shared mailbox tree (its own
+root). STORAGE is counted in units of 1024 octets, MESSAGE in messages (RFC 9208 §5).
+SETQUOTA belongs to the administrators named in ``auth.admins`` (QUOTASET).
+"""
+
+from __future__ import annotations
+
+from protocol import Atom, GetQuota, GetQuotaRoot, Mailbox, SetQuota, Value
+from server import names
+from server.access import mailbox_for
+from server.session import CommandFailed, Result, Session
+from storage.models import Quota
+
+RESOURCES = ("STORAGE", "MESSAGE")
+
+
+async def root_name(session: Session, kind: str, root_id: int) -> str:
+    assert session.user is not None
+    store = session.server.store
+    ns = session.server.namespaces
+    if kind == "user":
+        if root_id == session.user.id:
+            return ""
+        user = await store.get_user_by_id(root_id)
+        return f"{ns.other}{user.name if user else root_id}"
+    info = await store.get_mailbox_by_id(root_id)
+    return ns.shared_name(info.name if info else str(root_id))
+
+
+async def resolve_root(session: Session, name: str) -> tuple[str, int]:
+    """The (kind, id) of a quota root this user may ask about."""
+    assert session.user is not None
+    store = session.server.store
+    ns = session.server.namespaces
+    if name == "":
+        return "user", session.user.id
+    if name.startswith(ns.other):
+        user = await store.get_user(name[len(ns.other):])
+        if user is not None:
+            return "user", user.id
+    elif name.startswith(ns.shared):
+        top = name[len(ns.shared):].split(names.DELIMITER)[0]
+        info = await store.get_shared_mailbox(top)
+        if info is not None:
+            return "mailbox", info.id
+    elif session.user.name in session.server.admins:
+        user = await store.get_user(name)  # administrators may name a user directly
+        if user is not None:
+            return "user", user.id
+    raise CommandFailed("No such quota root", "NONEXISTENT")
+
+
+def quota_items(quota: Quota | None) -> list[Value]:
+    out: list[Value] = []
+    if quota is not None:
+        for res in quota.resources:
+            out += [Atom(res.name), res.usage, res.limit]
+    return out
+
+
+async def getquotaroot(session: Session, tag: str, cmd: GetQuotaRoot) -> Result:
+    """RFC 9208 §4.3: the mailbox's roots, then the quota of each."""
+    access = await mailbox_for(session, cmd.mailbox, allow_noselect=True)
+    if not set("lr") & set(access.rights):
+        raise CommandFailed("Mailbox does not exist", "NONEXISTENT")
+    store = session.server.store
+    kind, root_id = await store.quota_root_of(access.info.id)
+    name = await root_name(session, kind, root_id)
+    session.untagged(Atom("QUOTAROOT"), Mailbox(names.normalize(cmd.mailbox)), name)
+    # RFC 9208 §4.3: a QUOTA response for each root, "()" when it has no limits.
+    quota = await store.get_quota(kind, root_id)
+    session.untagged(Atom("QUOTA"), name, quota_items(quota))
+    return Result("GETQUOTAROOT completed")
+
+
+async def getquota(session: Session, tag: str, cmd: GetQuota) -> Result:
+    """RFC 9208 §4.2."""
+    kind, root_id = await resolve_root(session, cmd.root)
+    quota = await session.server.store.get_quota(kind, root_id)
+    session.untagged(Atom("QUOTA"), cmd.root, quota_items(quota))
+    return Result("GETQUOTA completed")
+
+
+async def setquota(session: Session, tag: str, cmd: SetQuota) -> Result:
+    """RFC 9208 §4.1: administrators only; an empty list removes the limits."""
+    assert session.user is not None
+    if session.user.name not in session.server.admins:
+        raise CommandFailed("Only administrators may set quotas", "NOPERM")
+    limits = dict(cmd.resources)
+    unknown = set(limits) - set(RESOURCES)
+    if unknown:
+        raise CommandFailed(f"Unsupported resource {sorted(unknown)[0]}", "CANNOT")
+    kind, root_id = await resolve_root(session, cmd.root)
+    store = session.server.store
+    await store.set_quota(kind, root_id, limits.get("STORAGE"), limits.get("MESSAGE"))
+    session.untagged(Atom("QUOTA"), cmd.root, quota_items(await store.get_quota(kind, root_id)))
+    return Result("SETQUOTA completed")

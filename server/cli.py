@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = asub.add_parser("get", help="show a mailbox's access control list")
     _common(p)
     p.add_argument("mailbox", help=mailbox_help)
-    p = asub.add_parser("set", help="give an identifier rights (+r adds, -r removes)")
+    p = asub.add_parser("set", help="give an identifier rights (+r adds, -r removes; put "
+                        "-- before an argument that starts with '-')")
     _common(p)
     p.add_argument("mailbox", help=mailbox_help)
     p.add_argument("identifier", help="a user name, anyone, or -name for negative rights")

@@ -105,13 +105,7 @@ class BenchServer:
         """Create the user (unless ``add_user`` is false: a restart on the same data) and
         start the server; returns when it is listening."""
         if add_user:
-            add = subprocess.run(
-                [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin",
-                 "--data-dir", str(self.data_dir)],
-                input=(PASSWORD + "\n").encode(), cwd=REPO, env=self.env,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-            if add.returncode != 0:
-                raise RuntimeError(f"user add failed: {add.stdout.decode(errors='replace')}")
+            self.add_user(timeout)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [*self.wrapper, "serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
@@ -129,6 +123,30 @@ class BenchServer:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("server did not start:\n" + self.log_path.read_text(errors="replace"))
+
+    def add_user(self, timeout: float = 60.0) -> None:
+        """``crispin user add`` USER/PASSWORD into the data dir (server running or not)."""
+        add = subprocess.run(
+            [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin",
+             "--data-dir", str(self.data_dir)],
+            input=(PASSWORD + "\n").encode(), cwd=REPO, env=self.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        if add.returncode != 0:
+            raise RuntimeError(f"user add failed: {add.stdout.decode(errors='replace')}")
+
+    def import_mbox(self, mbox: Path, mailbox: str = "INBOX", timeout: float = 7200.0
+                    ) -> float:
+        """``crispin import`` of an mbox into USER's ``mailbox`` (run it with the server
+        stopped); the wall seconds it took."""
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [PYTHON, "-m", "server.cli", "import", "--user", USER, "--mailbox", mailbox,
+             str(mbox), "--data-dir", str(self.data_dir)],
+            cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError("import failed:\n" + proc.stdout.decode(errors="replace")[-2000:])
+        return time.perf_counter() - t0
 
     def log_tail(self, lines: int = 20) -> str:
         try:

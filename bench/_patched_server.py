@@ -13,6 +13,12 @@ import sys
 size = int(os.environ.get("BENCH_SSL_MAX_SIZE", "0"))
 if size:
     asyncio.sslproto.SSLProtocol.max_size = size
+    # server/tls.py now sets the same attribute itself (from TLS_READ_BUFFER) at startup:
+    # change that constant too, or the experiment would measure the server's default.
+    import server.tls
+
+    if hasattr(server.tls, "TLS_READ_BUFFER"):
+        server.tls.TLS_READ_BUFFER = size
 
 from server.cli import main  # noqa: E402
 

@@ -167,7 +167,8 @@ async def test_capabilities_namespace_list(crispin: InteropServer, connect) -> N
                         "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "LITERAL+", "UNSELECT"):
                 assert c.has_capability(cap), (cap, c.protocol.capabilities)
             r = ok(await c.namespace())
-            assert parse(r.lines[0]) == [[["", "/"]], None, None]
+            assert parse(r.lines[0]) == [[["", "/"]], [["Other Users/", "/"]],
+                                         [["Shared/", "/"]]]
             # LIST: names in modified UTF-7 on the wire (aioimaplib does not decode them).
             r = ok(await c.list('""', "*"))
             folders: dict[str, set[str]] = {}

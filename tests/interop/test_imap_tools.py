@@ -75,7 +75,8 @@ def test_transports_capabilities_namespace(crispin: InteropServer, mailbox) -> N
                 "LIST-EXTENDED", "LIST-STATUS", "CHILDREN", "UNSELECT"} <= caps, caps
         assert "STARTTLS" not in caps and "LOGINDISABLED" not in caps
         typ, data = mb.client.namespace()
-        assert (typ, data) == ("OK", [b'(("" "/")) NIL NIL']), data
+        assert (typ, data) == (
+            "OK", [b'(("" "/")) (("Other Users/" "/")) (("Shared/" "/"))']), data
         assert mb.folder.get() == "INBOX"
         mb.logout()
     with pytest.raises(MailboxLoginError):

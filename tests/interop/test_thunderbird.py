@@ -92,7 +92,9 @@ class ImapLog:
     partial: str = ""
     commands: list[Exchange] = field(default_factory=list)
     by_tag: dict[tuple[str, str], Exchange] = field(default_factory=dict)
-    untagged: list[tuple[str, str, str]] = field(default_factory=list)   # conn, state, line
+    # untagged answers: (conn, state, line, tag of the IDLE in progress on conn or "")
+    untagged: list[tuple[str, str, str, str]] = field(default_factory=list)
+    idling: dict[str, tuple[str, str]] = field(default_factory=dict)  # conn -> (tag, state)
     resolved: set[str] = field(default_factory=set)
     literal_left: dict[str, int] = field(default_factory=dict)
     last_command_at: float = 0.0
@@ -131,6 +133,8 @@ class ImapLog:
                 ex = Exchange(conn, state, rest)
                 self.commands.append(ex)
                 self.by_tag[(conn, tag)] = ex
+                if rest.upper() == "IDLE":
+                    self.idling[conn] = (tag, state)
                 self.last_command_at = time.monotonic()
             return
         left = self.literal_left.get(conn, 0)
@@ -141,9 +145,11 @@ class ImapLog:
             self.literal_left[conn] = int(lit.group(1))
         tag, _, rest = text.partition(" ")
         if tag == "*":
-            self.untagged.append((conn, state, rest))
+            self.untagged.append((conn, state, rest, self.idling.get(conn, ("", ""))[0]))
         elif (conn, tag) in self.by_tag and not self.by_tag[(conn, tag)].response:
             self.by_tag[(conn, tag)].response = rest
+            if self.idling.get(conn, ("", ""))[0] == tag:
+                del self.idling[conn]
 
     # -- questions asked of the log --
 
@@ -161,6 +167,11 @@ class ImapLog:
                 out.setdefault(c.state[2:], set()).update(uids)
         return out
 
+    def idle_in(self, state: str) -> tuple[str, str] | None:
+        """(conn, tag) of an IDLE in progress (sent, not yet answered) in ``state``."""
+        return next(((conn, tag) for conn, (tag, st) in self.idling.items() if st == state),
+                    None)
+
     def failures(self) -> list[Exchange]:
         return [c for c in self.commands if re.match(r"(NO|BAD)\b", c.response)]
 
@@ -169,7 +180,7 @@ class ImapLog:
         for c in self.commands:
             if m := re.search(r"\[CAPABILITY ([^\]]*)\]", c.response):
                 caps |= set(m.group(1).upper().split())
-        for _, _, line in self.untagged:
+        for _, _, line, _ in self.untagged:
             if line.upper().startswith("CAPABILITY "):
                 caps |= set(line.upper().split()[1:])
         return caps
@@ -453,7 +464,7 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
         log = tb.log
 
         def listed() -> bool:
-            lists = [line for _, _, line in log.untagged if line.upper().startswith("LIST ")]
+            lists = [line for _, _, line, _ in log.untagged if line.upper().startswith("LIST ")]
             wire = {messages.mutf7_encode(f) for f in folders}
             seen = {m.group(1) for line in lists
                     if (m := re.search(r' "/" "?(.*?)"?$', line))}
@@ -463,20 +474,21 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
         tb.wait_for("download of every message body",
                     lambda: offline_store(profile, host, nonempty)
                     == {f: expected[f] for f in nonempty}, SYNC_TIMEOUT)
-        tb.wait_for("IDLE on INBOX", lambda: bool(log.sent(r"^IDLE$", "S-INBOX")),
+        # Thunderbird leaves IDLE to fetch bodies, so wait for one that starts after that.
+        tb.wait_for("IDLE in progress on INBOX", lambda: log.idle_in("S-INBOX") is not None,
                     SYNC_TIMEOUT)
-
+        idle = log.idle_in("S-INBOX")
+        assert idle is not None
         new = messages.extra_message(100, "Arrived during IDLE")
         idle_commands = len(log.sent(r"^IDLE$", "S-INBOX"))
         new_uid = append_message(srv, new)
 
-        def exists_in_idle() -> bool:
-            idlers = {c.conn for c in log.sent(r"^IDLE$", "S-INBOX")}
-            return any(conn in idlers and re.match(rf"{len(expected['INBOX']) + 1} EXISTS",
-                                                   line)
-                       for conn, _, line in log.untagged)
+        def exists_in_idle() -> bool:      # pushed by the server during *that* IDLE
+            return any((conn, idle_tag) == idle
+                       and re.match(rf"{len(expected['INBOX']) + 1} EXISTS", line)
+                       for conn, _, line, idle_tag in log.untagged)
 
-        tb.wait_for("EXISTS for the appended message on the idling connection",
+        tb.wait_for("EXISTS for the appended message, pushed during IDLE",
                     exists_in_idle, IDLE_TIMEOUT)
         tb.wait_for("the appended message in the offline store",
                     lambda: normalize_message(new)

@@ -1,6 +1,7 @@
-"""``crispin acl``, ``crispin shared`` and ``crispin quota``: sharing administered from the
-command line. They write the same database as the running server, which reads rights and
-quotas afresh for every command, so a change takes effect for connected clients at once."""
+"""``crispin acl``, ``crispin shared``, ``crispin quota`` and ``crispin mailbox private``:
+sharing administered from the command line. They write the same database as the running
+server, which reads rights and quotas afresh for every command, so a change takes effect
+for connected clients at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from server.commands.acl import expand, shown
 from server.config import Config
 from server.namespaces import Namespaces
 from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound, Store
+from storage.flags import FLAGGED, SEEN
+
+PRIVATE_CHOICES = {"none": 0, "seen": SEEN, "seen+flagged": SEEN | FLAGGED}
+"""``crispin mailbox private`` choices: the ``mailboxes.private_flags`` masks."""
 
 
 def _fail(message: str) -> int:
@@ -106,4 +111,26 @@ async def run_sharing(store: Store, config: Config, args: argparse.Namespace) ->
         if text is None:
             raise
         return _fail(text)
+    return 0
+
+
+async def run_private_flags(args: argparse.Namespace, config: Config) -> int:
+    """``crispin mailbox private MAILBOX [none|seen|seen+flagged]``: which flags each user
+    keeps for themselves in a mailbox others use (storage/migrations.py, version 4).  The
+    new setting applies from now on: flags that become private start clear for everyone
+    but the owner; every message gets a new modseq, so connected clients refetch flags
+    (the server notices within its poll interval)."""
+    store = await Store.open(config.data_dir)
+    try:
+        info = await _mailbox(store, Namespaces(config), args.mailbox)
+        if args.flags is not None:
+            await store.set_private_flags(info.id, PRIVATE_CHOICES[args.flags])
+            info = await store.get_mailbox_by_id(info.id) or info
+        shown_as = {v: k for k, v in PRIVATE_CHOICES.items()}.get(
+            info.private_flags, str(info.private_flags))
+        print(f"{args.mailbox}\tprivate flags: {shown_as}")
+    except Usage as exc:
+        return _fail(str(exc))
+    finally:
+        await store.close()
     return 0

@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.add_argument("user")
         p.add_argument("name")
+    p = msub.add_parser("private", help="which flags each user of a shared mailbox keeps "
+                        "for themselves (default: seen); without a choice, show it")
+    _common(p)
+    p.add_argument("mailbox", help=mailbox_help)
+    p.add_argument("flags", nargs="?", choices=["none", "seen", "seen+flagged"],
+                   help="none: every flag shared; seen: \\Seen per user; seen+flagged: "
+                   "\\Seen and \\Flagged per user")
     return parser
 
 
@@ -147,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(f"crispin: {exc}", file=sys.stderr)
             return 1
+    if args.command == "mailbox" and args.action == "private":
+        from server.admin_sharing import run_private_flags
+
+        return asyncio.run(run_private_flags(args, config))
     from server.admin import run_admin
 
     return asyncio.run(run_admin(args, config))

@@ -85,43 +85,52 @@ class Hub:
 
 class NotifyingStore(Store):
     """The store as the server uses it: every change to messages wakes the sessions
-    watching the mailboxes it touched."""
+    watching the mailboxes it touched.  A private flag change wakes them all too: the
+    woken sessions of other users pull nothing (``changes_since`` is per viewer), those of
+    the same user report it."""
 
     hub: Hub
 
     async def append_message(self, mailbox_id: int, body: bytes | Path,
                              flags: Iterable[str] = (), internaldate: datetime | None = None,
-                             parsed: Any = None) -> tuple[int, int]:
-        result = await super().append_message(mailbox_id, body, flags, internaldate, parsed)
+                             parsed: Any = None, *, viewer: int | None = None
+                             ) -> tuple[int, int]:
+        result = await super().append_message(mailbox_id, body, flags, internaldate, parsed,
+                                              viewer=viewer)
         self.hub.notify(mailbox_id)
         return result
 
     async def store_flags(self, mailbox_id: int, uids: Sequence[int], mode: Any,
-                          flags: Iterable[str], unchanged_since: int | None = None
-                          ) -> StoreResult:
-        result = await super().store_flags(mailbox_id, uids, mode, flags, unchanged_since)
+                          flags: Iterable[str], unchanged_since: int | None = None,
+                          *, viewer: int | None = None) -> StoreResult:
+        result = await super().store_flags(mailbox_id, uids, mode, flags, unchanged_since,
+                                           viewer=viewer)
         if result.changed:
             self.hub.notify(mailbox_id)
         return result
 
-    async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None
-                      ) -> tuple[list[int], int]:
-        result = await super().expunge(mailbox_id, uids)
+    async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None,
+                      *, viewer: int | None = None) -> tuple[list[int], int]:
+        result = await super().expunge(mailbox_id, uids, viewer=viewer)
         if result[0]:
             self.hub.notify(mailbox_id)
         return result
 
-    async def copy_messages(self, source_id: int, uids: Sequence[int], target_id: int
-                            ) -> CopyResult:
-        result = await super().copy_messages(source_id, uids, target_id)
+    async def copy_messages(self, source_id: int, uids: Sequence[int], target_id: int,
+                            *, viewer: int | None = None) -> CopyResult:
+        result = await super().copy_messages(source_id, uids, target_id, viewer=viewer)
         self.hub.notify(target_id)
         return result
 
-    async def move_messages(self, source_id: int, uids: Sequence[int], target_id: int
-                            ) -> CopyResult:
-        result = await super().move_messages(source_id, uids, target_id)
+    async def move_messages(self, source_id: int, uids: Sequence[int], target_id: int,
+                            *, viewer: int | None = None) -> CopyResult:
+        result = await super().move_messages(source_id, uids, target_id, viewer=viewer)
         self.hub.notify(source_id, target_id)
         return result
+
+    async def set_private_flags(self, mailbox_id: int, mask: int) -> None:
+        await super().set_private_flags(mailbox_id, mask)
+        self.hub.notify(mailbox_id)
 
     async def rename_mailbox_in(self, owner_id: int | None, old: str, new: str) -> None:
         info = await self.get_mailbox_in(owner_id, old)

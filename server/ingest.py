@@ -43,11 +43,15 @@ def analyse(raw: bytes) -> dict[str, bytes | int | str | None]:
 
 
 async def deliver(store: Store, mailbox_id: int, body: bytes | Path, flags: Iterable[str] = (),
-                  internal_date: datetime | None = None) -> tuple[int, int]:
-    """Store one message; returns (uid, modseq). ``body`` may be a spool file (kept)."""
+                  internal_date: datetime | None = None, *, viewer: int | None = None
+                  ) -> tuple[int, int]:
+    """Store one message; returns (uid, modseq). ``body`` may be a spool file (kept).
+    ``viewer``: whose private flags (\\Seen in a shared mailbox) ``flags`` set; None is
+    the mailbox's owner (delivery, import)."""
     raw = body if isinstance(body, bytes) else await asyncio.to_thread(Path(body).read_bytes)
     if len(raw) > THREAD_THRESHOLD:
         columns = await asyncio.to_thread(analyse, raw)
     else:
         columns = analyse(raw)
-    return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns)
+    return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
+                                      viewer=viewer)

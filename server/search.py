@@ -281,20 +281,23 @@ def uids_criterion(view: View, wanted: Iterable[int]) -> s.UidIn:
 # -- running it ----------------------------------------------------------------------------
 
 
-async def run_search(store: Store, view: View, cmd: Search) -> tuple[list[int], int | None]:
+async def run_search(store: Store, view: View, cmd: Search, viewer: int | None = None
+                     ) -> tuple[list[int], int | None]:
     """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending, and
-    for a search that uses MODSEQ the highest modseq among them (RFC 7162 §3.1.5)."""
+    for a search that uses MODSEQ the highest modseq among them (RFC 7162 §3.1.5).  Flags
+    and modseqs are ``viewer``'s (private flags)."""
     crit = criteria(cmd, view)
     if not view.uids:
         return [], None
     try:
         if uses_modseq(cmd.criteria):
             pairs = await store.search_with_modseq(view.mailbox_id, crit,
-                                                   max_uid=view.uids[-1])
+                                                   max_uid=view.uids[-1], viewer=viewer)
             found = [u for u, _ in pairs if u not in view.ghosts]
             modseqs = [m for u, m in pairs if u not in view.ghosts]
             return to_numbers(view, found, cmd.uid), (max(modseqs) if modseqs else None)
-        found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1])
+        found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1],
+                                   viewer=viewer)
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
     return to_numbers(view, found, cmd.uid), None

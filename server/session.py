@@ -121,6 +121,12 @@ class Session:
             return self.channel.peer_is_loopback
         return False
 
+    @property
+    def viewer(self) -> int | None:
+        """The user id storage needs to show flags as this user sees them (private flags
+        in shared mailboxes, see ``storage/messages.py``)."""
+        return None if self.user is None else self.user.id
+
     def capabilities(self) -> list[Atom]:
         return self.server.capabilities(self)
 
@@ -163,7 +169,7 @@ class Session:
         if view is None:
             return
         store = self.server.store
-        changes = await store.changes_since(view.mailbox_id, view.modseq)
+        changes = await store.changes_since(view.mailbox_id, view.modseq, viewer=self.viewer)
         if changes.highest_modseq <= view.modseq and not changes.updated \
                 and not changes.expunged and not (allow_expunge and view.ghosts):
             return

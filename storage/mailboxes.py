@@ -20,11 +20,14 @@ import time
 from typing import Any
 
 from .errors import AlreadyExists, HasChildren, InvalidName, NotFound, StorageError
-from .flags import SEEN
+from .flags import DELETED, FLAGGED, SEEN
 from .models import MailboxInfo, MailboxStatus
 from .names import INBOX, ancestors, inferior_range, is_inferior, validate_name
 
-_COLUMNS = "id, owner_id, name, uidvalidity, uidnext, highest_modseq, noselect, special_use"
+_COLUMNS = (
+    "id, owner_id, name, uidvalidity, uidnext, highest_modseq, noselect, special_use,"
+    " private_flags"
+)
 _MAX_UIDVALIDITY = 0xFFFFFFFF
 
 
@@ -38,6 +41,7 @@ def _info(row: tuple[Any, ...]) -> MailboxInfo:
         highest_modseq=int(row[5]),
         noselect=bool(row[6]),
         special_use=None if row[7] is None else str(row[7]),
+        private_flags=int(row[8]),
     )
 
 
@@ -172,9 +176,11 @@ def create_mailbox_in(
 
 
 def _clear_contents(conn: sqlite3.Connection, mailbox_id: int) -> None:
-    """Drop a mailbox's messages, tombstones and ACL (the refcount trigger releases the
-    message bodies)."""
+    """Drop a mailbox's messages, private flags, tombstones and ACL (the refcount trigger
+    releases the message bodies).  Private flags must go: the UIDs restart at 1 when the
+    name is created again."""
     conn.execute("DELETE FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))
+    conn.execute("DELETE FROM private_flags WHERE mailbox_id = ?", (mailbox_id,))
     conn.execute("DELETE FROM expunged WHERE mailbox_id = ?", (mailbox_id,))
     conn.execute("DELETE FROM acl WHERE mailbox_id = ?", (mailbox_id,))
 
@@ -280,11 +286,11 @@ def _rename_inbox(conn: sqlite3.Connection, user_id: int, inbox: MailboxInfo, ne
         return
     new_modseq = 2  # a fresh mailbox starts at highest_modseq 1; this is its first change
     conn.execute(
-        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords,"
-        " internaldate, internaldate_tz)"
-        " SELECT ?, row_number() OVER (ORDER BY uid), message_id, ?, flags, keywords,"
+        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, shared_modseq,"
+        " flags, keywords, internaldate, internaldate_tz)"
+        " SELECT ?, row_number() OVER (ORDER BY uid), message_id, ?, ?, flags, keywords,"
         " internaldate, internaldate_tz FROM mailbox_messages WHERE mailbox_id = ?",
-        (new_id, new_modseq, inbox.id),
+        (new_id, new_modseq, new_modseq, inbox.id),
     )
     conn.execute(
         "UPDATE mailboxes SET uidnext = ?, highest_modseq = ? WHERE id = ?",
@@ -297,29 +303,84 @@ def _rename_inbox(conn: sqlite3.Connection, user_id: int, inbox: MailboxInfo, ne
         (inbox_modseq, inbox.id),
     )
     conn.execute("DELETE FROM mailbox_messages WHERE mailbox_id = ?", (inbox.id,))
+    # Other users' private flags stay behind: the new mailbox has no ACL, nobody else sees it.
+    conn.execute("DELETE FROM private_flags WHERE mailbox_id = ?", (inbox.id,))
     conn.execute("UPDATE mailboxes SET highest_modseq = ? WHERE id = ?", (inbox_modseq, inbox.id))
 
 
-def mailbox_status(conn: sqlite3.Connection, mailbox_id: int) -> MailboxStatus:
+def mailbox_status(
+    conn: sqlite3.Connection, mailbox_id: int, viewer: int | None = None
+) -> MailboxStatus:
     """Counters for STATUS / SELECT (RFC 3501 §6.3.10, §6.3.1), computed in one pass over
-    the mailbox's rows.  \\Recent: UIDs at or above ``first_recent_uid``."""
+    the mailbox's rows.  \\Recent: UIDs at or above ``first_recent_uid``.  UNSEEN counts
+    \\Seen as ``viewer`` sees it: when \\Seen is private and the viewer is not the owner,
+    it is the messages minus the viewer's private \\Seen rows.  HIGHESTMODSEQ is the
+    mailbox's, the same for every user (RFC 7162 §3.1.2.1 only asks that it never go
+    below any message's modseq the user can see)."""
     row = conn.execute(
-        "SELECT uidnext, uidvalidity, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?",
+        "SELECT uidnext, uidvalidity, highest_modseq, first_recent_uid, owner_id, private_flags"
+        " FROM mailboxes WHERE id = ?",
         (mailbox_id,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no mailbox with id {mailbox_id}")
-    uidnext, uidvalidity, highest_modseq, first_recent = row
+    uidnext, uidvalidity, highest_modseq, first_recent, owner_id, mask = row
+    private_seen = viewer is not None and viewer != owner_id and (mask & SEEN)
     counts = conn.execute(
         "SELECT count(*), coalesce(sum(uid >= ?), 0), coalesce(sum((flags & ?) = 0), 0)"
         " FROM mailbox_messages WHERE mailbox_id = ?",
-        (first_recent, SEEN, mailbox_id),
+        (first_recent, 0 if private_seen else SEEN, mailbox_id),
     ).fetchone()
+    unseen = int(counts[2])
+    if private_seen:
+        (seen,) = conn.execute(
+            "SELECT count(*) FROM private_flags pf JOIN mailbox_messages mm"
+            " ON mm.mailbox_id = pf.mailbox_id AND mm.uid = pf.uid"
+            " WHERE pf.mailbox_id = ? AND pf.user_id = ? AND (pf.flags & ?) != 0",
+            (mailbox_id, viewer, SEEN),
+        ).fetchone()
+        unseen = int(counts[0]) - int(seen)
     return MailboxStatus(
         messages=int(counts[0]),
         recent=int(counts[1]),
         uidnext=int(uidnext),
         uidvalidity=int(uidvalidity),
-        unseen=int(counts[2]),
+        unseen=unseen,
         highest_modseq=int(highest_modseq),
+    )
+
+
+PRIVATE_FLAG_MASKS = (0, SEEN, SEEN | FLAGGED)
+"""The masks offered to administrators: none, \\Seen, \\Seen and \\Flagged."""
+
+
+def set_private_flags(conn: sqlite3.Connection, mailbox_id: int, mask: int) -> None:
+    """Which system flags are kept per user in this mailbox (see migrations.py, version 4).
+
+    ``mask`` is a bitmask of system flags other than \\Deleted (``ValueError``
+    otherwise).  The new mask applies from now on: nothing is copied between the shared
+    and private places, so a flag that becomes private starts clear for every non-owner
+    (the owner keeps theirs), and one that becomes shared shows the owner's value to all
+    (for a mailbox of no owner: the value last stored in the shared row).  Since what
+    users see may change, every message gets a new modseq (one bump of the mailbox's
+    modseq), so CONDSTORE/QRESYNC clients and selected sessions refetch the flags.
+    ``NotFound``.
+    """
+    if mask & ~31 or mask & DELETED or mask < 0:
+        raise ValueError(f"invalid private flag mask {mask}")
+    row = conn.execute(
+        "SELECT private_flags, highest_modseq FROM mailboxes WHERE id = ?", (mailbox_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no mailbox with id {mailbox_id}")
+    if int(row[0]) == mask:
+        return
+    modseq = int(row[1]) + 1
+    conn.execute(
+        "UPDATE mailboxes SET private_flags = ?, highest_modseq = ? WHERE id = ?",
+        (mask, modseq, mailbox_id),
+    )
+    conn.execute(
+        "UPDATE mailbox_messages SET modseq = ?, shared_modseq = ? WHERE mailbox_id = ?",
+        (modseq, modseq, mailbox_id),
     )

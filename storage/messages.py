@@ -8,6 +8,18 @@ the ``modseq`` column itself (RFC 7162 §3.1), indexed per mailbox.
 
 UID sets arrive as Python sequences of UIDs (the server resolves sequence sets against its
 view) and go to SQLite as one JSON array (``json_each``), not one query per UID.
+
+Private flags (migrations.py, version 4): every function that reads or writes flags takes
+``viewer``, the id of the user asking.  The owner of the mailbox, and ``viewer=None`` (the
+behaviour before private flags: administration, import, tests), take the *owner path*:
+``mailbox_messages`` alone, exactly the queries of a personal mailbox.  Any other user of a
+mailbox with a non-zero ``private_flags`` mask takes the *private path*: the same queries
+with a LEFT JOIN of their ``private_flags`` rows, flags ``(mm.flags & ~mask) | (pf.flags &
+mask)`` and modseq ``max(mm.shared_modseq, pf.modseq)``.  A change of shared bits or
+keywords moves ``modseq`` and ``shared_modseq``; an owner's change of private bits moves
+``modseq`` only, a non-owner's moves their ``private_flags`` row only.  So
+``changes_since`` shows a user exactly the changes they can see, and no session of
+another user is told of a private change (not even as a FETCH with unchanged flags).
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from . import blobs
 from . import flags as flagbits
@@ -37,6 +49,9 @@ from .models import (
 from .search import TEXT_KEYS, store_text
 
 StoreMode = Literal["set", "add", "remove"]
+
+ALL_BITS = 31
+"""Every system flag bit (``flags.py``)."""
 
 PARSED_COLUMNS = frozenset(
     {
@@ -101,17 +116,78 @@ def _state(row: tuple[Any, ...]) -> MessageState:
     return MessageState(int(row[0]), flagbits.decode(int(row[1]), str(row[2])), int(row[3]))
 
 
-def _selectable(conn: sqlite3.Connection, mailbox_id: int) -> tuple[int, int, int]:
-    """(uidnext, highest_modseq, uidvalidity) of a mailbox that can hold messages."""
+class _Box(NamedTuple):
+    uidnext: int
+    highest: int
+    uidvalidity: int
+    owner_id: int | None
+    mask: int
+    """``mailboxes.private_flags``."""
+
+    def private_mask(self, viewer: int | None) -> int:
+        """The private bits ``viewer`` keeps in ``private_flags``; 0 means the owner path
+        (``viewer`` None or the owner, or nothing private in this mailbox)."""
+        if viewer is None or viewer == self.owner_id:
+            return 0
+        return self.mask
+
+
+def _selectable(conn: sqlite3.Connection, mailbox_id: int) -> _Box:
+    """Counters and private-flag settings of a mailbox that can hold messages."""
     row = conn.execute(
-        "SELECT uidnext, highest_modseq, uidvalidity, noselect FROM mailboxes WHERE id = ?",
+        "SELECT uidnext, highest_modseq, uidvalidity, noselect, owner_id, private_flags"
+        " FROM mailboxes WHERE id = ?",
         (mailbox_id,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no mailbox with id {mailbox_id}")
     if row[3]:
         raise NoSelect(f"mailbox {mailbox_id} is \\Noselect")
-    return int(row[0]), int(row[1]), int(row[2])
+    return _Box(int(row[0]), int(row[1]), int(row[2]), row[4], int(row[5]))
+
+
+PF_JOIN = (
+    " LEFT JOIN private_flags pf ON pf.mailbox_id = mm.mailbox_id AND pf.user_id = ?"
+    " AND pf.uid = mm.uid"
+)
+"""The private path's join; its parameter (the viewer) comes first."""
+
+PF_MODSEQ = "max(mm.shared_modseq, coalesce(pf.modseq, 0))"
+"""The per-message modseq a non-owner sees."""
+
+
+def pf_flags(pmask: int) -> str:
+    """SQL for the system flags a non-owner sees (``pmask`` their private bits)."""
+    return f"((mm.flags & {~pmask & ALL_BITS}) | (coalesce(pf.flags, 0) & {pmask}))"
+
+
+def _columns(pmask: int) -> tuple[str, str]:
+    """(join, "flags, keywords, modseq" select list) for the owner or private path."""
+    if not pmask:
+        return "", "mm.flags, mm.keywords, mm.modseq"
+    return PF_JOIN, f"{pf_flags(pmask)}, mm.keywords, {PF_MODSEQ}"
+
+
+def _params(pmask: int, viewer: int | None, *rest: Any) -> tuple[Any, ...]:
+    return (viewer, *rest) if pmask else rest
+
+
+def _stored_flags(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uid_modseq_bits: list[tuple[int, int, int]],
+    pmask: int,
+    viewer: int | None,
+) -> None:
+    """New messages (APPEND, COPY) given ``bits`` by a non-owner ``viewer``: their private
+    part goes to the viewer's ``private_flags`` rows (the caller stored the shared part)."""
+    if pmask:
+        conn.executemany(
+            "INSERT OR REPLACE INTO private_flags (mailbox_id, user_id, uid, flags, modseq)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(mailbox_id, viewer, uid, bits & pmask, modseq)
+             for uid, modseq, bits in uid_modseq_bits],
+        )
 
 
 def _bump(
@@ -138,10 +214,14 @@ def append(
     keywords: list[str],
     internaldate: tuple[int, int],
     parsed: Mapping[str, bytes | int | str | None],
+    viewer: int | None = None,
 ) -> tuple[int, int]:
     """RFC 3501 §6.3.11 APPEND: store the body once (deduplicated by SHA-256), add it to
-    the mailbox with the next UID and a new modseq.  Returns (uid, modseq)."""
-    uidnext, highest, _ = _selectable(conn, mailbox_id)
+    the mailbox with the next UID and a new modseq.  Returns (uid, modseq).  The private
+    part of ``bits`` is ``viewer``'s (see the module docstring)."""
+    box = _selectable(conn, mailbox_id)
+    uidnext, highest = box.uidnext, box.highest
+    pmask = box.private_mask(viewer)
     row = conn.execute("SELECT id FROM messages WHERE sha256 = ?", (body.sha256,)).fetchone()
     if row is not None:
         message_id = int(row[0])
@@ -165,19 +245,22 @@ def append(
     store_text(conn, message_id, parsed)
     modseq = highest + 1
     conn.execute(
-        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords,"
-        " internaldate, internaldate_tz) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, shared_modseq,"
+        " flags, keywords, internaldate, internaldate_tz) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             mailbox_id,
             uidnext,
             message_id,
             modseq,
-            bits,
+            modseq,
+            bits & ~pmask,
             flagbits.join_keywords(keywords),
             internaldate[0],
             internaldate[1],
         ),
     )
+    if pmask and bits & pmask:
+        _stored_flags(conn, mailbox_id, [(uidnext, modseq, bits)], pmask, viewer)
     _bump(conn, mailbox_id, modseq, uidnext + 1)
     return uidnext, modseq
 
@@ -185,21 +268,28 @@ def append(
 # -- reading a mailbox ----------------------------------------------------------------------
 
 
-def list_messages(conn: sqlite3.Connection, mailbox_id: int) -> list[MessageState]:
-    """Every message of the mailbox in UID order (what SELECT builds a view from)."""
-    _selectable(conn, mailbox_id)
+def list_messages(
+    conn: sqlite3.Connection, mailbox_id: int, viewer: int | None = None
+) -> list[MessageState]:
+    """Every message of the mailbox in UID order, flags and modseqs as ``viewer`` sees
+    them (what SELECT builds a view from)."""
+    pmask = _selectable(conn, mailbox_id).private_mask(viewer)
+    join, cols = _columns(pmask)
     rows = conn.execute(
-        "SELECT uid, flags, keywords, modseq FROM mailbox_messages WHERE mailbox_id = ?"
-        " ORDER BY uid",
-        (mailbox_id,),
+        f"SELECT mm.uid, {cols} FROM mailbox_messages mm{join} WHERE mm.mailbox_id = ?"
+        " ORDER BY mm.uid",
+        _params(pmask, viewer, mailbox_id),
     ).fetchall()
     return [_state(r) for r in rows]
 
 
-def select_summary(conn: sqlite3.Connection, mailbox_id: int) -> SelectSummary:
+def select_summary(
+    conn: sqlite3.Connection, mailbox_id: int, viewer: int | None = None
+) -> SelectSummary:
     """SELECT's view of a mailbox in three index scans and no per-message Python objects:
-    a 100,000-message mailbox opens in tens of milliseconds (bench/README.md)."""
-    _selectable(conn, mailbox_id)
+    a 100,000-message mailbox opens in tens of milliseconds (bench/README.md).  The first
+    unseen message is the first without \\Seen as ``viewer`` sees it."""
+    pmask = _selectable(conn, mailbox_id).private_mask(viewer)
     info = get_mailbox_by_id(conn, mailbox_id)
     assert info is not None
     uids = array("I")
@@ -208,10 +298,17 @@ def select_summary(conn: sqlite3.Connection, mailbox_id: int) -> SelectSummary:
     )
     while rows := cursor.fetchmany(10000):
         uids.extend(r[0] for r in rows)
-    (first_unseen,) = conn.execute(
-        "SELECT min(uid) FROM mailbox_messages WHERE mailbox_id = ? AND (flags & ?) = 0",
-        (mailbox_id, flagbits.SEEN),
-    ).fetchone()
+    if pmask & flagbits.SEEN:
+        (first_unseen,) = conn.execute(
+            "SELECT min(mm.uid) FROM mailbox_messages mm" + PF_JOIN +
+            " WHERE mm.mailbox_id = ? AND (coalesce(pf.flags, 0) & ?) = 0",
+            (viewer, mailbox_id, flagbits.SEEN),
+        ).fetchone()
+    else:
+        (first_unseen,) = conn.execute(
+            "SELECT min(uid) FROM mailbox_messages WHERE mailbox_id = ? AND (flags & ?) = 0",
+            (mailbox_id, flagbits.SEEN),
+        ).fetchone()
     keywords: dict[str, str] = {}
     for (text,) in conn.execute(
         "SELECT DISTINCT keywords FROM mailbox_messages WHERE mailbox_id = ? AND keywords != ''",
@@ -224,32 +321,67 @@ def select_summary(conn: sqlite3.Connection, mailbox_id: int) -> SelectSummary:
     )
 
 
+def _viewer_mask(conn: sqlite3.Connection, mailbox_id: int, viewer: int | None) -> int:
+    """The viewer's private bits (0: owner path) for reads that do not otherwise need the
+    mailbox row; no query at all for ``viewer`` None."""
+    if viewer is None:
+        return 0
+    row = conn.execute(
+        "SELECT owner_id, private_flags FROM mailboxes WHERE id = ?", (mailbox_id,)
+    ).fetchone()
+    if row is None or row[0] == viewer:
+        return 0
+    return int(row[1])
+
+
 def flag_records(
-    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], viewer: int | None = None
 ) -> list[MessageState]:
-    """UID, flags and modseq only, for FETCH (UID FLAGS MODSEQ): no join, no blobs."""
+    """UID, flags and modseq only, for FETCH (UID FLAGS MODSEQ): no blobs."""
+    pmask = _viewer_mask(conn, mailbox_id, viewer)
+    join, cols = _columns(pmask)
     rows = conn.execute(
-        "SELECT uid, flags, keywords, modseq FROM mailbox_messages"
-        " WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
-        (mailbox_id, _uid_json(uids)),
+        f"SELECT mm.uid, {cols} FROM mailbox_messages mm{join}"
+        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
+        " ORDER BY mm.uid",
+        _params(pmask, viewer, mailbox_id, _uid_json(uids)),
     ).fetchall()
     return [_state(r) for r in rows]
 
 
-def changes_since(conn: sqlite3.Connection, mailbox_id: int, modseq: int) -> Changes:
+def changes_since(
+    conn: sqlite3.Connection, mailbox_id: int, modseq: int, viewer: int | None = None
+) -> Changes:
     """Messages added or changed, and UIDs expunged, after ``modseq`` (RFC 7162 §3.1.4.1
     CHANGEDSINCE, §3.2.5.2 VANISHED).  A UID may be in ``expunged`` without ever having
-    been seen by the caller (appended and expunged since): views ignore unknown UIDs."""
+    been seen by the caller (appended and expunged since): views ignore unknown UIDs.
+
+    Only changes ``viewer`` can see count: for a non-owner, messages whose shared part
+    changed (``shared_modseq``) and those whose private flags *they* changed, each an
+    index range scan; another user's private change is invisible to them."""
     row = conn.execute(
-        "SELECT highest_modseq, uidnext FROM mailboxes WHERE id = ?", (mailbox_id,)
+        "SELECT highest_modseq, uidnext, owner_id, private_flags FROM mailboxes WHERE id = ?",
+        (mailbox_id,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no mailbox with id {mailbox_id}")
-    updated = conn.execute(
-        "SELECT uid, flags, keywords, modseq FROM mailbox_messages"
-        " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
-        (mailbox_id, modseq),
-    ).fetchall()
+    pmask = 0 if viewer is None or viewer == row[2] else int(row[3])
+    if not pmask:
+        updated = conn.execute(
+            "SELECT uid, flags, keywords, modseq FROM mailbox_messages"
+            " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            (mailbox_id, modseq),
+        ).fetchall()
+    else:
+        updated = conn.execute(
+            f"SELECT mm.uid, {pf_flags(pmask)}, mm.keywords, {PF_MODSEQ}"
+            " FROM mailbox_messages mm" + PF_JOIN +
+            " WHERE mm.mailbox_id = ? AND mm.uid IN ("
+            "SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND shared_modseq > ?"
+            " UNION SELECT uid FROM private_flags"
+            " WHERE mailbox_id = ? AND user_id = ? AND modseq > ?) ORDER BY mm.uid",
+            (viewer, mailbox_id, mailbox_id, modseq, mailbox_id, viewer, modseq),
+        ).fetchall()
     expunged = conn.execute(
         "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
         (mailbox_id, modseq),
@@ -263,7 +395,11 @@ def changes_since(conn: sqlite3.Connection, mailbox_id: int, modseq: int) -> Cha
 
 
 def records(
-    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], structure: bool = True
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uids: Sequence[int],
+    structure: bool = True,
+    viewer: int | None = None,
 ) -> list[MessageRecord]:
     """FETCH data prepared at APPEND for the given UIDs (missing UIDs are skipped).  Without
     ``structure`` the ENVELOPE/BODYSTRUCTURE/part-tree blobs are not read (left empty):
@@ -271,13 +407,15 @@ def records(
     blobs_sql = "m.envelope, m.bodystructure, m.body_simple, m.part_tree" if structure else (
         "X'', X'', X'', NULL"
     )
+    pmask = _viewer_mask(conn, mailbox_id, viewer)
+    join, cols = _columns(pmask)
     rows = conn.execute(
-        "SELECT mm.uid, mm.message_id, mm.flags, mm.keywords, mm.modseq, mm.internaldate,"
+        "SELECT mm.uid, mm.message_id, " + cols + ", mm.internaldate,"
         " mm.internaldate_tz, m.size, m.header_size, m.lines, " + blobs_sql +
-        " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id" + join +
         " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
         " ORDER BY mm.uid",
-        (mailbox_id, _uid_json(uids)),
+        _params(pmask, viewer, mailbox_id, _uid_json(uids)),
     ).fetchall()
     return [
         MessageRecord(
@@ -344,14 +482,24 @@ def store_flags(
     bits: int,
     keywords: list[str],
     unchanged_since: int | None,
+    viewer: int | None = None,
 ) -> StoreResult:
     """RFC 3501 §6.4.6 STORE FLAGS / +FLAGS / -FLAGS, with RFC 7162 §3.1.3 UNCHANGEDSINCE.
 
     Messages whose flags really change get one new modseq; unchanged ones keep theirs
     (no modseq bump when nothing changed).  With ``unchanged_since``, messages whose modseq
-    is above it are left alone and listed in ``modified``.
+    is above it are left alone and listed in ``modified``.  Flags, modseqs and the
+    UNCHANGEDSINCE test are ``viewer``'s; the private bits of the change go to the
+    viewer's place (see the module docstring), and ``shared_modseq`` moves only when
+    shared bits or keywords change.
     """
-    _, highest, _ = _selectable(conn, mailbox_id)
+    box = _selectable(conn, mailbox_id)
+    highest = box.highest
+    pmask = box.private_mask(viewer)
+    if pmask:
+        return _store_private(conn, mailbox_id, uids, mode, bits, keywords, unchanged_since,
+                              viewer, box, pmask)
+    shared = ~box.mask & ALL_BITS  # bits whose change everybody sees
     rows = conn.execute(
         "SELECT uid, flags, keywords, modseq FROM mailbox_messages"
         " WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
@@ -362,31 +510,115 @@ def store_flags(
     changed: list[int] = []
     modified: list[int] = []
     updates: list[tuple[int, str, int, int, int]] = []
+    visible_updates: list[tuple[int, str, int, int, int, int]] = []
     for uid, old_bits, old_kw, modseq in rows:
         if unchanged_since is not None and modseq > unchanged_since:
             modified.append(uid)
             states.append(_state((uid, old_bits, old_kw, modseq)))
             continue
-        current = flagbits.split_keywords(old_kw)
-        if mode == "set":
-            nb, nk = bits, keywords
-        elif mode == "add":
-            nb, nk = old_bits | bits, flagbits.add_keywords(current, keywords)
-        else:
-            nb, nk = old_bits & ~bits, flagbits.remove_keywords(current, keywords)
-        new_kw = flagbits.join_keywords(nk)
+        nb, new_kw = _apply(mode, bits, keywords, old_bits, old_kw)
         if nb == old_bits and new_kw == old_kw:
             states.append(_state((uid, old_bits, old_kw, modseq)))
             continue
-        updates.append((nb, new_kw, new_modseq, mailbox_id, uid))
+        if new_kw != old_kw or (nb ^ old_bits) & shared:
+            visible_updates.append((nb, new_kw, new_modseq, new_modseq, mailbox_id, uid))
+        else:
+            updates.append((nb, new_kw, new_modseq, mailbox_id, uid))
         changed.append(uid)
         states.append(_state((uid, nb, new_kw, new_modseq)))
+    if visible_updates:
+        conn.executemany(
+            "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ?, shared_modseq = ?"
+            " WHERE mailbox_id = ? AND uid = ?",
+            visible_updates,
+        )
     if updates:
+        # Only the owner's private bits: shared_modseq (and its index) untouched.
         conn.executemany(
             "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ?"
             " WHERE mailbox_id = ? AND uid = ?",
             updates,
         )
+    if changed:
+        _bump(conn, mailbox_id, new_modseq)
+        highest = new_modseq
+    return StoreResult(states, changed, modified, highest)
+
+
+def _apply(
+    mode: StoreMode, bits: int, keywords: list[str], old_bits: int, old_kw: str
+) -> tuple[int, str]:
+    """The (bits, stored keywords) a STORE in ``mode`` leaves on a message."""
+    if mode == "set":
+        return bits, flagbits.join_keywords(keywords)
+    current = flagbits.split_keywords(old_kw)
+    if mode == "add":
+        return old_bits | bits, flagbits.join_keywords(flagbits.add_keywords(current, keywords))
+    return old_bits & ~bits, flagbits.join_keywords(flagbits.remove_keywords(current, keywords))
+
+
+def _store_private(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uids: Sequence[int],
+    mode: StoreMode,
+    bits: int,
+    keywords: list[str],
+    unchanged_since: int | None,
+    viewer: int | None,
+    box: _Box,
+    pmask: int,
+) -> StoreResult:
+    """``store_flags`` for a non-owner: shared bits and keywords in ``mailbox_messages``
+    (``modseq`` and ``shared_modseq`` move; the owner's private bits are kept), private
+    bits in the viewer's ``private_flags`` row (only its modseq moves)."""
+    rows = conn.execute(
+        "SELECT mm.uid, mm.flags, mm.keywords, mm.shared_modseq, pf.flags, pf.modseq"
+        " FROM mailbox_messages mm" + PF_JOIN +
+        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
+        " ORDER BY mm.uid",
+        (viewer, mailbox_id, _uid_json(uids)),
+    ).fetchall()
+    highest = box.highest
+    new_modseq = highest + 1
+    shared = ~pmask & ALL_BITS
+    states: list[MessageState] = []
+    changed: list[int] = []
+    modified: list[int] = []
+    shared_updates: list[tuple[int, str, int, int, int, int]] = []
+    private_updates: list[tuple[int, int | None, int, int, int]] = []
+    for uid, mm_bits, old_kw, shared_modseq, pf_bits, pf_modseq in rows:
+        old_bits = (mm_bits & shared) | ((pf_bits or 0) & pmask)
+        modseq = max(shared_modseq, pf_modseq or 0)
+        if unchanged_since is not None and modseq > unchanged_since:
+            modified.append(uid)
+            states.append(_state((uid, old_bits, old_kw, modseq)))
+            continue
+        nb, new_kw = _apply(mode, bits, keywords, old_bits, old_kw)
+        if nb == old_bits and new_kw == old_kw:
+            states.append(_state((uid, old_bits, old_kw, modseq)))
+            continue
+        if new_kw != old_kw or (nb ^ old_bits) & shared:
+            new_mm = (mm_bits & ~shared) | (nb & shared)
+            shared_updates.append((new_mm, new_kw, new_modseq, new_modseq, mailbox_id, uid))
+        if (nb ^ old_bits) & pmask:
+            private_updates.append((mailbox_id, viewer, uid, nb & pmask, new_modseq))
+        changed.append(uid)
+        states.append(_state((uid, nb, new_kw, new_modseq)))
+    if shared_updates:
+        conn.executemany(
+            "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ?, shared_modseq = ?"
+            " WHERE mailbox_id = ? AND uid = ?",
+            shared_updates,
+        )
+    if private_updates:
+        conn.executemany(
+            "INSERT INTO private_flags (mailbox_id, user_id, uid, flags, modseq)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (mailbox_id, user_id, uid)"
+            " DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq",
+            private_updates,
+        )
+    if changed:
         _bump(conn, mailbox_id, new_modseq)
         highest = new_modseq
     return StoreResult(states, changed, modified, highest)
@@ -401,19 +633,32 @@ def _remove(conn: sqlite3.Connection, mailbox_id: int, uids: list[int], modseq: 
         "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
         [(mailbox_id, uid, modseq) for uid in uids],
     )
+    doomed = _uid_json(uids)
     conn.execute(
         "DELETE FROM mailbox_messages WHERE mailbox_id = ?"
         " AND uid IN (SELECT value FROM json_each(?))",
-        (mailbox_id, _uid_json(uids)),
+        (mailbox_id, doomed),
+    )
+    # Every user's private flags of these messages (a scan of this mailbox's rows only,
+    # which are few: one per user and message they changed).
+    conn.execute(
+        "DELETE FROM private_flags WHERE mailbox_id = ?"
+        " AND uid IN (SELECT value FROM json_each(?))",
+        (mailbox_id, doomed),
     )
 
 
 def expunge(
-    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int] | None
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uids: Sequence[int] | None,
+    viewer: int | None = None,
 ) -> tuple[list[int], int]:
     """RFC 3501 §6.4.3 EXPUNGE of every \\Deleted message, or RFC 4315 §2.1 UID EXPUNGE of
-    the \\Deleted ones among ``uids``.  Returns (expunged UIDs ascending, highest modseq)."""
-    _, highest, _ = _selectable(conn, mailbox_id)
+    the \\Deleted ones among ``uids``.  Returns (expunged UIDs ascending, highest modseq).
+    \\Deleted is always a shared flag (``mailboxes.set_private_flags`` refuses it), so
+    ``viewer`` changes nothing; every user's private flags of the messages go with them."""
+    highest = _selectable(conn, mailbox_id).highest
     sql = "SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND (flags & ?) != 0"
     params: tuple[Any, ...] = (mailbox_id, flagbits.DELETED)
     if uids is not None:
@@ -429,36 +674,57 @@ def expunge(
 
 
 def copy(
-    conn: sqlite3.Connection, source_id: int, uids: Sequence[int], target_id: int, move: bool
+    conn: sqlite3.Connection,
+    source_id: int,
+    uids: Sequence[int],
+    target_id: int,
+    move: bool,
+    viewer: int | None = None,
 ) -> CopyResult:
     """RFC 3501 §6.4.7 COPY (flags and INTERNALDATE kept, bodies shared, never copied) or
     RFC 6851 MOVE (copy, then expunge from the source in the same transaction).  UIDs
-    missing from the source are skipped; the map is in source UID order for COPYUID."""
-    _selectable(conn, source_id)
-    uidnext, highest, uidvalidity = _selectable(conn, target_id)
+    missing from the source are skipped; the map is in source UID order for COPYUID.
+    The copies carry the flags as ``viewer`` sees them in the source, stored by the
+    target's rules for ``viewer`` (their private bits are theirs in the target too; the
+    target's owner, if someone else, starts without them)."""
+    source_mask = _selectable(conn, source_id).private_mask(viewer)
+    target = _selectable(conn, target_id)
+    uidnext, highest, uidvalidity = target.uidnext, target.highest, target.uidvalidity
+    target_mask = target.private_mask(viewer)
+    flags_sql = pf_flags(source_mask) if source_mask else "mm.flags"
     rows = conn.execute(
-        "SELECT uid, message_id, flags, keywords, internaldate, internaldate_tz"
-        " FROM mailbox_messages WHERE mailbox_id = ?"
-        " AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
-        (source_id, _uid_json(uids)),
+        f"SELECT mm.uid, mm.message_id, {flags_sql}, mm.keywords, mm.internaldate,"
+        " mm.internaldate_tz FROM mailbox_messages mm" + (PF_JOIN if source_mask else "") +
+        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
+        " ORDER BY mm.uid",
+        _params(source_mask, viewer, source_id, _uid_json(uids)),
     ).fetchall()
     if not rows:
         return CopyResult(uidvalidity, [], [])
     modseq = highest + 1
     uid_map = [(int(r[0]), uidnext + i) for i, r in enumerate(rows)]
     conn.executemany(
-        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, flags, keywords,"
-        " internaldate, internaldate_tz) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, shared_modseq,"
+        " flags, keywords, internaldate, internaldate_tz) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (target_id, new_uid, r[1], modseq, r[2], r[3], r[4], r[5])
+            (target_id, new_uid, r[1], modseq, modseq, r[2] & ~target_mask, r[3], r[4], r[5])
             for (_, new_uid), r in zip(uid_map, rows, strict=True)
         ],
     )
+    if target_mask:
+        _stored_flags(
+            conn,
+            target_id,
+            [(new_uid, modseq, int(r[2])) for (_, new_uid), r in zip(uid_map, rows, strict=True)
+             if int(r[2]) & target_mask],
+            target_mask,
+            viewer,
+        )
     _bump(conn, target_id, modseq, uidnext + len(rows))
     expunged: list[int] = []
     if move:
         # Re-read: with source == target the modseq was just bumped.
-        _, source_highest, _ = _selectable(conn, source_id)
+        source_highest = _selectable(conn, source_id).highest
         expunged = [src for src, _ in uid_map]
         _remove(conn, source_id, expunged, source_highest + 1)
         _bump(conn, source_id, source_highest + 1)
@@ -468,7 +734,7 @@ def copy(
 def claim_recent(conn: sqlite3.Connection, mailbox_id: int) -> list[int]:
     """RFC 3501 §2.3.2 \\Recent: the first session to select the mailbox since messages
     arrived gets their UIDs (returned); later sessions get none."""
-    uidnext, _, _ = _selectable(conn, mailbox_id)
+    uidnext = _selectable(conn, mailbox_id).uidnext
     (first,) = conn.execute(
         "SELECT first_recent_uid FROM mailboxes WHERE id = ?", (mailbox_id,)
     ).fetchone()

@@ -102,6 +102,38 @@ same name inherits nothing, and their user quota.
     row with its root: ``users_delete_acl_quota``, ``mailboxes_delete_quota`` (a shared
     mailbox deleted), ``mailboxes_rename_quota`` (a shared mailbox renamed below another
     level is no longer a root).
+
+Schema (version 4)
+==================
+
+Private flags in shared mailboxes (RFC 4314 §5.2 "shared flags"; Dovecot's
+``INDEXPVT``): a user reading a message of someone else's mailbox sets \\Seen for
+themselves only.
+
+``mailboxes.private_flags``
+    Bitmask (bits of ``flags.py``) of the system flags kept per user in this mailbox:
+    1 (\\Seen, the default), 5 (\\Seen and \\Flagged) or 0 (every flag shared).
+    Keywords are always shared; \\Deleted is never private (EXPUNGE must mean one thing
+    for everybody).
+
+``private_flags(mailbox_id, user_id, uid, flags, modseq)``
+    The private bits of users other than the mailbox's owner (every user, for a shared
+    mailbox of no owner): ``flags`` holds only bits of the mask, ``modseq`` the modseq of
+    that user's last private change of the message.  The owner's private bits stay in
+    ``mailbox_messages.flags``, so a personal mailbox costs nothing.  A user U who is not
+    the owner sees ``(mm.flags & ~mask) | (pf.flags & mask)`` (no row: no private flag)
+    and the per-message modseq ``max(mm.shared_modseq, pf.modseq)``.  A row is kept with
+    ``flags`` 0 once written (dropping it would lower U's modseq).  Rows go with the
+    message (EXPUNGE, MOVE, DELETE with inferiors delete them explicitly) and with the
+    mailbox or the user (ON DELETE CASCADE).  Index ``private_flags_modseq`` serves
+    ``changes_since`` for one user; ``private_flags_user`` the cascade when a user goes.
+
+``mailbox_messages.shared_modseq``
+    The modseq of the message's last change visible to every user: APPEND/COPY, a change
+    of shared flags or keywords (``modseq`` also moves for the owner's private changes).
+    Backfilled from ``modseq``; a row inserted without it gets ``modseq`` (trigger
+    ``mailbox_messages_shared_modseq``).  Index ``mailbox_messages_shared_modseq`` makes
+    ``changes_since`` for a non-owner an index range scan like the owner's.
 """
 
 from __future__ import annotations
@@ -260,6 +292,34 @@ WHEN OLD.owner_id IS NULL AND instr(NEW.name, '/') > 0
 BEGIN
     DELETE FROM quotas WHERE root_kind = 'mailbox' AND root_id = OLD.id;
 END;
+""",
+    ),
+    (
+        4,
+        """
+ALTER TABLE mailboxes ADD COLUMN private_flags INTEGER NOT NULL DEFAULT 1;
+
+ALTER TABLE mailbox_messages ADD COLUMN shared_modseq INTEGER;
+UPDATE mailbox_messages SET shared_modseq = modseq;
+CREATE INDEX mailbox_messages_shared_modseq ON mailbox_messages(mailbox_id, shared_modseq);
+
+CREATE TRIGGER mailbox_messages_shared_modseq AFTER INSERT ON mailbox_messages
+WHEN NEW.shared_modseq IS NULL
+BEGIN
+    UPDATE mailbox_messages SET shared_modseq = NEW.modseq
+    WHERE mailbox_id = NEW.mailbox_id AND uid = NEW.uid;
+END;
+
+CREATE TABLE private_flags (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    flags      INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, user_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX private_flags_modseq ON private_flags(mailbox_id, user_id, modseq);
+CREATE INDEX private_flags_user ON private_flags(user_id);
 """,
     ),
 ]

@@ -26,7 +26,9 @@ class MailboxInfo:
     ``name`` is the full hierarchical name with ``DELIMITER`` ("/") between levels, INBOX
     spelt exactly "INBOX".  ``noselect`` marks a placeholder kept by DELETE so that its
     inferiors stay reachable (RFC 3501 §6.3.4).  ``special_use`` is an RFC 6154 attribute
-    such as ``"\\Sent"``, stored opaquely.
+    such as ``"\\Sent"``, stored opaquely.  ``private_flags`` is the bitmask of the system
+    flags each user keeps for themselves (``flags.py`` bits; 1: \\Seen, the default; 0:
+    every flag shared; see migrations.py, version 4).
     """
 
     id: int
@@ -37,12 +39,14 @@ class MailboxInfo:
     highest_modseq: int
     noselect: bool
     special_use: str | None
+    private_flags: int = 1
 
 
 @dataclass(frozen=True)
 class MailboxStatus:
     """Counters for STATUS (RFC 3501 §6.3.10) and SELECT; ``unseen`` is the number of
-    messages without ``\\Seen``, not the first unseen sequence number."""
+    messages without ``\\Seen`` (as the viewer sees it, when \\Seen is private), not the
+    first unseen sequence number."""
 
     messages: int
     recent: int

@@ -32,6 +32,13 @@ Dates
     without a usable Date header never matches a sent-date criterion (so the ``Not`` of
     one matches it).
 
+Private flags (migrations.py, version 4)
+    A search runs for a viewer.  For the mailbox's owner (and ``viewer`` None) it is the
+    query above; for another user of a mailbox with private flags, ``FlagSet`` of a
+    private bit reads the viewer's ``private_flags`` row (LEFT JOIN ``pf``, no row: clear)
+    and ``ModseqAtLeast`` compares ``max(shared_modseq, pf.modseq)``, the modseq that user
+    sees.  The join is added only when the criteria (or SEARCH MODSEQ's result) need it.
+
 Every leaf compiles to an expression that is 0 or 1, never NULL, so ``Not`` is the exact
 complement of its operand.
 """
@@ -174,10 +181,13 @@ class Compiled:
     needs_text: bool = False
     uid_sets: list[tuple[list[int], list[int]]] = field(default_factory=list)
     uses_header_fn: bool = False
+    needs_private: bool = False
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, private_mask: int = 0) -> None:
+        self.private_mask = private_mask
+        self.needs_private = False
         self.params: list[object] = []
         self.needs_message = False
         self.needs_text = False
@@ -210,6 +220,9 @@ class _Compiler:
             return f"NOT {inner}"
         if isinstance(c, FlagSet):
             op = "!=" if c.present else "="
+            if int(c.bit) & self.private_mask:
+                self.needs_private = True
+                return f"(coalesce(pf.flags, 0) & {int(c.bit)}) {op} 0"
             return f"(mm.flags & {int(c.bit)}) {op} 0"
         if isinstance(c, Keyword):
             test = f"instr(' ' || lower(mm.keywords) || ' ', {self.p(' ' + c.name.lower() + ' ')})"
@@ -223,6 +236,9 @@ class _Compiler:
         if isinstance(c, DateCmp):
             return self.date(c)
         if isinstance(c, ModseqAtLeast):
+            if self.private_mask:
+                self.needs_private = True
+                return f"{PRIVATE_MODSEQ} >= {self.p(int(c.n))}"
             return f"mm.modseq >= {self.p(int(c.n))}"
         if isinstance(c, SizeCmp):
             self.needs_message = True
@@ -331,14 +347,16 @@ def _merge(ranges: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
     return merged
 
 
-def compile_search(criteria: Criterion) -> Compiled:
+def compile_search(criteria: Criterion, private_mask: int = 0) -> Compiled:
     """The WHERE expression for ``criteria`` over ``mailbox_messages mm`` (joined with
-    ``messages m`` and ``message_text t`` when ``needs_message`` / ``needs_text``)."""
-    comp = _Compiler()
+    ``messages m`` and ``message_text t`` when ``needs_message`` / ``needs_text``, and
+    with the viewer's ``private_flags pf`` when ``needs_private``).  ``private_mask``:
+    the viewer's private bits, 0 for the owner (see the module docstring)."""
+    comp = _Compiler(private_mask)
     where = comp.expr(criteria)
     return Compiled(
         where, comp.params, comp.needs_message, comp.needs_text, comp.uid_sets,
-        comp.uses_header_fn,
+        comp.uses_header_fn, comp.needs_private,
     )
 
 
@@ -360,27 +378,73 @@ def header_has(headers: str | None, name: str, needle: str) -> int:
 
 
 def search(
-    conn: sqlite3.Connection, mailbox_id: int, criteria: Criterion, max_uid: int | None = None
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    criteria: Criterion,
+    max_uid: int | None = None,
+    viewer: int | None = None,
 ) -> list[int]:
-    """UIDs of the mailbox's messages matching ``criteria``, ascending; only UIDs up to
-    ``max_uid`` when given (the messages a session's view knows)."""
-    return [uid for uid, _ in search_with_modseq(conn, mailbox_id, criteria, max_uid)]
+    """UIDs of the mailbox's messages matching ``criteria`` for ``viewer``, ascending; only
+    UIDs up to ``max_uid`` when given (the messages a session's view knows)."""
+    return [uid for uid, _ in _run(conn, mailbox_id, criteria, max_uid, viewer, False)]
 
 
 def search_with_modseq(
-    conn: sqlite3.Connection, mailbox_id: int, criteria: Criterion, max_uid: int | None = None
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    criteria: Criterion,
+    max_uid: int | None = None,
+    viewer: int | None = None,
 ) -> list[tuple[int, int]]:
-    """Like :func:`search`, with each match's modseq (RFC 7162 §3.1.5 reports the highest)."""
-    c = compile_search(criteria)
+    """Like :func:`search`, with each match's modseq as ``viewer`` sees it (RFC 7162
+    §3.1.5 reports the highest)."""
+    return _run(conn, mailbox_id, criteria, max_uid, viewer, True)
+
+
+PRIVATE_MODSEQ = "max(mm.shared_modseq, coalesce(pf.modseq, 0))"
+_PF_JOIN = (
+    " LEFT JOIN private_flags pf ON pf.mailbox_id = mm.mailbox_id AND pf.user_id = ?"
+    " AND pf.uid = mm.uid"
+)
+
+
+def _private_mask(conn: sqlite3.Connection, mailbox_id: int, viewer: int | None) -> int:
+    if viewer is None:
+        return 0
+    row = conn.execute(
+        "SELECT owner_id, private_flags FROM mailboxes WHERE id = ?", (mailbox_id,)
+    ).fetchone()
+    if row is None or row[0] == viewer:
+        return 0
+    return int(row[1])
+
+
+def _run(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    criteria: Criterion,
+    max_uid: int | None,
+    viewer: int | None,
+    with_modseq: bool,
+) -> list[tuple[int, int]]:
+    pmask = _private_mask(conn, mailbox_id, viewer)
+    c = compile_search(criteria, pmask)
     if c.where == "0":
         return []
     joins = ""
+    params: list[object] = []
     if c.needs_message:
         joins += " JOIN messages m ON m.id = mm.message_id"
     if c.needs_text:
         joins += " LEFT JOIN message_text t ON t.message_id = mm.message_id"
-    sql = f"SELECT mm.uid, mm.modseq FROM mailbox_messages mm{joins} WHERE mm.mailbox_id = ?"
-    params: list[object] = [mailbox_id]
+    modseq = "0"
+    if with_modseq:
+        modseq = PRIVATE_MODSEQ if pmask else "mm.modseq"
+    if c.needs_private or (with_modseq and pmask):
+        joins += _PF_JOIN
+        params.append(viewer)
+    sql = f"SELECT mm.uid, {modseq} FROM mailbox_messages mm{joins} WHERE mm.mailbox_id = ?"
+    params.append(mailbox_id)
     if max_uid is not None:
         sql += " AND mm.uid <= ?"
         params.append(max_uid)

@@ -6,6 +6,10 @@ returns, so the server may answer OK right after.  A read is one function in one
 snapshot.  The sync functions doing the work live in ``users``, ``mailboxes`` and
 ``subscriptions``; this module only sequences them with password hashing, which runs in a
 worker thread because scrypt costs ~50 ms.
+
+Private flags: the methods that read or write flags take a keyword-only ``viewer`` (the
+id of the user asking).  None reads and writes as the mailbox's owner, as before private
+flags existed; see ``messages.py`` for the owner and private paths.
 """
 
 from __future__ import annotations
@@ -151,9 +155,23 @@ class Store:
         """RFC 3501 §6.3.5; see ``mailboxes.rename_mailbox``."""
         await self._db.write(partial(mailboxes.rename_mailbox, user_id=user_id, old=old, new=new))
 
-    async def mailbox_status(self, mailbox_id: int) -> MailboxStatus:
-        """RFC 3501 §6.3.10 counters.  ``NotFound`` for an unknown id."""
-        return await self._db.read(partial(mailboxes.mailbox_status, mailbox_id=mailbox_id))
+    async def mailbox_status(
+        self, mailbox_id: int, *, viewer: int | None = None
+    ) -> MailboxStatus:
+        """RFC 3501 §6.3.10 counters (UNSEEN as ``viewer`` sees it).  ``NotFound`` for an
+        unknown id."""
+        return await self._db.read(
+            partial(mailboxes.mailbox_status, mailbox_id=mailbox_id, viewer=viewer)
+        )
+
+    async def set_private_flags(self, mailbox_id: int, mask: int) -> None:
+        """Which system flags each user keeps for themselves in this mailbox (bits of
+        ``flags.py``; see ``mailboxes.PRIVATE_FLAG_MASKS``).  Applies from now on; every
+        message gets a new modseq.  ``ValueError`` for a mask with \\Deleted or unknown
+        bits; ``NotFound``."""
+        await self._db.write(
+            partial(mailboxes.set_private_flags, mailbox_id=mailbox_id, mask=mask)
+        )
 
     # -- subscriptions --------------------------------------------------------------------
 
@@ -192,8 +210,11 @@ class Store:
         flags: Iterable[str] = (),
         internaldate: datetime | None = None,
         parsed: Mapping[str, bytes | int | str | None] | None = None,
+        *,
+        viewer: int | None = None,
     ) -> tuple[int, int]:
-        """RFC 3501 §6.3.11 APPEND; returns (uid, modseq).
+        """RFC 3501 §6.3.11 APPEND; returns (uid, modseq).  Private flags among ``flags``
+        are ``viewer``'s.
 
         ``body`` is the raw message, or a file holding it (left in place for the caller to
         delete).  ``parsed`` holds the fields computed once at APPEND, keyed by
@@ -217,39 +238,60 @@ class Store:
                     keywords=keywords,
                     internaldate=when,
                     parsed=parsed,
+                    viewer=viewer,
                 )
             )
         finally:
             blobs.discard(prepared)  # installed files have moved; a leftover temp goes
 
-    async def list_messages(self, mailbox_id: int) -> list[MessageState]:
+    async def list_messages(
+        self, mailbox_id: int, *, viewer: int | None = None
+    ) -> list[MessageState]:
         """All messages in UID order, for building a view at SELECT."""
-        return await self._db.read(partial(messages.list_messages, mailbox_id=mailbox_id))
-
-    async def changes_since(self, mailbox_id: int, modseq: int) -> Changes:
-        """Messages added/changed and UIDs expunged after ``modseq``."""
         return await self._db.read(
-            partial(messages.changes_since, mailbox_id=mailbox_id, modseq=modseq)
+            partial(messages.list_messages, mailbox_id=mailbox_id, viewer=viewer)
+        )
+
+    async def changes_since(
+        self, mailbox_id: int, modseq: int, *, viewer: int | None = None
+    ) -> Changes:
+        """Messages added/changed and UIDs expunged after ``modseq``, as ``viewer`` sees
+        them (another user's private flag changes are not there)."""
+        return await self._db.read(
+            partial(messages.changes_since, mailbox_id=mailbox_id, modseq=modseq, viewer=viewer)
         )
 
     async def fetch_records(
-        self, mailbox_id: int, uids: Sequence[int], structure: bool = True
+        self, mailbox_id: int, uids: Sequence[int], structure: bool = True,
+        *, viewer: int | None = None,
     ) -> list[MessageRecord]:
         """FETCH metadata (ENVELOPE, BODYSTRUCTURE, sizes, dates, flags) for ``uids``;
         ``structure=False`` skips the ENVELOPE/BODYSTRUCTURE/part-tree blobs."""
         return await self._db.read(
-            partial(messages.records, mailbox_id=mailbox_id, uids=uids, structure=structure)
+            partial(
+                messages.records,
+                mailbox_id=mailbox_id,
+                uids=uids,
+                structure=structure,
+                viewer=viewer,
+            )
         )
 
-    async def flag_records(self, mailbox_id: int, uids: Sequence[int]) -> list[MessageState]:
+    async def flag_records(
+        self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None
+    ) -> list[MessageState]:
         """UID, flags and modseq of ``uids``: the cheapest FETCH."""
         return await self._db.read(
-            partial(messages.flag_records, mailbox_id=mailbox_id, uids=uids)
+            partial(messages.flag_records, mailbox_id=mailbox_id, uids=uids, viewer=viewer)
         )
 
-    async def select_summary(self, mailbox_id: int) -> SelectSummary:
+    async def select_summary(
+        self, mailbox_id: int, *, viewer: int | None = None
+    ) -> SelectSummary:
         """Everything SELECT reports, in one consistent read."""
-        return await self._db.read(partial(messages.select_summary, mailbox_id=mailbox_id))
+        return await self._db.read(
+            partial(messages.select_summary, mailbox_id=mailbox_id, viewer=viewer)
+        )
 
     async def message_body(self, mailbox_id: int, uid: int) -> bytes | None:
         """The raw message, or None if the UID is not in the mailbox."""
@@ -296,8 +338,11 @@ class Store:
         mode: messages.StoreMode,
         flags: Iterable[str],
         unchanged_since: int | None = None,
+        *,
+        viewer: int | None = None,
     ) -> StoreResult:
-        """RFC 3501 §6.4.6 STORE (``mode`` "set", "add" or "remove"), RFC 7162 §3.1.3."""
+        """RFC 3501 §6.4.6 STORE (``mode`` "set", "add" or "remove"), RFC 7162 §3.1.3;
+        private flags go to ``viewer``'s place, UNCHANGEDSINCE tests their modseq."""
         bits, keywords = flags_mod.encode(flags)
         return await self._db.write(
             partial(
@@ -308,30 +353,48 @@ class Store:
                 bits=bits,
                 keywords=keywords,
                 unchanged_since=unchanged_since,
+                viewer=viewer,
             )
         )
 
     async def expunge(
-        self, mailbox_id: int, uids: Sequence[int] | None = None
+        self, mailbox_id: int, uids: Sequence[int] | None = None, *, viewer: int | None = None
     ) -> tuple[list[int], int]:
         """Expunge \\Deleted messages (only among ``uids`` for UID EXPUNGE); returns the
-        expunged UIDs and the mailbox's highest modseq."""
-        return await self._db.write(partial(messages.expunge, mailbox_id=mailbox_id, uids=uids))
+        expunged UIDs and the mailbox's highest modseq.  \\Deleted is always shared."""
+        return await self._db.write(
+            partial(messages.expunge, mailbox_id=mailbox_id, uids=uids, viewer=viewer)
+        )
 
     async def copy_messages(
-        self, source_id: int, uids: Sequence[int], target_id: int
+        self, source_id: int, uids: Sequence[int], target_id: int, *, viewer: int | None = None
     ) -> CopyResult:
-        """RFC 3501 §6.4.7 COPY; ``NotFound``/``NoSelect`` for the target → [TRYCREATE]."""
+        """RFC 3501 §6.4.7 COPY; ``NotFound``/``NoSelect`` for the target → [TRYCREATE].
+        The copies get the flags as ``viewer`` sees them."""
         return await self._db.write(
-            partial(messages.copy, source_id=source_id, uids=uids, target_id=target_id, move=False)
+            partial(
+                messages.copy,
+                source_id=source_id,
+                uids=uids,
+                target_id=target_id,
+                move=False,
+                viewer=viewer,
+            )
         )
 
     async def move_messages(
-        self, source_id: int, uids: Sequence[int], target_id: int
+        self, source_id: int, uids: Sequence[int], target_id: int, *, viewer: int | None = None
     ) -> CopyResult:
         """RFC 6851 MOVE: copy and expunge in one transaction."""
         return await self._db.write(
-            partial(messages.copy, source_id=source_id, uids=uids, target_id=target_id, move=True)
+            partial(
+                messages.copy,
+                source_id=source_id,
+                uids=uids,
+                target_id=target_id,
+                move=True,
+                viewer=viewer,
+            )
         )
 
     async def claim_recent(self, mailbox_id: int) -> list[int]:
@@ -348,24 +411,35 @@ class Store:
         )
 
     async def search(
-        self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None
+        self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None,
+        *, viewer: int | None = None,
     ) -> list[int]:
-        """UIDs matching ``criteria`` (see ``search.py``), ascending, in one query; only
-        UIDs up to ``max_uid`` when given.  ``search.SearchTooComplex`` past SQLite limits."""
+        """UIDs matching ``criteria`` (see ``search.py``) for ``viewer``, ascending, in one
+        query; only UIDs up to ``max_uid`` when given.  ``search.SearchTooComplex`` past
+        SQLite limits."""
         return await self._db.read(
-            partial(search_mod.search, mailbox_id=mailbox_id, criteria=criteria, max_uid=max_uid)
+            partial(
+                search_mod.search,
+                mailbox_id=mailbox_id,
+                criteria=criteria,
+                max_uid=max_uid,
+                viewer=viewer,
+            )
         )
 
     async def search_with_modseq(
-        self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None
+        self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None,
+        *, viewer: int | None = None,
     ) -> list[tuple[int, int]]:
-        """(uid, modseq) of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5)."""
+        """(uid, modseq) of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5); modseqs as
+        ``viewer`` sees them."""
         return await self._db.read(
             partial(
                 search_mod.search_with_modseq,
                 mailbox_id=mailbox_id,
                 criteria=criteria,
                 max_uid=max_uid,
+                viewer=viewer,
             )
         )
 

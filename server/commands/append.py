@@ -151,7 +151,7 @@ async def _store(session: Session, pending: PendingAppend) -> Result:
     uids = []
     for spool in pending.messages:
         uid, _ = await deliver(session.server.store, pending.mailbox.id, spool.body(),
-                               spool.flags, spool.internal_date)
+                               spool.flags, spool.internal_date, viewer=session.viewer)
         uids.append(uid)
     # RFC 4315 §3: APPENDUID uidvalidity uid-set.
     return Result("APPEND completed", "APPENDUID",

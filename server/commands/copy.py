@@ -52,12 +52,15 @@ async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | N
         return None
     store = session.server.store
     if not (move and target.id == view.mailbox_id):
-        records = await store.fetch_records(view.mailbox_id, uids, structure=False)
+        records = await store.fetch_records(view.mailbox_id, uids, structure=False,
+                                            viewer=session.viewer)
         await check_quota(session, target.id, sum(r.size for r in records), len(records))
     try:
         if move:
-            return await store.move_messages(view.mailbox_id, uids, target.id)
-        return await store.copy_messages(view.mailbox_id, uids, target.id)
+            return await store.move_messages(view.mailbox_id, uids, target.id,
+                                             viewer=session.viewer)
+        return await store.copy_messages(view.mailbox_id, uids, target.id,
+                                         viewer=session.viewer)
     except NotFound:
         raise CommandFailed("Mailbox does not exist", "TRYCREATE") from None
 

@@ -169,7 +169,8 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         batch = live[start:start + BATCH]
         uids = [u for _, u in batch]
         records = {r.uid: r for r in await store.fetch_records(view.mailbox_id, uids,
-                                                                structure)}
+                                                                structure,
+                                                                viewer=session.viewer)}
         if changedsince is not None:
             records = {u: r for u, r in records.items() if r.modseq > changedsince}
             batch = [(n, u) for n, u in batch if u in records]
@@ -182,7 +183,8 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         if set_seen:
             unseen = [u for u, f in flags.items() if SEEN not in f]
             if unseen:
-                result = await store.store_flags(view.mailbox_id, unseen, "add", [SEEN])
+                result = await store.store_flags(view.mailbox_id, unseen, "add", [SEEN],
+                                                 viewer=session.viewer)
                 if result.changed:
                     view.own_modseqs.add(result.highest_modseq)
                 for m in result.messages:
@@ -230,7 +232,8 @@ async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]]
     for start in range(0, len(live), FLAGS_BATCH):
         batch = live[start:start + FLAGS_BATCH]
         states = {m.uid: m for m in await store.flag_records(view.mailbox_id,
-                                                              [u for _, u in batch])}
+                                                              [u for _, u in batch],
+                                                              viewer=session.viewer)}
         for n, uid in batch:
             m = states.get(uid)
             if m is None:
@@ -255,7 +258,8 @@ async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]]
 async def _report_vanished(session: Session, view: View, cmd: Fetch, since: int) -> None:
     """RFC 7162 §3.2.6: UIDs in the set expunged since ``since``, as VANISHED (EARLIER),
     before the FETCH responses."""
-    changes = await session.server.store.changes_since(view.mailbox_id, since)
+    changes = await session.server.store.changes_since(view.mailbox_id, since,
+                                                       viewer=session.viewer)
     if not changes.expunged:
         return
     largest = max(view.uids[-1] if view.uids else 0, max(changes.expunged))

@@ -158,7 +158,7 @@ async def unsubscribe(session: Session, tag: str, cmd: Unsubscribe) -> Result:
 async def status_values(session: Session, info: MailboxInfo,
                         items: tuple[str, ...]) -> list[Value]:
     """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10)."""
-    st = await session.server.store.mailbox_status(info.id)
+    st = await session.server.store.mailbox_status(info.id, viewer=session.viewer)
     values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
               "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen,
               "HIGHESTMODSEQ": st.highest_modseq}

@@ -21,7 +21,7 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
         raise CommandFailed("SEARCH RETURN is not supported", status="BAD")
     if uses_modseq(cmd.criteria):
         session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
-    numbers, modseq = await run_search(session.server.store, view, cmd)
+    numbers, modseq = await run_search(session.server.store, view, cmd, session.viewer)
     extra: list[Value] = [] if modseq is None else [[Atom("MODSEQ"), modseq]]
     session.untagged(Atom("SEARCH"), *numbers, *extra)
     return Result("SEARCH completed")

@@ -78,10 +78,15 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
         session.untagged_status("OK", "Previous mailbox closed", "CLOSED")
     session.deselect()
     access = await mailbox_for(session, name, "r")
-    # RFC 4314 §5.2: READ-ONLY unless the user may insert, expunge or change flags.
+    # RFC 4314 §5.2: READ-ONLY unless the user may insert, expunge or change flags.  With
+    # \Seen private (the default in shared mailboxes) "s" is not a *shared* flag right, so
+    # the RFC would have "lrs" READ-ONLY; but clients do not set \Seen in a READ-ONLY
+    # mailbox, and keeping track of what one has read is the point of a private \Seen:
+    # any right that changes something the user keeps (private or shared) gives
+    # READ-WRITE, as Dovecot does.
     readonly = readonly or not set("iestw") & set(access.rights)
     store = session.server.store
-    summary = await store.select_summary(access.info.id)
+    summary = await store.select_summary(access.info.id, viewer=session.viewer)
     info = summary.mailbox
     recent = [] if readonly else await store.claim_recent(info.id)
     view = View(info, summary.uids, info.highest_modseq, readonly, set(recent))
@@ -121,7 +126,8 @@ async def _resync(session: Session, view: View, q: Qresync, uidnext: int) -> Non
     (all up to UIDNEXT-1 when it gave none): VANISHED (EARLIER), then FETCH with UID."""
     known = q.known_uids or SequenceSet(((1, max(uidnext - 1, 1)),))
     largest = max(uidnext - 1, 1)
-    changes = await session.server.store.changes_since(view.mailbox_id, q.modseq)
+    changes = await session.server.store.changes_since(view.mailbox_id, q.modseq,
+                                                       viewer=session.viewer)
     vanished = sorted(u for u in changes.expunged if known.contains(u, largest))
     if vanished:
         session.untagged(Atom("VANISHED"), [Atom("EARLIER")], compact_set(vanished))
@@ -154,7 +160,7 @@ async def close(session: Session, tag: str, cmd: Close) -> Result:
     may_expunge = not view.readonly and "e" in await current_rights(session)
     session.deselect()
     if may_expunge:
-        await session.server.store.expunge(view.mailbox_id)
+        await session.server.store.expunge(view.mailbox_id, viewer=session.viewer)
     return Result("CLOSE completed")
 
 
@@ -175,7 +181,8 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
     uids = None
     if cmd.uid_set is not None:
         uids = [uid for _, uid in view.by_uid(cmd.uid_set)]
-    expunged, modseq = await session.server.store.expunge(view.mailbox_id, uids)
+    expunged, modseq = await session.server.store.expunge(view.mailbox_id, uids,
+                                                         viewer=session.viewer)
     for response in view.remove(expunged):
         session.channel.send(response)
     if session.qresync:

@@ -36,7 +36,7 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     if all(r in rights for r in "stw"):
         results = [await session.server.store.store_flags(
             view.mailbox_id, uids, MODES[cmd.mode], cmd.flags,  # type: ignore[arg-type]
-            cmd.unchangedsince)]
+            cmd.unchangedsince, viewer=session.viewer)]
     else:
         results = await _store_within_rights(session, uids, cmd, rights)
     result = _merge(results)
@@ -102,15 +102,15 @@ async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
         raise CommandFailed("Permission denied for these flags", "NOPERM")
     if cmd.mode:
         return [await store.store_flags(view.mailbox_id, uids, MODES[cmd.mode],  # type: ignore[arg-type]
-                                        allowed, cmd.unchangedsince)]
+                                        allowed, cmd.unchangedsince, viewer=session.viewer)]
     # Replacing FLAGS: flags the user may not change stay as they are on each message.
     groups: dict[tuple[str, ...], list[int]] = {}
-    for m in await store.flag_records(view.mailbox_id, uids):
+    for m in await store.flag_records(view.mailbox_id, uids, viewer=session.viewer):
         kept = [f for f in m.flags if not _changeable(f, rights)]
         target = tuple(dict.fromkeys([*kept, *allowed]))
         groups.setdefault(target, []).append(m.uid)
     return [await store.store_flags(view.mailbox_id, group, "set", list(target),
-                                    cmd.unchangedsince)
+                                    cmd.unchangedsince, viewer=session.viewer)
             for target, group in groups.items()]
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import Store
-from storage.models import CopyResult, StoreResult
+from storage.models import Changes, CopyResult, StoreResult
 
 log = logging.getLogger("crispin.hub")
 
@@ -32,6 +32,12 @@ class Hub:
         self._watchers: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
         self._known: dict[int, int] = {}
         self._poller: asyncio.Task[None] | None = None
+        # Fan-out (one APPEND waking 1,000 idlers) must not cost 1,000 identical reads and
+        # 1,000 \Recent claims: woken sessions share one read per (mailbox, modseq,
+        # viewer) and one claim per change, until the mailbox changes again.
+        self._generation: defaultdict[int, int] = defaultdict(int)
+        self._shared: dict[tuple[int, int, int | None, int], asyncio.Future[Changes]] = {}
+        self._claimed: dict[int, int] = {}
 
     def watch(self, mailbox_id: int, modseq: int) -> asyncio.Event:
         """An event set whenever the mailbox changes; ``modseq`` is what the watcher has
@@ -52,8 +58,33 @@ class Hub:
 
     def notify(self, *mailbox_ids: int) -> None:
         for mailbox_id in mailbox_ids:
+            self._generation[mailbox_id] += 1
+            stale = [k for k in self._shared if k[0] == mailbox_id]
+            for key in stale:
+                del self._shared[key]
             for event in self._watchers.get(mailbox_id, ()):
                 event.set()
+
+    async def woken_changes(self, store: Store, mailbox_id: int, modseq: int,
+                            viewer: int | None) -> Changes:
+        """``changes_since`` for a session woken by :meth:`notify`: sessions that were
+        told about the same change and have seen the same modseq get one shared read."""
+        key = (mailbox_id, modseq, viewer, self._generation[mailbox_id])
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = asyncio.ensure_future(store.changes_since(mailbox_id, modseq,
+                                                               viewer=viewer))
+            self._shared[key] = shared
+        return await asyncio.shield(shared)
+
+    def first_claim(self, mailbox_id: int) -> bool:
+        """Whether this session is the first, since the last change, to claim \\Recent
+        (RFC 3501 §2.3.2): later ones would get nothing from storage anyway."""
+        generation = self._generation[mailbox_id]
+        if self._claimed.get(mailbox_id) == generation:
+            return False
+        self._claimed[mailbox_id] = generation
+        return True
 
     def start(self, store: Store) -> None:
         self._poller = asyncio.get_running_loop().create_task(self._poll(store))

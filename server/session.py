@@ -162,19 +162,26 @@ class Session:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
-    async def sync(self, allow_expunge: bool) -> None:
+    async def sync(self, allow_expunge: bool, woken: bool = False) -> None:
         """Pull the selected mailbox's changes from storage and report them (RFC 3501
-        §7.4.1 decides whether EXPUNGE may be sent now; DESIGN.md "Many clients")."""
+        §7.4.1 decides whether EXPUNGE may be sent now; DESIGN.md "Many clients").
+        ``woken``: after an IDLE wake-up, when many sessions may ask the same question."""
         view = self.view
         if view is None:
             return
         store = self.server.store
-        changes = await store.changes_since(view.mailbox_id, view.modseq, viewer=self.viewer)
+        hub = self.server.hub
+        if woken:
+            changes = await hub.woken_changes(store, view.mailbox_id, view.modseq, self.viewer)
+        else:
+            changes = await store.changes_since(view.mailbox_id, view.modseq,
+                                                viewer=self.viewer)
         if changes.highest_modseq <= view.modseq and not changes.updated \
                 and not changes.expunged and not (allow_expunge and view.ghosts):
             return
         last = view.uids[-1] if view.uids else 0
-        if not view.readonly and any(m.uid > last for m in changes.updated):
+        if not view.readonly and any(m.uid > last for m in changes.updated) and \
+                (not woken or hub.first_claim(view.mailbox_id)):
             # RFC 3501 §2.3.2: a new message is \Recent in exactly one session, the first
             # to be told about it.
             view.recent.update(await store.claim_recent(view.mailbox_id))

@@ -369,7 +369,9 @@ def changes_since(
     if not pmask:
         updated = conn.execute(
             "SELECT uid, flags, keywords, modseq FROM mailbox_messages"
-            " WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+            # "+uid": without it SQLite walks the whole mailbox in UID order instead of
+            # the modseq index (4 ms instead of 0.02 ms at 100,000 messages, bench/README.md)
+            " WHERE mailbox_id = ? AND modseq > ? ORDER BY +uid",
             (mailbox_id, modseq),
         ).fetchall()
     else:
@@ -383,7 +385,7 @@ def changes_since(
             (viewer, mailbox_id, mailbox_id, modseq, mailbox_id, viewer, modseq),
         ).fetchall()
     expunged = conn.execute(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid",
+        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY +uid",
         (mailbox_id, modseq),
     ).fetchall()
     return Changes(

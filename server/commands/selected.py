@@ -20,6 +20,7 @@ from protocol import (
 from server.access import current_rights, mailbox_for
 from server.session import CommandFailed, Result, Session, State
 from server.sets import compact_set
+from storage.flags import SEEN as SEEN_BIT
 from server.view import View
 
 
@@ -78,12 +79,12 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
         session.untagged_status("OK", "Previous mailbox closed", "CLOSED")
     session.deselect()
     access = await mailbox_for(session, name, "r")
-    # RFC 4314 §5.2: READ-ONLY unless the user may insert, expunge or change flags.  With
-    # \Seen private (the default in shared mailboxes) "s" is not a *shared* flag right, so
-    # the RFC would have "lrs" READ-ONLY; but clients do not set \Seen in a READ-ONLY
-    # mailbox, and keeping track of what one has read is the point of a private \Seen:
-    # any right that changes something the user keeps (private or shared) gives
-    # READ-WRITE, as Dovecot does.
+    # RFC 4314 §5.2: the response code says READ-ONLY unless the user may insert, expunge
+    # or change a *shared* flag; with \Seen private (the default in others' and shared
+    # mailboxes) "s" alone does not count. The user may still keep their own \Seen, so
+    # the session itself is read-only only when no right changes anything.
+    shared_flag_rights = set("wt") | (set() if access.info.private_flags & SEEN_BIT else {"s"})
+    reported_readonly = readonly or not (set("ie") | shared_flag_rights) & set(access.rights)
     readonly = readonly or not set("iestw") & set(access.rights)
     store = session.server.store
     summary = await store.select_summary(access.info.id, viewer=session.viewer)
@@ -116,8 +117,8 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     session.state = State.SELECTED
     if qresync is not None and qresync.uidvalidity == info.uidvalidity:
         await _resync(session, view, qresync, uidnext)
-    if readonly:
-        return Result("EXAMINE completed", "READ-ONLY")
+    if reported_readonly:
+        return Result("EXAMINE completed" if readonly else "SELECT completed", "READ-ONLY")
     return Result("SELECT completed", "READ-WRITE")
 
 

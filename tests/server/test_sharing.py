@@ -178,10 +178,27 @@ def test_rights_matrix_fetch_seen_expunge_close_append_copy(shared: ServerThread
     bob = select_bob(shared, "lrs")
     bob.command(b"a", b"FETCH 1 BODY[]")
     assert b"\\Seen" in flags_of(bob)
-    # "lrs" is READ-WRITE (s is a shared flag right), "lr" READ-ONLY (RFC 4314 §5.2)
-    grant(shared, "lr")
+    # RFC 4314 §5.2: with \Seen private (the default), "s" is no shared flag right, so
+    # "lrs" is reported READ-ONLY (bob still keeps his own \Seen, as above), "lrw" is
+    # READ-WRITE, "lr" READ-ONLY; with \Seen shared, "lrs" is READ-WRITE.
+    for rights, code in (("lrs", b"[READ-ONLY]"), ("lrw", b"[READ-WRITE]"),
+                         ("lr", b"[READ-ONLY]")):
+        grant(shared, rights)
+        bob = login(shared, "bob")
+        assert code in bob.command(b"s", b"SELECT " + BOX)[-1], rights
+    store = shared.running.ctx.store
+
+    async def share_seen() -> None:
+        owner = await store.get_user("alice")
+        assert owner is not None
+        info = await store.get_mailbox(owner.id, "Projects")
+        assert info is not None
+        await store.set_private_flags(info.id, 0)
+
+    shared.call(share_seen())
+    grant(shared, "lrs")
     bob = login(shared, "bob")
-    assert b"[READ-ONLY]" in bob.command(b"s", b"SELECT " + BOX)[-1]
+    assert b"[READ-WRITE]" in bob.command(b"s", b"SELECT " + BOX)[-1]
     # EXPUNGE needs "e"; CLOSE without it does not expunge
     bob = select_bob(shared, "lrswit")
     bob.command(b"d", b"STORE 3 +FLAGS (\\Deleted)")

@@ -88,6 +88,13 @@ class View:
         return self.by_uid(seqset) if uid else self.by_msn(seqset)
 
     # -- updates ------------------------------------------------------------------------------
+    def flags_bytes(self, uid: int, flags: Iterable[str]) -> bytes:
+        """``flags_value`` written out: flags are atoms (storage checks keywords)."""
+        names = [f.encode() for f in flags]
+        if uid in self.recent:
+            names.append(b"\\Recent")
+        return b"(" + b" ".join(names) + b")"
+
     def flags_value(self, uid: int, flags: Iterable[str]) -> list[Value]:
         """The FLAGS list for this session: \\Recent is per session (RFC 3501 §2.3.2)."""
         out: list[Value] = [Atom(f) for f in flags]

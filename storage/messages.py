@@ -406,20 +406,40 @@ def records(
     """FETCH data prepared at APPEND for the given UIDs (missing UIDs are skipped).  Without
     ``structure`` the ENVELOPE/BODYSTRUCTURE/part-tree blobs are not read (left empty):
     the header fetch every client does on first sync needs none of them."""
+    return records_and_bodies(conn, mailbox_id, uids, structure, "", viewer)[0]
+
+
+def records_and_bodies(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    uids: Sequence[int],
+    structure: bool,
+    body: str,
+    viewer: int | None = None,
+) -> tuple[list[MessageRecord], list[tuple[int, bytes | None, str | None, int]]]:
+    """``records`` and, in the same query, the bodies (``body`` "full") or just the headers
+    ("header") as ``bodies`` returns them; "" reads no body."""
     blobs_sql = "m.envelope, m.bodystructure, m.body_simple, m.part_tree" if structure else (
         "X'', X'', X'', NULL"
     )
+    if body == "header":
+        body_sql = (", CASE WHEN m.body IS NULL THEN NULL"
+                    " ELSE ifnull(substr(m.body, 1, m.header_size), X'') END, m.path")
+    elif body:
+        body_sql = ", m.body, m.path"
+    else:
+        body_sql = ""
     pmask = _viewer_mask(conn, mailbox_id, viewer)
     join, cols = _columns(pmask)
     rows = conn.execute(
         "SELECT mm.uid, mm.message_id, " + cols + ", mm.internaldate,"
-        " mm.internaldate_tz, m.size, m.header_size, m.lines, " + blobs_sql +
+        " mm.internaldate_tz, m.size, m.header_size, m.lines, " + blobs_sql + body_sql +
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id" + join +
         " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
         " ORDER BY mm.uid",
         _params(pmask, viewer, mailbox_id, _uid_json(uids)),
     ).fetchall()
-    return [
+    recs = [
         MessageRecord(
             uid=int(r[0]),
             message_id=int(r[1]),
@@ -436,6 +456,9 @@ def records(
         )
         for r in rows
     ]
+    found = [(int(r[0]), None if r[14] is None else bytes(r[14]), r[15], int(r[8]))
+             for r in rows] if body else []
+    return recs, found
 
 
 def body_location(

@@ -312,6 +312,34 @@ class Store:
         rows = await self._db.read(
             partial(messages.bodies, mailbox_id=mailbox_id, uids=uids, header_only=header_only)
         )
+        return await self._read_bodies(rows, header_only)
+
+    async def fetch_records_and_bodies(
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        structure: bool,
+        body: str,
+        *,
+        viewer: int | None = None,
+    ) -> tuple[list[MessageRecord], dict[int, bytes]]:
+        """``fetch_records`` and ``message_bodies`` (``body`` "header" or "full"; "" none)
+        in one database trip: what a FETCH of many messages needs per batch."""
+        recs, rows = await self._db.read(
+            partial(
+                messages.records_and_bodies,
+                mailbox_id=mailbox_id,
+                uids=uids,
+                structure=structure,
+                body=body,
+                viewer=viewer,
+            )
+        )
+        return recs, await self._read_bodies(rows, body == "header")
+
+    async def _read_bodies(
+        self, rows: list[tuple[int, bytes | None, str | None, int]], header_only: bool
+    ) -> dict[int, bytes]:
         out: dict[int, bytes] = {}
         files: list[tuple[int, str, int]] = []
         for uid, inline, path, header_size in rows:
@@ -320,6 +348,7 @@ class Store:
             elif path is not None:
                 files.append((uid, path, header_size))
         if files:
+
             def read_files() -> None:
                 for uid, path, header_size in files:
                     if header_only:

@@ -20,8 +20,8 @@ from protocol import (
 from server.access import current_rights, mailbox_for
 from server.session import CommandFailed, Result, Session, State
 from server.sets import compact_set
-from storage.flags import SEEN as SEEN_BIT
 from server.view import View
+from storage.flags import SEEN as SEEN_BIT
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,9 @@ def test_acl_shared_and_quota_cli(tmp_path: Path) -> None:
             b"a NO [NONEXISTENT]")
         r = crispin(data, "acl", "set", "alice/Projects", "bob", "lrs")
         assert r.returncode == 0, r.stderr
+        # READ-ONLY: with \Seen private, "s" is no shared flag right (RFC 4314 §5.2)
         assert bob.command(b"b", b'SELECT "Other Users/alice/Projects"')[-1].startswith(
-            b"b OK [READ-WRITE]")
+            b"b OK [READ-ONLY]")
         out = crispin(data, "acl", "get", "alice/Projects").stdout.splitlines()
         assert out == ["alice\tlrswipkxtea (owner)", "bob\tlrscd"] or \
             out == ["alice\tlrswipkxtea (owner)", "bob\tlrs"]

@@ -8,6 +8,15 @@ Pure functions over the raw message bytes (no I/O). See DESIGN.md "Storage" and
 - :func:`fetch_section` for ``BODY[section]``,
 - :func:`part_tree_to_bytes` / :func:`part_tree_from_bytes` to store the tree,
 - :func:`header_text` / :func:`body_text` for SEARCH HEADER/BODY/TEXT.
+
+The byte-offset walker, header splitting, MIME parameters and addresses are the
+project's own: the ``email`` package gives no byte offsets, and its compat32
+header semantics differ from what RFC 3501 ENVELOPE/BODYSTRUCTURE need (raw
+values as sent, groups, parameter case, comments, RFC 2231 left encoded). Each
+module docstring says where and why. The standard library does the decoding for
+SEARCH: RFC 2047 (``email.header.decode_header``), RFC 2231 ``charset*``
+(``email.utils``), dates (``email.utils.parsedate_tz``), base64/QP (``binascii``)
+and charsets (``codecs``).
 """
 
 from .message import ParsedMessage, parse_message

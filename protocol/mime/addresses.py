@@ -11,6 +11,17 @@ stay encoded. Each address is ``(name, adl, mailbox, host)``:
   ``(NIL NIL NIL NIL)``; an empty group is just the two markers.
 - Like Dovecot, a missing local part or domain becomes ``MISSING_MAILBOX`` /
   ``MISSING_DOMAIN`` so that a NIL host keeps meaning "group marker".
+
+Why this is not ``email.utils.getaddresses``: it drops groups (``A Group:Ed
+<c@a.test>,joe@where.test;`` gives only the two members; ``undisclosed-
+recipients:;`` gives ``('', '')``), turns comments into the name
+(``Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>`` gives
+``'Pete (A nice ) chap his account his host)'``, RFC 5322 §A.5 wants "Pete"),
+does not split the local part from the domain (``@host`` gives ``'@host'``), and
+works on str, so 8-bit names would need a round trip. ENVELOPE needs the group
+markers, the (name, adl, mailbox, host) split and the raw bytes. SEARCH does not
+parse addresses at all: FROM/TO/CC/BCC match a substring of the whole decoded
+header (RFC 3501 §6.4.4), see searchtext.py.
 """
 
 from __future__ import annotations

@@ -3,6 +3,15 @@
 Header values have RFC 2047 encoded-words decoded so that substring matching
 works on what the user sees. ``date_sent`` is the date part of the Date header
 in its own time zone (SENTBEFORE/SENTON/SENTSINCE disregard time and zone).
+
+Standard library: dates with ``email.utils.parsedate_tz``; RFC 2047 with
+``email.header.decode_header`` and transfer/charset decoding with ``binascii``
+and ``codecs`` (see textdecode.py). ``from_``/``to``/... are the whole header
+value decoded (``"Éloise" <eloise@example.fr>``), not ``email.utils.getaddresses``
+output, because SEARCH FROM "x" is a substring match on the header (RFC 3501
+§6.4.4) and getaddresses drops group names and rewrites comments. The header
+fields come from headers.py's splitter (not ``BytesHeaderParser``) so that
+``header_text`` keeps fields after a line without a colon, as BODY[HEADER] does.
 """
 
 from __future__ import annotations

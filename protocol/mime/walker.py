@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .envelope import build_envelope
 from .headers import Headers, header_bounds
-from .params import Params, first_token, get_param, parse_content_type
+from .params import Params, first_token, get_param, parse_content_type, text_charset
 from .parttree import Part
 
 MAX_DEPTH = 64
@@ -63,12 +63,11 @@ class Node:
 
     def to_part(self) -> Part:
         lt = self.mtype.lower().decode("ascii", "replace")
-        charset = get_param(self.params, b"charset")
         enc = self.encoding
         return Part(
             self.header_start, self.body_start, self.body_end, self.lines,
             lt, self.msubtype.lower().decode("ascii", "replace"),
-            "" if charset is None else charset.decode("ascii", "replace").lower(),
+            text_charset(self.params),
             "7bit" if enc is None else enc.decode("ascii", "replace").lower(),
             tuple(c.to_part() for c in self.children),
             None if self.message is None else self.message.to_part(),

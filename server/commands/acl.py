@@ -38,6 +38,15 @@ def shown(rights: str) -> str:
     return rights + extra
 
 
+def _as_astring(identifier: str) -> Value:
+    """Identifiers go out as atoms when they can (RFC 3501 astring), as Dovecot sends them:
+    some clients (imapclient) do not unquote them."""
+    if identifier and identifier.isascii() and all(
+            c.isprintable() and c not in '(){ %*"\\]' for c in identifier):
+        return Atom(identifier)
+    return identifier
+
+
 def _identifier(text: str) -> str:
     if not text or text in ("-",) or any(ord(c) < 0x20 for c in text):
         raise CommandFailed("Invalid identifier", status="BAD")
@@ -82,10 +91,10 @@ async def getacl(session: Session, tag: str, cmd: GetAcl) -> Result:
         user = await store.get_user_by_id(access.info.owner_id)
         if user is not None:
             owner = user.name
-            items += [owner, Atom(shown(ALL_RIGHTS))]
+            items += [_as_astring(owner), Atom(shown(ALL_RIGHTS))]
     for entry in await store.get_acl(access.info.id):
         if entry.identifier != owner:
-            items += [entry.identifier, Atom(shown(entry.rights))]
+            items += [_as_astring(entry.identifier), Atom(shown(entry.rights))]
     session.untagged(*items)
     return Result("GETACL completed")
 
@@ -104,8 +113,8 @@ async def listrights(session: Session, tag: str, cmd: ListRights) -> Result:
         optional: list[Value] = []
     else:
         required, optional = "", [Atom(r) for r in (*ALL_RIGHTS, "c", "d")]
-    session.untagged(Atom("LISTRIGHTS"), Mailbox(names.normalize(cmd.mailbox)), identifier,
-                     required, *optional)
+    session.untagged(Atom("LISTRIGHTS"), Mailbox(names.normalize(cmd.mailbox)),
+                     _as_astring(identifier), required, *optional)
     return Result("LISTRIGHTS completed")
 
 

@@ -86,3 +86,65 @@ def test_sigkill_during_appends_and_stores(tmp_path: Path) -> None:
         client.logout()
     finally:
         again.terminate()
+
+
+def test_sigkill_during_moves_leaves_each_message_in_exactly_one_mailbox(tmp_path: Path) -> None:
+    """RFC 6851 MOVE is one transaction: after a crash at any moment, every message is in
+    the source or in the target, never in both or neither."""
+    data = tmp_path / "data"
+    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
+                    "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT, check=True,
+                   timeout=60)
+    total = 600
+    mbox = tmp_path / "load.mbox"
+    mbox.write_bytes(b"".join(b"From kim Mon Jan  6 10:00:00 2025\n" + message(i).replace(
+        b"\r\n", b"\n") + b"\n" for i in range(total)))
+    subprocess.run([sys.executable, "-m", "server.cli", "import", "--user", "kim",
+                    "--mailbox", "INBOX", str(mbox), "--data-dir", str(data)], cwd=ROOT,
+                   check=True, timeout=120, capture_output=True)
+    subprocess.run([sys.executable, "-m", "server.cli", "mailbox", "create", "kim", "Target",
+                    "--data-dir", str(data)], cwd=ROOT, check=True, timeout=60,
+                   capture_output=True)
+    srv = ServerProcess(data)
+    stop = threading.Event()
+
+    def mover() -> None:
+        client = imaplib.IMAP4("127.0.0.1", srv.port, timeout=10)
+        client.login("kim", "pw")
+        client.select("INBOX")
+        try:
+            for uid in range(1, total + 1):
+                if stop.is_set():
+                    return
+                client.uid("MOVE", str(uid), "Target")
+        except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error):
+            pass
+
+    thread = threading.Thread(target=mover)
+    thread.start()
+    time.sleep(0.3)
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+    stop.set()
+    thread.join(15)
+    srv.kill()
+
+    again = ServerProcess(data)
+    try:
+        client = imaplib.IMAP4("127.0.0.1", again.port, timeout=10)
+        client.login("kim", "pw")
+        subjects: list[bytes] = []
+        counts = {}
+        for box in ("INBOX", "Target"):
+            counts[box] = int(client.select(box)[1][0])
+            if counts[box]:
+                typ, found = client.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+                assert typ == "OK"
+                subjects += [item[1].strip() for item in found if isinstance(item, tuple)]
+        assert len(subjects) == total
+        assert sorted(subjects) == sorted(b"Subject: message %d" % i for i in range(total))
+        moved = counts["Target"]
+        assert 0 < moved < total, "the kill should land in the middle of the moves"
+        client.logout()
+    finally:
+        again.terminate()

@@ -24,7 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
-from . import acl, blobs, mailboxes, messages, passwords, quota, subscriptions, users
+from . import acl, blobs, mailboxes, message_reads, messages, passwords, quota, subscriptions, users
 from . import flags as flags_mod
 from . import search as search_mod
 from .db import Database
@@ -249,7 +249,7 @@ class Store:
     ) -> list[MessageState]:
         """All messages in UID order, for building a view at SELECT."""
         return await self._db.read(
-            partial(messages.list_messages, mailbox_id=mailbox_id, viewer=viewer)
+            partial(message_reads.list_messages, mailbox_id=mailbox_id, viewer=viewer)
         )
 
     async def changes_since(
@@ -258,7 +258,9 @@ class Store:
         """Messages added/changed and UIDs expunged after ``modseq``, as ``viewer`` sees
         them (another user's private flag changes are not there)."""
         return await self._db.read(
-            partial(messages.changes_since, mailbox_id=mailbox_id, modseq=modseq, viewer=viewer)
+            partial(
+                message_reads.changes_since, mailbox_id=mailbox_id, modseq=modseq, viewer=viewer
+            )
         )
 
     async def fetch_records(
@@ -269,7 +271,7 @@ class Store:
         ``structure=False`` skips the ENVELOPE/BODYSTRUCTURE/part-tree blobs."""
         return await self._db.read(
             partial(
-                messages.records,
+                message_reads.records,
                 mailbox_id=mailbox_id,
                 uids=uids,
                 structure=structure,
@@ -282,7 +284,9 @@ class Store:
     ) -> list[MessageState]:
         """UID, flags and modseq of ``uids``: the cheapest FETCH."""
         return await self._db.read(
-            partial(messages.flag_records, mailbox_id=mailbox_id, uids=uids, viewer=viewer)
+            partial(
+                message_reads.flag_records, mailbox_id=mailbox_id, uids=uids, viewer=viewer
+            )
         )
 
     async def select_summary(
@@ -290,12 +294,14 @@ class Store:
     ) -> SelectSummary:
         """Everything SELECT reports, in one consistent read."""
         return await self._db.read(
-            partial(messages.select_summary, mailbox_id=mailbox_id, viewer=viewer)
+            partial(message_reads.select_summary, mailbox_id=mailbox_id, viewer=viewer)
         )
 
     async def message_body(self, mailbox_id: int, uid: int) -> bytes | None:
         """The raw message, or None if the UID is not in the mailbox."""
-        found = await self._db.read(partial(messages.body_location, mailbox_id=mailbox_id, uid=uid))
+        found = await self._db.read(
+            partial(message_reads.body_location, mailbox_id=mailbox_id, uid=uid)
+        )
         if found is None:
             return None
         inline, path = found
@@ -310,7 +316,9 @@ class Store:
         """Raw messages (or just their headers) for many UIDs in one database trip; UIDs
         not in the mailbox are absent from the result."""
         rows = await self._db.read(
-            partial(messages.bodies, mailbox_id=mailbox_id, uids=uids, header_only=header_only)
+            partial(
+                message_reads.bodies, mailbox_id=mailbox_id, uids=uids, header_only=header_only
+            )
         )
         return await self._read_bodies(rows, header_only)
 
@@ -327,7 +335,7 @@ class Store:
         in one database trip: what a FETCH of many messages needs per batch."""
         recs, rows = await self._db.read(
             partial(
-                messages.records_and_bodies,
+                message_reads.records_and_bodies,
                 mailbox_id=mailbox_id,
                 uids=uids,
                 structure=structure,

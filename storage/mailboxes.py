@@ -333,10 +333,10 @@ def mailbox_status(
     ).fetchone()
     unseen = int(counts[2])
     if private_seen:
+        # Rows of expunged messages are deleted with them, so no join is needed.
         (seen,) = conn.execute(
-            "SELECT count(*) FROM private_flags pf JOIN mailbox_messages mm"
-            " ON mm.mailbox_id = pf.mailbox_id AND mm.uid = pf.uid"
-            " WHERE pf.mailbox_id = ? AND pf.user_id = ? AND (pf.flags & ?) != 0",
+            "SELECT count(*) FROM private_flags"
+            " WHERE mailbox_id = ? AND user_id = ? AND (flags & ?) != 0",
             (mailbox_id, viewer, SEEN),
         ).fetchone()
         unseen = int(counts[0]) - int(seen)

@@ -26,6 +26,16 @@ from .messages import (
 )
 from .models import Changes, MessageRecord, MessageState, SelectSummary
 
+# The header of a message kept inside the database, from ``message_headers`` (migration 6)
+# so the body blob is never loaded for it; for a message stored before that table, cut
+# from the body.  NULL for a body kept in a file (the caller reads the file).  substr() of
+# an empty blob is NULL, which would make an empty message look bodiless: hence ifnull.
+HEADER_JOIN = " LEFT JOIN message_headers h ON h.message_id = m.id"
+HEADER_SQL = (
+    "CASE WHEN m.path IS NOT NULL THEN NULL"
+    " ELSE coalesce(h.header, ifnull(substr(m.body, 1, m.header_size), X'')) END"
+)
+
 
 def list_messages(
     conn: sqlite3.Connection, mailbox_id: int, viewer: int | None = None
@@ -181,9 +191,10 @@ def records_and_bodies(
     blobs_sql = "m.envelope, m.bodystructure, m.body_simple, m.part_tree" if structure else (
         "X'', X'', X'', NULL"
     )
+    header_join = ""
     if body == "header":
-        body_sql = (", CASE WHEN m.body IS NULL THEN NULL"
-                    " ELSE ifnull(substr(m.body, 1, m.header_size), X'') END, m.path")
+        body_sql = ", " + HEADER_SQL + ", m.path"
+        header_join = HEADER_JOIN
     elif body:
         body_sql = ", m.body, m.path"
     else:
@@ -194,6 +205,7 @@ def records_and_bodies(
         "SELECT mm.uid, mm.message_id, " + cols + ", mm.internaldate,"
         " mm.internaldate_tz, m.size, m.header_size, m.lines, " + blobs_sql + body_sql +
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id" + join +
+        header_join +
         " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
         " ORDER BY mm.uid",
         _params(pmask, viewer, mailbox_id, _uid_json(uids)),
@@ -239,15 +251,11 @@ def bodies(
 ) -> list[tuple[int, bytes | None, str | None, int]]:
     """(uid, inline bytes, file path, header size) for many messages in one query; with
     ``header_only`` an inline body is cut to its header inside SQLite."""
-    # substr() of an empty blob is NULL, which would make an empty message look bodiless.
-    body = (
-        "CASE WHEN m.body IS NULL THEN NULL ELSE ifnull(substr(m.body, 1, m.header_size), X'') END"
-        if header_only
-        else "m.body"
-    )
+    body = HEADER_SQL if header_only else "m.body"
     rows = conn.execute(
         f"SELECT mm.uid, {body}, m.path, m.header_size"
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id"
+        + (HEADER_JOIN if header_only else "") +
         " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
         " ORDER BY mm.uid",
         (mailbox_id, _uid_json(uids)),

@@ -237,6 +237,13 @@ def append(
         )
         assert cur.lastrowid is not None
         message_id = cur.lastrowid
+        if body.inline is not None:
+            header_size = parsed.get("header_size")
+            size = header_size if isinstance(header_size, int) else len(body.inline)
+            conn.execute(
+                "INSERT INTO message_headers (message_id, header) VALUES (?, ?)",
+                (message_id, body.inline[:size]),
+            )
     store_text(conn, message_id, parsed)
     modseq = highest + 1
     conn.execute(

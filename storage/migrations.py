@@ -137,6 +137,16 @@ table lookup per row: 42 ms for 70,000 rows, bench/README.md "Sharing").  New
 ``private_flags_message`` (mailbox_id, uid) lets EXPUNGE and MOVE delete the rows of the
 messages they remove without scanning every user's rows of the mailbox.
 
+Schema (version 6)
+==================
+
+``message_headers(message_id, header)``
+    The header block of each message stored inside the database, apart from its body:
+    the header fetch every client does on first sync reads only these few hundred bytes
+    per message instead of pulling each whole body blob through SQLite (the header fetch
+    of 100,000 messages read 1.2 GB).  Written at APPEND; bodies kept in files are read
+    from the file as before.
+
 ``mailbox_messages.shared_modseq``
     The modseq of the message's last change visible to every user: APPEND/COPY, a change
     of shared flags or keywords (``modseq`` also moves for the owner's private changes).
@@ -337,6 +347,17 @@ CREATE INDEX private_flags_user ON private_flags(user_id);
 DROP INDEX private_flags_user;
 CREATE INDEX private_flags_user ON private_flags(user_id, mailbox_id, uid, flags);
 CREATE INDEX private_flags_message ON private_flags(mailbox_id, uid);
+""",
+    ),
+    (
+        6,
+        """
+CREATE TABLE message_headers (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    header     BLOB NOT NULL
+);
+INSERT INTO message_headers (message_id, header)
+    SELECT id, ifnull(substr(body, 1, header_size), X'') FROM messages WHERE path IS NULL;
 """,
     ),
 ]

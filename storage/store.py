@@ -24,29 +24,27 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
-from . import acl, blobs, mailboxes, message_reads, messages, passwords, quota, subscriptions, users
+from . import blobs, mailboxes, message_reads, messages, passwords, subscriptions, users
 from . import flags as flags_mod
 from . import search as search_mod
 from .db import Database
 from .models import (
-    AclEntry,
     Changes,
     CopyResult,
     MailboxInfo,
     MailboxStatus,
     MessageRecord,
     MessageState,
-    Quota,
-    QuotaResource,
     SelectSummary,
     StoreResult,
     User,
 )
+from .store_access import AccessMixin
 
 DB_FILE = "crispin.db"
 
 
-class Store:
+class Store(AccessMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes
@@ -537,71 +535,3 @@ class Store:
     async def delete_shared_mailbox(self, name: str) -> None:
         """RFC 3501 §6.3.4 rules; "INBOX" is an ordinary shared name."""
         await self.delete_mailbox_in(None, name)
-
-    async def get_acl(self, mailbox_id: int) -> list[AclEntry]:
-        """Stored ACL entries sorted by identifier (owner's implicit rights not included).
-        ``NotFound``."""
-        return await self._db.read(partial(acl.get_acl, mailbox_id=mailbox_id))
-
-    async def set_acl(self, mailbox_id: int, identifier: str, rights: str) -> None:
-        """Replace ``identifier``'s entry; "" deletes it.  Rights normalised to
-        ``acl.ALL_RIGHTS`` order ("c"/"d" expanded); ``acl.InvalidRights`` (an
-        ``InvalidName``) for unknown letters; ``NotFound``."""
-        await self._db.write(
-            partial(acl.set_acl, mailbox_id=mailbox_id, identifier=identifier, rights=rights)
-        )
-
-    async def delete_acl(self, mailbox_id: int, identifier: str) -> None:
-        """No error when the entry is absent; ``NotFound`` for an unknown mailbox."""
-        await self._db.write(partial(acl.delete_acl, mailbox_id=mailbox_id, identifier=identifier))
-
-    async def rights_of(self, mailbox_id: int, user_id: int, user_name: str) -> str:
-        """Effective rights (RFC 4314 §2) in ``acl.ALL_RIGHTS`` order; ``NotFound``."""
-        return await self._db.read(
-            partial(acl.rights_of, mailbox_id=mailbox_id, user_id=user_id, user_name=user_name)
-        )
-
-    async def visible_mailboxes(
-        self, user_id: int, user_name: str
-    ) -> list[tuple[MailboxInfo, str, str | None]]:
-        """Other users' and shared mailboxes the user may look up ("l"), with the effective
-        rights and the owner's name (None: shared); see ``acl.visible_mailboxes``."""
-        return await self._db.read(
-            partial(acl.visible_mailboxes, user_id=user_id, user_name=user_name)
-        )
-
-    async def set_quota(
-        self, root_kind: str, root_id: int, storage_kib: int | None, messages: int | None
-    ) -> None:
-        """RFC 9208 SETQUOTA; see ``quota.set_quota``."""
-        await self._db.write(
-            partial(
-                quota.set_quota,
-                root_kind=root_kind,
-                root_id=root_id,
-                storage_kib=storage_kib,
-                messages=messages,
-            )
-        )
-
-    async def get_quota(self, root_kind: str, root_id: int) -> Quota | None:
-        """Limits and current usage; None without a quota."""
-        return await self._db.read(partial(quota.get_quota, root_kind=root_kind, root_id=root_id))
-
-    async def quota_root_of(self, mailbox_id: int) -> tuple[str, int]:
-        """("user", owner id) or ("mailbox", top-level shared mailbox id); ``NotFound``."""
-        return await self._db.read(partial(quota.quota_root_of, mailbox_id=mailbox_id))
-
-    async def check_quota(
-        self, mailbox_id: int, add_octets: int, add_messages: int
-    ) -> QuotaResource | None:
-        """The first resource the addition would exceed, or None.  Not atomic with the
-        write that follows (see ``quota.py``)."""
-        return await self._db.read(
-            partial(
-                quota.check_quota,
-                mailbox_id=mailbox_id,
-                add_octets=add_octets,
-                add_messages=add_messages,
-            )
-        )

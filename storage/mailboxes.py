@@ -309,7 +309,10 @@ def _rename_inbox(conn: sqlite3.Connection, user_id: int, inbox: MailboxInfo, ne
 
 
 def mailbox_status(
-    conn: sqlite3.Connection, mailbox_id: int, viewer: int | None = None
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    viewer: int | None = None,
+    deleted_storage: bool = False,
 ) -> MailboxStatus:
     """Counters for STATUS / SELECT (RFC 3501 §6.3.10, §6.3.1), computed in one pass over
     the mailbox's rows.  \\Recent: UIDs at or above ``first_recent_uid``.  UNSEEN counts
@@ -327,10 +330,22 @@ def mailbox_status(
     uidnext, uidvalidity, highest_modseq, first_recent, owner_id, mask = row
     private_seen = viewer is not None and viewer != owner_id and (mask & SEEN)
     counts = conn.execute(
-        "SELECT count(*), coalesce(sum(uid >= ?), 0), coalesce(sum((flags & ?) = 0), 0)"
+        "SELECT count(*), coalesce(sum(uid >= ?), 0), coalesce(sum((flags & ?) = 0), 0),"
+        " coalesce(sum((flags & ?) != 0), 0)"
         " FROM mailbox_messages WHERE mailbox_id = ?",
-        (first_recent, 0 if private_seen else SEEN, mailbox_id),
+        (first_recent, 0 if private_seen else SEEN, DELETED, mailbox_id),
     ).fetchone()
+    kib = 0
+    if deleted_storage and counts[3]:
+        # \Deleted is never private, so the shared bits decide (RFC 9208 §4.1.4: what an
+        # EXPUNGE would free, here the messages' sizes, in the STORAGE unit of 1024 octets).
+        (octets,) = conn.execute(
+            "SELECT coalesce(sum(m.size), 0) FROM mailbox_messages mm"
+            " JOIN messages m ON m.id = mm.message_id"
+            " WHERE mm.mailbox_id = ? AND (mm.flags & ?) != 0",
+            (mailbox_id, DELETED),
+        ).fetchone()
+        kib = (int(octets) + 1023) // 1024
     unseen = int(counts[2])
     if private_seen:
         # Rows of expunged messages are deleted with them, so no join is needed.
@@ -347,6 +362,8 @@ def mailbox_status(
         uidvalidity=int(uidvalidity),
         unseen=unseen,
         highest_modseq=int(highest_modseq),
+        deleted=int(counts[3]),
+        deleted_storage=kib,
     )
 
 

@@ -54,6 +54,8 @@ class MailboxStatus:
     uidvalidity: int
     unseen: int
     highest_modseq: int
+    deleted: int = 0  # messages with \\Deleted (RFC 9208 §4.1.4)
+    deleted_storage: int = 0  # their size in KiB, rounded up; computed only when asked
 
 
 @dataclass(frozen=True)

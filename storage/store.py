@@ -154,12 +154,17 @@ class Store(AccessMixin):
         await self._db.write(partial(mailboxes.rename_mailbox, user_id=user_id, old=old, new=new))
 
     async def mailbox_status(
-        self, mailbox_id: int, *, viewer: int | None = None
+        self, mailbox_id: int, *, viewer: int | None = None, deleted_storage: bool = False
     ) -> MailboxStatus:
-        """RFC 3501 §6.3.10 counters (UNSEEN as ``viewer`` sees it).  ``NotFound`` for an
-        unknown id."""
+        """RFC 3501 §6.3.10 counters (UNSEEN as ``viewer`` sees it), and RFC 9208 DELETED
+        (always) and DELETED-STORAGE (when asked).  ``NotFound`` for an unknown id."""
         return await self._db.read(
-            partial(mailboxes.mailbox_status, mailbox_id=mailbox_id, viewer=viewer)
+            partial(
+                mailboxes.mailbox_status,
+                mailbox_id=mailbox_id,
+                viewer=viewer,
+                deleted_storage=deleted_storage,
+            )
         )
 
     async def set_private_flags(self, mailbox_id: int, mask: int) -> None:

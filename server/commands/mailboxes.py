@@ -10,7 +10,8 @@ from server.namespaces import Place
 from server.session import CommandFailed, Result, Session
 from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
 
-STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ")
+STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
+                "DELETED", "DELETED-STORAGE")
 
 
 def user_id(session: Session) -> int:
@@ -157,11 +158,14 @@ async def unsubscribe(session: Session, tag: str, cmd: Unsubscribe) -> Result:
 
 async def status_values(session: Session, info: MailboxInfo,
                         items: tuple[str, ...]) -> list[Value]:
-    """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10)."""
-    st = await session.server.store.mailbox_status(info.id, viewer=session.viewer)
+    """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10; DELETED and
+    DELETED-STORAGE, in KiB like the STORAGE resource, from RFC 9208 §4.1.4)."""
+    st = await session.server.store.mailbox_status(
+        info.id, viewer=session.viewer, deleted_storage="DELETED-STORAGE" in items)
     values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
               "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen,
-              "HIGHESTMODSEQ": st.highest_modseq}
+              "HIGHESTMODSEQ": st.highest_modseq, "DELETED": st.deleted,
+              "DELETED-STORAGE": st.deleted_storage}
     pairs: list[Value] = []
     for item in dict.fromkeys(items):
         pairs += [Atom(item), values[item]]

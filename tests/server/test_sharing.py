@@ -291,3 +291,19 @@ def test_quota(make_server) -> None:  # type: ignore[no-untyped-def]
     assert tagged(bob.command(b"k", b'GETQUOTA ""')).startswith(b"OK")
     assert tagged(alice.command(b"l", b'SETQUOTA "Other Users/bob" ()')).startswith(b"OK")
     assert tagged(bob.command(b"m", b"COPY 1 INBOX")).startswith(b"OK")
+
+
+def test_status_deleted_and_deleted_storage(server: ServerThread) -> None:
+    """RFC 9208 §4.1.4: required with QUOTA=RES-MESSAGE and QUOTA=RES-STORAGE."""
+    alice = login(server, "alice")
+    for size in (1500, 3000, 10):
+        alice.command(b"a", b"APPEND INBOX {%d+}\r\n" % size + b"x" * size)
+    assert alice.command(b"b", b"STATUS INBOX (MESSAGES DELETED DELETED-STORAGE)")[0] == \
+        b'* STATUS "INBOX" (MESSAGES 3 DELETED 0 DELETED-STORAGE 0)'
+    alice.command(b"c", b"SELECT INBOX")
+    alice.command(b"d", b"STORE 1:2 +FLAGS.SILENT (\\Deleted)")
+    # 1,500 + 3,000 octets: 4.4 KiB, rounded up to 5 (the STORAGE unit is 1024 octets)
+    assert alice.command(b"e", b"STATUS INBOX (DELETED DELETED-STORAGE)")[0] == \
+        b'* STATUS "INBOX" (DELETED 2 DELETED-STORAGE 5)'
+    lines = alice.command(b"f", b'LIST "" "INBOX" RETURN (STATUS (DELETED))')
+    assert b'* STATUS "INBOX" (DELETED 2)' in lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from typing import TYPE_CHECKING
 
 from protocol import (
@@ -145,7 +146,11 @@ class Connection:
                 await self.dispatch(event)
         except Disconnect:
             pass
-        except (ConnectionError, ssl_errors()) as exc:
+        except asyncio.CancelledError:
+            # The server is stopping (SIGTERM): say so before closing (RFC 3501 §7.1.5).
+            self.send(StatusResponse(None, "BYE", "Server shutting down"))
+            raise
+        except (ConnectionError, ssl.SSLError) as exc:
             log.debug("%s: connection error: %s", self.session.peer, exc)
         except Exception:
             log.exception("%s: connection failed", self.session.peer)
@@ -185,8 +190,3 @@ class Connection:
             self.send(StatusResponse(None, "BYE", "Too many invalid commands"))
             raise Disconnect
 
-
-def ssl_errors() -> type[Exception]:
-    import ssl
-
-    return ssl.SSLError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import imaplib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -29,8 +30,15 @@ def test_starter_account_logs_in_and_sigterm_stops(tmp_path: Path) -> None:
         client = imaplib.IMAP4("127.0.0.1", srv.port, timeout=10)
         assert client.login(*srv.starter)[0] == "OK"
         client.logout()
+        idle = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        assert idle.recv(1000).startswith(b"* OK")
     finally:
         assert srv.terminate(signal.SIGTERM) == 0
+    # A client still connected hears why the connection ends.
+    rest = b""
+    while chunk := idle.recv(1000):
+        rest += chunk
+    assert rest.startswith(b"* BYE Server shutting down")
     # A second start finds the account and creates no other.
     again = ServerProcess(tmp_path / "data")
     try:

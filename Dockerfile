@@ -14,9 +14,14 @@ COPY storage ./storage
 COPY server ./server
 RUN pip install --no-cache-dir . && rm -rf /opt/crispin/build
 
+# Ports below 1024 for an unprivileged user: Docker (20.10+) opens them to everyone inside
+# the container's network namespace, other runtimes may not, so the interpreter gets the
+# one capability it needs.
+RUN apt-get update && apt-get install -y --no-install-recommends libcap2-bin \
+    && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v python3)")" \
+    && apt-get purge -y libcap2-bin && rm -rf /var/lib/apt/lists/*
+
 # Everything the server reads comes from the environment (see conf/crispin.toml).
-# Ports below 1024 need no privilege inside a container's network namespace
-# (net.ipv4.ip_unprivileged_port_start is 0 there in Docker and Podman).
 ENV CRISPIN_SERVER_HOST=0.0.0.0 \
     CRISPIN_SERVER_PORT=143 \
     CRISPIN_SERVER_TLS_PORT=993 \

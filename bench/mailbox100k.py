@@ -48,7 +48,6 @@ import multiprocessing as mp
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,7 +59,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
-    PASSWORD,
     PYTHON,
     REPO,
     USER,
@@ -74,6 +72,7 @@ from _common import (
     py_spy_stop,
     reset_peak_rss,
 )
+from _imapwire import Client, ProtocolError, _status
 from _mailgen import (
     NEEDLE_BODY,
     NEEDLE_FROM,
@@ -84,8 +83,6 @@ from _mailgen import (
     meta,
 )
 
-HOST = "127.0.0.1"
-CONNECT_TIMEOUT = 600.0          # socket timeout: one answer may take long, never forever
 WINDOW = 16                      # LITERAL+ APPENDs in flight per connection
 
 THUNDERBIRD_FIELDS = ("From To Cc Subject Date Message-ID Priority X-Priority References "
@@ -107,124 +104,6 @@ TARGET_SECONDS = {"SELECT INBOX": 0.1, "SELECT INBOX (2nd session)": 0.1,
 
 # --------------------------------------------------------------------------------------------
 # Message generator
-
-
-class ProtocolError(Exception):
-    pass
-
-
-_LITERAL = re.compile(rb"\{(\d+)\+?\}$")
-
-
-class Reader:
-    """Frames server output: CRLF lines and ``{n}`` literals (a response may carry several)."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-        self.pos = 0
-
-    def _fill(self) -> None:
-        data = self.sock.recv(1 << 20)
-        if not data:
-            raise ProtocolError("connection closed by server")
-        self.buf = self.buf[self.pos:] + data
-        self.pos = 0
-
-    def line(self) -> bytes:
-        while True:
-            i = self.buf.find(b"\r\n", self.pos)
-            if i >= 0:
-                out = self.buf[self.pos:i]
-                self.pos = i + 2
-                return out
-            self._fill()
-
-    def exact(self, n: int) -> bytes:
-        while len(self.buf) - self.pos < n:
-            self._fill()
-        out = self.buf[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def response(self) -> tuple[bytes, list[bytes]]:
-        """One response: its text with each literal replaced by ``{n}``, and the literals."""
-        line = self.line()
-        if not line.endswith(b"}"):
-            return line, []
-        parts, lits = [], []
-        while True:
-            parts.append(line)
-            m = _LITERAL.search(line) if line.endswith(b"}") else None
-            if m is None:
-                return b"\r\n".join(parts), lits
-            lits.append(self.exact(int(m.group(1))))
-            line = self.line()
-
-    def until_tagged(self, tag: bytes, keep: bool = False
-                     ) -> tuple[bytes, int, int, list[tuple[bytes, list[bytes]]]]:
-        """Read to the tagged response: (tagged line, untagged count, literal count, kept)."""
-        prefix = tag + b" "
-        count = literals = 0
-        kept: list[tuple[bytes, list[bytes]]] = []
-        while True:
-            text, lits = self.response()
-            if text.startswith(prefix):
-                return text, count, literals, kept
-            if text.startswith(b"* "):
-                count += 1
-                literals += len(lits)
-                if keep:
-                    kept.append((text, lits))
-            elif text.startswith(b"+"):
-                raise ProtocolError(f"unexpected continuation: {text[:80]!r}")
-
-
-class Client:
-    def __init__(self, port: int, login: bool = True) -> None:
-        self.sock = socket.create_connection((HOST, port), timeout=CONNECT_TIMEOUT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.r = Reader(self.sock)
-        self.n = 0
-        greeting = self.r.line()
-        if not greeting.startswith(b"* OK"):
-            raise ProtocolError(greeting.decode(errors="replace"))
-        if login:
-            self.ok(f'LOGIN {USER} "{PASSWORD}"')
-
-    def tag(self) -> bytes:
-        self.n += 1
-        return b"c%d" % self.n
-
-    def run(self, command: str, keep: bool = False
-            ) -> tuple[bytes, int, int, list[tuple[bytes, list[bytes]]]]:
-        tag = self.tag()
-        self.sock.sendall(tag + b" " + command.encode() + b"\r\n")
-        return self.r.until_tagged(tag, keep)
-
-    def ok(self, command: str, keep: bool = False
-           ) -> tuple[bytes, int, int, list[tuple[bytes, list[bytes]]]]:
-        out = self.run(command, keep)
-        if b" OK" not in out[0][:12]:
-            raise ProtocolError(f"{command[:60]}: {out[0].decode(errors='replace')[:200]}")
-        return out
-
-    def close(self) -> None:
-        try:
-            self.sock.sendall(b"z LOGOUT\r\n")
-            self.r.until_tagged(b"z")
-        except (OSError, ProtocolError):
-            pass
-        self.sock.close()
-
-
-def _status(tagged: bytes) -> str:
-    parts = tagged.split(b" ", 2)
-    return parts[1].decode() if len(parts) > 1 else "?"
-
-
-# --------------------------------------------------------------------------------------------
-# Loading
 
 
 def append_worker(port: int, indices: list[int], sync_count: int, start_at: float,

@@ -81,7 +81,8 @@ from _common import (
     py_spy_stop,
     reset_peak_rss,
 )
-from mailbox100k import Client, ProtocolError, write_mbox
+from _imapwire import Client, ProtocolError
+from mailbox100k import write_mbox
 
 sys.path.insert(0, str(REPO))
 

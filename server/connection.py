@@ -100,6 +100,14 @@ class Connection:
             return None
         return None
 
+    def accept_literal(self) -> None:
+        """Let the announced literal come (``+`` for a synchronising one, RFC 3501 §7.5)."""
+        self.write(self.proto.accept_literal())
+
+    def reject_literal(self, status: str, code: str | None, text: str) -> None:
+        """Refuse the announced literal before its bytes are sent; the command is over."""
+        self.write(self.proto.reject_literal(status, code, text))
+
     @property
     def compression_active(self) -> bool:
         return self.stream.compressing
@@ -172,7 +180,7 @@ class Connection:
         if isinstance(event, CommandReceived):
             await session.execute(event.tag, event.command)
         elif isinstance(event, LiteralAnnounced):
-            self.write(self.proto.accept_literal())
+            self.accept_literal()
         elif isinstance(event, AppendBegin | AppendData | AppendEnd):
             await self.ctx.handle_append(session, event)
         elif isinstance(event, CommandError):

@@ -76,8 +76,7 @@ class PendingAppend:
 
 
 def _reject(session: Session, status: str, code: str | None, text: str) -> None:
-    conn = session.channel
-    conn.write(conn.proto.reject_literal(status, code, text))  # type: ignore[attr-defined]
+    session.channel.reject_literal(status, code, text)
     abandon(session)
 
 
@@ -127,7 +126,7 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     rights = await rights_on_mailbox(session, pending.mailbox)
     flags = tuple(allowed_flags(event.flags, rights))
     pending.messages.append(Spool(event.size, flags, event.internal_date))
-    session.channel.write(session.channel.proto.accept_literal())  # type: ignore[attr-defined]
+    session.channel.accept_literal()
 
 
 async def _end(session: Session, event: AppendEnd) -> None:

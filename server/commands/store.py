@@ -9,9 +9,10 @@ from server.sets import compact_set
 from server.view import InvalidSequence
 from storage import InvalidFlag
 from storage.flags import encode as encode_flags
+from storage.messages import StoreMode
 from storage.models import StoreResult
 
-MODES = {"": "set", "+": "add", "-": "remove"}
+MODES: dict[str, StoreMode] = {"": "set", "+": "add", "-": "remove"}
 
 
 async def store(session: Session, tag: str, cmd: Store) -> Result:
@@ -35,7 +36,7 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     rights = await current_rights(session)
     if all(r in rights for r in "stw"):
         results = [await session.server.store.store_flags(
-            view.mailbox_id, uids, MODES[cmd.mode], cmd.flags,  # type: ignore[arg-type]
+            view.mailbox_id, uids, MODES[cmd.mode], cmd.flags,
             cmd.unchangedsince, viewer=session.viewer)]
     else:
         results = await _store_within_rights(session, uids, cmd, rights)
@@ -101,7 +102,7 @@ async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
     if cmd.flags and not allowed:
         raise CommandFailed("Permission denied for these flags", "NOPERM")
     if cmd.mode:
-        return [await store.store_flags(view.mailbox_id, uids, MODES[cmd.mode],  # type: ignore[arg-type]
+        return [await store.store_flags(view.mailbox_id, uids, MODES[cmd.mode],
                                         allowed, cmd.unchangedsince, viewer=session.viewer)]
     # Replacing FLAGS: flags the user may not change stay as they are on each message.
     groups: dict[tuple[str, ...], list[int]] = {}

@@ -84,7 +84,7 @@ from .events import (
     LiteralAnnounced,
 )
 from .limits import Limits
-from .mutf7 import decode_mutf7, encode_mutf7
+from .mutf7 import UndecodableName, decode_mutf7, encode_mutf7
 from .responses import (
     Atom,
     ContinuationResponse,
@@ -170,6 +170,7 @@ __all__ = [
     "StatusResponse",
     "Store",
     "Subscribe",
+    "UndecodableName",
     "Unselect",
     "Unsubscribe",
     "Value",

@@ -7,6 +7,27 @@ import binascii
 _B64_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,")
 
 
+class UndecodableName(str):
+    """A mailbox name as the client sent it, which is not valid modified UTF-7.
+
+    Not a syntax error: the argument is a well-formed astring, so the command is not BAD
+    (clients drop the connection on BAD). The server answers NO [CANNOT] where a mailbox
+    is named (RFC 5530 §3), and a LIST/LSUB pattern of this kind matches nothing (Dovecot
+    does both). The text is the raw bytes, 8-bit ones as surrogate escapes; ``reason``
+    says why decoding failed.
+    """
+
+    reason: str
+
+    def __new__(cls, raw: bytes, reason: str) -> UndecodableName:
+        self = super().__new__(cls, raw.decode("ascii", "surrogateescape"))
+        self.reason = reason
+        return self
+
+    def __repr__(self) -> str:
+        return f"UndecodableName({str.__repr__(self)}, {self.reason!r})"
+
+
 def encode_mutf7(name: str) -> bytes:
     """Encode a mailbox name: printable ASCII stands for itself, ``&`` becomes
     ``&-``, everything else is a ``&...-`` run of modified base64 of UTF-16BE."""

@@ -10,7 +10,7 @@ text so far is a valid prefix and the literal sits where the grammar allows one.
 from __future__ import annotations
 
 from .limits import Limits
-from .mutf7 import decode_mutf7
+from .mutf7 import UndecodableName, decode_mutf7
 from .sequence import MAX_NUMBER, SequenceSet
 
 
@@ -234,13 +234,17 @@ class Reader:
     def mailbox(self) -> str:
         """RFC 3501 §9 ``mailbox``: astring in modified UTF-7; INBOX in any case is INBOX."""
         name = self.mutf7(self.astring())
+        if isinstance(name, UndecodableName):
+            return name
         return "INBOX" if name.upper() == "INBOX" else name
 
     def mutf7(self, raw: bytes) -> str:
+        """The decoded name, or an :class:`UndecodableName` the server refuses with NO:
+        the astring itself is well-formed, so the command is not BAD."""
         try:
             return decode_mutf7(raw)
         except ValueError as exc:
-            raise ParseError(f"Invalid mailbox name: {exc}") from None
+            return UndecodableName(raw, str(exc))
 
     def list_mailbox(self) -> str:
         """RFC 3501 §9 ``list-mailbox``: a string, or an atom that may hold % * ]."""

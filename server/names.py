@@ -6,8 +6,12 @@ storage keeps them as plain text with "/" as the delimiter.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from functools import lru_cache
+from typing import Any
+
+from protocol import List, Lsub, UndecodableName
 
 DELIMITER = "/"
 
@@ -78,3 +82,17 @@ def normalize_pattern(pattern: str) -> str:
 def matches(pattern: str, name: str) -> bool:
     return pattern_matcher(pattern).fullmatch(name) is not None
 
+
+
+def undecodable(command: Any) -> UndecodableName | None:
+    """The first mailbox argument of ``command`` that is not valid modified UTF-7
+    (RFC 3501 §5.1.3), if any. Such a name can never exist, so every command naming a
+    mailbox answers NO [CANNOT] (as Dovecot does), not BAD: the syntax was right.
+    LIST and LSUB are not refused: their undecodable patterns just match nothing."""
+    if isinstance(command, List | Lsub) or not dataclasses.is_dataclass(command):
+        return None
+    for field in dataclasses.fields(command):
+        value = getattr(command, field.name)
+        if isinstance(value, UndecodableName):
+            return value
+    return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol import Atom, DataResponse, Response, StatusResponse, Value
+from server.names import undecodable
 
 if TYPE_CHECKING:
     from server.context import ServerContext
@@ -205,6 +206,10 @@ class Session:
             self.channel.send(StatusResponse(
                 tag, "BAD", f"Command not allowed in the {self.state.value} state"))
             self.bad_commands += 1
+            return
+        if (bad_name := undecodable(command)) is not None:
+            result = Result(f"Invalid mailbox name: {bad_name.reason}", "CANNOT", status="NO")
+            await self.complete(tag, result, allows_expunge(command))
             return
         try:
             result = await spec.handler(self, tag, command)

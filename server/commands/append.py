@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from protocol import AppendBegin, AppendData, AppendEnd, Event
+from server import names
 from server.access import allowed_flags, rights_on_mailbox
 from server.commands.copy import check_quota, target_mailbox
 from server.ingest import deliver
@@ -105,6 +106,9 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     if pending is None or pending.tag != event.tag:
         abandon(session)
         try:
+            if (bad_name := names.undecodable(event)) is not None:
+                # As for every command naming a mailbox (server/names.py): NO, not BAD.
+                raise CommandFailed(f"Invalid mailbox name: {bad_name.reason}", "CANNOT")
             info = await target_mailbox(session, event.mailbox)
             await check_quota(session, info.id, event.size, 1)
         except CommandFailed as exc:

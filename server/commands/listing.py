@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol import Atom, List, Lsub, Mailbox, Value
+from protocol import Atom, List, Lsub, Mailbox, UndecodableName, Value
 from server import names
 from server.access import ALL_RIGHTS
 from server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
@@ -20,6 +20,10 @@ HAS_NO_CHILDREN = Atom("\\HasNoChildren")
 
 SELECTION_OPTIONS = frozenset({"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"})
 RETURN_OPTIONS = frozenset({"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS", "MYRIGHTS"})
+
+
+def undecodable(*values: str) -> bool:
+    return any(isinstance(v, UndecodableName) for v in values)
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -110,8 +114,9 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
     want_subscriptions = "SUBSCRIBED" in selection or "SUBSCRIBED" in returns
     subscribed = set(await store.list_subscriptions(uid)) if want_subscriptions else set()
     parents = {p for n in tree for p in names.parent_names(n)}
+    # A pattern or reference that is not modified UTF-7 matches nothing (server/names.py).
     matchers = [names.pattern_matcher(names.join_reference(cmd.reference, p))
-                for p in cmd.patterns if p != ""]
+                for p in cmd.patterns if p != "" and not undecodable(cmd.reference, p)]
 
     def matches(name: str) -> bool:
         return any(m.fullmatch(name) is not None for m in matchers)
@@ -132,8 +137,11 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
     if "RECURSIVEMATCH" in selection:
         # RFC 5258 §3.5: a matching name whose descendants meet the selection criteria is
         # returned with CHILDINFO, even if it does not meet them itself.
+        # Only for children not listed themselves: a child matched by another pattern of
+        # the same command makes the CHILDINFO redundant, which §3.5 says to suppress.
+        listed = set(entries)
         for name in candidates:
-            if not selected(name, mailboxes.get(name)):
+            if not selected(name, mailboxes.get(name)) or name in listed:
                 continue
             for parent in names.parent_names(name):
                 if not matches(parent):
@@ -180,6 +188,8 @@ async def lsub(session: Session, tag: str, cmd: Lsub) -> Result:
     parent "foo" is not subscribed makes LSUB return "foo" flagged \\Noselect."""
     if cmd.pattern == "":
         session.untagged(Atom("LSUB"), [NOSELECT], names.DELIMITER, "")
+        return Result("LSUB completed")
+    if undecodable(cmd.reference, cmd.pattern):
         return Result("LSUB completed")
     matcher = names.pattern_matcher(names.join_reference(cmd.reference, cmd.pattern))
     subscribed = set(await session.server.store.list_subscriptions(user_id(session)))

@@ -68,19 +68,30 @@ async def getquotaroot(session: Session, tag: str, cmd: GetQuotaRoot) -> Result:
         raise CommandFailed("Mailbox does not exist", "NONEXISTENT")
     store = session.server.store
     kind, root_id = await store.quota_root_of(access.info.id)
+    mailbox = Mailbox(names.normalize(cmd.mailbox))
+    items = quota_items(await store.get_quota(kind, root_id))
+    if not items:
+        # RFC 9208 §4.2.2: a mailbox "has no quota root associated with it" — the grammar
+        # of §7 allows no empty QUOTA list (quota-list needs one quota-resource), and
+        # Thunderbird logs a parser error for `* QUOTA "" ()`. Dovecot answers the same.
+        session.untagged(Atom("QUOTAROOT"), mailbox)
+        return Result("GETQUOTAROOT completed")
     name = await root_name(session, kind, root_id)
-    session.untagged(Atom("QUOTAROOT"), Mailbox(names.normalize(cmd.mailbox)), name)
-    # RFC 9208 §4.3: a QUOTA response for each root, "()" when it has no limits.
-    quota = await store.get_quota(kind, root_id)
-    session.untagged(Atom("QUOTA"), name, quota_items(quota))
+    # RFC 9208 §4.1.2: a QUOTA response for each listed root.
+    session.untagged(Atom("QUOTAROOT"), mailbox, name)
+    session.untagged(Atom("QUOTA"), name, items)
     return Result("GETQUOTAROOT completed")
 
 
 async def getquota(session: Session, tag: str, cmd: GetQuota) -> Result:
     """RFC 9208 §4.2."""
     kind, root_id = await resolve_root(session, cmd.root)
-    quota = await session.server.store.get_quota(kind, root_id)
-    session.untagged(Atom("QUOTA"), cmd.root, quota_items(quota))
+    items = quota_items(await session.server.store.get_quota(kind, root_id))
+    if not items:
+        # No limit: no such quota root (see getquotaroot), and no QUOTA response can say
+        # "unlimited" within RFC 9208 §7's grammar.
+        raise CommandFailed("No quota is set on this root", "NONEXISTENT")
+    session.untagged(Atom("QUOTA"), cmd.root, items)
     return Result("GETQUOTA completed")
 
 
@@ -96,5 +107,7 @@ async def setquota(session: Session, tag: str, cmd: SetQuota) -> Result:
     kind, root_id = await resolve_root(session, cmd.root)
     store = session.server.store
     await store.set_quota(kind, root_id, limits.get("STORAGE"), limits.get("MESSAGE"))
-    session.untagged(Atom("QUOTA"), cmd.root, quota_items(await store.get_quota(kind, root_id)))
+    items = quota_items(await store.get_quota(kind, root_id))
+    if items:  # RFC 9208 §4.1.3: QUOTA is optional here; "()" would break §7's grammar
+        session.untagged(Atom("QUOTA"), cmd.root, items)
     return Result("SETQUOTA completed")

@@ -45,6 +45,7 @@ from protocol import (
     Status,
     Store,
     Subscribe,
+    UndecodableName,
     Unsubscribe,
     serialize_value,
 )
@@ -62,6 +63,8 @@ def s(text: str | bytes) -> bytes:
 
 
 def mbox(name: str) -> bytes:
+    if isinstance(name, UndecodableName):  # as the client sent it, not re-encoded
+        return serialize_value(name.encode("ascii", "surrogateescape"))
     return serialize_value(Mailbox(name))
 
 

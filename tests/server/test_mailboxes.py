@@ -169,8 +169,8 @@ def test_non_ascii_names_round_trip(server: ServerThread, alice: imaplib.IMAP4) 
     lines = raw.command(b"a2", b'LIST "" "Entw*"')
     assert lines[0] == b'* LIST (\\HasNoChildren) "/" "Entw&APw-rfe"' or \
         lines[0] == b'* LIST (\\HasNoChildren) "/" Entw&APw-rfe'
-    # Invalid modified UTF-7 is refused.
-    assert raw.command(b"a3", b"CREATE Bad&name")[-1].startswith(b"a3 BAD")
+    # Invalid modified UTF-7 is refused with NO (not BAD: the syntax is right).
+    assert raw.command(b"a3", b"CREATE Bad&name")[-1].startswith(b"a3 NO [CANNOT]")
     # The storage holds the decoded name.
     infos = server.call(server.running.ctx.store.list_mailboxes(1))
     assert "Entwürfe" in {i.name for i in infos}

@@ -273,7 +273,7 @@ def test_quota(make_server) -> None:  # type: ignore[no-untyped-def]
     alice = login(srv, "alice")
     bob = login(srv, "bob")
     lines = bob.command(b"a", b"GETQUOTAROOT INBOX")
-    assert lines[0] == b'* QUOTAROOT "INBOX" ""'
+    assert lines[0] == b'* QUOTAROOT "INBOX"'  # no limit, no quota root (RFC 9208 §4.2.2)
     assert tagged(bob.command(b"b", b'SETQUOTA "" (STORAGE 1)')).startswith(b"NO [NOPERM]")
     lines = alice.command(b"c", b'SETQUOTA "Other Users/bob" (STORAGE 2 MESSAGE 2)')
     assert lines[0] == b'* QUOTA "Other Users/bob" (STORAGE 0 2 MESSAGE 0 2)'

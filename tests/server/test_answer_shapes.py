@@ -1,0 +1,128 @@
+"""Answers whose shape clients trip over (issue 9, "Answers with the wrong shape"): each test
+replays the exchange seen on the wire against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.harness import PASSWORD, RawClient, ServerThread
+
+
+def login(server: ServerThread, user: str = "alice") -> RawClient:
+    raw = server.raw()
+    line = raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1]
+    assert line.startswith(b"l OK"), line
+    return raw
+
+
+def untagged(lines: list[bytes]) -> list[bytes]:
+    return [line for line in lines if line.startswith(b"* ")]
+
+
+# -- GETQUOTAROOT without a quota (RFC 9208 §4.2.2, §7) -------------------------------------
+
+def test_getquotaroot_without_quota_lists_no_root_and_no_empty_quota(
+        make_server) -> None:  # type: ignore[no-untyped-def]
+    """`* QUOTA "" ()` breaks RFC 9208's grammar (quota-list needs one resource);
+    Thunderbird logs a parser error for it. With no limit there is no quota root."""
+    srv = make_server(auth={"admins": "alice"})
+    alice = login(srv)
+    lines = alice.command(b"a", b'GETQUOTAROOT "INBOX"')
+    assert lines == [b'* QUOTAROOT "INBOX"', b"a OK GETQUOTAROOT completed"]
+    assert alice.command(b"b", b'GETQUOTA ""')[-1].startswith(b"b NO [NONEXISTENT]")
+    # a limit makes "" a root, with its QUOTA line
+    lines = alice.command(b"c", b'SETQUOTA "" (MESSAGE 10)')
+    assert lines[0] == b'* QUOTA "" (MESSAGE 0 10)'
+    lines = alice.command(b"d", b'GETQUOTAROOT "INBOX"')
+    assert lines[:2] == [b'* QUOTAROOT "INBOX" ""', b'* QUOTA "" (MESSAGE 0 10)']
+    # removing it again: no empty list anywhere
+    lines = alice.command(b"e", b'SETQUOTA "" ()')
+    assert lines == [b"e OK SETQUOTA completed"]
+    assert alice.command(b"f", b"GETQUOTAROOT INBOX")[0] == b'* QUOTAROOT "INBOX"'
+    assert not any(b"()" in line for line in alice.command(b"g", b"GETQUOTAROOT INBOX"))
+
+
+# -- mailbox names that are not modified UTF-7 (RFC 3501 §5.1.3) ------------------------------
+
+# Each is a well-formed astring; only its modified UTF-7 is wrong.
+INVALID_NAMES = [b'"&Jjo"', b'"&AGE-"', b'"a&Jjo-&Jjo-"', b"{3+}\r\n\xc3\xa9x"]
+
+
+@pytest.mark.parametrize("name", INVALID_NAMES)
+def test_invalid_mailbox_name_is_no_not_bad(server: ServerThread, name: bytes) -> None:
+    """BAD means "your syntax is wrong", and some clients disconnect on it: every command
+    that names a mailbox answers NO [CANNOT]; LIST and LSUB answer OK with no match."""
+    alice = login(server)
+    alice.command(b"s0", b"CREATE Real")
+    alice.command(b"s1", b"APPEND Real {5+}\r\nhello")
+    commands = [
+        b"SELECT " + name, b"EXAMINE " + name, b"CREATE " + name, b"DELETE " + name,
+        b"RENAME Real " + name, b"RENAME " + name + b" Other", b"SUBSCRIBE " + name,
+        b"UNSUBSCRIBE " + name, b"STATUS " + name + b" (MESSAGES)",
+        b"APPEND " + name + b" {5+}\r\nhello", b"GETACL " + name, b"SETACL " + name + b" bob lr",
+        b"DELETEACL " + name + b" bob", b"LISTRIGHTS " + name + b" bob", b"MYRIGHTS " + name,
+        b"GETQUOTAROOT " + name,
+    ]
+    for i, command in enumerate(commands):
+        tag = b"c%d" % i
+        lines = alice.command(tag, command)
+        assert lines[-1].startswith(tag + b" NO [CANNOT] Invalid mailbox name"), (command, lines)
+    assert alice.command(b"x0", b"SELECT Real")[-1].startswith(b"x0 OK")
+    for i, command in enumerate([b"COPY 1 " + name, b"MOVE 1 " + name, b"UID COPY 1 " + name]):
+        tag = b"m%d" % i
+        lines = alice.command(tag, command)
+        assert lines[-1].startswith(tag + b" NO [CANNOT]"), (command, lines)
+    for i, command in enumerate([b'LIST "" ' + name, b"LIST " + name + b' "*"',
+                                 b'LIST "" ("Real" ' + name + b")", b'LSUB "" ' + name]):
+        tag = b"l%d" % i
+        lines = alice.command(tag, command)
+        assert lines[-1].startswith(tag + b" OK"), (command, lines)
+        listed = untagged(lines)
+        assert listed == ([b'* LIST (\\HasNoChildren) "/" "Real"'] if b"Real" in command
+                          else []), (command, lines)
+    # nothing was created, renamed or lost, and the connection still works
+    names = untagged(alice.command(b"z", b'LIST "" "*"'))
+    assert names == [b'* LIST (\\HasNoChildren) "/" "INBOX"',
+                     b'* LIST (\\HasNoChildren) "/" "Real"']
+    assert b"MESSAGES 1" in alice.command(b"z2", b"STATUS Real (MESSAGES)")[0]
+
+
+def test_invalid_mailbox_names_do_not_count_as_bad_commands(make_server) -> None:  # type: ignore[no-untyped-def]
+    """A client that sends many such names is not disconnected for "invalid commands"."""
+    srv = make_server(limits={"max_bad_commands": 2})
+    alice = login(srv)
+    for i in range(5):
+        assert alice.command(b"s%d" % i, b'SELECT "&Jjo"')[-1].startswith(b"s%d NO" % i)
+    assert alice.command(b"n", b"NOOP")[-1] == b"n OK NOOP completed"
+
+
+# -- LIST (SUBSCRIBED RECURSIVEMATCH) with several patterns (RFC 5258 §3.5) ------------------
+
+def test_childinfo_only_for_parents_of_children_not_listed(server: ServerThread) -> None:
+    """RFC 5258 §3.5: "Servers SHOULD ONLY return a non-matching mailbox name along with
+    CHILDINFO if at least one matching child is not also being returned"."""
+    alice = login(server)
+    for name in (b"Foo", b"Foo/Bar", b"Foo/Baz", b"Qux", b"Qux/Sub"):
+        alice.command(b"c", b"CREATE " + name)
+    alice.command(b"s1", b"SUBSCRIBE Foo/Bar")
+    alice.command(b"s2", b"SUBSCRIBE Qux/Sub")
+    lines = untagged(alice.command(
+        b"a", b'LIST (SUBSCRIBED RECURSIVEMATCH) "" ("Foo" "Foo/Bar" "Qux")'))
+    assert lines == [
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" "Foo/Bar"',
+        b'* LIST (\\HasChildren) "/" "Qux" ("CHILDINFO" ("SUBSCRIBED"))',
+    ], lines
+    # RFC 5258 §5 example 9, "*2": baz2's subscribed children are all listed themselves
+    for name in (b"foo2/bar1", b"foo2/bar2", b"baz2/bar2", b"baz2/bar22", b"eps2/mamba"):
+        alice.command(b"c", b"CREATE " + name)
+    for name in (b"foo2/bar1", b"foo2/bar2", b"baz2/bar2", b"baz2/bar22", b"eps2",
+                 b"eps2/mamba"):
+        alice.command(b"s", b"SUBSCRIBE " + name)
+    lines = untagged(alice.command(b"b", b'LIST (RECURSIVEMATCH SUBSCRIBED) "" "*2"'))
+    assert sorted(lines) == sorted([
+        b'* LIST (\\HasChildren) "/" "foo2" ("CHILDINFO" ("SUBSCRIBED"))',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" "foo2/bar2"',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" "baz2/bar2"',
+        b'* LIST (\\HasNoChildren \\Subscribed) "/" "baz2/bar22"',
+        b'* LIST (\\HasChildren \\Subscribed) "/" "eps2" ("CHILDINFO" ("SUBSCRIBED"))',
+    ]), lines

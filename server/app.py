@@ -14,6 +14,9 @@ from server.accounts import create_account
 from server.config import Config
 from server.connection import Connection
 from server.context import ServerContext
+from server.http import start_http
+from server.http.api import HttpApi
+from server.http.wire import HttpServer
 from server.hub import Hub, NotifyingStore
 from server.stream import StreamProtocol
 from server.tls import ensure_certificate, limit_tls_buffers, server_context
@@ -75,6 +78,13 @@ class Listener:
         self.servers = [plain, implicit]
         return [plain.sockets[0].getsockname()[:2], implicit.sockets[0].getsockname()[:2]]
 
+    async def disconnect_all(self) -> None:
+        """Close every IMAP connection (each says BYE), keep listening."""
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=5)
+
     async def stop(self) -> None:
         for server in self.servers:
             server.close()
@@ -105,6 +115,9 @@ class RunningServer:
     addresses: list[tuple[str, int]]
     fingerprint: str
     starter: tuple[str, str] | None
+    http: HttpServer | None = None
+    http_api: HttpApi | None = None
+    http_address: tuple[str, int] | None = None
 
     @property
     def port(self) -> int:
@@ -115,6 +128,8 @@ class RunningServer:
         return self.addresses[1][1]
 
     async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
         await self.listener.stop()
         await self.ctx.hub.stop()
         await self.ctx.store.close()
@@ -130,6 +145,7 @@ async def start_server(config: Config) -> RunningServer:
     hub = Hub()
     store = await NotifyingStore.open(data_dir)
     store.hub = hub
+    listener: Listener | None = None
     try:
         ctx = ServerContext(config, store, server_context(cert), hub)
         starter = await ensure_starter_account(config, store)
@@ -137,10 +153,18 @@ async def start_server(config: Config) -> RunningServer:
         listener = Listener(ctx)
         addresses = await listener.start(config.host, int(config.get("server", "port")),
                                          int(config.get("server", "tls_port")))
+        running = RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter)
+        if config.get("http", "enabled"):
+            running.http, running.http_api, running.http_address = await start_http(
+                ctx, listener.disconnect_all,
+                (config.host, running.port, running.tls_port))
     except BaseException:
+        if listener is not None:
+            await listener.stop()
+        await hub.stop()
         await store.close()
         raise
-    return RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter)
+    return running
 
 
 async def serve(config: Config) -> int:
@@ -148,6 +172,9 @@ async def serve(config: Config) -> int:
     out = sys.stderr
     print(f"Crispin listening on {config.host} port {running.port} (plain, STARTTLS) and "
           f"{running.tls_port} (TLS)", file=out)
+    if running.http_address is not None:
+        host, port = running.http_address
+        print(f"HTTP API on http://{host}:{port}/", file=out)
     print(f"Data folder: {config.data_dir.resolve()}", file=out)
     print(f"TLS certificate SHA-256 fingerprint: {running.fingerprint}", file=out)
     if running.starter is not None:

@@ -89,3 +89,7 @@ class Authenticator:
 
     def forget(self, name: str) -> None:
         self._cache.pop(name, None)
+
+    def forget_all(self) -> None:
+        """Passwords may all have changed (a snapshot was restored)."""
+        self._cache.clear()

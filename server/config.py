@@ -60,6 +60,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "junk": "Junk",
         "archive": "Archive",
     },
+    "http": {
+        "enabled": False,
+        "host": "127.0.0.1",
+        "port": 8025,
+        "token": "",
+        "request_timeout": 30.0,
+        "max_connections": 100,
+        "max_wait": 300.0,
+    },
     "log": {
         "level": "info",
         "trace": False,

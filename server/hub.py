@@ -38,6 +38,9 @@ class Hub:
         self._generation: defaultdict[int, int] = defaultdict(int)
         self._shared: dict[tuple[int, int, int | None, int], asyncio.Future[Changes]] = {}
         self._claimed: dict[int, int] = {}
+        # Watchers of every mailbox at once (the HTTP long-poll and the web inbox's live
+        # list): woken by any change, they look for what they wait for themselves.
+        self._everything: set[asyncio.Event] = set()
 
     def watch(self, mailbox_id: int, modseq: int) -> asyncio.Event:
         """An event set whenever the mailbox changes; ``modseq`` is what the watcher has
@@ -56,7 +59,25 @@ class Hub:
                 del self._watchers[mailbox_id]
                 self._known.pop(mailbox_id, None)
 
+    def watch_all(self) -> asyncio.Event:
+        """An event set at the next change to any mailbox (in this process, or found by
+        the poll in a watched one)."""
+        event = asyncio.Event()
+        self._everything.add(event)
+        return event
+
+    def unwatch_all(self, event: asyncio.Event) -> None:
+        self._everything.discard(event)
+
+    def notify_all(self) -> None:
+        """Everything may have changed (a snapshot was restored): wake every watcher."""
+        self.notify(*list(self._watchers))
+        for event in self._everything:
+            event.set()
+
     def notify(self, *mailbox_ids: int) -> None:
+        for event in self._everything if mailbox_ids else ():
+            event.set()
         for mailbox_id in mailbox_ids:
             self._generation[mailbox_id] += 1
             stale = [k for k in self._shared if k[0] == mailbox_id]

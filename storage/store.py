@@ -40,11 +40,12 @@ from .models import (
     User,
 )
 from .store_access import AccessMixin
+from .store_browse import BrowseMixin
 
 DB_FILE = "crispin.db"
 
 
-class Store(AccessMixin):
+class Store(AccessMixin, BrowseMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

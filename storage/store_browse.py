@@ -1,0 +1,58 @@
+"""The ``Store`` methods for looking across mailboxes (HTTP API, web inbox) and for whole-store
+snapshots: a mixin, so ``store.py`` stays the facade of users, mailboxes and messages."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from functools import partial
+from pathlib import Path
+
+from . import browse, snapshots
+from .browse import Filters, Found
+from .db import Database
+
+
+class BrowseMixin:
+    _db: Database
+    data_dir: Path
+
+    async def find_messages(
+        self, filters: Filters, limit: int = 50, offset: int = 0
+    ) -> tuple[int, list[Found]]:
+        """(number of matches, a page of them newest first) with each header block read
+        (``header_inline`` set even for bodies kept in files)."""
+        total, found = await self._db.read(
+            partial(browse.find_messages, filters=filters, limit=limit, offset=offset)
+        )
+        in_files = [f for f in found if f.header_inline is None and f.path is not None]
+        if in_files:
+
+            def read_headers() -> dict[str, bytes]:
+                out: dict[str, bytes] = {}
+                for f in in_files:
+                    assert f.path is not None
+                    with open(self.data_dir / f.path, "rb") as fh:
+                        out[f.path] = fh.read(f.header_size)
+                return out
+
+            headers = await asyncio.to_thread(read_headers)
+            found = [
+                dataclasses.replace(f, header_inline=headers[f.path])
+                if f.path in headers and f.header_inline is None else f
+                for f in found
+            ]
+        return total, found
+
+    async def all_mailbox_ids(self) -> list[int]:
+        """Every mailbox of every user, and the shared ones."""
+        return await self._db.read(browse.all_mailbox_ids)
+
+    async def snapshot(self) -> sqlite3.Connection:
+        """An in-memory copy of the whole store (SQLite backup API); see ``snapshots.py``."""
+        return await asyncio.to_thread(snapshots.take, self._db.path)
+
+    async def restore(self, snapshot: sqlite3.Connection) -> None:
+        """Make the store what it was when ``snapshot`` was taken."""
+        await asyncio.to_thread(snapshots.restore, snapshot, self._db.path)

@@ -95,12 +95,16 @@ async def take_snapshot(api: HttpApi, request: Request, params: dict[str, str]) 
     """Copy the whole store (SQLite backup API) into memory under ``name``; replaces an
     older snapshot of that name."""
     name = _snapshot_name(params)
+    await snapshot_as(api, name)
+    return Response.json({"name": name}, 201)
+
+
+async def snapshot_as(api: HttpApi, name: str) -> None:
     old = api.snapshots.pop(name, None)
     if old is not None:
         old.close()
     api.snapshots[name] = await api.ctx.store.snapshot()
     log.info("HTTP API: snapshot %r taken", name)
-    return Response.json({"name": name}, 201)
 
 
 @API.route("POST", "/api/snapshots/{name}/restore")
@@ -108,7 +112,11 @@ async def restore_snapshot(api: HttpApi, request: Request, params: dict[str, str
                            ) -> Response:
     """Make the store what it was at the snapshot. IMAP connections are closed first (their
     views of the mailboxes would be wrong), the password cache forgotten, watchers woken."""
-    name = _snapshot_name(params)
+    await restore_to(api, _snapshot_name(params))
+    return Response.empty()
+
+
+async def restore_to(api: HttpApi, name: str) -> None:
     snapshot = api.snapshots.get(name)
     if snapshot is None:
         raise HttpError(404, f"no snapshot {name!r}")
@@ -117,7 +125,6 @@ async def restore_snapshot(api: HttpApi, request: Request, params: dict[str, str
     api.ctx.authenticator.forget_all()
     api.ctx.hub.notify_all()
     log.info("HTTP API: snapshot %r restored", name)
-    return Response.empty()
 
 
 @API.route("DELETE", "/api/snapshots/{name}")

@@ -127,7 +127,7 @@ class BenchServer:
     def add_user(self, timeout: float = 60.0) -> None:
         """``crispin user add`` USER/PASSWORD into the data dir (server running or not)."""
         add = subprocess.run(
-            [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin",
+            [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin", "--create",
              "--data-dir", str(self.data_dir)],
             input=(PASSWORD + "\n").encode(), cwd=REPO, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)

@@ -13,7 +13,7 @@ from server import names
 from server.accounts import create_account
 from server.cli import read_password
 from server.config import Config
-from storage import AlreadyExists, HasChildren, InvalidName, NotFound, Store
+from storage import AlreadyExists, HasChildren, InvalidName, InvalidPassword, NotFound, Store
 
 
 def _fail(message: str) -> int:
@@ -40,6 +40,15 @@ async def run_admin(args: argparse.Namespace, config: Config) -> int:
 async def _user(store: Store, config: Config, args: argparse.Namespace) -> int:
     try:
         if args.action == "add":
+            # --if-missing / --update: the same command may run twice (a container's
+            # entry script, a provisioning run) and end in the same state, exit 0.
+            if (args.if_missing or args.update) and await store.get_user(args.name):
+                if args.if_missing:
+                    print(f"user {args.name} exists; left unchanged")
+                    return 0
+                await store.set_password(args.name, read_password(args.password_stdin))
+                print(f"user {args.name} exists; password changed")
+                return 0
             user = await create_account(store, config, args.name,
                                         read_password(args.password_stdin))
             print(f"created user {user.name}")
@@ -58,6 +67,8 @@ async def _user(store: Store, config: Config, args: argparse.Namespace) -> int:
         return _fail(f"no such user: {args.name}")
     except InvalidName as exc:
         return _fail(f"invalid user name: {exc}")
+    except InvalidPassword:
+        return _fail("empty passwords are refused")
     return 0
 
 

@@ -14,18 +14,37 @@ from typing import Any
 from server.config import Config, ConfigError, load_config
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML configuration file "
-                        "(default: $CRISPIN_CONFIG, else built-in defaults)")
-    parser.add_argument("--data-dir", help="data folder (server.data_dir)")
+def _common(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS,
+            manage: bool = True) -> None:
+    """The options every command takes, before or after the subcommand: the main parser
+    holds the defaults, subcommands SUPPRESS theirs so they override only when given."""
+    parser.add_argument("--config", type=Path, default=default, help="TOML configuration "
+                        "file (default: $CRISPIN_CONFIG, else built-in defaults)")
+    parser.add_argument("--data-dir", default=default, help="data folder (server.data_dir)")
+    if manage:
+        parser.add_argument("--create", action="store_true", default=default,
+                            help="create the data folder if it does not exist yet (only "
+                            "`serve` does so by itself)")
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("crispin")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crispin", description="Crispin IMAP server")
+    parser.add_argument("--version", action="version", version=f"crispin {version()}")
+    _common(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the IMAP server")
-    _common(serve)
+    _common(serve, manage=False)
     serve.add_argument("--host", help="address to listen on (server.host)")
     serve.add_argument("--port", type=int, help="plain/STARTTLS port (server.port)")
     serve.add_argument("--tls-port", type=int, help="implicit TLS port (server.tls_port)")
@@ -44,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name")
         p.add_argument("--password-stdin", action="store_true",
                        help="read the password from the first line of standard input")
+        if action == "add":
+            again = p.add_mutually_exclusive_group()
+            again.add_argument("--if-missing", action="store_true",
+                               help="a user of that name exists: leave it as it is, exit 0")
+            again.add_argument("--update", action="store_true",
+                               help="a user of that name exists: set its password, exit 0")
     p = usub.add_parser("delete", help="delete a user and all their mail")
     _common(p)
     p.add_argument("name")
@@ -127,11 +152,31 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 def read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            # e.g. `docker exec` without -i: standard input is empty, not the password
+            raise SystemExit("crispin: no password on standard input (empty passwords "
+                             "are refused)")
+        return password
     first = getpass.getpass("Password: ")
+    if not first:
+        raise SystemExit("crispin: empty passwords are refused")
     if getpass.getpass("Again: ") != first:
         raise SystemExit("crispin: passwords do not match")
     return first
+
+
+def missing_data_dir(config: Config, create: bool) -> str | None:
+    """Why a management command must not run here, or None. Only `serve` (or --create)
+    makes a new data folder: run from the wrong directory, `crispin user add` used to
+    create an empty ./crispin-data the server never saw."""
+    from storage.store import DB_FILE
+
+    if create or (config.data_dir / DB_FILE).exists():
+        return None
+    return (f"no Crispin data folder at {config.data_dir.resolve()} (no {DB_FILE}): give "
+            "--data-dir (or server.data_dir in --config / CRISPIN_SERVER_DATA_DIR), or "
+            "--create to start a new one there")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,6 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(f"crispin: {exc}", file=sys.stderr)
             return 1
+    if (problem := missing_data_dir(config, bool(args.create))) is not None:
+        print(f"crispin: {problem}", file=sys.stderr)
+        return 1
+    # Which folder was used, on stderr so that standard output stays for the data.
+    print(f"crispin: data folder {config.data_dir.resolve()}", file=sys.stderr)
     if args.command == "mailbox" and args.action == "private":
         from server.admin_sharing import run_private_flags
 

@@ -25,6 +25,10 @@ class InvalidName(StorageError):
     """The name is not acceptable (empty level, leading delimiter, INBOX where forbidden...)."""
 
 
+class InvalidPassword(StorageError):
+    """The password is empty: an account that anyone can log in to is never created."""
+
+
 class HasChildren(StorageError):
     """RFC 3501 §6.3.4: a \\Noselect mailbox with inferior names cannot be deleted."""
 

@@ -15,6 +15,8 @@ import hashlib
 import hmac
 import os
 
+from .errors import InvalidPassword
+
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -22,6 +24,14 @@ DKLEN = 32
 SALT_BYTES = 16
 _MAXMEM = 64 * 1024 * 1024
 _PREFIX = "scrypt"
+
+
+def validate_password(password: str) -> None:
+    """Refuse an empty password (issue 9 point 11): ``echo pw | docker exec crispin crispin
+    user add ... --password-stdin`` without ``-i`` reads nothing, and the account it made
+    let anyone log in."""
+    if not password:
+        raise InvalidPassword("empty password")
 
 
 def hash_password(password: str, n: int = SCRYPT_N) -> str:

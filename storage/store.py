@@ -89,13 +89,16 @@ class Store(AccessMixin, BrowseMixin):
     # -- users ----------------------------------------------------------------------------
 
     async def create_user(self, name: str, password: str) -> User:
-        """Create a user and its INBOX.  ``AlreadyExists``, ``InvalidName``."""
+        """Create a user and its INBOX.  ``AlreadyExists``, ``InvalidName``,
+        ``InvalidPassword`` (empty)."""
         users.validate_user_name(name)
+        passwords.validate_password(password)
         hashed = await self._hash(password)
         return await self._db.write(partial(users.create_user, name=name, password_hash=hashed))
 
     async def set_password(self, name: str, password: str) -> None:
-        """``NotFound`` for an unknown user."""
+        """``NotFound`` for an unknown user, ``InvalidPassword`` for an empty one."""
+        passwords.validate_password(password)
         hashed = await self._hash(password)
         await self._db.write(partial(users.set_password, name=name, password_hash=hashed))
 
@@ -115,6 +118,8 @@ class Store(AccessMixin, BrowseMixin):
         An unknown user is checked against a dummy hash of the same cost, so the answer
         takes as long as for a known user with a wrong password.
         """
+        if not password:
+            return None  # an account made with an empty password before it was refused
         found = await self._db.read(partial(users.get_user_and_hash, name=name))
         stored = found[1] if found is not None else passwords.dummy_hash(self._scrypt_n)
         ok = await asyncio.to_thread(passwords.verify_password, password, stored)

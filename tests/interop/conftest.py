@@ -99,7 +99,7 @@ class InteropServer:
         raise AssertionError("server answered a real client with errors:\n" + "\n".join(shown))
 
     def add_user(self, name: str, password: str) -> None:
-        r = crispin_cli(self.data_dir, "user", "add", name, "--password-stdin",
+        r = crispin_cli(self.data_dir, "user", "add", name, "--password-stdin", "--create",
                         stdin=password + "\n")
         assert r.returncode == 0, r.stderr
 

@@ -131,8 +131,9 @@ def _copy(stream: IO[str], path: Path) -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("curl") / "data"
     r = subprocess.run([sys.executable, "-m", "server.cli", "user", "add", USER,
-                        "--password-stdin", "--data-dir", str(data)], input=PASSWORD + "\n",
-                       capture_output=True, text=True, cwd=ROOT, timeout=30)
+                        "--password-stdin", "--create", "--data-dir", str(data)],
+                       input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT,
+                       timeout=30)
     assert r.returncode == 0, r.stderr
     srv = Server(data)
     try:

@@ -28,7 +28,7 @@ def crispin(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 def test_import_mbox_and_maildir_into_running_server(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    assert crispin("user", "add", "ann", "--password-stdin", "--data-dir", data,
+    assert crispin("user", "add", "ann", "--password-stdin", "--create", "--data-dir", data,
                    stdin="pw\n").returncode == 0
     srv = ServerProcess(tmp_path / "data")
     try:
@@ -74,7 +74,8 @@ def test_import_mbox_and_maildir_into_running_server(tmp_path: Path) -> None:
 
 def test_import_errors_are_clear(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    crispin("user", "add", "ann", "--password-stdin", "--data-dir", data, stdin="pw\n")
+    crispin("user", "add", "ann", "--password-stdin", "--create", "--data-dir", data,
+            stdin="pw\n")
     r = crispin("import", "--user", "ann", str(tmp_path / "missing"), "--data-dir", data)
     assert r.returncode == 1 and "crispin:" in r.stderr
     r = crispin("import", "--user", "nobody", str(tmp_path), "--data-dir", data)

@@ -23,7 +23,8 @@ def crispin(data: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
 def test_acl_shared_and_quota_cli(tmp_path: Path) -> None:
     data = tmp_path / "data"
     for user in ("alice", "bob"):
-        assert crispin(data, "user", "add", user, "--password-stdin", stdin="pw\n").returncode == 0
+        assert crispin(data, "user", "add", user, "--password-stdin", "--create",
+                       stdin="pw\n").returncode == 0
     assert crispin(data, "user", "add", "anyone", "--password-stdin",
                    stdin="pw\n").returncode == 1
     assert crispin(data, "mailbox", "create", "alice", "Projects").returncode == 0

@@ -23,8 +23,8 @@ def message(i: int) -> bytes:
 def test_sigkill_during_appends_and_stores(tmp_path: Path) -> None:
     data = tmp_path / "data"
     subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
-                    "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT, check=True,
-                   timeout=60)
+                    "--create", "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT,
+                   check=True, timeout=60)
     srv = ServerProcess(data)
     appended: dict[int, int] = {}  # uid -> message number, for every APPEND answered OK
     flagged: set[int] = set()  # uids whose STORE was answered OK
@@ -93,8 +93,8 @@ def test_sigkill_during_moves_leaves_each_message_in_exactly_one_mailbox(tmp_pat
     the source or in the target, never in both or neither."""
     data = tmp_path / "data"
     subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
-                    "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT, check=True,
-                   timeout=60)
+                    "--create", "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT,
+                   check=True, timeout=60)
     total = 600
     mbox = tmp_path / "load.mbox"
     mbox.write_bytes(b"".join(b"From kim Mon Jan  6 10:00:00 2025\n" + message(i).replace(

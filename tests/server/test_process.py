@@ -61,7 +61,8 @@ def test_no_starter_account_beyond_loopback(tmp_path: Path) -> None:
 
 def test_user_and_mailbox_commands(tmp_path: Path) -> None:
     d = str(tmp_path / "data")
-    r = crispin("user", "add", "carol", "--password-stdin", "--data-dir", d, stdin="pw1\n")
+    r = crispin("user", "add", "carol", "--password-stdin", "--create", "--data-dir", d,
+                stdin="pw1\n")
     assert r.returncode == 0, r.stderr
     assert crispin("user", "add", "carol", "--password-stdin", "--data-dir", d,
                    stdin="x\n").returncode == 1
@@ -116,7 +117,8 @@ def test_config_file_and_environment(tmp_path: Path) -> None:
 def test_curl_lists_mailboxes(tmp_path: Path) -> None:
     """curl is a client nobody here wrote: IMAP over plain, STARTTLS and implicit TLS."""
     d = str(tmp_path / "data")
-    crispin("user", "add", "erin", "--password-stdin", "--data-dir", d, stdin="s3cret\n")
+    crispin("user", "add", "erin", "--password-stdin", "--create", "--data-dir", d,
+            stdin="s3cret\n")
     crispin("mailbox", "create", "erin", "Reports/2026", "--data-dir", d)
     srv = ServerProcess(tmp_path / "data")
     cert = str(tmp_path / "data" / "tls" / "cert.pem")

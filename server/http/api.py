@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 
 from server.http.router import API
 from server.http.wire import HttpError, Request, Response, error_response
-from storage import AlreadyExists, HasChildren, InvalidFlag, InvalidName, NoSelect, NotFound
+from storage import (
+    AlreadyExists,
+    HasChildren,
+    InvalidFlag,
+    InvalidName,
+    InvalidPassword,
+    NoSelect,
+    NotFound,
+)
 
 if TYPE_CHECKING:
     from server.context import ServerContext
@@ -47,7 +55,7 @@ class HttpApi:
             return error_response(404, str(exc))
         except (AlreadyExists, HasChildren) as exc:
             return error_response(409, str(exc))
-        except (InvalidName, InvalidFlag) as exc:
+        except (InvalidName, InvalidFlag, InvalidPassword) as exc:
             return error_response(400, str(exc))
         except Exception:
             log.exception("HTTP %s %s failed", request.method, request.path)

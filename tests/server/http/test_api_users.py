@@ -65,3 +65,12 @@ def test_mailboxes_with_counts(http_server: ServerThread, api: Api) -> None:
     assert api.request("DELETE", "/api/users/alice/mailboxes/Nope").status == 404
     assert api.get("/api/users/nobody/mailboxes").status == 404
     client.logout()
+
+
+def test_empty_password_refused(http_server: ServerThread, api: Api) -> None:
+    """Issue 9 point 11: no account anyone can log in to, by any path."""
+    reply = api.request("POST", "/api/users", {"name": "eve", "password": ""})
+    assert reply.status == 400 and "password" in reply.json()["error"]
+    assert api.request("PUT", "/api/users/alice/password", {"password": ""}).status == 400
+    assert [u["name"] for u in api.get("/api/users").json()["users"]] == ["alice"]
+    http_server.login("alice", PASSWORD).logout()

@@ -11,6 +11,7 @@ import sys
 from server import names
 from server.commands.acl import expand, shown
 from server.config import Config
+from server.grants import change_rights
 from server.namespaces import Namespaces
 from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound, Store
 from storage.flags import FLAGGED, SEEN
@@ -71,14 +72,9 @@ async def run_sharing(store: Store, config: Config, args: argparse.Namespace) ->
                 rights = args.rights
                 mode, letters = (rights[0], rights[1:]) if rights[:1] in "+-" and rights \
                     else ("", rights)
-                change = expand(letters)
-                if mode:
-                    have = {e.identifier: e.rights
-                            for e in await store.get_acl(info.id)}.get(args.identifier, "")
-                    change = expand(have + change if mode == "+" else
-                                    "".join(r for r in have if r not in change))
-                await store.set_acl(info.id, args.identifier, change)
-                print(f"{args.identifier}\t{change}")
+                change = await change_rights(store, config, info, args.identifier, mode,
+                                             expand(letters))
+                print(f"{args.identifier}\t{expand(change)}")
             else:
                 await store.delete_acl(info.id, args.identifier)
         elif args.command == "shared":

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "other_users": "Other Users/",
         "shared": "Shared/",
     },
+    "acl": {
+        "subscribe_on_grant": True,
+    },
     "limits": {
         "max_connections": 2000,
         "max_connections_per_ip": 100,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from protocol import Atom, DeleteAcl, GetAcl, ListRights, Mailbox, MyRights, SetAcl, Value
 from server import names
 from server.access import ALL_RIGHTS, Access, mailbox_for
+from server.grants import change_rights
 from server.session import CommandFailed, Result, Session
 
 CREATE_MEMBERS = "k"
@@ -61,16 +62,10 @@ async def setacl(session: Session, tag: str, cmd: SetAcl) -> Result:
     """RFC 4314 §3.1: "+" adds to, "-" removes from, otherwise replaces the rights."""
     access = await _admin_access(session, cmd.mailbox)
     identifier = _identifier(cmd.identifier)
-    store = session.server.store
     mode, letters = (cmd.rights[0], cmd.rights[1:]) if cmd.rights[:1] in ("+", "-") \
         else ("", cmd.rights)
-    change = expand(letters)
-    if mode:
-        current = {e.identifier: e.rights for e in await store.get_acl(access.info.id)}
-        have = current.get(identifier, "")
-        new = have + change if mode == "+" else "".join(r for r in have if r not in change)
-        change = expand(new)
-    await store.set_acl(access.info.id, identifier, change)
+    await change_rights(session.server.store, session.server.config, access.info, identifier,
+                        mode, expand(letters))
     return Result("SETACL completed")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import secrets
 import signal
 import sys
 from dataclasses import dataclass, field
 
+from server import rederive
 from server.accounts import create_account
 from server.config import Config
 from server.connection import Connection
@@ -118,6 +120,7 @@ class RunningServer:
     http: HttpServer | None = None
     http_api: HttpApi | None = None
     http_address: tuple[str, int] | None = None
+    rederive: asyncio.Task[int] | None = None
 
     @property
     def port(self) -> int:
@@ -128,6 +131,10 @@ class RunningServer:
         return self.addresses[1][1]
 
     async def stop(self) -> None:
+        if self.rederive is not None:
+            self.rederive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.rederive
         if self.http is not None:
             await self.http.stop()
         await self.listener.stop()
@@ -154,6 +161,7 @@ async def start_server(config: Config) -> RunningServer:
         addresses = await listener.start(config.host, int(config.get("server", "port")),
                                          int(config.get("server", "tls_port")))
         running = RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter)
+        running.rederive = rederive.start(store)
         if config.get("http", "enabled"):
             running.http, running.http_api, running.http_address = await start_http(
                 ctx, listener.disconnect_all,

@@ -41,7 +41,7 @@ from protocol import (
     SearchTerm,
     SequenceSet,
 )
-from protocol.mime import ParsedMessage, body_text, header_text
+from protocol.mime import ParsedMessage, SearchFields, body_text, header_text
 from server.session import CommandFailed
 from server.view import View
 from storage import Store
@@ -97,10 +97,7 @@ def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | b
     body = body_text(raw, parsed.part_tree)
     return {
         "hdr_subject": _fold(f.subject),
-        "hdr_from": _fold(f.from_),
-        "hdr_to": _fold(f.to),
-        "hdr_cc": _fold(f.cc),
-        "hdr_bcc": _fold(f.bcc),
+        **address_columns(f),
         "hdr_message_id": f.message_id,
         "hdr_in_reply_to": f.in_reply_to,
         "hdr_references": f.references,
@@ -109,6 +106,13 @@ def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | b
         "text_headers": headers.casefold(),
         "text_body": body.casefold(),
     }
+
+
+def address_columns(f: SearchFields) -> dict[str, str | None]:
+    """``hdr_from`` … ``hdr_bcc``: the decoded header and its parsed addresses, case-folded
+    (``protocol.mime.searchtext.address_text``)."""
+    return {"hdr_from": _fold(f.from_), "hdr_to": _fold(f.to), "hdr_cc": _fold(f.cc),
+            "hdr_bcc": _fold(f.bcc)}
 
 
 def _fold(value: str | None) -> str | None:

@@ -80,7 +80,9 @@ Schema (version 2)
     row (see ``search.store_text``), deleted with it (ON DELETE CASCADE).  A separate
     table so scans of ``messages`` stay small.  Messages stored before version 2 have no
     row (their text reads as empty); ``hdr_subject``/``hdr_from``/``hdr_to``/``hdr_cc``/
-    ``hdr_bcc`` hold case-folded decoded values from version 2 on.
+    ``hdr_bcc`` hold case-folded decoded values from version 2 on; the address ones are
+    followed by their parsed addresses, one per line (no schema change: ``rederive.py``
+    lets the server recompute them, and ENVELOPE, for messages stored before).
 
 Schema (version 3)
 ==================

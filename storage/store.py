@@ -39,13 +39,14 @@ from .models import (
     StoreResult,
     User,
 )
+from .rederive import RederiveMixin
 from .store_access import AccessMixin
 from .store_browse import BrowseMixin
 
 DB_FILE = "crispin.db"
 
 
-class Store(AccessMixin, BrowseMixin):
+class Store(AccessMixin, BrowseMixin, RederiveMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

@@ -5,7 +5,9 @@ stay encoded. Each address is ``(name, adl, mailbox, host)``:
 
 - name: the display-name phrase, quoted-strings unquoted, words joined by single
   spaces; without a display name the last comment is used (``a@b (Name)``).
-- adl: always NIL (source routes are obsolete; RFC 3501 allows NIL).
+- adl: the source route of an ``obs-route`` as written without CFWS, ``<@a,@b:user@host>``
+  giving ``"@a,@b"`` (RFC 3501 §7.4.2 "at-domain-list (source route)", RFC 5322 §4.4);
+  NIL without one.
 - mailbox: the local part as written (quotes kept), host: the domain.
 - A group ``name: a, b;`` is ``(NIL NIL "name" NIL)`` then its members then
   ``(NIL NIL NIL NIL)``; an empty group is just the two markers.
@@ -19,9 +21,9 @@ recipients:;`` gives ``('', '')``), turns comments into the name
 ``'Pete (A nice ) chap his account his host)'``, RFC 5322 §A.5 wants "Pete"),
 does not split the local part from the domain (``@host`` gives ``'@host'``), and
 works on str, so 8-bit names would need a round trip. ENVELOPE needs the group
-markers, the (name, adl, mailbox, host) split and the raw bytes. SEARCH does not
-parse addresses at all: FROM/TO/CC/BCC match a substring of the whole decoded
-header (RFC 3501 §6.4.4), see searchtext.py.
+markers, the (name, adl, mailbox, host) split and the raw bytes. SEARCH
+FROM/TO/CC/BCC match a substring of the decoded header and of these parsed
+addresses (searchtext.py ``address_text``).
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ class Address:
     name: bytes | None
     mailbox: bytes | None
     host: bytes | None
+    adl: bytes | None = None
 
     def to_imap(self) -> bytes:
-        return b"(%s NIL %s %s)" % (nstring(self.name), nstring(self.mailbox), nstring(self.host))
+        return b"(%s %s %s %s)" % (nstring(self.name), nstring(self.adl),
+                                   nstring(self.mailbox), nstring(self.host))
 
 
 GROUP_END = Address(None, None, None)
@@ -156,21 +160,24 @@ def _join(toks: list[_Tok]) -> bytes:
     return bytes(out)
 
 
-def _addr_spec(toks: list[_Tok], name: bytes | None) -> Address:
+def _addr_spec(toks: list[_Tok], name: bytes | None, adl: bytes | None = None) -> Address:
     at = max((k for k, t in enumerate(toks) if _is(t, b"@")), default=-1)
     if at < 0:
         local, domain = _join(toks), b""
     else:
         local, domain = _join(toks[:at]), _join(toks[at + 1 :])
-    return Address(name, local or MISSING_MAILBOX, domain or MISSING_DOMAIN)
+    return Address(name, local or MISSING_MAILBOX, domain or MISSING_DOMAIN, adl)
 
 
 def _angle(toks: list[_Tok], name: bytes | None) -> Address:
-    # obs-route "@a,@b:" before the addr-spec: dropped (adl is always NIL)
+    # RFC 5322 §4.4 obs-route "@a,@b:" before the addr-spec: the adl (RFC 3501 §7.4.2)
+    adl = None
     if toks and _is(toks[0], b"@"):
         colon = next((k for k, t in enumerate(toks) if _is(t, b":")), -1)
-        toks = toks[colon + 1 :] if colon >= 0 else toks
-    return _addr_spec(toks, name)
+        if colon >= 0:
+            adl = b"".join(t.raw for t in toks[:colon] if t.kind != "comment") or None
+            toks = toks[colon + 1 :]
+    return _addr_spec(toks, name, adl)
 
 
 def _last_comment(toks: list[_Tok]) -> bytes | None:

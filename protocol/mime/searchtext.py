@@ -9,7 +9,8 @@ Standard library: dates with ``email.utils.parsedate_tz``; RFC 2047 with
 and ``codecs`` (see textdecode.py). ``from_``/``to``/... are the whole header
 value decoded (``"Éloise" <eloise@example.fr>``), not ``email.utils.getaddresses``
 output, because SEARCH FROM "x" is a substring match on the header (RFC 3501
-§6.4.4) and getaddresses drops group names and rewrites comments. The header
+§6.4.4) and getaddresses drops group names and rewrites comments; after it come the
+addresses as ENVELOPE shows them (``address_text``), one per line. The header
 fields come from headers.py's splitter (not ``BytesHeaderParser``) so that
 ``header_text`` keeps fields after a line without a colon, as BODY[HEADER] does.
 """
@@ -20,6 +21,7 @@ import datetime
 import email.utils
 from dataclasses import dataclass
 
+from .addresses import parse_addresses
 from .headers import Headers, split_fields
 from .parttree import Part
 from .textdecode import bytes_to_text, decode_transfer, decode_words
@@ -55,14 +57,36 @@ def parse_date_sent(value: bytes | None) -> datetime.date | None:
         return None
 
 
+def address_text(value: bytes) -> str:
+    """An address header as SEARCH FROM/TO/CC/BCC matches it: the decoded header value,
+    then one line per address as the ENVELOPE presents it (RFC 3501 §7.4.2): the display
+    name (decoded) and ``mailbox@host``, with comments and white space gone. So
+    ``<user-from (comment)@ (comment) domain.org>`` is found by
+    ``SEARCH FROM user-from@domain.org``, as it is by Dovecot."""
+    lines = [decode_words(value)]
+    for address in parse_addresses(value):
+        if address.name is not None:
+            lines.append(decode_words(address.name))
+        if address.mailbox is not None and address.host is not None:
+            lines.append(bytes_to_text(address.mailbox + b"@" + address.host))
+        elif address.mailbox is not None:  # a group's name
+            lines.append(bytes_to_text(address.mailbox))
+    return "\n".join(dict.fromkeys(lines))
+
+
 def search_fields(headers: Headers) -> SearchFields:
     def dec(name: bytes) -> str | None:
         value = headers.get(name)
         return None if value is None else decode_words(value)
 
+    def addresses(name: bytes) -> str | None:
+        value = headers.get(name)
+        return None if value is None else address_text(value)
+
     return SearchFields(
-        subject=dec(b"subject"), from_=dec(b"from"), to=dec(b"to"), cc=dec(b"cc"),
-        bcc=dec(b"bcc"), date_sent=parse_date_sent(headers.get(b"date")),
+        subject=dec(b"subject"), from_=addresses(b"from"), to=addresses(b"to"),
+        cc=addresses(b"cc"), bcc=addresses(b"bcc"),
+        date_sent=parse_date_sent(headers.get(b"date")),
         message_id=dec(b"message-id"), in_reply_to=dec(b"in-reply-to"),
         references=dec(b"references"),
     )

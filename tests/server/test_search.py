@@ -383,7 +383,8 @@ def test_search_columns() -> None:
     cols = search_columns(M2, parse_message(M2))
     assert set(cols) <= PARSED_COLUMNS
     assert cols["hdr_subject"] == "grüsse aus münchen"  # casefold: ß → ss
-    assert cols["hdr_from"] == "jörg <joerg@example.de>"
+    # the decoded header, then its addresses as ENVELOPE shows them (issue 9 point 8)
+    assert cols["hdr_from"] == "jörg <joerg@example.de>\njörg\njoerg@example.de"
     assert cols["hdr_bcc"] == "dave@example.org"
     assert cols["hdr_cc"] is None
     assert cols["hdr_message_id"] == "<m2@example.de>"

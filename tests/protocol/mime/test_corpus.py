@@ -59,6 +59,9 @@ def test_search_values(name: str) -> None:
         if not key.startswith("search."):
             continue
         got = getattr(msg.search_fields, key[len("search.") :])
+        if key in ("search.from_", "search.to", "search.cc", "search.bcc") and got:
+            # the decoded header; the parsed addresses follow it (test_units.py address_text)
+            got = got.split("\n", 1)[0]
         if value is None:
             assert got is None, key
         elif isinstance(got, datetime.date):

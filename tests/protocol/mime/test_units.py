@@ -11,6 +11,7 @@ from protocol.mime.addresses import address_list
 from protocol.mime.headers import header_bounds, split_fields
 from protocol.mime.imapstr import nstring, string
 from protocol.mime.params import parse_content_type, parse_disposition, parse_language
+from protocol.mime.searchtext import address_text
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,11 @@ def test_nstring_nil() -> None:
         (b'"john doe"@x', b'((NIL NIL "\\"john doe\\"" "x"))'),
         (b"a . b @ c . d", b'((NIL NIL "a.b" "c.d"))'),
         (b"jdoe@[192.0.2.1]", b'((NIL NIL "jdoe" "[192.0.2.1]"))'),
-        (b"<@route1,@route2:user@host>", b'((NIL NIL "user" "host"))'),
+        # RFC 3501 §7.4.2: the source route goes in the adl field
+        (b"<@route1,@route2:user@host>", b'((NIL "@route1,@route2" "user" "host"))'),
+        (b"<@route:user@domain>", b'((NIL "@route" "user" "domain"))'),
+        (b"Joe <@a.example, (c) @b.example :joe@c.example>",
+         b'(("Joe" "@a.example,@b.example" "joe" "c.example"))'),
         (b"undisclosed-recipients", b'((NIL NIL "undisclosed-recipients" "MISSING_DOMAIN"))'),
         (b"@host", b'((NIL NIL "MISSING_MAILBOX" "host"))'),
         (b"G:;", b'((NIL NIL "G" NIL)(NIL NIL NIL NIL))'),
@@ -136,3 +141,16 @@ def test_split_fields_folding_and_orphans() -> None:
 )
 def test_date_sent(value: bytes, want: datetime.date | None) -> None:
     assert parse_date_sent(value) == want
+
+
+@pytest.mark.parametrize(("value", "lines"), [
+    # what SEARCH FROM/TO/CC/BCC match: the decoded header, then each address as ENVELOPE
+    # shows it (name, mailbox@host), so comments and white space in it do not hide it
+    (b"<user-from (comment)@ (comment) domain.org>",
+     ["<user-from (comment)@ (comment) domain.org>", "user-from@domain.org"]),
+    (b"=?utf-8?q?=C3=89loise?= <e (x) @ x.fr>, G: a@b;",
+     ["Éloise <e (x) @ x.fr>, G: a@b;", "Éloise", "e@x.fr", "G", "a@b"]),
+    (b"a@b", ["a@b"]),
+])
+def test_address_text(value: bytes, lines: list[str]) -> None:
+    assert address_text(value).split("\n") == lines

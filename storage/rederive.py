@@ -1,0 +1,92 @@
+"""Recomputing parsed columns of messages already stored, when the parser that made them at
+APPEND has improved: functions run on the database thread (see ``db.py``).
+
+Storage does not parse (it knows no IMAP or MIME syntax): it hands out message headers in
+id order and writes back the values the server computed, with the progress, in one
+transaction per batch. Progress lives in ``meta`` under a key the caller names (one key
+per change of the parser): the id of the last message done, so a restart resumes, and
+``DONE`` once every message has been seen (messages stored later were parsed by the new
+code already).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+from .db import Database
+from .message_reads import HEADER_JOIN, HEADER_SQL
+
+DONE = -1
+
+REDERIVABLE = frozenset({"envelope", "hdr_from", "hdr_to", "hdr_cc", "hdr_bcc"})
+"""The ``messages`` columns that may be rewritten: ones derived from the header alone."""
+
+
+def progress(conn: sqlite3.Connection, key: str) -> int:
+    """The id of the last message done (0: none yet), or ``DONE``."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def headers_after(conn: sqlite3.Connection, after_id: int, limit: int
+                  ) -> list[tuple[int, bytes | None, str | None, int]]:
+    """(id, header or None, path, header_size) of the next ``limit`` messages after
+    ``after_id``; the header is None for a body kept in a file (read its first
+    ``header_size`` bytes)."""
+    rows = conn.execute(
+        f"SELECT m.id, {HEADER_SQL}, m.path, m.header_size FROM messages m{HEADER_JOIN}"
+        " WHERE m.id > ? ORDER BY m.id LIMIT ?", (after_id, limit)).fetchall()
+    return [(int(r[0]), None if r[1] is None else bytes(r[1]), r[2], int(r[3] or 0))
+            for r in rows]
+
+
+def save(conn: sqlite3.Connection, key: str,
+         rows: Sequence[tuple[int, Mapping[str, bytes | str | None]]], last_id: int) -> None:
+    """Write the recomputed columns and the progress together."""
+    for message_id, columns in rows:
+        unknown = set(columns) - REDERIVABLE
+        if unknown:
+            raise ValueError(f"not rederivable: {sorted(unknown)}")
+        if columns:
+            names = list(columns)
+            conn.execute(
+                f"UPDATE messages SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+                [*(columns[n] for n in names), message_id])
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, last_id))
+
+
+class RederiveMixin:
+    """The ``Store`` side: each call one function on the database thread."""
+
+    _db: Database
+    data_dir: Path
+
+    async def rederive_progress(self, key: str) -> int:
+        return await self._db.read(partial(progress, key=key))
+
+    async def headers_after(self, after_id: int, limit: int) -> list[tuple[int, bytes]]:
+        """(id, header block) of the next ``limit`` messages in id order."""
+        rows = await self._db.read(partial(headers_after, after_id=after_id, limit=limit))
+        out = []
+        for message_id, header, path, size in rows:
+            if header is None and path is not None:
+                header = await asyncio.to_thread(_file_head, self.data_dir / path, size)
+            out.append((message_id, header or b""))
+        return out
+
+    async def save_rederived(self, key: str,
+                             rows: Sequence[tuple[int, Mapping[str, bytes | str | None]]],
+                             last_id: int) -> None:
+        await self._db.write(partial(save, key=key, rows=rows, last_id=last_id))
+
+
+def _file_head(path: Path, size: int) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:  # swept meanwhile: nothing to recompute
+        return b""

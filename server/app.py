@@ -9,6 +9,7 @@ import logging
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from server import rederive
@@ -20,6 +21,7 @@ from server.http import start_http
 from server.http.api import HttpApi
 from server.http.wire import HttpServer
 from server.hub import Hub, NotifyingStore
+from server.session import Session
 from server.stream import StreamProtocol
 from server.tls import ensure_certificate, limit_tls_buffers, server_context
 from storage import Store
@@ -38,6 +40,7 @@ class Listener:
     servers: list[asyncio.base_events.Server] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     per_ip: collections.Counter[str] = field(default_factory=collections.Counter)
+    sessions: dict[asyncio.Task[None], Session] = field(default_factory=dict)
 
     def _accept(self, stream: StreamProtocol, tls: bool) -> None:
         assert stream.transport is not None
@@ -56,9 +59,11 @@ class Listener:
         self.per_ip[host] += 1
         task = asyncio.get_running_loop().create_task(conn.run())
         self.tasks.add(task)
+        self.sessions[task] = conn.session
 
         def done(t: asyncio.Task[None]) -> None:
             self.tasks.discard(t)
+            self.sessions.pop(t, None)
             self.per_ip[host] -= 1
             if self.per_ip[host] <= 0:
                 del self.per_ip[host]
@@ -80,12 +85,15 @@ class Listener:
         self.servers = [plain, implicit]
         return [plain.sockets[0].getsockname()[:2], implicit.sockets[0].getsockname()[:2]]
 
-    async def disconnect_all(self) -> None:
-        """Close every IMAP connection (each says BYE), keep listening."""
-        for task in list(self.tasks):
-            task.cancel()
-        if self.tasks:
-            await asyncio.wait(self.tasks, timeout=5)
+    async def disconnect(self, where: Callable[[Session], bool] | None = None,
+                         reason: str = "Server state reset") -> None:
+        """Close the IMAP connections whose session ``where`` picks (all: None); each says
+        ``* BYE reason``. The listener keeps listening."""
+        doomed = [t for t, s in self.sessions.items() if where is None or where(s)]
+        for task in doomed:
+            task.cancel(reason)
+        if doomed:
+            await asyncio.wait(doomed, timeout=5)
 
     async def stop(self) -> None:
         for server in self.servers:
@@ -164,7 +172,7 @@ async def start_server(config: Config) -> RunningServer:
         running.rederive = rederive.start(store)
         if config.get("http", "enabled"):
             running.http, running.http_api, running.http_address = await start_http(
-                ctx, listener.disconnect_all,
+                ctx, listener.disconnect,
                 (config.host, running.port, running.tls_port))
     except BaseException:
         if listener is not None:

@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from protocol import (
@@ -58,6 +59,9 @@ class Connection:
         self.proto = ServerConnection(ctx.limits)
         self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
         self._out: list[bytes] = []
+        # Injected faults (server/faults.py) reshape what a command sends.
+        self._filter: Callable[[bytes], bytes] | None = None
+        self._trickle = 0.0
         self.tracer = Tracer(log, self.session.peer) if ctx.trace else None
 
     # -- Channel ------------------------------------------------------------------------------
@@ -72,7 +76,14 @@ class Connection:
     def send(self, response: Response) -> None:
         self.write(self.proto.send(response))
 
+    def shape_output(self, output_filter: Callable[[bytes], bytes] | None,
+                     trickle: float = 0.0) -> None:
+        self._filter = output_filter
+        self._trickle = trickle
+
     def write(self, data: bytes) -> None:
+        if data and self._filter is not None:
+            data = self._filter(data)
         if data:
             if self.tracer is not None:
                 self.tracer.outgoing(data)
@@ -82,7 +93,13 @@ class Connection:
         if self._out:
             data = b"".join(self._out)
             self._out.clear()
-            self.stream.write(data)
+            if self._trickle:
+                for i in range(len(data)):
+                    self.stream.write(data[i:i + 1])
+                    await self.stream.drain()
+                    await asyncio.sleep(self._trickle)
+            else:
+                self.stream.write(data)
         await self.stream.drain()
 
     async def read_line(self, secret: bool = False) -> bytes | None:
@@ -154,9 +171,11 @@ class Connection:
                 await self.dispatch(event)
         except Disconnect:
             pass
-        except asyncio.CancelledError:
-            # The server is stopping (SIGTERM): say so before closing (RFC 3501 §7.1.5).
-            self.send(StatusResponse(None, "BYE", "Server shutting down"))
+        except asyncio.CancelledError as exc:
+            # The server is stopping (SIGTERM), or the HTTP API closes this connection (a
+            # reset, a new UIDVALIDITY): say so before closing (RFC 3501 §7.1.5).
+            reason = exc.args[0] if exc.args else "Server shutting down"
+            self.send(StatusResponse(None, "BYE", str(reason)))
             raise
         except (ConnectionError, ssl.SSLError) as exc:
             log.debug("%s: connection error: %s", self.session.peer, exc)

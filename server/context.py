@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from protocol import Atom, Event, Limits, StatusResponse
 from server.auth import Authenticator
 from server.config import Config
+from server.faults import FaultBoard
 from server.hub import Hub
 from server.namespaces import Namespaces
 from server.session import CommandFailed, Session, State
@@ -43,6 +44,8 @@ class ServerContext:
     namespaces: Namespaces = field(init=False)
     admins: frozenset[str] = field(init=False)
     sessions: set[Session] = field(default_factory=set)
+    faults: FaultBoard = field(default_factory=FaultBoard)
+    """Faults asked for through the HTTP API (test-only; empty unless asked)."""
 
     def __post_init__(self) -> None:
         cfg = self.config

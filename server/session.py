@@ -76,6 +76,8 @@ class Channel(Protocol):
     async def start_compression(self) -> None: ...
     def accept_literal(self) -> None: ...
     def reject_literal(self, status: str, code: str | None, text: str) -> None: ...
+    def shape_output(self, output_filter: Callable[[bytes], bytes] | None,
+                     trickle: float = 0.0) -> None: ...
 
     @property
     def compression_active(self) -> bool: ...
@@ -211,8 +213,19 @@ class Session:
             result = Result(f"Invalid mailbox name: {bad_name.reason}", "CANNOT", status="NO")
             await self.complete(tag, result, allows_expunge(command))
             return
+        faults = self.server.faults
+        fault = faults.take(self, type(command).__name__.upper()) if faults.faults else None
+        if fault is not None:
+            from server.faults import run_with_fault
+
+            await run_with_fault(self, tag, command, fault,
+                                 lambda: self._run(tag, command, spec.handler))
+            return
+        await self._run(tag, command, spec.handler)
+
+    async def _run(self, tag: str, command: Any, handler: Handler) -> None:
         try:
-            result = await spec.handler(self, tag, command)
+            result = await handler(self, tag, command)
         except Disconnect:
             raise
         except CommandFailed as exc:

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from . import flags as flags_mod
+from .errors import NotFound
+from .mailboxes import next_uidvalidity
 from .message_reads import HEADER_JOIN, HEADER_SQL
 from .messages import from_stored_date
 
@@ -99,6 +101,27 @@ def find_messages(
         for r in rows
     ]
     return total, found
+
+
+def bump_uidvalidity(conn: sqlite3.Connection, mailbox_id: int) -> int:
+    """Give the mailbox a new, larger UIDVALIDITY (a fault for tests: RFC 3501 §2.3.1.1
+    says every cached UID is then void). ``NotFound``."""
+    value = next_uidvalidity(conn)
+    cur = conn.execute("UPDATE mailboxes SET uidvalidity = ? WHERE id = ?", (value, mailbox_id))
+    if cur.rowcount == 0:
+        raise NotFound(f"no mailbox with id {mailbox_id}")
+    return value
+
+
+def state_token(conn: sqlite3.Connection) -> str:
+    """Changes whenever users, mailboxes or messages change (every message change bumps a
+    mailbox's modseq): what the web inbox compares to know it must reload."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM mailboxes),"
+        " (SELECT ifnull(max(id), 0) FROM mailboxes), (SELECT total(highest_modseq)"
+        " FROM mailboxes), (SELECT ifnull(max(id), 0) FROM users)"
+    ).fetchone()
+    return "-".join(str(int(v)) for v in row)
 
 
 def all_mailbox_ids(conn: sqlite3.Connection) -> list[int]:

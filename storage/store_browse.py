@@ -49,6 +49,14 @@ class BrowseMixin:
         """Every mailbox of every user, and the shared ones."""
         return await self._db.read(browse.all_mailbox_ids)
 
+    async def bump_uidvalidity(self, mailbox_id: int) -> int:
+        """A new UIDVALIDITY for the mailbox (see ``browse.bump_uidvalidity``)."""
+        return await self._db.write(partial(browse.bump_uidvalidity, mailbox_id=mailbox_id))
+
+    async def state_token(self) -> str:
+        """See ``browse.state_token``."""
+        return await self._db.read(browse.state_token)
+
     async def snapshot(self) -> sqlite3.Connection:
         """An in-memory copy of the whole store (SQLite backup API); see ``snapshots.py``."""
         return await asyncio.to_thread(snapshots.take, self._db.path)

@@ -93,6 +93,12 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     if session.state not in AUTH:
         _reject(session, "BAD", None, "APPEND is not allowed before login")
         return
+    faults = session.server.faults
+    fault = faults.take(session, "APPEND", ("no", "bad")) if faults.faults else None
+    if fault is not None:
+        _reject(session, fault.action.upper(), fault.code,
+                fault.text or "Fault injected by the test")
+        return
     limit = int(session.server.config.get("limits", "max_append_size"))
     if event.size > limit:
         _reject(session, "NO", "TOOBIG", f"Message larger than the {limit} byte limit")

@@ -7,11 +7,10 @@ Started by ``server.app`` in the same process and event loop as IMAP when ``[htt
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from server.config import ConfigError, is_loopback_host
-from server.http.api import HttpApi, load_routes
+from server.http.api import Disconnector, HttpApi, load_routes
 from server.http.wire import HttpServer
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("crispin.http")
 
 
-async def start_http(ctx: ServerContext, disconnect_all: Callable[[], Awaitable[None]],
+async def start_http(ctx: ServerContext, disconnect: Disconnector,
                      imap_address: tuple[str, int, int]) -> tuple[HttpServer, HttpApi,
                                                                   tuple[str, int]]:
     config = ctx.config
@@ -30,7 +29,7 @@ async def start_http(ctx: ServerContext, disconnect_all: Callable[[], Awaitable[
         # without a secret.
         raise ConfigError(f"http.token must be set when http.host ({host}) is not loopback")
     load_routes()
-    api = HttpApi(ctx, disconnect_all, token, imap_address)
+    api = HttpApi(ctx, disconnect, token, imap_address)
     server = HttpServer(api.handle,
                         request_timeout=float(config.get("http", "request_timeout")),
                         max_connections=int(config.get("http", "max_connections")),

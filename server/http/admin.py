@@ -7,10 +7,10 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from server.http.messages import remove
 from server.http.openapi import document
 from server.http.router import API
 from server.http.wire import HttpError, Request, Response
+from server.removal import remove_messages
 from storage import Store
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ async def purge_all(store: Store) -> int:
     for owner in owners:
         for mailbox in await store.list_mailboxes_in(owner):
             if not mailbox.noselect:
-                deleted += await remove(store, mailbox, None)
+                deleted += await remove_messages(store, mailbox.id, None)
     return deleted
 
 
@@ -65,7 +65,7 @@ async def reset(api: HttpApi, request: Request, params: dict[str, str]) -> Respo
     """Everything: users (with their mailboxes and messages) and shared mailboxes. IMAP
     connections are closed first: their sessions belong to users that are gone."""
     store = api.ctx.store
-    await api.disconnect_all()
+    await api.disconnect(None, "Server state reset")
     users = await store.list_users()
     for user in users:
         await store.delete_user(user.name)
@@ -120,7 +120,8 @@ async def restore_to(api: HttpApi, name: str) -> None:
     snapshot = api.snapshots.get(name)
     if snapshot is None:
         raise HttpError(404, f"no snapshot {name!r}")
-    await api.disconnect_all()
+    await api.disconnect(None, "Server state restored from a snapshot")
+    api.ctx.faults.clear()
     await api.ctx.store.restore(snapshot)
     api.ctx.authenticator.forget_all()
     api.ctx.hub.notify_all()

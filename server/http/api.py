@@ -27,19 +27,25 @@ from storage import (
 
 if TYPE_CHECKING:
     from server.context import ServerContext
+    from server.session import Session
 
 log = logging.getLogger("crispin.http")
+
+
+Disconnector = Callable[[Callable[["Session"], bool] | None, str], Awaitable[None]]
 
 
 @dataclass
 class HttpApi:
     ctx: ServerContext
-    disconnect_all: Callable[[], Awaitable[None]]
-    """Close every IMAP connection (reset and restore pull the store from under them)."""
+    disconnect: Disconnector
+    """Close the IMAP connections a predicate picks (None: all) with ``* BYE reason``."""
     token: str = ""
     imap_address: tuple[str, int, int] = ("127.0.0.1", 0, 0)
     """Host, plain port and TLS port, for autoconfig."""
     snapshots: dict[str, sqlite3.Connection] = field(default_factory=dict)
+    smtp: tuple[int, str] | None = None
+    """SMTP port and socket type ("SSL", "STARTTLS") for autoconfig, once SMTP exists."""
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -69,4 +75,4 @@ class HttpApi:
 
 def load_routes() -> None:
     """Import the handler modules, which register their routes on ``API``."""
-    from server.http import admin, messages, users  # noqa: F401
+    from server.http import admin, faults, inbox, messages, users  # noqa: F401

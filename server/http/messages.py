@@ -17,6 +17,7 @@ from server.http import mime_json
 from server.http.lookup import mailbox_or_404, user_or_404
 from server.http.router import API
 from server.http.wire import HttpError, Request, Response
+from server.removal import remove_messages
 from storage import MailboxInfo, Store
 from storage.browse import Filters, Found
 
@@ -164,7 +165,7 @@ async def wait_user(api: HttpApi, request: Request, params: dict[str, str]) -> R
     return await _wait(api, request, params["user"])
 
 
-async def _message(api: HttpApi, params: dict[str, str]) -> tuple[MailboxInfo, int, bytes]:
+async def message_part(api: HttpApi, params: dict[str, str]) -> tuple[MailboxInfo, int, bytes]:
     store = api.ctx.store
     user = await user_or_404(store, params["user"])
     mailbox = await mailbox_or_404(store, user, params["mailbox"])
@@ -180,7 +181,7 @@ async def _message(api: HttpApi, params: dict[str, str]) -> tuple[MailboxInfo, i
 
 @API.route("GET", "/api/users/{user}/mailboxes/{mailbox}/messages/{uid}")
 async def get_message(api: HttpApi, request: Request, params: dict[str, str]) -> Response:
-    mailbox, uid, raw = await _message(api, params)
+    mailbox, uid, raw = await message_part(api, params)
     states = await api.ctx.store.flag_records(mailbox.id, [uid])
     out: dict[str, Any] = {"user": params["user"], "mailbox": mailbox.name, "uid": uid,
                            "size": len(raw), "flags": list(states[0].flags) if states else []}
@@ -192,13 +193,13 @@ async def get_message(api: HttpApi, request: Request, params: dict[str, str]) ->
 
 @API.route("GET", "/api/users/{user}/mailboxes/{mailbox}/messages/{uid}/raw")
 async def get_raw(api: HttpApi, request: Request, params: dict[str, str]) -> Response:
-    _, _, raw = await _message(api, params)
+    _, _, raw = await message_part(api, params)
     return Response(200, raw, "message/rfc822")
 
 
 @API.route("GET", "/api/users/{user}/mailboxes/{mailbox}/messages/{uid}/attachments/{index}")
 async def get_attachment(api: HttpApi, request: Request, params: dict[str, str]) -> Response:
-    _, _, raw = await _message(api, params)
+    _, _, raw = await message_part(api, params)
     try:
         index = int(params["index"])
     except ValueError:
@@ -218,7 +219,7 @@ async def get_attachment(api: HttpApi, request: Request, params: dict[str, str])
 async def set_flags(api: HttpApi, request: Request, params: dict[str, str]) -> Response:
     """``{"flags": ["\\\\Seen"], "mode": "set" | "add" | "remove"}`` (STORE FLAGS, +FLAGS,
     -FLAGS: RFC 3501 §6.4.6)."""
-    mailbox, uid, _ = await _message(api, params)
+    mailbox, uid, _ = await message_part(api, params)
     data = request.json()
     flags, mode = data.get("flags"), data.get("mode", "set")
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
@@ -230,22 +231,10 @@ async def set_flags(api: HttpApi, request: Request, params: dict[str, str]) -> R
                           if result.messages else []})
 
 
-async def remove(store: Store, mailbox: MailboxInfo, uids: list[int] | None) -> int:
-    """Expunge ``uids`` (None: every message) whatever their flags, as a client would:
-    +FLAGS \\Deleted, then UID EXPUNGE (RFC 4315 §2.1), so open sessions are told."""
-    if uids is None:
-        uids = [m.uid for m in await store.list_messages(mailbox.id)]
-    if not uids:
-        return 0
-    await store.store_flags(mailbox.id, uids, "add", ["\\Deleted"])
-    gone, _ = await store.expunge(mailbox.id, uids)
-    return len(gone)
-
-
 @API.route("DELETE", "/api/users/{user}/mailboxes/{mailbox}/messages/{uid}")
 async def delete_message(api: HttpApi, request: Request, params: dict[str, str]) -> Response:
-    mailbox, uid, _ = await _message(api, params)
-    await remove(api.ctx.store, mailbox, [uid])
+    mailbox, uid, _ = await message_part(api, params)
+    await remove_messages(api.ctx.store, mailbox.id, [uid])
     return Response.empty()
 
 
@@ -254,4 +243,4 @@ async def purge_mailbox(api: HttpApi, request: Request, params: dict[str, str]) 
     store = api.ctx.store
     user = await user_or_404(store, params["user"])
     mailbox = await mailbox_or_404(store, user, params["mailbox"])
-    return Response.json({"deleted": await remove(store, mailbox, None)})
+    return Response.json({"deleted": await remove_messages(store, mailbox.id, None)})

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from server.faults import ACTIONS
+
 JSON = "application/json"
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -66,6 +68,12 @@ MAILBOX = {
                    "uidnext": {"type": "integer"}, "messages": {"type": "integer"},
                    "unseen": {"type": "integer"}},
 }
+
+
+FAULT = {"type": "object", "required": ["id", "action", "commands", "count"],
+         "properties": {"id": {"type": "integer"}, "action": {"type": "string"},
+                        "commands": {"type": "array", "items": {"type": "string"}},
+                        "count": {"type": ["integer", "null"]}}}
 
 
 def _obj(**props: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +229,49 @@ def _paths() -> dict[str, dict[str, Any]]:
                     "type": "array", "items": STRING}), "the flags now"),
                 "400": _error("bad body or flag"), "404": _error("no such message")},
             msg, JSON_BODY)},
+        "/api/faults": {
+            "get": _op("faults armed and faults applied", {"200": _json(_obj(
+                faults={"type": "array", "items": FAULT},
+                history={"type": "array", "items": {"type": "object"}}), "board")}),
+            "post": _op("arm a fault: {action, commands, user, connection, count, seconds, "
+                        "code, text, delay, uids}; actions: " + ", ".join(ACTIONS), {
+                            "201": _json(FAULT, "armed"), "400": _error("bad description")},
+                        body=JSON_BODY),
+            "delete": _op("disarm every fault", {"204": NO_CONTENT}),
+        },
+        "/api/faults/{id}": {"delete": _op("disarm one fault", {
+            "204": NO_CONTENT, "404": _error("no such fault")},
+            [_path_param("id", "the fault's id")])},
+        "/api/connections": {"get": _op("open IMAP connections", {"200": _json(_obj(
+            connections={"type": "array", "items": _obj(
+                connection=STRING, state=STRING, user=NULLABLE_STRING,
+                mailbox=NULLABLE_STRING)}), "connections")})},
+        "/api/users/{user}/mailboxes/{mailbox}/uidvalidity": {"post": _op(
+            "fault: a new UIDVALIDITY; sessions with the mailbox selected get BYE", {
+                "200": _json(_obj(uidvalidity={"type": "integer"}), "the new value"),
+                "404": _error("no such user or mailbox")}, [USER, MAILBOX_P])},
+        "/api/users/{user}/mailboxes/{mailbox}/flood": {"post": _op(
+            "fault: {count} messages delivered at once", {
+                "201": _json(_obj(uids={"type": "array", "items": {"type": "integer"}}),
+                             "their UIDs"),
+                "400": _error("bad count"), "404": _error("no such user or mailbox")},
+            [USER, MAILBOX_P], JSON_BODY)},
+        "/": {"get": _op("the web inbox (a page; the data comes from the API)", {
+            "200": _bytes("text/html; charset=utf-8", "HTML")}, secure=False)},
+        "/api/changes": {"get": _op("long-poll: a state token, answered at the next change", {
+            "200": _json(_obj(token=STRING), "the token now"), "400": _error("bad timeout")},
+            [_query("since", "the token last seen"),
+             _query("timeout", "seconds to wait (default 25)", "number")])},
+        "/api/users/{user}/mailboxes/{mailbox}/messages/{uid}/html": {"get": _op(
+            "the HTML body, sanitised, as a document for a sandboxed frame", {
+                "200": _bytes("text/html; charset=utf-8", "HTML"),
+                "404": _error("no such message")}, msg)},
+        "/.well-known/autoconfig/mail/config-v1.1.xml": {"get": _op(
+            "Thunderbird autoconfig", {"200": _bytes("application/xml", "clientConfig")},
+            secure=False)},
+        "/mail/config-v1.1.xml": {"get": _op(
+            "Thunderbird autoconfig", {"200": _bytes("application/xml", "clientConfig")},
+            secure=False)},
         "/api/reset": {"post": _op("delete every user, mailbox and message", {
             "204": NO_CONTENT})},
         "/api/snapshots": {"get": _op("snapshot names", {"200": _json(_obj(snapshots={

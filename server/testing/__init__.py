@@ -199,6 +199,33 @@ class CrispinServer:
                                f"within {timeout} s")
         return result
 
+    # -- faults (server/faults.py) --------------------------------------------------------
+    def fault(self, action: str, commands: Iterable[str] = (), *, user: str | None = None,
+              connection: str | None = None, count: int | None = 1,
+              seconds: float | None = None, code: str | None = None, text: str = "",
+              delay: float = 0.0, uids: Iterable[int] = ()) -> int:
+        """Make IMAP fail on purpose (see ``server/faults.py`` for the actions): e.g.
+        ``fault("no", ["SELECT"], code="UNAVAILABLE")``. Returns the fault's id."""
+        from server.faults import make_fault
+
+        fault = make_fault({"action": action, "commands": list(commands), "user": user,
+                            "connection": connection, "count": count, "seconds": seconds,
+                            "code": code, "text": text, "delay": delay, "uids": list(uids)})
+        board = self.running.ctx.faults
+
+        async def arm() -> int:
+            return board.add(fault).id
+
+        return self.call(arm())
+
+    def clear_faults(self) -> None:
+        board = self.running.ctx.faults
+
+        async def clear() -> None:
+            board.clear()
+
+        self.call(clear())
+
     # -- state ----------------------------------------------------------------------------
     def snapshot(self, name: str = BASELINE) -> None:
         from server.http.admin import snapshot_as

@@ -38,6 +38,8 @@ def test_signup_mail(crispin):
     imap = imaplib.IMAP4("127.0.0.1", crispin.imap_port)
     imap.login("alice", "secret")
     assert imap.select("INBOX") == ("OK", [b"1"])
+    crispin.fault("no", ["SELECT"], code="UNAVAILABLE", text="Not now")
+    assert imap.select("INBOX") == ("NO", [b"[UNAVAILABLE] Not now"])
     imap.logout()
     assert [m["subject"] for m in crispin.messages("alice")] == ["Welcome, Alice"]
     record(crispin, "signup")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.namespaces import Place
-from server.session import CommandFailed, Session
+from server.outcome import CommandFailed
+from server.session import Session
 from storage import MailboxInfo
 
 ALL_RIGHTS = "lrswipkxtea"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from server import rederive
 from server.accounts import create_account
+from server.commands import COMMANDS
 from server.config import Config
 from server.connection import Connection
 from server.context import ServerContext
@@ -158,11 +159,12 @@ async def start_server(config: Config) -> RunningServer:
     cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),
                               config.get("server", "hostname"))
     hub = Hub()
-    store = await NotifyingStore.open(data_dir)
+    store = await NotifyingStore.open(
+        data_dir, busy_timeout=float(config.get("limits", "storage_busy_timeout")))
     store.hub = hub
     listener: Listener | None = None
     try:
-        ctx = ServerContext(config, store, server_context(cert), hub)
+        ctx = ServerContext(config, store, server_context(cert), hub, COMMANDS)
         starter = await ensure_starter_account(config, store)
         hub.start(store)
         listener = Listener(ctx)

@@ -55,6 +55,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_line_length": 65536,
         "max_literal_size": 65536,
         "max_append_size": 52428800,
+        "storage_busy_timeout": 10.0,
     },
     "mailboxes": {
         "drafts": "Drafts",

@@ -27,7 +27,8 @@ from protocol import (
     ServerConnection,
     StatusResponse,
 )
-from server.session import Disconnect, Session, State
+from server.outcome import Disconnect, State
+from server.session import Session
 from server.stream import StreamProtocol
 from server.trace import Tracer
 
@@ -189,9 +190,7 @@ class Connection:
                 pass
             self.stream.close()
             if self.session.append is not None:
-                from server.commands.append import abandon
-
-                abandon(self.session)
+                self.ctx.commands.abandon_append(self.session)
             await self.ctx.session_closed(self.session)
 
     async def dispatch(self, event: Event) -> None:
@@ -201,12 +200,10 @@ class Connection:
         elif isinstance(event, LiteralAnnounced):
             self.accept_literal()
         elif isinstance(event, AppendBegin | AppendData | AppendEnd):
-            await self.ctx.handle_append(session, event)
+            await self.ctx.commands.append_event(session, event)
         elif isinstance(event, CommandError):
             if session.append is not None:
-                from server.commands.append import abandon
-
-                abandon(session)
+                self.ctx.commands.abandon_append(session)
             session.bad_commands += 1
             self.send(StatusResponse(event.tag, event.status, event.text, event.code))
         elif isinstance(event, ConnectionClosed):

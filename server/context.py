@@ -7,15 +7,17 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from protocol import Atom, Event, Limits, StatusResponse
+from protocol import Atom, Limits, StatusResponse
 from server.auth import Authenticator
+from server.command_spec import CommandTable
 from server.config import Config
 from server.faults import FaultBoard
 from server.hub import Hub
 from server.namespaces import Namespaces
-from server.session import CommandFailed, Session, State
+from server.outcome import State
 
 if TYPE_CHECKING:
+    from server.session import Session
     from storage import Store
 
 log = logging.getLogger("crispin.server")
@@ -38,6 +40,9 @@ class ServerContext:
     store: Store
     ssl_context: ssl.SSLContext
     hub: Hub
+    # The command table (``server.commands.COMMANDS``), handed in so that neither the
+    # session nor this module imports the handlers, which import them.
+    commands: CommandTable
     authenticator: Authenticator = field(init=False)
     limits: Limits = field(init=False)
     trace: bool = field(init=False)
@@ -78,16 +83,8 @@ class ServerContext:
         return StatusResponse(None, "OK", "Crispin ready.", "CAPABILITY",
                               tuple(self.capabilities(session)))
 
-    async def handle_append(self, session: Session, event: Event) -> None:
-        from server.commands.append import handle_append_event
-
-        await handle_append_event(session, event)
-
     def session_opened(self, session: Session) -> None:
         self.sessions.add(session)
 
     async def session_closed(self, session: Session) -> None:
         self.sessions.discard(session)
-
-
-__all__ = ["CommandFailed", "ServerContext"]

@@ -32,6 +32,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from protocol import ContinuationResponse, Idle, StatusResponse
+from server.outcome import Disconnect
+from server.removal import remove_messages
+
 if TYPE_CHECKING:
     from server.session import Session
 
@@ -204,10 +208,6 @@ async def run_with_fault(session: Session, tag: str, command: Any, fault: Fault,
                          run: Callable[[], Awaitable[None]]) -> None:
     """Apply ``fault`` to one command; ``run`` is the command's normal execution (handler
     and tagged reply)."""
-    from protocol import ContinuationResponse, Idle, StatusResponse
-    from server.removal import remove_messages
-    from server.session import Disconnect
-
     channel = session.channel
     text = fault.text or "Fault injected by the test"
     action = fault.action

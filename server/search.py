@@ -42,7 +42,7 @@ from protocol import (
     SequenceSet,
 )
 from protocol.mime import ParsedMessage, SearchFields, body_text, header_text
-from server.session import CommandFailed
+from server.outcome import CommandFailed
 from server.view import View
 from storage import Store
 from storage import flags as bits

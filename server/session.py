@@ -7,64 +7,26 @@ stay testable and the transport can change (COMPRESS, TLS) under them.
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol import Atom, DataResponse, Response, StatusResponse, Value
+from server.command_spec import CommandSpec
+from server.faults import run_with_fault
 from server.names import undecodable
+from server.outcome import CommandFailed, Disconnect, Result, State
+from server.storage_errors import answer_for
+from storage import NotFound, StorageError, StoreResult
 
 if TYPE_CHECKING:
     from server.context import ServerContext
     from server.view import View
     from storage import User
+    from storage.messages import StoreMode
 
 log = logging.getLogger("crispin.session")
-
-
-class State(enum.Enum):
-    NOT_AUTHENTICATED = "not authenticated"
-    AUTHENTICATED = "authenticated"
-    SELECTED = "selected"
-    LOGOUT = "logout"
-
-
-ANY = frozenset(State) - {State.LOGOUT}
-NOT_AUTH = frozenset({State.NOT_AUTHENTICATED})
-AUTH = frozenset({State.AUTHENTICATED, State.SELECTED})
-SELECTED = frozenset({State.SELECTED})
-
-
-class Disconnect(Exception):
-    """The connection is over (logout, timeout, too many errors, peer gone); never answered
-    as a command failure."""
-
-
-class CommandFailed(Exception):
-    """Raised by a handler to answer NO (or BAD) with an RFC 5530 response code."""
-
-    def __init__(self, text: str, code: str | None = None, status: str = "NO",
-                 code_args: tuple[Value, ...] = ()) -> None:
-        super().__init__(text)
-        self.text = text
-        self.code = code
-        self.status = status
-        self.code_args = code_args
-
-
-@dataclass(frozen=True)
-class Result:
-    """The tagged completion of a command."""
-
-    text: str = "done"
-    code: str | None = None
-    code_args: tuple[Value, ...] = ()
-    status: str = "OK"
-    # Run after the tagged response is written (STARTTLS starts the handshake only then).
-    after: Callable[[], Awaitable[None]] | None = None
-
 
 class Channel(Protocol):
     """What a session needs from its connection."""
@@ -89,9 +51,6 @@ class Channel(Protocol):
     def peer_is_loopback(self) -> bool: ...
 
 
-Handler = Callable[["Session", str, Any], Awaitable[Result]]
-
-
 @dataclass(eq=False)
 class Session:
     server: ServerContext
@@ -103,6 +62,9 @@ class Session:
     enabled: set[str] = field(default_factory=set)
     view: View | None = None
     append: Any = None  # a PendingAppend while an APPEND's literal arrives
+    # Modseqs of the flag changes the running command made in the selected mailbox
+    # (``store_flags``); the command table says whether they are echoed.
+    written: list[int] = field(default_factory=list)
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:
@@ -167,39 +129,86 @@ class Session:
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
 
-    async def sync(self, allow_expunge: bool, woken: bool = False) -> None:
-        """Pull the selected mailbox's changes from storage and report them (RFC 3501
-        §7.4.1 decides whether EXPUNGE may be sent now; DESIGN.md "Many clients").
-        ``woken``: after an IDLE wake-up, when many sessions may ask the same question."""
+    async def store_flags(self, uids: Sequence[int], mode: StoreMode, flags: Iterable[str],
+                          unchanged_since: int | None = None) -> StoreResult:
+        """The one way a command changes flags in the selected mailbox (STORE, FETCH's
+        implicit \\Seen): the change is recorded so that the sync after the command does
+        not echo it when the command table says so (``server.command_spec``)."""
+        view = self.view
+        assert view is not None
+        result = await self.server.store.store_flags(view.mailbox_id, uids, mode, flags,
+                                                     unchanged_since, viewer=self.viewer)
+        if result.changed:
+            self.written.append(result.highest_modseq)
+        return result
+
+    async def claim_recent(self, view: View, woken: bool = False) -> None:
+        """RFC 3501 §2.3.2: a message is \\Recent in exactly one session, the first to be
+        told about it; SELECT and the syncs after it claim here and nowhere else. A
+        read-only session (EXAMINE) shows the messages no session has claimed yet without
+        claiming them, so that EXAMINE and STATUS count the same RECENT."""
+        store = self.server.store
+        if view.readonly:
+            view.recent.update(await store.claim_recent(view.mailbox_id, claim=False))
+        elif not woken or self.server.hub.first_claim(view.mailbox_id):
+            # After an IDLE wake-up only the first woken session can get anything.
+            view.recent.update(await store.claim_recent(view.mailbox_id))
+
+    def mailbox_gone(self) -> Disconnect:
+        """The selected mailbox was deleted by another session: like Dovecot, say so in a
+        BYE and end the session (RFC 3501 §7.1.5); the client reconnects and lists."""
+        self.channel.send(StatusResponse(
+            None, "BYE", "Selected mailbox was deleted, have to disconnect"))
+        log.info("%s: selected mailbox %d was deleted", self.peer,
+                 self.view.mailbox_id if self.view is not None else 0)
+        self.deselect()
+        self.state = State.LOGOUT
+        return Disconnect()
+
+    async def check_selected(self) -> None:
+        """Raise (after the BYE) if the selected mailbox no longer exists: what a storage
+        failure during a command in the selected state checks first."""
+        view = self.view
+        if view is None:
+            return
+        info = await self.server.store.get_mailbox_by_id(view.mailbox_id)
+        if info is None or info.noselect:
+            raise self.mailbox_gone()
+
+    async def sync(self, allow_expunge: bool, woken: bool = False,
+                   hide: Collection[int] = ()) -> None:
+        """Pull the selected mailbox's changes from storage and report them; ``hide``: the
+        modseqs of changes the command answered itself (``server.command_spec`` has the
+        whole flow). ``woken``: after an IDLE wake-up, when many sessions may ask the same
+        question."""
         view = self.view
         if view is None:
             return
         store = self.server.store
         hub = self.server.hub
-        if woken:
-            changes = await hub.woken_changes(store, view.mailbox_id, view.modseq, self.viewer)
-        else:
-            changes = await store.changes_since(view.mailbox_id, view.modseq,
-                                                viewer=self.viewer)
+        try:
+            if woken:
+                changes = await hub.woken_changes(store, view.mailbox_id, view.modseq,
+                                                  self.viewer)
+            else:
+                changes = await store.changes_since(view.mailbox_id, view.modseq,
+                                                    viewer=self.viewer)
+        except NotFound:  # NoSelect too: deleted, its name kept for its inferiors
+            raise self.mailbox_gone() from None
         if changes.highest_modseq <= view.modseq and not changes.updated \
                 and not changes.expunged and not (allow_expunge and view.ghosts):
             return
         last = view.uids[-1] if view.uids else 0
-        if not view.readonly and any(m.uid > last for m in changes.updated) and \
-                (not woken or hub.first_claim(view.mailbox_id)):
-            # RFC 3501 §2.3.2: a new message is \Recent in exactly one session, the first
-            # to be told about it.
-            view.recent.update(await store.claim_recent(view.mailbox_id))
-        for response in view.apply(changes, allow_expunge):
+        if any(m.uid > last for m in changes.updated):
+            await self.claim_recent(view, woken)
+        for response in view.apply(changes, allow_expunge, hide):
             self.channel.send(response)
 
     # -- running a command ------------------------------------------------------------------
     async def execute(self, tag: str, command: Any) -> None:
-        """Check the state table, run the handler, report mailbox changes, then send the
-        tagged completion."""
-        from server.commands import TABLE
-
-        spec = TABLE.get(type(command))
+        """Check the state table, run the handler, report mailbox changes as the table
+        says, then send the tagged completion."""
+        spec = self.server.commands.specs.get(type(command))
         if spec is None:
             self.channel.send(StatusResponse(tag, "BAD", "Command not implemented"))
             self.bad_commands += 1
@@ -211,21 +220,22 @@ class Session:
             return
         if (bad_name := undecodable(command)) is not None:
             result = Result(f"Invalid mailbox name: {bad_name.reason}", "CANNOT", status="NO")
-            await self.complete(tag, result, allows_expunge(command))
+            await self.complete(tag, result, spec, command)
             return
         faults = self.server.faults
         fault = faults.take(self, type(command).__name__.upper()) if faults.faults else None
         if fault is not None:
-            from server.faults import run_with_fault
-
             await run_with_fault(self, tag, command, fault,
-                                 lambda: self._run(tag, command, spec.handler))
+                                 lambda: self._run(tag, command, spec))
             return
-        await self._run(tag, command, spec.handler)
+        await self._run(tag, command, spec)
 
-    async def _run(self, tag: str, command: Any, handler: Handler) -> None:
+    async def _run(self, tag: str, command: Any, spec: CommandSpec) -> None:
+        """Run the handler, then ``complete``: the command table's update rules apply to
+        every command alike (``server.command_spec``)."""
+        self.written = []
         try:
-            result = await handler(self, tag, command)
+            result = await spec.handler(self, tag, command)
         except Disconnect:
             raise
         except CommandFailed as exc:
@@ -234,27 +244,52 @@ class Session:
                 self.channel.send(StatusResponse(tag, "BAD", exc.text, exc.code, exc.code_args))
                 return
             result = Result(exc.text, exc.code, exc.code_args, exc.status)
+        except StorageError as exc:
+            result = await self.storage_failure(exc, type(command).__name__)
+            if result.status == "BAD":
+                self.bad_commands += 1
         except Exception:
+            await self.check_selected()
             log.exception("handler for %s failed", type(command).__name__)
             result = Result("Internal server error, logged", "SERVERBUG", status="NO")
-        await self.complete(tag, result, allows_expunge(command))
+        await self.complete(tag, result, spec, command)
 
-    async def complete(self, tag: str, result: Result, allow_expunge: bool = True) -> None:
-        if self.view is not None:
+    async def storage_failure(self, exc: StorageError, what: str) -> Result:
+        """A storage error no handler answered: the selected mailbox deleted under the
+        command ends the session; anything else is answered from the one table of
+        ``server.storage_errors``."""
+        if isinstance(exc, NotFound):
+            await self.check_selected()
+        answer = answer_for(exc)
+        if answer.logged:
+            log.warning("%s: %s failed in storage: %r", self.peer, what, exc)
+        return Result(answer.text, answer.code, status=answer.status)
+
+    async def complete(self, tag: str, result: Result, spec: CommandSpec | None = None,
+                       command: Any = None) -> None:
+        """Send the updates the command allows (``spec`` None: every kind, as after
+        APPEND), then the tagged completion. A failure of the sync is never hidden: the
+        deleted mailbox ends the session in ``sync``; a storage error leaves the view as
+        it was (the next command catches up) and is logged; a bug is logged and ends the
+        session after the tagged answer, since the view can no longer be trusted."""
+        broken = False
+        if self.view is not None and (spec is None or spec.updates):
+            allow = True if spec is None else spec.may_expunge(command)
+            hide = self.written if spec is not None and not spec.echo else ()
             try:
-                await self.sync(allow_expunge)
+                await self.sync(allow, hide=hide)
+            except Disconnect:
+                raise
+            except StorageError as exc:
+                log.warning("%s: mailbox sync failed in storage: %r", self.peer, exc)
             except Exception:
-                log.exception("mailbox sync failed")
+                log.exception("%s: mailbox sync failed", self.peer)
+                broken = True
+        self.written = []
         self.channel.send(StatusResponse(tag, result.status, result.text, result.code,
                                          result.code_args))
+        if broken:
+            self.channel.send(StatusResponse(None, "BYE", "Internal server error, logged"))
+            raise Disconnect
         if result.after is not None:
             await result.after()
-
-
-def allows_expunge(command: Any) -> bool:
-    """RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by message
-    number: the client's numbers would shift under it. The UID forms carry no numbers the
-    client relies on, and COPY must report pending expunges (RFC 2180 §4.4)."""
-    from protocol import Fetch, Search, Store
-
-    return not (isinstance(command, Fetch | Store | Search) and not command.uid)

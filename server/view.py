@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
@@ -36,7 +36,6 @@ class View:
     readonly: bool = False
     recent: set[int] = field(default_factory=set)
     ghosts: set[int] = field(default_factory=set)
-    own_modseqs: set[int] = field(default_factory=set)
     keywords: set[str] = field(default_factory=set)
     # RFC 7162: how this session wants changes reported (set from the session's ENABLEs).
     condstore: bool = False
@@ -126,10 +125,12 @@ class View:
                                       ([*atoms, Atom("\\*")],)))
         return out
 
-    def apply(self, changes: Changes, allow_expunge: bool) -> list[Response]:
+    def apply(self, changes: Changes, allow_expunge: bool,
+              hide: Collection[int] = ()) -> list[Response]:
         """Bring the view up to date and return the untagged responses, in the order
         EXPUNGE, FLAGS (new keywords), EXISTS, RECENT, FETCH (as Dovecot's imap-sync
-        does)."""
+        does). Flag changes at a modseq in ``hide`` were answered by the command that
+        made them and are not echoed (``server.command_spec``)."""
         out: list[Response] = []
         last = self.uids[-1] if self.uids else 0
         for uid in changes.expunged:
@@ -148,13 +149,12 @@ class View:
         for change in changes.updated:
             if change.uid > last or change.uid in self.ghosts:
                 continue
-            if change.modseq in self.own_modseqs:
+            if change.modseq in hide:
                 continue
             n = self.msn(change.uid)
             if n is not None:
                 out.append(DataResponse((n, Atom("FETCH"), self.flag_items(
                     change.uid, change.flags, change.modseq))))
-        self.own_modseqs = {m for m in self.own_modseqs if m > changes.highest_modseq}
         self.modseq = max(self.modseq, changes.highest_modseq)
         return out
 

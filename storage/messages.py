@@ -527,24 +527,29 @@ def copy(
     return CopyResult(uidvalidity, uid_map, expunged)
 
 
+def recent_uids(conn: sqlite3.Connection, mailbox_id: int) -> list[int]:
+    """The UIDs no session has claimed as \\Recent yet (RFC 3501 §2.3.2), what STATUS
+    counts: ``uid >= first_recent_uid``."""
+    _selectable(conn, mailbox_id)
+    return [
+        int(r[0])
+        for r in conn.execute(
+            "SELECT mm.uid FROM mailbox_messages mm JOIN mailboxes m ON m.id = mm.mailbox_id"
+            " WHERE mm.mailbox_id = ? AND mm.uid >= m.first_recent_uid ORDER BY mm.uid",
+            (mailbox_id,),
+        )
+    ]
+
+
 def claim_recent(conn: sqlite3.Connection, mailbox_id: int) -> list[int]:
     """RFC 3501 §2.3.2 \\Recent: the first session to select the mailbox since messages
     arrived gets their UIDs (returned); later sessions get none."""
     uidnext = _selectable(conn, mailbox_id).uidnext
-    (first,) = conn.execute(
-        "SELECT first_recent_uid FROM mailboxes WHERE id = ?", (mailbox_id,)
-    ).fetchone()
-    recent = [
-        int(r[0])
-        for r in conn.execute(
-            "SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND uid >= ? ORDER BY uid",
-            (mailbox_id, first),
-        )
-    ]
-    if first != uidnext:
-        conn.execute(
-            "UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?", (uidnext, mailbox_id)
-        )
+    recent = recent_uids(conn, mailbox_id)
+    conn.execute(
+        "UPDATE mailboxes SET first_recent_uid = ? WHERE id = ? AND first_recent_uid != ?",
+        (uidnext, mailbox_id, uidnext),
+    )
     return recent
 
 

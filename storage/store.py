@@ -444,8 +444,12 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin):
             )
         )
 
-    async def claim_recent(self, mailbox_id: int) -> list[int]:
-        """UIDs that are \\Recent for the calling session (RFC 3501 §2.3.2)."""
+    async def claim_recent(self, mailbox_id: int, claim: bool = True) -> list[int]:
+        """UIDs that are \\Recent for the calling session (RFC 3501 §2.3.2); with
+        ``claim`` False (a read-only session), the UIDs no session has claimed yet, left
+        unclaimed."""
+        if not claim:
+            return await self._db.read(partial(messages.recent_uids, mailbox_id=mailbox_id))
         return await self._db.write(partial(messages.claim_recent, mailbox_id=mailbox_id))
 
     async def sweep_messages(self) -> int:

@@ -1,16 +1,17 @@
-"""The command table: which handler runs a command and in which states (RFC 3501 §3, §6).
+"""The command table: which handler runs a command, in which states (RFC 3501 §3, §6), and
+how pending mailbox updates may be sent after it (RFC 3501 §7.4.1).
 
-Like Dovecot's command table, the rules are data: a later column will state how pending
-mailbox updates may be flushed after each command (RFC 3501 §7.4.1).
+Like Dovecot's command table, the rules are data: ``server.command_spec`` documents the
+columns and the whole update flow; ``Session`` applies them to every command alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import protocol as p
+from server.command_spec import CommandSpec, CommandTable, Expunges
 from server.commands import (
     acl,
+    append,
     auth,
     basic,
     copy,
@@ -24,19 +25,16 @@ from server.commands import (
     session_info,
     store,
 )
-from server.session import ANY, AUTH, NOT_AUTH, SELECTED, Handler, State
+from server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, State
 
-
-@dataclass(frozen=True)
-class CommandSpec:
-    handler: Handler
-    states: frozenset[State]
-
+# RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by message number.
+BY_NUMBER = Expunges.UID_FORM
 
 TABLE: dict[type, CommandSpec] = {
     p.Capability: CommandSpec(basic.capability, ANY),
     p.Noop: CommandSpec(basic.noop, ANY),
-    p.Logout: CommandSpec(basic.logout, ANY),
+    # RFC 3501 §6.1.3: nothing may follow the BYE but the tagged OK.
+    p.Logout: CommandSpec(basic.logout, ANY, updates=False),
     p.StartTLS: CommandSpec(auth.starttls, NOT_AUTH),
     p.Login: CommandSpec(auth.login, NOT_AUTH),
     p.Authenticate: CommandSpec(auth.authenticate, NOT_AUTH),
@@ -54,9 +52,10 @@ TABLE: dict[type, CommandSpec] = {
     p.Close: CommandSpec(selected.close, SELECTED),
     p.Unselect: CommandSpec(selected.unselect, SELECTED),
     p.Expunge: CommandSpec(selected.expunge, SELECTED),
-    p.Fetch: CommandSpec(fetch.fetch, SELECTED),
-    p.Store: CommandSpec(store.store, SELECTED),
-    p.Search: CommandSpec(search.search, SELECTED),
+    # FETCH and STORE answer their own flag changes (\\Seen, STORE) themselves.
+    p.Fetch: CommandSpec(fetch.fetch, SELECTED, BY_NUMBER, echo=False),
+    p.Store: CommandSpec(store.store, SELECTED, BY_NUMBER, echo=False),
+    p.Search: CommandSpec(search.search, SELECTED, BY_NUMBER),
     p.Copy: CommandSpec(copy.copy, SELECTED),
     p.Move: CommandSpec(copy.move, SELECTED),
     p.Idle: CommandSpec(idle.idle, AUTH),
@@ -73,3 +72,8 @@ TABLE: dict[type, CommandSpec] = {
     p.GetQuota: CommandSpec(quota.getquota, AUTH),
     p.SetQuota: CommandSpec(quota.setquota, AUTH),
 }
+
+
+COMMANDS = CommandTable(TABLE, append.handle_append_event, append.abandon)
+
+__all__ = ["COMMANDS", "TABLE", "CommandSpec", "Expunges"]

@@ -11,7 +11,8 @@ from protocol import Atom, DeleteAcl, GetAcl, ListRights, Mailbox, MyRights, Set
 from server import names
 from server.access import ALL_RIGHTS, Access, mailbox_for
 from server.grants import change_rights
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 
 CREATE_MEMBERS = "k"
 DELETE_MEMBERS = "xte"

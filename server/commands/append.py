@@ -18,7 +18,8 @@ from server import names
 from server.access import allowed_flags, rights_on_mailbox
 from server.commands.copy import check_quota, target_mailbox
 from server.ingest import deliver
-from server.session import AUTH, CommandFailed, Result, Session
+from server.outcome import AUTH, CommandFailed, Result
+from server.session import Session
 from server.sets import compact_set
 from storage import InvalidFlag, MailboxInfo, NotFound
 from storage.flags import encode as encode_flags

@@ -8,7 +8,8 @@ import logging
 
 from protocol import Authenticate, ContinuationResponse, Login, StartTLS
 from server.auth import Credentials, SaslError, decode_base64, parse_plain
-from server.session import CommandFailed, Result, Session, State
+from server.outcome import CommandFailed, Result, State
+from server.session import Session
 
 log = logging.getLogger("crispin.auth")
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from protocol import Atom, Capability, Logout, Noop
-from server.session import Result, Session, State
+from server.outcome import Result, State
+from server.session import Session
 
 
 async def capability(session: Session, tag: str, cmd: Capability) -> Result:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from protocol import Atom, Copy, Move
 from server.access import current_rights, mailbox_for
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence
 from storage import MailboxInfo, NotFound

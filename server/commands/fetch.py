@@ -23,8 +23,9 @@ from protocol import (
 )
 from server.access import current_rights
 from server.flags import SEEN
+from server.outcome import CommandFailed, Result
 from server.sections import SectionPlan
-from server.session import CommandFailed, Result, Session
+from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence, View
 from storage.models import MessageRecord, MessageState
@@ -203,10 +204,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
             if set_seen:
                 unseen = [u for u, f in flags.items() if SEEN not in f]
                 if unseen:
-                    result = await store.store_flags(view.mailbox_id, unseen, "add", [SEEN],
-                                                     viewer=session.viewer)
-                    if result.changed:
-                        view.own_modseqs.add(result.highest_modseq)
+                    result = await session.store_flags(unseen, "add", [SEEN])
                     for m in result.messages:
                         flags[m.uid] = m.flags
                         modseqs[m.uid] = m.modseq

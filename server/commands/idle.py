@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 
 from protocol import ContinuationResponse, Idle
-from server.session import CommandFailed, Disconnect, Result, Session
+from server.outcome import CommandFailed, Disconnect, Result
+from server.session import Session
 
 
 async def idle(session: Session, tag: str, cmd: Idle) -> Result:

@@ -9,7 +9,8 @@ from protocol import Atom, List, Lsub, Mailbox, UndecodableName, Value
 from server import names
 from server.access import ALL_RIGHTS
 from server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 from storage import MailboxInfo
 
 NOSELECT = Atom("\\Noselect")

@@ -7,7 +7,8 @@ from protocol import Atom, Create, Delete, Mailbox, Rename, Status, Subscribe, U
 from server import names
 from server.access import mailbox_for, rights_on
 from server.namespaces import Place
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",

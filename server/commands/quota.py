@@ -11,7 +11,8 @@ from __future__ import annotations
 from protocol import Atom, GetQuota, GetQuotaRoot, Mailbox, SetQuota, Value
 from server import names
 from server.access import mailbox_for
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 from storage.models import Quota
 
 RESOURCES = ("STORAGE", "MESSAGE")

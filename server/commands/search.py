@@ -9,8 +9,9 @@ stay numbered as ghosts that never match.
 from __future__ import annotations
 
 from protocol import Atom, Search, Value
+from server.outcome import CommandFailed, Result
 from server.search import run_search, uses_modseq
-from server.session import CommandFailed, Result, Session
+from server.session import Session
 
 
 async def search(session: Session, tag: str, cmd: Search) -> Result:

@@ -18,7 +18,8 @@ from protocol import (
     Value,
 )
 from server.access import current_rights, mailbox_for
-from server.session import CommandFailed, Result, Session, State
+from server.outcome import CommandFailed, Result, State
+from server.session import Session
 from server.sets import compact_set
 from server.view import View
 from storage.flags import SEEN as SEEN_BIT
@@ -89,8 +90,8 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     store = session.server.store
     summary = await store.select_summary(access.info.id, viewer=session.viewer)
     info = summary.mailbox
-    recent = [] if readonly else await store.claim_recent(info.id)
-    view = View(info, summary.uids, info.highest_modseq, readonly, set(recent))
+    view = View(info, summary.uids, info.highest_modseq, readonly)
+    await session.claim_recent(view)
     view.keywords = set(summary.keywords)
     first_unseen = 0 if summary.first_unseen_uid is None else \
         (view.msn(summary.first_unseen_uid) or 0)

@@ -8,7 +8,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 from protocol import Atom, Compress, Enable, Id, Namespace, Value
 from server import names
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 
 log = logging.getLogger("crispin.session")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from protocol import Atom, Store, Value
 from server.access import allowed_flags, current_rights
-from server.session import CommandFailed, Result, Session
+from server.outcome import CommandFailed, Result
+from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence
 from storage import InvalidFlag
@@ -35,16 +36,11 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
         raise CommandFailed(f"Invalid flag: {exc}", status="BAD") from None
     rights = await current_rights(session)
     if all(r in rights for r in "stw"):
-        results = [await session.server.store.store_flags(
-            view.mailbox_id, uids, MODES[cmd.mode], cmd.flags,
-            cmd.unchangedsince, viewer=session.viewer)]
+        results = [await session.store_flags(uids, MODES[cmd.mode], cmd.flags,
+                                             cmd.unchangedsince)]
     else:
         results = await _store_within_rights(session, uids, cmd, rights)
     result = _merge(results)
-    for part in results:
-        if part.changed:
-            # The answer below reports this change; the sync after must not echo it again.
-            view.own_modseqs.add(part.highest_modseq)
     announce_keywords(session, cmd.flags)
     if len(result.messages) != len(uids):
         missing = True
@@ -102,16 +98,14 @@ async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
     if cmd.flags and not allowed:
         raise CommandFailed("Permission denied for these flags", "NOPERM")
     if cmd.mode:
-        return [await store.store_flags(view.mailbox_id, uids, MODES[cmd.mode],
-                                        allowed, cmd.unchangedsince, viewer=session.viewer)]
+        return [await session.store_flags(uids, MODES[cmd.mode], allowed, cmd.unchangedsince)]
     # Replacing FLAGS: flags the user may not change stay as they are on each message.
     groups: dict[tuple[str, ...], list[int]] = {}
     for m in await store.flag_records(view.mailbox_id, uids, viewer=session.viewer):
         kept = [f for f in m.flags if not _changeable(f, rights)]
         target = tuple(dict.fromkeys([*kept, *allowed]))
         groups.setdefault(target, []).append(m.uid)
-    return [await store.store_flags(view.mailbox_id, group, "set", list(target),
-                                    cmd.unchangedsince, viewer=session.viewer)
+    return [await session.store_flags(group, "set", list(target), cmd.unchangedsince)
             for target, group in groups.items()]
 
 

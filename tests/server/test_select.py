@@ -315,12 +315,35 @@ def test_examine_is_read_only_without_star_and_keeps_recent(imap: Any) -> None:
     assert r.tagged.startswith(b"t4 OK [READ-ONLY]")
     perm = parse(r.ok_codes()["PERMANENTFLAGS"])
     assert "\\*" not in perm  # RFC 3501 §7.1: no new keywords in a read-only mailbox
-    assert r.numbered("RECENT") == [0]  # EXAMINE does not claim \Recent
-    # ... so the next SELECT still finds both messages \Recent (RFC 3501 §6.3.2)
+    # issue 9 point 4: EXAMINE reports the real count, as STATUS does ...
+    assert r.numbered("RECENT") == [2]
+    assert b"RECENT 2" in c.cmd("STATUS INBOX (RECENT)").untagged[0]
+    f = c.cmd("FETCH 1:2 FLAGS").fetches()
+    assert all("\\Recent" in flags_of(items) for _, items in f)
+    # ... but does not claim \Recent, so the next SELECT still finds both messages
+    # \Recent (RFC 3501 §6.3.2)
     r = c.select()
     assert r.numbered("RECENT") == [2]
     f = c.cmd("FETCH 1:2 FLAGS").fetches()
     assert all("\\Recent" in flags_of(items) for _, items in f)
+
+
+def test_examine_and_status_agree_on_recent(imap: Any) -> None:
+    """Issue 9 point 4: after two APPENDs, EXAMINE said ``* 0 RECENT`` while STATUS said
+    ``RECENT 2``; a message arriving during the EXAMINE is counted too, unclaimed."""
+    a, b = imap(), imap()
+    assert a.append("INBOX", message("one")).ok
+    assert a.append("INBOX", message("two")).ok
+    assert b"RECENT 2" in a.cmd("STATUS INBOX (RECENT)").untagged[0]
+    r = a.cmd("EXAMINE INBOX")
+    assert r.numbered("RECENT") == [2]
+    assert b.append("INBOX", message("three")).ok
+    assert a.cmd("NOOP").numbered("RECENT") == [3]
+    assert b"RECENT 3" in b.cmd("STATUS INBOX (RECENT)").untagged[0]
+    # the first SELECT claims all three; EXAMINE and STATUS then agree on 0
+    assert b.select().numbered("RECENT") == [3]
+    assert b"RECENT 0" in b.cmd("STATUS INBOX (RECENT)").untagged[0]
+    assert a.cmd("EXAMINE INBOX").numbered("RECENT") == [0]
 
 
 def test_recent_goes_to_exactly_one_session(imap: Any) -> None:

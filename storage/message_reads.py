@@ -165,6 +165,24 @@ def changes_since(
     )
 
 
+def expunged_states(
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], viewer: int | None = None
+) -> list[MessageState]:
+    """UID, flags when expunged and modseq of the expunge, for those of ``uids`` that have a
+    tombstone, in UID order: what a session not yet told of the expunge can still show
+    (RFC 2180 §4.1).  A non-owner's private flags went with the message (``_remove``), so
+    the private bits are shown unset rather than the owner's.  ``NotFound`` if the mailbox
+    is gone (``NoSelect`` if only its name is left)."""
+    pmask = _selectable(conn, mailbox_id).private_mask(viewer)
+    rows = conn.execute(
+        "SELECT uid, flags, keywords, modseq FROM expunged WHERE mailbox_id = ?"
+        " AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+        (mailbox_id, _uid_json(uids)),
+    ).fetchall()
+    return [_state((uid, int(bits) & ~pmask, keywords, modseq))
+            for uid, bits, keywords, modseq in rows]
+
+
 def records(
     conn: sqlite3.Connection,
     mailbox_id: int,

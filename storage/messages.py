@@ -424,12 +424,15 @@ def _store_private(
 
 
 def _remove(conn: sqlite3.Connection, mailbox_id: int, uids: list[int], modseq: int) -> None:
-    """Delete rows and leave tombstones at ``modseq`` (RFC 7162 §3.2.10)."""
-    conn.executemany(
-        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)",
-        [(mailbox_id, uid, modseq) for uid in uids],
-    )
+    """Delete rows and leave tombstones at ``modseq`` (RFC 7162 §3.2.10), with the shared
+    flags the messages had (what a session not yet told of the expunge still shows)."""
     doomed = _uid_json(uids)
+    conn.execute(
+        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq, flags, keywords)"
+        " SELECT mailbox_id, uid, ?, flags, keywords FROM mailbox_messages"
+        " WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))",
+        (modseq, mailbox_id, doomed),
+    )
     conn.execute(
         "DELETE FROM mailbox_messages WHERE mailbox_id = ?"
         " AND uid IN (SELECT value FROM json_each(?))",

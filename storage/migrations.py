@@ -155,6 +155,15 @@ Schema (version 6)
     Backfilled from ``modseq``; a row inserted without it gets ``modseq`` (trigger
     ``mailbox_messages_shared_modseq``).  Index ``mailbox_messages_shared_modseq`` makes
     ``changes_since`` for a non-owner an index range scan like the owner's.
+
+Schema (version 7)
+==================
+
+``expunged.flags``, ``expunged.keywords``
+    The shared flags (bitmask) and keywords the message had when it was expunged, so that
+    a session that has not yet been told of the expunge can still answer a FETCH of it
+    with its UID and FLAGS (RFC 2180 §4.1, as Dovecot does; issue 9 point 2). Tombstones
+    written before version 7 have no flags.
 """
 
 from __future__ import annotations
@@ -360,6 +369,13 @@ CREATE TABLE message_headers (
 );
 INSERT INTO message_headers (message_id, header)
     SELECT id, ifnull(substr(body, 1, header_size), X'') FROM messages WHERE path IS NULL;
+""",
+    ),
+    (
+        7,
+        """
+ALTER TABLE expunged ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE expunged ADD COLUMN keywords TEXT NOT NULL DEFAULT '';
 """,
     ),
 ]

@@ -299,6 +299,17 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin):
             )
         )
 
+    async def expunged_states(
+        self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None
+    ) -> list[MessageState]:
+        """UID and the flags they had, of messages of ``uids`` since expunged (RFC 2180
+        §4.1: what a session not yet told of the expunge still shows)."""
+        return await self._db.read(
+            partial(
+                message_reads.expunged_states, mailbox_id=mailbox_id, uids=uids, viewer=viewer
+            )
+        )
+
     async def select_summary(
         self, mailbox_id: int, *, viewer: int | None = None
     ) -> SelectSummary:

@@ -22,6 +22,7 @@ from protocol import (
     format_datetime,
 )
 from server.access import current_rights
+from server.commands.fetch_expunged import expunged_items, expunged_states
 from server.flags import SEEN
 from server.outcome import CommandFailed, Result
 from server.sections import SectionPlan
@@ -164,11 +165,15 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     set_seen = _sets_seen(items) and not view.readonly and "s" in await current_rights(session)
     wants_flags = any(isinstance(i, FetchAttr) and i.name == "FLAGS" for i in items)
     wants_uid = any(isinstance(i, FetchAttr) and i.name == "UID" for i in items)
-    live = [(n, u) for n, u in pairs if u not in view.ghosts]
-    missing = len(live) != len(pairs)
+    # Messages expunged by another session keep their numbers until this session is told
+    # (RFC 3501 §7.4.1); every one of them is answered too (``fetch_expunged``). CHANGEDSINCE
+    # asks only for messages that changed, which they did not.
+    if changedsince is not None:
+        pairs = [(n, u) for n, u in pairs if u not in view.ghosts]
+    missing = False
     if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
-        gone = await _fetch_flags(session, view, live, items, changedsince)
-        return _done(missing or gone, cmd)
+        gone = await _fetch_flags(session, view, pairs, items, changedsince)
+        return _done(gone, cmd)
     plans: list[FetchAttr | SectionPlan] = [
         SectionPlan(i) if isinstance(i, BodySection) else i for i in items]
     structure = any((isinstance(i, SectionPlan) and i.needs_tree) or
@@ -189,7 +194,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
             view.mailbox_id, uids, structure, need or "", viewer=session.viewer)
         return batch, {r.uid: r for r in recs}, bodies
 
-    batches = [live[i:i + BATCH] for i in range(0, len(live), BATCH)]
+    batches = [pairs[i:i + BATCH] for i in range(0, len(pairs), BATCH)]
     # The next batch is read from the database while this one is formatted and sent.
     pending = asyncio.ensure_future(load(batches[0])) if batches else None
     try:
@@ -210,11 +215,16 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                         modseqs[m.uid] = m.modseq
                     seen_now = set(result.changed)
             send = session.channel.send
+            expunged = {} if changedsince is not None else await expunged_states(
+                session, view, [u for _, u in batch
+                                if u not in records or (need and u not in bodies)])
             for n, uid in batch:
                 rec = records.get(uid)
                 if rec is None or (need and uid not in bodies):
-                    if changedsince is None:
-                        missing = True  # expunged by another session since the view
+                    if changedsince is None:  # expunged by another session
+                        parts, lost = expunged_items(view, uid, expunged.get(uid), plans)
+                        missing = missing or lost
+                        send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(parts) + b")"))))
                     continue
                 parts = _items(view, rec, flags[uid], modseqs[uid], bodies.get(uid), plans)
                 if uid in seen_now:
@@ -236,16 +246,16 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
 
 def _done(missing: bool, cmd: Fetch) -> Result:
     if missing and not cmd.uid:
-        # RFC 2180 §4.1.2 / RFC 5530: data for the messages that still exist, and a NO.
-        return Result("Some of the requested messages no longer exist", "EXPUNGEISSUED",
-                      status="NO")
+        # RFC 5530 §3: the FETCH worked, but some data of expunged messages was gone (an OK,
+        # as Dovecot answers: a NO makes client libraries throw on an ordinary sync).
+        return Result("Some messages were already expunged", "EXPUNGEISSUED")
     return Result("FETCH completed")
 
 
 async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
                        items: list[FetchItem], changedsince: int | None) -> bool:
-    """FETCH of UID, FLAGS and MODSEQ only: no blobs read, large batches. True if some
-    message was expunged by another session since the view was built."""
+    """FETCH of UID, FLAGS and MODSEQ only: no blobs read, large batches. A message
+    expunged by another session is answered from its tombstone; True if one had none."""
     gone = False
     names = [i.name for i in items if isinstance(i, FetchAttr)]
     store = session.server.store
@@ -280,11 +290,13 @@ async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]]
         states = {s.uid: s for s in await store.flag_records(view.mailbox_id,
                                                               [u for _, u in batch],
                                                               viewer=session.viewer)}
+        expunged = await expunged_states(session, view,
+                                         [u for _, u in batch if u not in states])
         for n, uid in batch:
-            state = states.get(uid)
-            if state is None:
+            state = states.get(uid) or expunged.get(uid)
+            if state is None:  # expunged, and its tombstone compacted away
                 gone = True
-                continue
+                state = MessageState(uid, (), view.modseq)
             respond(n, state)
         await session.channel.flush()
     return gone

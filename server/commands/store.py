@@ -28,8 +28,10 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     conditional = cmd.unchangedsince is not None
     if conditional:
         session.enable_condstore()  # RFC 7162 §3.1: UNCHANGEDSINCE enables CONDSTORE
+    # A message another session expunged (a ghost until this session is told, RFC 3501
+    # §7.4.1) is left alone, silently: RFC 2180 §4.2.1 allows it, Dovecot does it, and a
+    # tagged NO would make client libraries throw on an ordinary sync (issue 9 point 2).
     uids = [u for _, u in pairs if u not in view.ghosts]
-    missing = len(uids) != len(pairs)
     try:
         encode_flags(cmd.flags)
     except InvalidFlag as exc:
@@ -42,8 +44,6 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
         results = await _store_within_rights(session, uids, cmd, rights)
     result = _merge(results)
     announce_keywords(session, cmd.flags)
-    if len(result.messages) != len(uids):
-        missing = True
     changed = set(result.changed)
     modified = set(result.modified)
     for m in result.messages:
@@ -72,11 +72,6 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
         failed = sorted(modified) if cmd.uid else sorted(
             n for n in (view.msn(u) for u in modified) if n is not None)
         code, code_args = "MODIFIED", (compact_set(failed),)
-    if missing and not cmd.uid and not cmd.silent:
-        # RFC 2180 §4.2.3: FETCH data for the rest and a NO; but §4.2.1: a .SILENT STORE
-        # that changed every message still there answers OK.
-        return Result("Some of the messages no longer exist", code or "EXPUNGEISSUED",
-                      code_args, status="NO")
     if code:
         return Result("Conditional STORE failed", code, code_args)
     return Result("STORE completed")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.server.harness import ServerThread
-from tests.server.test_select import Imap, client_factory, fill, message
+from tests.server.test_select import Imap, client_factory, fill, flags_of, message
 
 
 @pytest.fixture
@@ -45,3 +45,103 @@ def test_nothing_but_the_tagged_ok_after_bye(imap: Any) -> None:
     assert lines[0].startswith(b"* BYE ")
     assert lines[1].startswith(b"z OK ")
     assert a.buf == b"" and a.sock.recv(100) == b""  # and the server closed
+
+
+# -- 2. FETCH and STORE of messages another session expunged ----------------------------------
+
+
+def test_fetch_answers_every_number_of_the_set(imap: Any) -> None:
+    """Issue 9 point 2: B expunges 2 and 4; A's ``FETCH 1:* (UID FLAGS)`` answers all five
+    numbers (the expunged ones with their UID and last flags) and a tagged OK."""
+    a, b = imap(), imap()
+    fill(a, 5)
+    a.select()
+    assert a.cmd("STORE 4 +FLAGS (\\Answered)").ok
+    expunge_from_b(b, 2, 4)
+    r = a.cmd("FETCH 1:* (UID FLAGS)")
+    assert r.ok, r
+    assert "EXPUNGE" not in r.kinds()  # RFC 3501 §7.4.1
+    got = [(n, i["UID"], flags_of(i) - {"\\Recent"}) for n, i in r.fetches()]
+    assert got == [(1, 1, set()), (2, 2, {"\\Deleted"}), (3, 3, set()),
+                   (4, 4, {"\\Answered", "\\Deleted"}), (5, 5, set())]
+    # once told about them (NOOP), the numbers shift as usual
+    assert a.cmd("NOOP").numbered("EXPUNGE") == [2, 3]
+    assert [i["UID"] for _, i in a.cmd("FETCH 1:* UID").fetches()] == [1, 3, 5]
+
+
+def test_fetch_of_a_body_that_is_gone_is_nil_with_expungeissued(imap: Any) -> None:
+    a, b = imap(), imap()
+    fill(a, 3)
+    a.select()
+    expunge_from_b(b, 2)
+    r = a.cmd("FETCH 1:3 (UID RFC822.SIZE ENVELOPE BODY.PEEK[])")
+    # RFC 5530 EXPUNGEISSUED: the command worked, but some data was no longer there
+    assert r.status == "OK" and r.code() == "EXPUNGEISSUED", r
+    f = dict(r.fetches())
+    assert sorted(f) == [1, 2, 3]
+    assert b"Subject: m1\r\n" in f[1]["BODY[]"] and f[3]["ENVELOPE"][1] == b"m3"
+    assert f[2]["UID"] == 2 and f[2]["BODY[]"] is None
+    assert f[2]["RFC822.SIZE"] == 0 and f[2]["ENVELOPE"][1] is None
+    # the ghost still has its number until a command that may report the expunge
+    r = a.cmd("FETCH 2 (FLAGS BODY.PEEK[HEADER])")
+    assert r.ok and r.code() == "EXPUNGEISSUED" and [n for n, _ in r.fetches()] == [2]
+
+
+def test_imaplib_sync_raises_nothing(server: ServerThread) -> None:
+    """The ordinary sync of an imaplib client while another session expunges: no
+    exception, every message number answered."""
+    a, b = server.login(), server.login()
+    for i in range(4):
+        assert a.append("INBOX", None, None, message(f"m{i}"))[0] == "OK"
+    a.select("INBOX")
+    b.select("INBOX")
+    b.store("1,3", "+FLAGS.SILENT", "(\\Deleted)")
+    b.expunge()
+    typ, data = a.fetch("1:*", "(UID FLAGS)")
+    assert typ == "OK" and len(data) == 4
+    typ, data = a.store("1:4", "+FLAGS", "(\\Seen)")  # 1 and 3 are gone: silently skipped
+    assert typ == "OK"
+    assert sorted(d.split()[0] for d in data if d) == [b"2", b"4"]
+    typ, data = a.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    assert typ == "OK"
+    typ, _ = a.noop()
+    assert typ == "OK"
+    typ, data = a.fetch("1:*", "(UID FLAGS)")
+    assert typ == "OK" and len(data) == 2 and all(b"\\Seen" in d for d in data)
+    for c in (a, b):
+        c.logout()
+
+
+def test_imapclient_sync_raises_nothing(server: ServerThread) -> None:
+    imapclient = pytest.importorskip("imapclient")
+    a = imapclient.IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=10)
+    b = imapclient.IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=10)
+    for c in (a, b):
+        c.login("alice", "correct horse battery staple")
+    for i in range(3):
+        a.append("INBOX", message(f"m{i}"))
+    a.select_folder("INBOX")
+    b.select_folder("INBOX")
+    b.delete_messages([2])
+    b.expunge()
+    # IMAPClient maps numbers to UIDs only for UID commands: use_uid off for this sync
+    a.use_uid = False
+    data = a.fetch([1, 2, 3], ["UID", "FLAGS"])
+    assert sorted(data) == [1, 2, 3] and data[2][b"UID"] == 2
+    assert sorted(a.add_flags([1, 2, 3], [b"\\Seen"])) == [1, 3]
+    for c in (a, b):
+        c.logout()
+
+
+def test_store_on_an_expunged_message_is_a_silent_no_op(imap: Any) -> None:
+    a, b = imap(), imap()
+    fill(a, 3)
+    a.select()
+    expunge_from_b(b, 2)
+    r = a.cmd("STORE 1:3 +FLAGS (\\Answered)")
+    assert r.ok, r
+    assert "EXPUNGE" not in r.kinds()
+    assert [n for n, _ in r.fetches()] == [1, 3]
+    r = a.cmd("STORE 2 +FLAGS (\\Answered)")
+    assert r.ok and r.untagged == []
+    assert a.cmd("NOOP").numbered("EXPUNGE") == [2]

@@ -107,6 +107,8 @@ def test_sigkill_during_moves_leaves_each_message_in_exactly_one_mailbox(tmp_pat
                    capture_output=True)
     srv = ServerProcess(data)
     stop = threading.Event()
+    # The kill lands once some moves were acknowledged, whatever the machine's speed.
+    moving = threading.Event()
 
     def mover() -> None:
         client = imaplib.IMAP4("127.0.0.1", srv.port, timeout=10)
@@ -117,12 +119,16 @@ def test_sigkill_during_moves_leaves_each_message_in_exactly_one_mailbox(tmp_pat
                 if stop.is_set():
                     return
                 client.uid("MOVE", str(uid), "Target")
+                if uid == 5:
+                    moving.set()
         except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error):
             pass
+        finally:
+            moving.set()
 
     thread = threading.Thread(target=mover)
     thread.start()
-    time.sleep(0.3)
+    assert moving.wait(60)
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait(10)
     stop.set()

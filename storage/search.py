@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, TypeAlias
 
-from .errors import StorageError
+from .errors import NoSelect, NotFound, StorageError
 
 TEXT_KEYS: Mapping[str, str] = {"text_headers": "headers", "text_body": "body"}
 """Keys of ``parsed`` at APPEND that go to ``message_text`` columns, not to ``messages``."""
@@ -409,12 +409,16 @@ _PF_JOIN = (
 
 
 def _private_mask(conn: sqlite3.Connection, mailbox_id: int, viewer: int | None) -> int:
-    if viewer is None:
-        return 0
+    """The viewer's private flag bits; ``NotFound`` (``NoSelect``) if the mailbox is gone,
+    so that a search of a mailbox deleted meanwhile is not answered "nothing matches"."""
     row = conn.execute(
-        "SELECT owner_id, private_flags FROM mailboxes WHERE id = ?", (mailbox_id,)
+        "SELECT owner_id, private_flags, noselect FROM mailboxes WHERE id = ?", (mailbox_id,)
     ).fetchone()
-    if row is None or row[0] == viewer:
+    if row is None:
+        raise NotFound(f"no mailbox with id {mailbox_id}")
+    if row[2]:
+        raise NoSelect(f"mailbox {mailbox_id} is \\Noselect")
+    if viewer is None or row[0] == viewer:
         return 0
     return int(row[1])
 

@@ -7,6 +7,7 @@ Every test uses two real connections to 127.0.0.1, exchanges as the issue shows 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -145,3 +146,97 @@ def test_store_on_an_expunged_message_is_a_silent_no_op(imap: Any) -> None:
     r = a.cmd("STORE 2 +FLAGS (\\Answered)")
     assert r.ok and r.untagged == []
     assert a.cmd("NOOP").numbered("EXPUNGE") == [2]
+
+
+# -- 3. the selected mailbox deleted or renamed by another session -----------------------------
+
+
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> None:
+    bad = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert bad == [], [r.getMessage() for r in bad]
+
+
+def deleted_under(imap: Any, name: str = "Victim", children: bool = False) -> Imap:
+    """A's session with ``name`` selected (two messages), after B deleted it."""
+    a, b = imap(), imap()
+    assert a.cmd(f"CREATE {name}").ok
+    if children:
+        assert a.cmd(f"CREATE {name}/Child").ok
+    fill(a, 2, name)
+    a.select(name)
+    assert b.cmd(f"DELETE {name}").ok
+    return a
+
+
+def assert_bye(a: Imap, tag: str) -> None:
+    """The session ended as Dovecot ends it: BYE with a clear text, no tagged answer."""
+    line = a.line()
+    assert line.startswith(b"* BYE ") and b"deleted" in line, line
+    with pytest.raises(ConnectionError):
+        a.line()
+    assert tag.encode() not in a.buf
+
+
+@pytest.mark.parametrize("command", ["NOOP", "FETCH 1:2 (UID FLAGS)", "FETCH 1 BODY.PEEK[]",
+                                     "STORE 1 +FLAGS (\\Seen)", "UID STORE 1 +FLAGS (\\Seen)",
+                                     "SEARCH ALL", "EXPUNGE", "CHECK", "UID FETCH 1:* FLAGS",
+                                     "COPY 1 INBOX", "UID MOVE 1 INBOX"])
+def test_selected_mailbox_deleted_ends_the_session_cleanly(
+        imap: Any, command: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 9 point 3: NOOP said OK, FETCH NO [EXPUNGEISSUED], STORE NO [SERVERBUG], COPY
+    a misleading [TRYCREATE] (INBOX exists); now every command gets ``* BYE``."""
+    caplog.set_level(logging.INFO)
+    a = deleted_under(imap)
+    a.send(b"x " + command.encode() + b"\r\n")
+    assert_bye(a, "x ")
+    no_errors_logged(caplog)
+
+
+def test_deleted_with_inferiors_ends_the_session_too(imap: Any,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """DELETE of a mailbox with inferiors leaves its name as \\Noselect (RFC 3501 §6.3.4):
+    for the session that had it selected, it is gone all the same."""
+    caplog.set_level(logging.INFO)
+    a = deleted_under(imap, children=True)
+    a.send(b"x FETCH 1:* FLAGS\r\n")
+    assert_bye(a, "x ")
+    no_errors_logged(caplog)
+
+
+def test_idle_on_a_deleted_mailbox_ends_with_bye_not_a_tagged_no(
+        imap: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """The IDLE in progress was ended by a tagged NO [SERVERBUG] before the client's DONE
+    (which was then read as a command); now the server says BYE and closes."""
+    caplog.set_level(logging.INFO)
+    a, b = imap(), imap()
+    assert a.cmd("CREATE Victim").ok
+    fill(a, 1, "Victim")
+    a.select("Victim")
+    a.send(b"i IDLE\r\n")
+    assert a.line().startswith(b"+ ")
+    assert b.cmd("DELETE Victim").ok
+    assert_bye(a, "i ")
+    no_errors_logged(caplog)
+    assert b.cmd("NOOP").ok
+
+
+def test_rename_of_the_selected_mailbox_keeps_the_session(
+        imap: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """As in Dovecot, the session goes on serving the mailbox under its new name."""
+    caplog.set_level(logging.INFO)
+    a, b = imap(), imap()
+    assert a.cmd("CREATE Old").ok
+    fill(a, 2, "Old")
+    a.select("Old")
+    assert b.cmd("RENAME Old New").ok
+    assert a.cmd("NOOP").ok
+    assert b.append("New", message("after")).ok
+    r = a.cmd("NOOP")
+    assert r.ok and r.numbered("EXISTS") == [3]
+    r = a.cmd("STORE 1:3 +FLAGS (\\Flagged)")
+    assert r.ok and [n for n, _ in r.fetches()] == [1, 2, 3]
+    assert a.cmd("COPY 3 INBOX").ok
+    assert b.cmd("SELECT New").ok
+    assert b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").ok and b.cmd("EXPUNGE").ok
+    assert a.cmd("NOOP").numbered("EXPUNGE") == [1]
+    no_errors_logged(caplog)

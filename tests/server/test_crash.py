@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from tests.server.process import ServerProcess
@@ -29,6 +28,8 @@ def test_sigkill_during_appends_and_stores(tmp_path: Path) -> None:
     appended: dict[int, int] = {}  # uid -> message number, for every APPEND answered OK
     flagged: set[int] = set()  # uids whose STORE was answered OK
     stop = threading.Event()
+    # The kill lands once enough writes were acknowledged, whatever the machine's speed.
+    progressed = threading.Event()
 
     def writer(worker: int) -> None:
         client = imaplib.IMAP4("127.0.0.1", srv.port, timeout=10)
@@ -43,17 +44,21 @@ def test_sigkill_during_appends_and_stores(tmp_path: Path) -> None:
                     continue
                 uid = int(re.search(rb"APPENDUID \d+ (\d+)", resp[0])[1])  # type: ignore[index]
                 appended[uid] = i
+                if len(appended) > 40:
+                    progressed.set()
                 if i % 3 == 0:
                     typ, _ = client.uid("STORE", str(uid), "+FLAGS", "(\\Flagged)")
                     if typ == "OK":
                         flagged.add(uid)
         except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error):
             pass  # the server died under us: expected
+        finally:
+            progressed.set()
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    assert progressed.wait(120)
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait(10)
     stop.set()

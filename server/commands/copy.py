@@ -63,6 +63,8 @@ async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | N
         return await store.copy_messages(view.mailbox_id, uids, target.id,
                                          viewer=session.viewer)
     except NotFound:
+        # The source deleted under us ends the session; only a missing target is TRYCREATE.
+        await session.check_selected()
         raise CommandFailed("Mailbox does not exist", "TRYCREATE") from None
 
 

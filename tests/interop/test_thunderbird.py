@@ -31,6 +31,7 @@ process group) at the end, whatever happens.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -556,3 +557,89 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
     print("expected NO/BAD answers, run 2:", *expected_failures(log2, server_names), sep="\n  ")
     srv.assert_no_protocol_errors()
     assert log2.resolved <= LOCAL_NAMES, f"Thunderbird resolved {log2.resolved - LOCAL_NAMES}"
+
+
+# -- the folder Thunderbird is idling on, deleted by another client ----------------------------
+
+def open_folder_at_start(profile: Path, folder_uri: str) -> None:
+    """Have Thunderbird show ``folder_uri`` when it starts, as if it had been open when it
+    was last closed (the session store, ``session.json``): Thunderbird then idles on that
+    folder as well as on INBOX."""
+    (profile / "session.json").write_text(json.dumps({
+        "rev": 0,
+        "windows": [{"type": "3pane", "tabs": {"rev": 0, "selectedIndex": 0, "tabs": [
+            {"mode": "mail3PaneTab",
+             "state": {"firstTab": True, "folderPaneVisible": True,
+                       "messagePaneVisible": True, "folderURI": folder_uri}}]}}],
+    }))
+
+
+def test_thunderbird_recovers_when_its_idle_folder_is_deleted(
+        make_crispin: Callable[..., InteropServer], tmp_path: Path, xvfb: str) -> None:
+    """Issue 9 point 3: another client deletes the folder Thunderbird is idling on. The
+    server ends that connection with ``* BYE`` (as Dovecot does), never with a tagged NO
+    during the IDLE or a ``[SERVERBUG]``; Thunderbird recovers on its own: it goes on
+    idling on INBOX and fetches a message that arrives afterwards."""
+    srv = make_crispin()
+    srv.load()
+    snapshot = srv.snapshot()
+    folders = subscribed_folders(srv)
+    victim = messages.PROJECTS
+    wire = messages.mutf7_encode(victim)
+    assert snapshot.get(victim), "the folder to delete holds messages"
+    host = "127.0.0.1"
+    account = Account(host, srv.port, PLAIN, srv.user, srv.password)
+    profile = build_profile(tmp_path / "tb-profile", account, None)
+    open_folder_at_start(profile, f"imap://{srv.user}@{host}/{wire}")
+    out = artifacts_dir(tmp_path, "deleted-folder")
+    print(f"\nThunderbird artifacts (deleted folder): {out}")
+    expected = server_store(snapshot)
+    nonempty = [f for f in folders if expected.get(f)]
+
+    tb = Thunderbird(profile, tmp_path / "tb-run", xvfb, "run1")
+    try:
+        log = tb.log
+        tb.wait_for("download of every message body",
+                    lambda: offline_store(profile, host, nonempty)
+                    == {f: expected[f] for f in nonempty}, SYNC_TIMEOUT)
+        tb.wait_for(f"IDLE in progress on {victim}",
+                    lambda: log.idle_in(f"S-{wire}") is not None, SYNC_TIMEOUT)
+        tb.wait_for("IDLE in progress on INBOX", lambda: log.idle_in("S-INBOX") is not None,
+                    SYNC_TIMEOUT)
+        idle = log.idle_in(f"S-{wire}")
+        assert idle is not None
+        conn, idle_tag = idle
+        imap = srv.imap()
+        try:
+            typ, resp = imap.delete(wire)
+            assert typ == "OK", resp
+        finally:
+            imap.logout()
+
+        def bye_on_idling_connection() -> bool:
+            return any(c == conn and line.startswith("BYE ")
+                       for c, _, line, _ in log.untagged)
+
+        tb.wait_for("BYE on the connection idling on the deleted folder",
+                    bye_on_idling_connection, IDLE_TIMEOUT)
+        # recovered: a message arriving in INBOX is still pushed, fetched and stored
+        tb.wait_for("IDLE in progress on INBOX", lambda: log.idle_in("S-INBOX") is not None,
+                    IDLE_TIMEOUT)
+        new = messages.extra_message(101, "Arrived after the delete")
+        new_uid = append_message(srv, new)
+        tb.wait_for("the message that arrived after the delete, in the offline store",
+                    lambda: normalize_message(new)
+                    in mbox_messages(folder_file(profile, host, "INBOX")), IDLE_TIMEOUT)
+        time.sleep(1)                    # let the window paint
+        tb.screenshot(out / "after-delete.png")
+    finally:
+        tb.stop()
+    (out / "run1-imap-commands.txt").write_text(log.summary())
+    assert new_uid in log.body_fetches().get("INBOX", set())
+    # the IDLE on the deleted folder got no tagged answer: the server only said BYE
+    assert not log.by_tag[(conn, idle_tag)].response, log.by_tag[(conn, idle_tag)]
+    srv.assert_no_protocol_errors()
+    assert "selected mailbox" in srv.log_text().lower()
+    wrong = [w for w in unexpected_failures(log, sorted(set(snapshot) | set(folders)))
+             if wire not in w]
+    assert not wrong, "unexpected NO/BAD answers:\n" + "\n".join(wrong)

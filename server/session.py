@@ -204,6 +204,22 @@ class Session:
         for response in view.apply(changes, allow_expunge, hide):
             self.channel.send(response)
 
+    async def sync_idling(self, woken: bool) -> None:
+        """The sync of an IDLE in progress (RFC 2177), which has no tagged answer to carry
+        a failure until the client's DONE: a storage error is logged and the next wake-up
+        retries; a bug is logged and ends the session with BYE instead of a tagged NO
+        sent before DONE (which the client would then read as a command)."""
+        try:
+            await self.sync(allow_expunge=True, woken=woken)
+        except Disconnect:
+            raise
+        except StorageError as exc:
+            log.warning("%s: mailbox sync during IDLE failed in storage: %r", self.peer, exc)
+        except Exception:
+            log.exception("%s: mailbox sync during IDLE failed", self.peer)
+            self.channel.send(StatusResponse(None, "BYE", "Internal server error, logged"))
+            raise Disconnect from None
+
     # -- running a command ------------------------------------------------------------------
     async def execute(self, tag: str, command: Any) -> None:
         """Check the state table, run the handler, report mailbox changes as the table

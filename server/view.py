@@ -7,7 +7,9 @@ from storage; this module decides what to tell the client and when.
 RFC 3501 §7.4.1: an EXPUNGE may not be sent during FETCH, STORE or SEARCH (non-UID forms), nor
 when no command is in progress, because the client's message numbers would shift under it.
 Messages expunged by someone else stay here as *ghosts* at their sequence numbers until a
-command that may report them; FETCH of a ghost gets no data (RFC 2180 §4.1).
+command that may report them; FETCH answers a ghost with what its tombstone still knows and
+STORE leaves it alone (RFC 2180 §4.1-4.2, ``server.commands.fetch_expunged``). Which commands
+may report expunges is stated once, in the command table (``server.command_spec``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The session waits on two things: the client's DONE, and the hub's wake-up for its mailbox.
 A wake-up only says "look"; the session pulls the changes from storage and reports them
-exactly as after any command that allows EXPUNGE.
+exactly as after any command that allows EXPUNGE (``server.command_spec``). If the mailbox
+is deleted meanwhile, the session ends with BYE, never with a tagged answer before DONE.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from server.session import Session
 async def idle(session: Session, tag: str, cmd: Idle) -> Result:
     channel = session.channel
     channel.send(ContinuationResponse("idling"))
-    await session.sync(allow_expunge=True)
+    await session.sync_idling(woken=False)
     view = session.view
     hub = session.server.hub
     wake = hub.watch(view.mailbox_id, view.modseq) if view is not None else asyncio.Event()
@@ -38,7 +39,7 @@ async def idle(session: Session, tag: str, cmd: Idle) -> Result:
                 if line.strip().upper() != b"DONE":
                     raise CommandFailed("Expected DONE to end IDLE", status="BAD")
                 return Result("IDLE terminated")
-            await session.sync(allow_expunge=True, woken=True)
+            await session.sync_idling(woken=True)
             await channel.flush()
     finally:
         if not reader.done():

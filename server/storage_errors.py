@@ -37,7 +37,7 @@ class Answer:
 STORAGE_ERRORS: dict[type[StorageError], Answer] = {
     # RFC 5530 §3 NONEXISTENT: "the operation attempts to access something that does not
     # exist" (a \Noselect placeholder holds no messages, RFC 3501 §7.2.2).
-    NotFound: Answer("NO", "NONEXISTENT", "No such mailbox"),
+    NotFound: Answer("NO", "NONEXISTENT", "Mailbox does not exist"),
     NoSelect: Answer("NO", "NONEXISTENT", "Mailbox cannot hold messages (\\Noselect)"),
     # RFC 5530 §3 ALREADYEXISTS.
     AlreadyExists: Answer("NO", "ALREADYEXISTS", "Mailbox already exists"),
@@ -69,7 +69,8 @@ def answer_for(exc: StorageError) -> Answer:
     return STORAGE_ERRORS[StorageError]
 
 
-def failure(exc: StorageError) -> CommandFailed:
-    """``exc`` as the CommandFailed the session answers."""
+def failure(exc: StorageError, text: str | None = None) -> CommandFailed:
+    """``exc`` as the CommandFailed the session answers; ``text``: what the command knows
+    better to say (the code stays the table's)."""
     answer = answer_for(exc)
-    return CommandFailed(answer.text, answer.code, answer.status)
+    return CommandFailed(text or answer.text, answer.code, answer.status)

@@ -21,7 +21,7 @@ from server.ingest import deliver
 from server.outcome import AUTH, CommandFailed, Result
 from server.session import Session
 from server.sets import compact_set
-from storage import InvalidFlag, MailboxInfo, NotFound
+from storage import InvalidFlag, MailboxInfo, NotFound, StorageError
 from storage.flags import encode as encode_flags
 
 log = logging.getLogger("crispin.append")
@@ -123,6 +123,10 @@ async def _begin(session: Session, event: AppendBegin) -> None:
             # RFC 9208 OVERQUOTA, RFC 4314 NOPERM).
             _reject(session, "NO", exc.code, exc.text)
             return
+        except StorageError as exc:
+            answer = await session.storage_failure(exc, "APPEND")
+            _reject(session, answer.status, answer.code, answer.text)
+            return
         pending = PendingAppend(event.tag, info)
         session.append = pending
     else:
@@ -149,6 +153,8 @@ async def _end(session: Session, event: AppendEnd) -> None:
         result = await _store(session, pending)
     except NotFound:
         result = Result("Mailbox does not exist", "TRYCREATE", status="NO")
+    except StorageError as exc:  # Busy: NO [UNAVAILABLE], from the one table
+        result = await session.storage_failure(exc, "APPEND")
     except Exception:
         log.exception("APPEND failed")
         result = Result("Internal server error, logged", "SERVERBUG", status="NO")

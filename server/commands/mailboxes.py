@@ -9,7 +9,8 @@ from server.access import mailbox_for, rights_on
 from server.namespaces import Place
 from server.outcome import CommandFailed, Result
 from server.session import Session
-from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
+from server.storage_errors import failure
+from storage import AlreadyExists, InvalidName, MailboxInfo, NotFound
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
                 "DELETED", "DELETED-STORAGE")
@@ -87,12 +88,8 @@ async def create(session: Session, tag: str, cmd: Create) -> Result:
     if name == "INBOX":
         raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
     place = await _writable_place(session, name)
-    try:
-        await session.server.store.create_mailbox_in(place.owner_id, place.name, special_use)
-    except AlreadyExists:
-        raise CommandFailed("Mailbox already exists", "ALREADYEXISTS") from None
-    except InvalidName:
-        raise CommandFailed("Invalid mailbox name", "CANNOT") from None
+    # AlreadyExists, InvalidName: answered from ``server.storage_errors``.
+    await session.server.store.create_mailbox_in(place.owner_id, place.name, special_use)
     return Result("CREATE completed")
 
 
@@ -105,15 +102,11 @@ async def delete(session: Session, tag: str, cmd: Delete) -> Result:
     access = await mailbox_for(session, name, "x", allow_noselect=True)
     if access.place.kind == "other" and access.place.name == "INBOX":
         raise CommandFailed("INBOX cannot be deleted", "CANNOT")
+    # NotFound, HasChildren: answered from ``server.storage_errors``.
     try:
         await session.server.store.delete_mailbox_in(access.place.owner_id, access.place.name)
-    except NotFound:
-        raise CommandFailed("Mailbox does not exist", "NONEXISTENT") from None
-    except HasChildren:
-        raise CommandFailed("Mailbox has inferior hierarchical names; delete them first",
-                            "CANNOT") from None
-    except InvalidName:
-        raise CommandFailed("Mailbox cannot be deleted", "CANNOT") from None
+    except InvalidName as exc:
+        raise failure(exc, "Mailbox cannot be deleted") from None
     return Result("DELETE completed")
 
 
@@ -132,12 +125,10 @@ async def rename(session: Session, tag: str, cmd: Rename) -> Result:
     try:
         await session.server.store.rename_mailbox_in(source.place.owner_id, source.place.name,
                                                      target.name)
-    except NotFound:
-        raise CommandFailed("Mailbox does not exist", "NONEXISTENT") from None
-    except AlreadyExists:
-        raise CommandFailed("Target mailbox already exists", "ALREADYEXISTS") from None
-    except InvalidName:
-        raise CommandFailed("Cannot rename a mailbox to that name", "CANNOT") from None
+    except AlreadyExists as exc:
+        raise failure(exc, "Target mailbox already exists") from None
+    except InvalidName as exc:
+        raise failure(exc, "Cannot rename a mailbox to that name") from None
     return Result("RENAME completed")
 
 
@@ -152,8 +143,8 @@ async def unsubscribe(session: Session, tag: str, cmd: Unsubscribe) -> Result:
     """RFC 3501 §6.3.7."""
     try:
         await session.server.store.unsubscribe(user_id(session), names.normalize(cmd.mailbox))
-    except NotFound:
-        raise CommandFailed("Mailbox is not subscribed", "NONEXISTENT") from None
+    except NotFound as exc:
+        raise failure(exc, "Mailbox is not subscribed") from None
     return Result("UNSUBSCRIBE completed")
 
 

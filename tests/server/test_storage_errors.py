@@ -78,6 +78,8 @@ def test_storage_lock_timeout_is_unavailable_not_serverbug(make_server: Any) -> 
         assert r.status == "NO" and r.code() == "UNAVAILABLE", r
         r = c.cmd("CREATE Elsewhere")
         assert r.status == "NO" and r.code() == "UNAVAILABLE", r
+        r = c.append("INBOX", b"Subject: later\r\n\r\nbody\r\n")
+        assert r.status == "NO" and r.code() == "UNAVAILABLE", r
         assert c.cmd("NOOP").ok  # reads still work, the session is fine
     finally:
         other.execute("ROLLBACK")
@@ -85,4 +87,6 @@ def test_storage_lock_timeout_is_unavailable_not_serverbug(make_server: Any) -> 
     r = c.cmd("STORE 1 +FLAGS (\\Flagged)")
     assert r.ok and [n for n, _ in r.fetches()] == [1]
     assert c.cmd("CREATE Elsewhere").ok
+    r = c.append("INBOX", b"Subject: later\r\n\r\nbody\r\n")
+    assert r.ok and r.numbered("EXISTS") == [3]
     c.close()

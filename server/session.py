@@ -3,6 +3,11 @@
 The session never touches a socket: it talks to its :class:`Channel` (implemented by
 ``server.connection``) to send responses, read continuation lines and switch to TLS, so handlers
 stay testable and the transport can change (COMPRESS, TLS) under them.
+
+The session applies the command table's rules to every command alike: which states a
+command runs in, and which mailbox updates may follow it (RFC 3501 §7.4.1); the whole flow
+is documented in ``server.command_spec``. It does not import the handlers: it is handed the
+table (``ServerContext.commands``).
 """
 
 from __future__ import annotations

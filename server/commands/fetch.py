@@ -166,13 +166,17 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     wants_flags = any(isinstance(i, FetchAttr) and i.name == "FLAGS" for i in items)
     wants_uid = any(isinstance(i, FetchAttr) and i.name == "UID" for i in items)
     # Messages expunged by another session keep their numbers until this session is told
-    # (RFC 3501 §7.4.1); every one of them is answered too (``fetch_expunged``). CHANGEDSINCE
-    # asks only for messages that changed, which they did not.
-    if changedsince is not None:
+    # (RFC 3501 §7.4.1); every one of them is answered too (``fetch_expunged``). A UID FETCH
+    # has no numbers to keep, and the EXPUNGE follows it: like a UID that does not exist, an
+    # expunged one is skipped (RFC 3501 §6.4.8). CHANGEDSINCE asks only for messages that
+    # changed, which they did not.
+    answer_expunged = changedsince is None and not cmd.uid
+    if not answer_expunged:
         pairs = [(n, u) for n, u in pairs if u not in view.ghosts]
     missing = False
     if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
-        gone = await _fetch_flags(session, view, pairs, items, changedsince)
+        gone = await _fetch_flags(session, view, pairs, items, changedsince,
+                                  answer_expunged)
         return _done(gone, cmd)
     plans: list[FetchAttr | SectionPlan] = [
         SectionPlan(i) if isinstance(i, BodySection) else i for i in items]
@@ -215,13 +219,13 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                         modseqs[m.uid] = m.modseq
                     seen_now = set(result.changed)
             send = session.channel.send
-            expunged = {} if changedsince is not None else await expunged_states(
+            expunged = {} if not answer_expunged else await expunged_states(
                 session, view, [u for _, u in batch
                                 if u not in records or (need and u not in bodies)])
             for n, uid in batch:
                 rec = records.get(uid)
                 if rec is None or (need and uid not in bodies):
-                    if changedsince is None:  # expunged by another session
+                    if answer_expunged:  # expunged by another session
                         parts, lost = expunged_items(view, uid, expunged.get(uid), plans)
                         missing = missing or lost
                         send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(parts) + b")"))))
@@ -253,7 +257,8 @@ def _done(missing: bool, cmd: Fetch) -> Result:
 
 
 async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
-                       items: list[FetchItem], changedsince: int | None) -> bool:
+                       items: list[FetchItem], changedsince: int | None,
+                       answer_expunged: bool) -> bool:
     """FETCH of UID, FLAGS and MODSEQ only: no blobs read, large batches. A message
     expunged by another session is answered from its tombstone; True if one had none."""
     gone = False
@@ -290,12 +295,14 @@ async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]]
         states = {s.uid: s for s in await store.flag_records(view.mailbox_id,
                                                               [u for _, u in batch],
                                                               viewer=session.viewer)}
-        expunged = await expunged_states(session, view,
-                                         [u for _, u in batch if u not in states])
+        expunged = {} if not answer_expunged else await expunged_states(
+            session, view, [u for _, u in batch if u not in states])
         for n, uid in batch:
             state = states.get(uid) or expunged.get(uid)
-            if state is None:  # expunged, and its tombstone compacted away
-                gone = True
+            if state is None:
+                if not answer_expunged:
+                    continue
+                gone = True  # expunged, and its tombstone compacted away
                 state = MessageState(uid, (), view.modseq)
             respond(n, state)
         await session.channel.flush()

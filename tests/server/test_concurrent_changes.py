@@ -88,6 +88,19 @@ def test_fetch_of_a_body_that_is_gone_is_nil_with_expungeissued(imap: Any) -> No
     assert r.ok and r.code() == "EXPUNGEISSUED" and [n for n, _ in r.fetches()] == [2]
 
 
+def test_uid_fetch_skips_expunged_messages_and_reports_the_expunge(imap: Any) -> None:
+    """The UID form carries no numbers to keep: an expunged UID is skipped like one that
+    never existed (RFC 3501 §6.4.8) and the EXPUNGE follows (§7.4.1)."""
+    a, b = imap(), imap()
+    fill(a, 3)
+    a.select()
+    expunge_from_b(b, 2)
+    r = a.cmd("UID FETCH 1:* (UID FLAGS BODY.PEEK[])")
+    assert r.ok and r.code() is None, r
+    assert [(n, i["UID"]) for n, i in r.fetches()] == [(1, 1), (3, 3)]
+    assert r.numbered("EXPUNGE") == [2]
+
+
 def test_imaplib_sync_raises_nothing(server: ServerThread) -> None:
     """The ordinary sync of an imaplib client while another session expunges: no
     exception, every message number answered."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
+from server.search import search_columns
 from storage import Store
 
 # Parsing costs ~0.2 ms for a typical message and a few ms per MB: small ones are parsed on
@@ -30,10 +31,6 @@ def parsed_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, bytes | int |
         "header_size": tree.body_start - tree.header_start,
         "lines": tree.lines,
     }
-    try:
-        from server.search import search_columns
-    except ImportError:  # pragma: no cover - SEARCH columns arrive with the SEARCH module
-        return columns
     columns.update(search_columns(raw, parsed))
     return columns
 

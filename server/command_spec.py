@@ -6,7 +6,8 @@ How mailbox updates reach a client (the whole flow, in one place):
    leaves a tombstone per expunged UID (DESIGN.md "Many clients, one mailbox").
 2. ``Session.execute`` runs a command's handler. A handler changes flags of the selected
    mailbox only through ``Session.store_flags``, which records the modseqs this command
-   wrote; it reports its own expunges (EXPUNGE, MOVE) through ``View.remove``.
+   wrote; it reports its own expunges (EXPUNGE, MOVE) through
+   ``Session.report_own_expunges``.
 3. After the handler, and only if the row's ``updates`` says so, ``Session.sync`` pulls the
    changes since the view's modseq and ``View.apply`` turns them into untagged responses:
    EXPUNGE (or VANISHED), FLAGS, EXISTS, RECENT, FETCH, in the order Dovecot's imap-sync

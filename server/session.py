@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol import Atom, DataResponse, Response, StatusResponse, Value
-from server.command_spec import CommandSpec
+from server.command_spec import CommandSpec, Handler
 from server.faults import run_with_fault
 from server.names import undecodable
-from server.outcome import CommandFailed, Disconnect, Result, State
+from server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, CommandFailed, Disconnect, Result, State
 from server.storage_errors import answer_for
 from storage import NotFound, StorageError, StoreResult
 
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from storage.messages import StoreMode
 
 log = logging.getLogger("crispin.session")
+
+# Their home is ``server.outcome`` (a leaf: import them from there); still importable from
+# here for code written before it, which imports nothing circular by doing so.
+__all__ = ["ANY", "AUTH", "NOT_AUTH", "SELECTED", "Channel", "CommandFailed", "Disconnect",
+           "Handler", "Result", "Session", "State"]
 
 class Channel(Protocol):
     """What a session needs from its connection."""

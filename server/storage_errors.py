@@ -18,6 +18,7 @@ from storage import (
     HasChildren,
     InvalidFlag,
     InvalidName,
+    InvalidPassword,
     NoSelect,
     NotFound,
     SchemaTooNew,
@@ -43,6 +44,8 @@ STORAGE_ERRORS: dict[type[StorageError], Answer] = {
     AlreadyExists: Answer("NO", "ALREADYEXISTS", "Mailbox already exists"),
     # RFC 5530 §3 CANNOT: "the operation violates some invariant of the server".
     InvalidName: Answer("NO", "CANNOT", "Invalid mailbox name"),
+    # A password storage refuses (empty): no IMAP command sets one yet; CANNOT if one does.
+    InvalidPassword: Answer("NO", "CANNOT", "Password not acceptable"),
     # RFC 3501 §6.3.4: a \Noselect name with inferiors cannot be deleted; RFC 5530 §3
     # INUSE would say "try later", which never helps here, so CANNOT.
     HasChildren: Answer("NO", "CANNOT",

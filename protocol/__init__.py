@@ -13,7 +13,8 @@ Typical loop::
         ...
 
 Modules: ``connection`` (framing, limits, events), ``reader`` (tokens),
-``parser`` / ``parser_fetch`` / ``parser_search`` / ``parser_ext`` (grammar),
+``parser`` / ``parser_fetch`` / ``parser_search`` / ``parser_sort`` / ``parser_ext``
+(grammar),
 ``commands`` / ``events`` / ``responses`` (data types), ``serializer``,
 ``mutf7``, ``sequence``, ``dates``, ``limits``.
 """
@@ -63,10 +64,13 @@ from .commands import (
     Select,
     SetAcl,
     SetQuota,
+    Sort,
+    SortCriterion,
     StartTLS,
     Status,
     Store,
     Subscribe,
+    Thread,
     Unselect,
     Unsubscribe,
 )
@@ -165,11 +169,14 @@ __all__ = [
     "ServerConnection",
     "SetAcl",
     "SetQuota",
+    "Sort",
+    "SortCriterion",
     "StartTLS",
     "Status",
     "StatusResponse",
     "Store",
     "Subscribe",
+    "Thread",
     "UndecodableName",
     "Unselect",
     "Unsubscribe",

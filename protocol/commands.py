@@ -366,6 +366,40 @@ class Search:
     returns: tuple[str, ...] | None = None
 
 
+@dataclass(frozen=True)
+class SortCriterion:
+    """RFC 5256 §5 ``sort-criterion``: ``key`` upper-cased (ARRIVAL, CC, DATE, FROM,
+    SIZE, SUBJECT, TO; DISPLAYFROM, DISPLAYTO of RFC 5957)."""
+
+    key: str
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class Sort:
+    """RFC 5256 §3 SORT / UID SORT: the sort program and the search (whose ``charset``
+    is always given, and whose ``uid`` is the UID form)."""
+
+    criteria: tuple[SortCriterion, ...]
+    search: Search
+
+    @property
+    def uid(self) -> bool:
+        return self.search.uid
+
+
+@dataclass(frozen=True)
+class Thread:
+    """RFC 5256 §3 THREAD / UID THREAD: ``algorithm`` upper-cased."""
+
+    algorithm: str
+    search: Search
+
+    @property
+    def uid(self) -> bool:
+        return self.search.uid
+
+
 # --- RFC 4314 ACL and RFC 9208 QUOTA -------------------------------------------
 
 
@@ -434,7 +468,7 @@ Command: TypeAlias = (
     Capability | Noop | Logout | StartTLS | Authenticate | Login
     | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
     | List | Lsub | Status | Namespace | Enable | Id | Compress | Idle
-    | Check | Close | Unselect | Expunge | Copy | Move | Fetch | Store | Search
+    | Check | Close | Unselect | Expunge | Copy | Move | Fetch | Store | Search | Sort | Thread
     | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights
     | GetQuota | GetQuotaRoot | SetQuota
 )

@@ -14,6 +14,7 @@ from .parser_acl import HANDLERS as ACL_HANDLERS
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
 from .parser_search import parse_search
+from .parser_sort import parse_sort, parse_thread
 from .reader import MAX_NUMBER64, TAG_CHARS, ParseError, Reader
 from .sequence import MAX_NUMBER
 
@@ -88,7 +89,7 @@ def _uid(r: Reader) -> c.Command:
     """RFC 3501 §6.4.8 ``uid``, plus UID MOVE (RFC 6851) and UID EXPUNGE (RFC 4315)."""
     r.sp()
     name = r.keyword("command name")
-    if name not in ("EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE"):
+    if name not in ("EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"):
         raise ParseError(f"Unknown UID command {name[:40]}")
     r.sp()
     if name == "EXPUNGE":
@@ -97,6 +98,10 @@ def _uid(r: Reader) -> c.Command:
         return c.Expunge(seq)
     if name == "SEARCH":
         return parse_search(r, True)
+    if name == "SORT":
+        return parse_sort(r, True)
+    if name == "THREAD":
+        return parse_thread(r, True)
     seq = r.sequence_set()
     r.sp()
     if name == "FETCH":
@@ -343,6 +348,8 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     "FETCH": _fetch,
     "STORE": _store,
     "SEARCH": lambda r: parse_search(r, False),
+    "SORT": lambda r: parse_sort(r, False),
+    "THREAD": lambda r: parse_thread(r, False),
     "ENABLE": _enable,
     "ID": _id,
     "COMPRESS": _compress,

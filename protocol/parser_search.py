@@ -31,33 +31,44 @@ def _peek_word(r: Reader) -> str:
 def parse_search(r: Reader, uid: bool) -> Search:
     """``search`` = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
     1*(SP search-key) (RFC 3501 §9, RFC 4466 §2.6)."""
-    returns: tuple[str, ...] | None = None
-    if _peek_word(r) == "RETURN":
-        r.pos += 6
-        r.sp()
-        r.open_paren()
-        opts: list[str] = []
-        while r.peek() != 0x29:
-            if opts:
-                r.sp()
-            name = r.keyword("return option")
-            if name not in _RETURN_OPTS:
-                raise ParseError(f"Unknown SEARCH RETURN option {name}")
-            opts.append(name)
-        r.close_paren()
-        returns = tuple(opts)
-        r.sp()
+    returns = return_options(r)
     charset: str | None = None
     if _peek_word(r) == "CHARSET":
         r.pos += 7
         r.sp()
         charset = r.astring_str().upper()
         r.sp()
+    return Search(charset, search_keys(r), uid, returns)
+
+
+def return_options(r: Reader) -> tuple[str, ...] | None:
+    """``[SP] "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP``
+    (RFC 4466 §2.6, RFC 4731 §4, RFC 5182 §3): the options upper-cased, or None."""
+    if _peek_word(r) != "RETURN":
+        return None
+    r.pos += 6
+    r.sp()
+    r.open_paren()
+    opts: list[str] = []
+    while r.peek() != 0x29:
+        if opts:
+            r.sp()
+        name = r.keyword("return option")
+        if name not in _RETURN_OPTS:
+            raise ParseError(f"Unknown SEARCH RETURN option {name}")
+        opts.append(name)
+    r.close_paren()
+    r.sp()
+    return tuple(opts)
+
+
+def search_keys(r: Reader) -> SearchAnd:
+    """``search-key *(SP search-key)`` to the end of the command."""
     keys = [search_key(r, 0)]
     while r.maybe_sp():
         keys.append(search_key(r, 0))
     r.end()
-    return Search(charset, SearchAnd(tuple(keys)), uid, returns)
+    return SearchAnd(tuple(keys))
 
 
 def search_key(r: Reader, ops: int) -> SearchKey:

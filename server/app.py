@@ -23,6 +23,7 @@ from server.http.api import HttpApi
 from server.http.wire import HttpServer
 from server.hub import Hub, NotifyingStore
 from server.session import Session
+from server.sorting import ensure_sort_keys
 from server.stream import StreamProtocol
 from server.tls import ensure_certificate, limit_tls_buffers, server_context
 from storage import Store
@@ -130,6 +131,9 @@ class RunningServer:
     http_api: HttpApi | None = None
     http_address: tuple[str, int] | None = None
     rederive: asyncio.Task[int] | None = None
+    # Fills SORT/THREAD keys of messages stored before they existed (migration 8) in the
+    # background, so the first SORT after an upgrade does not wait for all of them.
+    backfill: asyncio.Task[int] | None = None
 
     @property
     def port(self) -> int:
@@ -144,6 +148,10 @@ class RunningServer:
             self.rederive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.rederive
+        if self.backfill is not None:
+            self.backfill.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.backfill
         if self.http is not None:
             await self.http.stop()
         await self.listener.stop()
@@ -182,7 +190,19 @@ async def start_server(config: Config) -> RunningServer:
         await hub.stop()
         await store.close()
         raise
+    running.backfill = asyncio.create_task(_backfill_sort_keys(store))
     return running
+
+
+async def _backfill_sort_keys(store: Store) -> int:
+    try:
+        done = await ensure_sort_keys(store)
+    except Exception:
+        log.exception("filling SORT keys failed (SORT fills them when it needs them)")
+        return 0
+    if done:
+        log.info("SORT/THREAD keys filled for %d stored messages", done)
+    return done
 
 
 async def serve(config: Config) -> int:

@@ -30,7 +30,9 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
                      "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE",
                      "COMPRESS=DEFLATE", "CONDSTORE", "QRESYNC", "ACL", "RIGHTS=texk",
                      "LIST-MYRIGHTS", "QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE",
-                     "QUOTASET")
+                     "QUOTASET", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT",
+                     "THREAD=REFERENCES", "THREAD=REFS", "ESEARCH", "SEARCHRES", "WITHIN",
+                     "ESORT")
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
 from server.search import search_columns
+from server.sorting import sort_columns
 from storage import Store
 
 # Parsing costs ~0.2 ms for a typical message and a few ms per MB: small ones are parsed on
@@ -32,6 +33,7 @@ def parsed_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, bytes | int |
         "lines": tree.lines,
     }
     columns.update(search_columns(raw, parsed))
+    columns.update(sort_columns(parsed.sort_fields))
     return columns
 
 

@@ -9,7 +9,6 @@ What the server adds to the neutral storage criteria:
   match nothing, as in Dovecot, whose search code clips a sequence set to the messages
   there are (FETCH and STORE answer BAD for them, SEARCH does not).  ``*`` is the last
   message (the largest UID for the UID key; RFC 3501 §6.4.8: ``n:*`` always contains it).
-  SEARCHRES ``$`` is not advertised: BAD.
 * Only messages the view knows are searched: UIDs up to the view's last one (messages
   appended meanwhile are announced by EXISTS after the command, RFC 3501 §7.4.1), never a
   ghost (expunged by another session but still numbered here, RFC 2180 §4.1.2).
@@ -19,13 +18,15 @@ What the server adds to the neutral storage criteria:
   ``NO [BADCHARSET (UTF-8 US-ASCII)]`` (RFC 5530 §3, RFC 3501 §7.1).
 * Case-insensitive matching: needles and stored text are case-folded (``str.casefold``);
   the stored text is what :func:`search_columns` computes once at APPEND.
-* MODSEQ (RFC 7162), YOUNGER/OLDER (RFC 5032) and ESEARCH (RFC 4731) are not advertised
-  yet: BAD.
+* YOUNGER/OLDER (RFC 5032 §2): the internal date against the server's clock now minus
+  the interval, to the second (YOUNGER: at or after, OLDER: at or before).
+* SEARCHRES ``$`` (RFC 5182): the view's saved UIDs, in a UID and a message-number set
+  alike.
 """
 
 from __future__ import annotations
 
-import email.utils
+import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date
@@ -79,7 +80,6 @@ _DATE_KEYS: dict[str, tuple[Literal["internal", "sent"], Literal["<", "=", ">="]
     "SENTON": ("sent", "="),
     "SENTSINCE": ("sent", ">="),
 }
-_UNSUPPORTED = frozenset({"YOUNGER", "OLDER"})
 
 
 # -- at APPEND ----------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | b
         "hdr_in_reply_to": f.in_reply_to,
         "hdr_references": f.references,
         "sent_on": None if f.date_sent is None else f.date_sent.isoformat(),
-        "hdr_date": _date_seconds(headers),
+        "hdr_date": parsed.sort_fields.date,
         "text_headers": headers.casefold(),
         "text_body": body.casefold(),
     }
@@ -117,18 +117,6 @@ def address_columns(f: SearchFields) -> dict[str, str | None]:
 
 def _fold(value: str | None) -> str | None:
     return None if value is None else value.casefold()
-
-
-def _date_seconds(headers: str) -> int | None:
-    """The first Date header (RFC 5322 §3.6.1) as Unix seconds, or None."""
-    for line in headers.split("\n"):
-        if line[:5].lower() == "date:":
-            try:
-                parsed = email.utils.parsedate_tz(line[5:].strip())
-                return None if parsed is None else int(email.utils.mktime_tz(parsed))
-            except (ValueError, TypeError, IndexError, OverflowError):
-                return None
-    return None
 
 
 # -- the search program -------------------------------------------------------------------
@@ -197,7 +185,7 @@ class _Builder:
             seqset = t.args[0]
             assert isinstance(seqset, SequenceSet)
             if seqset.saved:
-                raise CommandFailed("SEARCHRES ($) is not supported", status="BAD")
+                return uids_criterion(self.view, self.view.saved)
             if name == "UID":
                 return uid_criterion(self.view, seqset)
             return msn_criterion(self.view, seqset)
@@ -207,8 +195,11 @@ class _Builder:
             modseq = t.args[-1]
             assert isinstance(modseq, int)
             return s.ModseqAtLeast(modseq)
-        if name in _UNSUPPORTED:
-            raise CommandFailed(f"SEARCH {name} is not supported", status="BAD")
+        if name in ("YOUNGER", "OLDER"):
+            interval = t.args[0]
+            assert isinstance(interval, int)
+            target = int(time.time()) - interval
+            return s.InternalCmp(">=" if name == "YOUNGER" else "<=", target)
         raise CommandFailed(f"Unknown search key {name}", status="BAD")
 
     def recent(self) -> s.UidIn:
@@ -286,20 +277,20 @@ def uids_criterion(view: View, wanted: Iterable[int]) -> s.UidIn:
 
 
 async def run_search(store: Store, view: View, cmd: Search, viewer: int | None = None
-                     ) -> tuple[list[int], int | None]:
+                     ) -> tuple[list[int], list[int] | None]:
     """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending, and
-    for a search that uses MODSEQ the highest modseq among them (RFC 7162 §3.1.5).  Flags
-    and modseqs are ``viewer``'s (private flags)."""
+    for a search that uses MODSEQ each one's modseq (RFC 7162 §3.1.5, RFC 4731 §3.2), in
+    the same order.  Flags and modseqs are ``viewer``'s (private flags)."""
     crit = criteria(cmd, view)
     if not view.uids:
-        return [], None
+        return [], ([] if uses_modseq(cmd.criteria) else None)
     try:
         if uses_modseq(cmd.criteria):
             pairs = await store.search_with_modseq(view.mailbox_id, crit,
                                                    max_uid=view.uids[-1], viewer=viewer)
-            found = [u for u, _ in pairs if u not in view.ghosts]
-            modseqs = [m for u, m in pairs if u not in view.ghosts]
-            return to_numbers(view, found, cmd.uid), (max(modseqs) if modseqs else None)
+            pairs = [(u, m) for u, m in pairs if u not in view.ghosts]
+            found = [u for u, _ in pairs]
+            return to_numbers(view, found, cmd.uid), [m for _, m in pairs]
         found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1],
                                    viewer=viewer)
     except s.SearchTooComplex:

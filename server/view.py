@@ -42,6 +42,10 @@ class View:
     # RFC 7162: how this session wants changes reported (set from the session's ENABLEs).
     condstore: bool = False
     qresync: bool = False
+    # RFC 5182 SEARCHRES: the UIDs of the last SEARCH RETURN (SAVE), the "$" set.  Kept as
+    # UIDs, so an expunged message simply drops out of it; a new SELECT makes a new view,
+    # so the variable starts empty, as §2.1 requires.
+    saved: list[int] = field(default_factory=list)
 
     @classmethod
     def create(cls, mailbox: MailboxInfo, uids: Iterable[int], modseq: int, readonly: bool,
@@ -65,6 +69,8 @@ class View:
     # -- sequence sets ------------------------------------------------------------------------
     def by_msn(self, seqset: SequenceSet) -> list[tuple[int, int]]:
         """(msn, uid) pairs for a message-number set; numbers beyond EXISTS are an error."""
+        if seqset.saved:
+            return self.saved_pairs()
         out: list[tuple[int, int]] = []
         count = len(self.uids)
         for lo, hi in seqset.resolve(count):
@@ -76,6 +82,8 @@ class View:
     def by_uid(self, seqset: SequenceSet) -> list[tuple[int, int]]:
         """(msn, uid) pairs for a UID set: UIDs not in the view are simply absent (RFC 3501
         §6.4.8), and "*" is the largest UID, so "n:*" always includes the last message."""
+        if seqset.saved:
+            return self.saved_pairs()
         if not self.uids:
             return []
         out: list[tuple[int, int]] = []
@@ -83,6 +91,17 @@ class View:
             start = bisect_left(self.uids, lo)
             end = bisect_left(self.uids, hi + 1)
             out.extend((i + 1, self.uids[i]) for i in range(start, end))
+        return out
+
+    def saved_pairs(self) -> list[tuple[int, int]]:
+        """RFC 5182 "$": the saved messages still in the view, as (msn, uid) pairs: the same
+        messages whether a command takes message numbers or UIDs (§2.1), and none when
+        the variable is empty ("a valid, but non-matching list")."""
+        out: list[tuple[int, int]] = []
+        for uid in self.saved:
+            n = self.msn(uid)
+            if n is not None:
+                out.append((n, uid))
         return out
 
     def select(self, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:

@@ -42,6 +42,7 @@ from .models import (
     StoreResult,
 )
 from .search import TEXT_KEYS, store_text
+from .sorting import SORT_KEYS, store_keys
 
 StoreMode = Literal["set", "add", "remove"]
 
@@ -66,15 +67,13 @@ PARSED_COLUMNS = frozenset(
         "hdr_message_id",
         "hdr_in_reply_to",
         "hdr_references",
-        "sort_subject",
-        "sort_from",
-        "sort_to",
-        "sort_cc",
         *TEXT_KEYS,
+        *SORT_KEYS,
     }
 )
-"""Keys accepted in ``parsed`` at APPEND: columns of ``messages`` (see migrations.py), and
-``TEXT_KEYS`` for ``message_text`` (see ``search.store_text``)."""
+"""Keys accepted in ``parsed`` at APPEND: columns of ``messages`` (see migrations.py),
+``TEXT_KEYS`` for ``message_text`` (see ``search.store_text``) and ``SORT_KEYS`` for
+``sort_keys`` (see ``sorting.store_keys``)."""
 
 REQUIRED_PARSED = ("envelope", "bodystructure", "body_simple")
 
@@ -227,7 +226,7 @@ def append(
             blobs.discard(body)
     else:
         blobs.install(data_dir, body)
-        stored = {k: v for k, v in parsed.items() if k not in TEXT_KEYS}
+        stored = {k: v for k, v in parsed.items() if k not in TEXT_KEYS and k not in SORT_KEYS}
         columns = ["sha256", "size", "body", "path", "created_at", *stored]
         values = [body.sha256, body.size, body.inline, body.relpath, int(time.time())]
         values.extend(stored.values())
@@ -245,6 +244,7 @@ def append(
                 (message_id, body.inline[:size]),
             )
     store_text(conn, message_id, parsed)
+    store_keys(conn, message_id, parsed)
     modseq = highest + 1
     conn.execute(
         "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, shared_modseq,"

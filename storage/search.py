@@ -17,6 +17,11 @@ Text matching
     API; no server ever accepted APPEND before it) has empty header and body text: BODY,
     TEXT and HEADER never match it and their NOT always does.
 
+    BODY/TEXT needles of three characters or more first look up their trigrams in
+    ``message_text_fts`` (FTS5, trigram tokenizer, migration 9), so only the messages
+    holding all of them are tested with LIKE: same answers as the scan, at index speed.
+    Shorter needles have no trigram and scan.
+
 ``HeaderContains``
     The stored header text has one ``name: value`` line per field (names and values
     case-folded, values unfolded and decoded).  SQL cannot say "a line that starts with
@@ -47,10 +52,10 @@ from __future__ import annotations
 
 import sqlite3
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from .errors import NoSelect, NotFound, StorageError
 
@@ -67,6 +72,11 @@ _HDR_COLUMNS: Mapping[str, str] = {
     "cc": "m.hdr_cc",
     "bcc": "m.hdr_bcc",
 }
+
+FTS_MIN = 3
+"""Needles this long or longer are looked up in the trigram index first."""
+FTS_MAX_TERMS = 24
+"""Trigrams of one needle put in the index query (any subset narrows correctly)."""
 
 MAX_SQL_RANGES = 16
 """UID sets with more ranges are tested by a bisecting function, not by an OR chain."""
@@ -132,6 +142,15 @@ class DateCmp:
 
 
 @dataclass(frozen=True)
+class InternalCmp:
+    """The internal date (Unix seconds) at or before (``<=``) or at or after (``>=``)
+    ``seconds``: to the second, unlike ``DateCmp`` (RFC 5032 OLDER/YOUNGER)."""
+
+    op: Literal["<=", ">="]
+    seconds: int
+
+
+@dataclass(frozen=True)
 class SizeCmp:
     """Message size in octets (RFC822.SIZE) smaller (``<``) or larger (``>``) than ``n``."""
 
@@ -162,8 +181,8 @@ class Not:
 
 
 Criterion: TypeAlias = (
-    All | FlagSet | Keyword | UidIn | TextContains | HeaderContains | DateCmp | SizeCmp
-    | ModseqAtLeast | And | Or | Not
+    All | FlagSet | Keyword | UidIn | TextContains | HeaderContains | DateCmp | InternalCmp
+    | SizeCmp | ModseqAtLeast | And | Or | Not
 )
 
 _EPOCH = date(1970, 1, 1)
@@ -235,6 +254,9 @@ class _Compiler:
             return self.header(c.name.casefold(), c.needle.casefold())
         if isinstance(c, DateCmp):
             return self.date(c)
+        if isinstance(c, InternalCmp):
+            op = "<=" if c.op == "<=" else ">="
+            return f"mm.internaldate {op} {self.p(int(c.seconds))}"
         if isinstance(c, ModseqAtLeast):
             if self.private_mask:
                 self.needs_private = True
@@ -278,13 +300,28 @@ class _Compiler:
         if not needle:
             return "1"
         self.needs_text = True
+        # The index condition first: placeholders are numbered in the order of the text.
         if field == "headers":
-            return self.contains("t.headers", needle)
+            return self.indexed("headers", needle, lambda: self.contains("t.headers", needle))
         if field == "body":
-            return self.contains("t.body", needle)
+            return self.indexed("body", needle, lambda: self.contains("t.body", needle))
         if field == "text":
-            return f"({self.contains('t.headers', needle)} OR {self.contains('t.body', needle)})"
+            return self.indexed("headers body", needle, lambda: (
+                f"({self.contains('t.headers', needle)} OR {self.contains('t.body', needle)})"))
         raise ValueError(f"unknown text field {field!r}")
+
+    def indexed(self, columns: str, needle: str, exact: Callable[[], str]) -> str:
+        """``exact()`` (the substring test) over only the messages whose indexed text
+        (``message_text_fts``, migration 9) holds every trigram of ``needle``: a superset
+        of the matches, which ``exact`` then confirms.  A needle shorter than three
+        characters has no trigram: the scan alone answers it."""
+        if len(needle) < FTS_MIN:
+            return exact()
+        grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})[:FTS_MAX_TERMS]
+        terms = " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+        query = self.p("{" + columns + "} : (" + terms + ")")
+        return (f"(mm.message_id IN (SELECT rowid FROM message_text_fts"
+                f" WHERE message_text_fts MATCH {query}) AND {exact()})")
 
     def header(self, name: str, needle: str) -> str:
         self.needs_text = True
@@ -431,23 +468,49 @@ def _run(
     viewer: int | None,
     with_modseq: bool,
 ) -> list[tuple[int, int]]:
+    rows = select_matching(conn, mailbox_id, criteria, max_uid, viewer,
+                           modseq=with_modseq)
+    return [(int(r[0]), int(r[1])) for r in rows]
+
+
+def select_matching(
+    conn: sqlite3.Connection,
+    mailbox_id: int,
+    criteria: Criterion,
+    max_uid: int | None,
+    viewer: int | None,
+    *,
+    modseq: bool = False,
+    columns: str = "",
+    order: str = "mm.uid",
+    needs_message: bool = False,
+    joins: str = "",
+) -> list[tuple[Any, ...]]:
+    """Rows ``(uid, modseq or 0, *columns)`` of the messages matching ``criteria``, in
+    ``order``.  ``columns`` / ``order`` are SQL over ``mm``, ``m`` (``messages``, joined
+    with ``needs_message``) and what ``joins`` adds: SORT and THREAD (``sorting.py``)
+    read their keys in the same query, so they go through the same search path as
+    SEARCH."""
     pmask = _private_mask(conn, mailbox_id, viewer)
     c = compile_search(criteria, pmask)
     if c.where == "0":
         return []
+    extra = joins
     joins = ""
     params: list[object] = []
-    if c.needs_message:
+    if c.needs_message or needs_message:
         joins += " JOIN messages m ON m.id = mm.message_id"
     if c.needs_text:
         joins += " LEFT JOIN message_text t ON t.message_id = mm.message_id"
-    modseq = "0"
-    if with_modseq:
-        modseq = PRIVATE_MODSEQ if pmask else "mm.modseq"
-    if c.needs_private or (with_modseq and pmask):
+    modseq_sql = "0"
+    if modseq:
+        modseq_sql = PRIVATE_MODSEQ if pmask else "mm.modseq"
+    if c.needs_private or (modseq and pmask):
         joins += _PF_JOIN
         params.append(viewer)
-    sql = f"SELECT mm.uid, {modseq} FROM mailbox_messages mm{joins} WHERE mm.mailbox_id = ?"
+    joins += extra
+    sql = (f"SELECT mm.uid, {modseq_sql}{', ' + columns if columns else ''}"
+           f" FROM mailbox_messages mm{joins} WHERE mm.mailbox_id = ?")
     params.append(mailbox_id)
     if max_uid is not None:
         sql += " AND mm.uid <= ?"
@@ -455,7 +518,7 @@ def _run(
     if c.where != "1":
         sql += f" AND {c.where}"
     params.extend(c.params)
-    sql += " ORDER BY mm.uid"
+    sql += f" ORDER BY {order}"
     if c.uses_header_fn:
         conn.create_function("crispin_header_has", 3, header_has, deterministic=True)
     if c.uid_sets:
@@ -468,7 +531,8 @@ def _run(
 
         conn.create_function("crispin_uid_in", 2, uid_in, deterministic=True)
     try:
-        return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
+        rows: list[tuple[Any, ...]] = conn.execute(sql, params).fetchall()
+        return rows
     except sqlite3.OperationalError as exc:
         text = str(exc)
         if "too large" in text or "too many" in text or "too deep" in text:

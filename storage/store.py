@@ -40,13 +40,14 @@ from .models import (
     User,
 )
 from .rederive import RederiveMixin
+from .sorting import SortMixin
 from .store_access import AccessMixin
 from .store_browse import BrowseMixin
 
 DB_FILE = "crispin.db"
 
 
-class Store(AccessMixin, BrowseMixin, RederiveMixin):
+class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .bodystructure import render
 from .parttree import Part
 from .searchtext import SearchFields, search_fields
+from .sortkeys import SortFields, sort_fields
 from .walker import parse_tree
 
 
@@ -18,6 +19,7 @@ class ParsedMessage:
     body: bytes  # ready ``body`` without extension data (FETCH BODY)
     part_tree: Part  # offsets for BODY[section]; store with part_tree_to_bytes
     search_fields: SearchFields  # decoded header values for SEARCH
+    sort_fields: SortFields  # prepared SORT/THREAD keys (RFC 5256)
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -30,4 +32,5 @@ def parse_message(raw: bytes) -> ParsedMessage:
         body=render(root, False),
         part_tree=root.to_part(),
         search_fields=search_fields(root.headers),
+        sort_fields=sort_fields(root.headers),
     )

@@ -44,16 +44,27 @@ class SearchFields:
     references: str | None
 
 
-def parse_date_sent(value: bytes | None) -> datetime.date | None:
-    """The calendar date of an RFC 5322 §3.3 date-time (obsolete forms accepted), or None."""
+def parse_date_fields(value: bytes | None) -> tuple[int, ...] | None:
+    """An RFC 5322 §3.3 date-time (obsolete forms accepted) as ``parsedate_tz``'s
+    (year, month, day, hour, minute, second, 0, 1, -1, zone offset in seconds or 0 when
+    unknown), or None."""
     if value is None:
         return None
     try:
         parsed = email.utils.parsedate_tz(value.decode("latin-1"))
-        if parsed is None:
-            return None
-        return datetime.date(parsed[0], parsed[1], parsed[2])
     except (ValueError, TypeError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    return (*parsed[:9], parsed[9] or 0)
+
+
+def parse_date_sent(value: bytes | None) -> datetime.date | None:
+    """The calendar date of an RFC 5322 §3.3 date-time in its own zone, or None."""
+    t = parse_date_fields(value)
+    try:
+        return None if t is None else datetime.date(t[0], t[1], t[2])
+    except (ValueError, OverflowError):
         return None
 
 

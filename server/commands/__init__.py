@@ -23,6 +23,7 @@ from server.commands import (
     search,
     selected,
     session_info,
+    sort,
     store,
 )
 from server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, State
@@ -56,6 +57,9 @@ TABLE: dict[type, CommandSpec] = {
     p.Fetch: CommandSpec(fetch.fetch, SELECTED, BY_NUMBER, echo=False),
     p.Store: CommandSpec(store.store, SELECTED, BY_NUMBER, echo=False),
     p.Search: CommandSpec(search.search, SELECTED, BY_NUMBER),
+    # RFC 5256 §3: no EXPUNGE during SORT or THREAD either; their UID forms may.
+    p.Sort: CommandSpec(sort.sort, SELECTED, BY_NUMBER),
+    p.Thread: CommandSpec(sort.thread, SELECTED, BY_NUMBER),
     p.Copy: CommandSpec(copy.copy, SELECTED),
     p.Move: CommandSpec(copy.move, SELECTED),
     p.Idle: CommandSpec(idle.idle, AUTH),

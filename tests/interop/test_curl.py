@@ -364,3 +364,22 @@ def other_certificate() -> str:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
             .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def test_sort_thread_esearch(server: Server) -> None:
+    """Custom requests (curl -X) for SORT, THREAD and ESEARCH on the three messages of
+    the module (UIDs 1-3: "Grüße aus Köln" from José, 2 Mar 09:00 UTC; "quarterly report
+    attached" from Bob, 3 Mar; "Fwd: the original" from Carol, 4 Mar)."""
+    base, opts = server.urls()["tls"]
+    mailbox = f"{base}/INBOX"
+
+    def ask(command: str) -> str:
+        return curl(*opts, "-X", command, mailbox).stdout.decode().strip()
+
+    assert ask("UID SORT (SUBJECT) UTF-8 UID 1:3") == "* SORT 1 2 3"
+    assert ask("UID SORT (REVERSE DATE) UTF-8 UID 1:3") == "* SORT 3 2 1"
+    assert ask("UID SORT (DISPLAYFROM) UTF-8 UID 1:3") == "* SORT 2 3 1"
+    assert ask('UID SORT (DATE) UTF-8 UID 1:3 SUBJECT "original"') == "* SORT 3"
+    assert ask("UID THREAD ORDEREDSUBJECT UTF-8 UID 1:3") == "* THREAD (1)(2)(3)"
+    out = ask("UID SEARCH RETURN (MIN MAX COUNT) UID 1:3")
+    assert re.fullmatch(r'\* ESEARCH \(TAG "[^"]+"\) UID MIN 1 MAX 3 COUNT 3', out), out

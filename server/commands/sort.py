@@ -1,0 +1,50 @@
+"""SORT, THREAD and their UID forms (RFC 5256 §3, RFC 5957): ``* SORT`` with the numbers in
+sort order, ``* THREAD`` with the thread lists.  Evaluation in ``server.sorting``.
+
+ESORT (RFC 5267 §3): with RETURN options, SORT answers one ESEARCH response as SEARCH does
+(``commands.search.esearch``), where MIN and MAX are the first and last message in sort
+order and ALL lists them in sort order (runs only where numbers ascend, §3.2).  SAVE is a
+SEARCH option (RFC 5182): BAD here.
+
+CONDSTORE (RFC 7162 §3.1.9, §3.1.10): MODSEQ in the criteria adds ``(MODSEQ n)``, the
+highest of the returned messages, to a non-empty SORT response (the ESEARCH MODSEQ item
+with RETURN); THREAD responses are unchanged.  Neither is a CONDSTORE enabling command
+(§3.1 lists FETCH and SEARCH only).
+"""
+
+from __future__ import annotations
+
+from protocol import Atom, Raw, Sort, Thread, Value
+from server.commands.search import esearch
+from server.search import uses_modseq
+from server.session import CommandFailed, Result, Session
+from server.sorting import run_sort, run_thread
+
+
+async def sort(session: Session, tag: str, cmd: Sort) -> Result:
+    view = session.view
+    assert view is not None
+    returns = cmd.search.returns
+    if returns is not None and "SAVE" in returns:
+        raise CommandFailed("SAVE is a SEARCH return option (RFC 5182)", status="BAD")
+    modseq = uses_modseq(cmd.search.criteria)
+    numbers, modseqs = await run_sort(session.server.store, view, cmd, session.viewer)
+    if returns is not None:
+        opts = set(returns) or {"ALL"}
+        session.untagged(*esearch(tag, cmd.uid, opts, numbers, modseqs if modseq else None))
+        return Result("SORT completed")
+    extra: list[Value] = [[Atom("MODSEQ"), max(modseqs)]] if modseq and modseqs else []
+    session.untagged(Atom("SORT"), *numbers, *extra)
+    return Result("SORT completed")
+
+
+async def thread(session: Session, tag: str, cmd: Thread) -> Result:
+    view = session.view
+    assert view is not None
+    threads = await run_thread(session.server.store, view, cmd, session.viewer)
+    # thread-data = "THREAD" [SP 1*thread-list]: the lists follow each other without SP.
+    if threads:
+        session.untagged(Atom("THREAD"), Raw(threads))
+    else:
+        session.untagged(Atom("THREAD"))
+    return Result("THREAD completed")

@@ -1,0 +1,124 @@
+"""SORT and THREAD evaluation (RFC 5256 §3, SORT=DISPLAY RFC 5957): the search program
+becomes storage criteria exactly as for SEARCH (``server.search``), storage orders the
+matches by keys prepared at APPEND, and the numbers go back through the session's view.
+
+Keys at APPEND: :func:`sort_columns` (``protocol.mime.sortkeys`` computes them from the
+header).  Messages stored before the keys existed (migration 8) get them from their stored
+header the first time anything sorts or threads (:func:`ensure_sort_keys`), so a result is
+never computed over missing keys.
+
+Only messages the view knows are sorted, and ghosts (expunged elsewhere, still numbered
+here) are left out, as for SEARCH.  No EXPUNGE is sent during SORT or THREAD (RFC 5256 §3;
+the command table's ``BY_NUMBER``); their UID forms may.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from protocol import Sort, Thread
+from protocol.mime import SortFields, sort_fields
+from protocol.mime.headers import Headers
+from server.search import criteria
+from server.session import CommandFailed
+from server.threader import ALGORITHMS, render
+from server.view import View
+from storage import Store
+from storage import search as s
+from storage.sorting import SortKey
+
+SORT_KEYS: dict[str, SortKey] = {
+    "ARRIVAL": "arrival", "CC": "cc", "DATE": "date", "FROM": "from", "SIZE": "size",
+    "SUBJECT": "subject", "TO": "to", "DISPLAYFROM": "display_from",
+    "DISPLAYTO": "display_to",
+}
+
+_BACKFILL_BATCH = 500
+
+
+def sort_columns(f: SortFields) -> dict[str, str | int | bytes | None]:
+    """The ``sort_keys`` of one message (``storage/sorting.py``, migration 8)."""
+    return {
+        "sort_sent": f.date,
+        "sort_subject": f.subject,
+        "sort_reply": int(f.reply),
+        "sort_from": f.from_,
+        "sort_to": f.to,
+        "sort_cc": f.cc,
+        "sort_display_from": f.display_from,
+        "sort_display_to": f.display_to,
+        "thread_id": f.message_id,
+        "thread_refs": " ".join(f.references),
+    }
+
+
+_backfill_locks: weakref.WeakKeyDictionary[Store, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+async def ensure_sort_keys(store: Store) -> int:
+    """Fill the keys of every message stored without them; returns how many.  One filler
+    per store at a time (a SORT waits for the one the server started)."""
+    lock = _backfill_locks.setdefault(store, asyncio.Lock())
+    done = 0
+    async with lock:
+        while await store.sort_keys_pending():
+            rows = await store.rows_without_sort_keys(_BACKFILL_BATCH)
+            if not rows:
+                break
+            keys = [(mid, sort_columns(sort_fields(Headers(header)))) for mid, header in rows]
+            await store.set_sort_keys(keys)
+            done += len(rows)
+    return done
+
+
+def _numbers(view: View, uids: list[int], uid: bool) -> list[int]:
+    if uid:
+        return uids
+    msn = {u: i for i, u in enumerate(view.uids, 1)}
+    return [msn[u] for u in uids]
+
+
+async def run_sort(store: Store, view: View, cmd: Sort, viewer: int | None
+                   ) -> tuple[list[int], list[int]]:
+    """RFC 5256 §3 SORT: message numbers (UIDs for UID SORT) in sort order, and each
+    one's modseq (for MODSEQ in the criteria, RFC 7162 §3.1.9)."""
+    crit = criteria(cmd.search, view)
+    if not view.uids:
+        return [], []
+    keys = [(SORT_KEYS[c.key], c.reverse) for c in cmd.criteria]
+    await ensure_sort_keys(store)
+    try:
+        found = await store.sort(view.mailbox_id, crit, keys, max_uid=view.uids[-1],
+                                 viewer=viewer)
+    except s.SearchTooComplex:
+        raise CommandFailed("Search program too complex", "LIMIT") from None
+    ghosts = view.ghosts
+    if ghosts:
+        found = [(u, m) for u, m in found if u not in ghosts]
+    return _numbers(view, [u for u, _ in found], cmd.uid), [m for _, m in found]
+
+
+async def run_thread(store: Store, view: View, cmd: Thread, viewer: int | None) -> bytes:
+    """RFC 5256 §3 THREAD: the ``thread-list`` bytes (empty when nothing matches)."""
+    algorithm = ALGORITHMS.get(cmd.algorithm)
+    if algorithm is None:
+        raise CommandFailed(f"Unknown threading algorithm {cmd.algorithm[:40]}", status="BAD")
+    crit = criteria(cmd.search, view)
+    if not view.uids:
+        return b""
+    await ensure_sort_keys(store)
+    try:
+        rows = await store.thread_rows(view.mailbox_id, crit, max_uid=view.uids[-1],
+                                       viewer=viewer)
+    except s.SearchTooComplex:
+        raise CommandFailed("Search program too complex", "LIMIT") from None
+    ghosts = view.ghosts
+    if ghosts:
+        rows = [r for r in rows if r.uid not in ghosts]
+    if cmd.uid:
+        numbered = [(r, r.uid) for r in rows]
+    else:
+        msn = {u: i for i, u in enumerate(view.uids, 1)}
+        numbered = [(r, msn[r.uid]) for r in rows]
+    return render(algorithm(numbered))

@@ -302,8 +302,8 @@ class ServerConnection:
             self._last_tag = tag
         except ParseError as exc:
             event = CommandError(self._tag, "BAD", exc.code, exc.text)
-        except Exception:  # The parser must never take the connection down.
-            event = CommandError(self._tag, "BAD", None, "Invalid command")
+        except Exception as exc:  # The parser must never take the connection down.
+            event = CommandError(self._tag, "BAD", None, "Invalid command", exc)
         self._events.append(event)
         self._reset()
 
@@ -341,8 +341,8 @@ class ServerConnection:
             return
         except ParseError as exc:
             error = CommandError(self._tag, "BAD", exc.code, exc.text)
-        except Exception:
-            error = CommandError(self._tag, "BAD", None, "Invalid command")
+        except Exception as exc:  # a parser bug: answered BAD, logged by the server
+            error = CommandError(self._tag, "BAD", None, "Invalid command", exc)
         self._abandon(size, sync, error)
 
     def _literal_limits(self, size: int, sync: bool) -> CommandError | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
@@ -80,6 +80,9 @@ class CommandError:
     status: str
     code: str | None
     text: str
+    #: A bug in the parser (not a syntax error): the sans-I/O layer cannot log, so the
+    #: exception travels with the event for the server to log (issue 10.15).
+    exception: BaseException | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

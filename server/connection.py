@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("crispin.connection")
 
 TLS_HANDSHAKE_TIMEOUT = 30.0
+# Responses are handed to the transport once this much is waiting (a FETCH literal chunk, a
+# run of STORE or EXPUNGE lines), and the transport's flow control then holds the command
+# until the client reads: a client that does not read costs about this plus the
+# transport's high-water mark, not the size of its answers (issue 10.5, 11.4).
+PACE_BYTES = 256 * 1024
 
 
 def is_loopback(address: str) -> bool:
@@ -60,6 +65,7 @@ class Connection:
         self.proto = ServerConnection(ctx.limits)
         self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
         self._out: list[bytes] = []
+        self._out_size = 0
         # Injected faults (server/faults.py) reshape what a command sends.
         self._filter: Callable[[bytes], bytes] | None = None
         self._trickle = 0.0
@@ -89,11 +95,15 @@ class Connection:
             if self.tracer is not None:
                 self.tracer.outgoing(data)
             self._out.append(data)
+            self._out_size += len(data)
 
     async def flush(self) -> None:
+        """Hand what is waiting to the transport, then wait while the client is not
+        reading (the transport's write buffer is above its high-water mark)."""
         if self._out:
-            data = b"".join(self._out)
+            data = b"".join(self._out) if len(self._out) > 1 else self._out[0]
             self._out.clear()
+            self._out_size = 0
             if self._trickle:
                 for i in range(len(data)):
                     self.stream.write(data[i:i + 1])
@@ -102,6 +112,12 @@ class Connection:
             else:
                 self.stream.write(data)
         await self.stream.drain()
+
+    async def pace(self) -> None:
+        """Flush if enough is waiting: handlers that produce many responses call this
+        between them, so their output is bounded by back-pressure, not by their size."""
+        if self._out_size >= PACE_BYTES or self.stream.write_paused:
+            await self.flush()
 
     async def read_line(self, secret: bool = False) -> bytes | None:
         """A raw client line (SASL response, IDLE's DONE); None if the client went away.
@@ -148,6 +164,9 @@ class Connection:
 
     async def next_event(self) -> Event:
         while True:
+            # Take no further command (pipelined ones already in the buffer included)
+            # while the client is not reading our replies (issue 11.4).
+            await self.pace()
             event = self.proto.next_event()
             if event is not None:
                 return event
@@ -204,6 +223,10 @@ class Connection:
         elif isinstance(event, CommandError):
             if session.append is not None:
                 self.ctx.commands.abandon_append(session)
+            if event.exception is not None:
+                # Not the client's fault: a parser bug, answered BAD but logged in full.
+                log.error("%s: parser failed on a command", session.peer,
+                          exc_info=event.exception)
             session.bad_commands += 1
             self.send(StatusResponse(event.tag, event.status, event.text, event.code))
         elif isinstance(event, ConnectionClosed):

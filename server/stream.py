@@ -36,7 +36,9 @@ class StreamProtocol(asyncio.Protocol):
         self._eof = False
         self._paused = False
         self._read_waiter: asyncio.Future[None] | None = None
-        self._drain_waiter: asyncio.Future[None] | None = None
+        # Every task waiting for the write buffer to empty (IDLE flushes from its own task
+        # and the session's): all are woken, as asyncio's FlowControlMixin does.
+        self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._write_paused = False
         self.on_connect: Any = None
         self._inflate: Any = None  # zlib decompress object once COMPRESS is active
@@ -66,16 +68,20 @@ class StreamProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
         self._wake_reader()
-        if self._drain_waiter is not None and not self._drain_waiter.done():
-            self._drain_waiter.set_result(None)
+        self._wake_drainers()
 
     def pause_writing(self) -> None:
         self._write_paused = True
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self._drain_waiter is not None and not self._drain_waiter.done():
-            self._drain_waiter.set_result(None)
+        self._wake_drainers()
+
+    def _wake_drainers(self) -> None:
+        while self._drain_waiters:
+            waiter = self._drain_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _wake_reader(self) -> None:
         if self._read_waiter is not None and not self._read_waiter.done():
@@ -141,12 +147,22 @@ class StreamProtocol(asyncio.Protocol):
             self.transport.write(data)
 
     async def drain(self) -> None:
+        """Wait until the transport's write buffer is below its low-water mark, or the
+        connection is gone; any number of tasks may wait at once."""
         if self._write_paused and not self._eof:
-            self._drain_waiter = asyncio.get_running_loop().create_future()
+            waiter = asyncio.get_running_loop().create_future()
+            self._drain_waiters.append(waiter)
             try:
-                await self._drain_waiter
+                await waiter
             finally:
-                self._drain_waiter = None
+                if waiter in self._drain_waiters:
+                    self._drain_waiters.remove(waiter)
+
+    @property
+    def write_paused(self) -> bool:
+        """The transport's write buffer is over its high-water mark (the client is not
+        reading fast enough); False once the connection is gone."""
+        return self._write_paused and not self._eof
 
     @property
     def closed(self) -> bool:

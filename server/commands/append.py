@@ -130,13 +130,11 @@ async def _begin(session: Session, event: AppendBegin) -> None:
         pending = PendingAppend(event.tag, info)
         session.append = pending
     else:
-        try:
-            await check_quota(session, pending.mailbox.id,
-                              sum(s.size for s in pending.messages) + event.size,
-                              len(pending.messages) + 1)
-        except CommandFailed as exc:
-            _reject(session, "NO", exc.code, exc.text)
-            return
+        # A second message in one APPEND is MULTIAPPEND (RFC 3502), which is not
+        # advertised: refused before its bytes come (a non-synchronising one is counted
+        # away, never kept), so one command cannot pile up messages (issue 11.4).
+        _reject(session, "BAD", None, "MULTIAPPEND is not supported")
+        return
     # RFC 4314 §4: flags the user has no right to set are dropped, the APPEND succeeds.
     rights = await rights_on_mailbox(session, pending.mailbox)
     flags = tuple(allowed_flags(event.flags, rights))

@@ -65,6 +65,7 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
         else:
             continue
         session.untagged(n, Atom("FETCH"), values)
+        await session.channel.pace()
     code: str | None = None
     code_args: tuple[Value, ...] = ()
     if modified:

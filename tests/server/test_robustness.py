@@ -109,3 +109,27 @@ def test_abrupt_disconnects_cost_nothing(server: ServerThread) -> None:
         time.sleep(0.05)
     assert len(server.running.listener.tasks) == 0
     assert not server.running.listener.per_ip
+
+
+def test_parser_bug_is_answered_bad_and_logged(server: ServerThread, monkeypatch,  # type: ignore[no-untyped-def]
+                                               caplog) -> None:
+    """Issue 10.15: a bug inside the parser (not a syntax error) still answers BAD, but its
+    traceback reaches the log instead of vanishing into "Invalid command"."""
+    import logging
+
+    import protocol.connection
+
+    real = protocol.connection.parse_command
+
+    def broken(buf: bytes, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if b"XYZZY" in buf:
+            raise ZeroDivisionError("parser bug for the test")
+        return real(buf, *args, **kwargs)
+
+    monkeypatch.setattr(protocol.connection, "parse_command", broken)
+    caplog.set_level(logging.ERROR, logger="crispin")
+    raw = server.raw()
+    assert raw.command(b"a1", b"NOOP XYZZY")[-1].startswith(b"a1 BAD")
+    assert raw.command(b"a2", b"NOOP")[-1].startswith(b"a2 OK")
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is ZeroDivisionError]
+    assert logged, caplog.text

@@ -1,0 +1,115 @@
+"""A client that does not read its replies must not grow the server's memory (issue 10.5,
+11.4): reading of commands stops while replies wait, large literals stream, and one APPEND
+cannot carry many messages (MULTIAPPEND is not advertised).
+
+Each test starts its own ``crispin serve`` process and compares its peak RSS (VmHWM, read
+from the kernel after the attack) with what the attack would make it hold if it buffered.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.server.memory import MiB, message, peak_rss, populate, slow_reader
+from tests.server.process import ServerProcess
+
+PASSWORD = "secret-pw-1"
+
+
+def _login(sock: socket.socket) -> bytes:
+    """Greeting, LOGIN, SELECT INBOX; returns whatever arrived after SELECT's OK."""
+    sock.sendall(b"l LOGIN alice " + PASSWORD.encode() + b"\r\ns SELECT INBOX\r\n")
+    return _until(sock, b"s OK")
+
+
+def _until(sock: socket.socket, marker: bytes, buf: bytes = b"") -> bytes:
+    while marker not in buf:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError(buf[-300:])
+        buf += chunk
+    return buf
+
+
+def _server(tmp_path: Path, messages: list[bytes]) -> ServerProcess:
+    data = tmp_path / "data"
+    populate(data, "alice", PASSWORD, messages)
+    return ServerProcess(data)
+
+
+def _warm_up(srv: ServerProcess, command: bytes) -> None:
+    """Run the attack's command once on a reading client, so the baseline includes what
+    answering it costs anyway (caches, one batch, the allocator's arenas)."""
+    sock = slow_reader(srv.port)
+    try:
+        _login(sock)
+        sock.sendall(b"w " + command + b"\r\n")
+        _until(sock, b"\r\nw OK")
+    finally:
+        sock.close()
+
+
+def test_pipelined_search_flood_to_a_client_that_does_not_read(tmp_path: Path) -> None:
+    """Issue 11.4: 3,000 pipelined SEARCH ALL over 2,000 messages (about 30 MB of
+    replies) while the client reads nothing."""
+    srv = _server(tmp_path, [message(i, 300) for i in range(2000)])
+    try:
+        _warm_up(srv, b"SEARCH ALL")
+        base = peak_rss(srv.proc.pid)
+        sock = slow_reader(srv.port)
+        _login(sock)
+        count = 3000
+        sock.sendall(b"".join(b"q%d SEARCH ALL\r\n" % i for i in range(count)))
+        # Another client's full round trip (scrypt LOGIN) lets an unbounded server run
+        # ahead; the measurement does not depend on it.
+        other = slow_reader(srv.port)
+        _login(other)
+        other.close()
+        # Now read everything: every SEARCH is answered, in order.
+        buf = b""
+        while not buf.endswith(b"q%d OK SEARCH completed\r\n" % (count - 1)):
+            chunk = sock.recv(1 << 20)
+            assert chunk, buf[-300:]
+            buf = (buf + chunk)[-4096:]
+        grown = peak_rss(srv.proc.pid) - base
+        replies = count * len(b" ".join(b"%d" % n for n in range(1, 2001)))
+        assert replies > 20 * MiB
+        assert grown < 10 * MiB, f"peak RSS grew {grown / MiB:.1f} MiB"
+        sock.close()
+    finally:
+        srv.kill()
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_append_with_many_messages_is_refused(tmp_path: Path, sync: bool) -> None:
+    """Issue 11.4: several messages in one APPEND (MULTIAPPEND, not advertised) are refused
+    at the second message; non-synchronising payloads are counted away, not kept."""
+    srv = _server(tmp_path, [message(0, 300)])
+    try:
+        base = peak_rss(srv.proc.pid)
+        sock = slow_reader(srv.port)
+        _login(sock)
+        body = message(1, 250 * 1024)
+        if sync:
+            sock.sendall(b"a APPEND INBOX {%d}\r\n" % len(body))
+            _until(sock, b"+ ")
+            sock.sendall(body + b" {%d}\r\n" % len(body))
+            reply = _until(sock, b"\r\n", _until(sock, b"a "))
+        else:
+            count = 100
+            literal = b" {%d+}\r\n" % len(body) + body
+            sock.sendall(b"a APPEND INBOX" + literal * count + b"\r\n")
+            reply = _until(sock, b"\r\n", _until(sock, b"a "))
+        assert b"a BAD" in reply and b"MULTIAPPEND" in reply, reply
+        # The connection goes on; the refused command stored nothing.
+        sock.sendall(b"n NOOP\r\nx STATUS INBOX (MESSAGES)\r\n")
+        reply = _until(sock, b"x OK")
+        assert b"(MESSAGES 1)" in reply, reply
+        grown = peak_rss(srv.proc.pid) - base
+        assert grown < 12 * MiB, f"peak RSS grew {grown / MiB:.1f} MiB"
+        sock.close()
+    finally:
+        srv.kill()

@@ -3,6 +3,7 @@
 Knows nothing of IMAP syntax; imports neither ``server`` nor ``protocol``.
 """
 
+from .blobs import BlobFile
 from .errors import (
     AlreadyExists,
     Busy,
@@ -32,6 +33,7 @@ __all__ = [
     "DELIMITER",
     "INBOX",
     "AlreadyExists",
+    "BlobFile",
     "Busy",
     "Changes",
     "CopyResult",

@@ -106,6 +106,21 @@ def read(data_dir: Path, relpath: str) -> bytes:
     return (data_dir / relpath).read_bytes()
 
 
+@dataclass(frozen=True)
+class BlobFile:
+    """A large body kept in a file, not read yet: FETCH reads only the range it answers
+    and streams big ranges in chunks (issue 10.2, 10.3)."""
+
+    path: Path
+
+    def read(self, start: int, length: int) -> bytes:
+        """Blocking (run it in a thread): ``length`` bytes from ``start``, fewer at the
+        end of the file."""
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            return f.read(max(0, length))
+
+
 def unlink(data_dir: Path, relpath: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(data_dir / relpath)

@@ -203,9 +203,14 @@ def records_and_bodies(
     structure: bool,
     body: str,
     viewer: int | None = None,
+    budget: int | None = None,
 ) -> tuple[list[MessageRecord], list[tuple[int, bytes | None, str | None, int]]]:
     """``records`` and, in the same query, the bodies (``body`` "full") or just the headers
-    ("header") as ``bodies`` returns them; "" reads no body."""
+    ("header") as ``bodies`` returns them; "" reads no body.
+
+    With a ``budget``, rows stop (in UID order, the first row always comes) once the body
+    bytes read from the database reach it: a batch is bounded by bytes, not by a count of
+    messages (bodies kept in files are not read here and cost nothing)."""
     blobs_sql = "m.envelope, m.bodystructure, m.body_simple, m.part_tree" if structure else (
         "X'', X'', X'', NULL"
     )
@@ -219,15 +224,27 @@ def records_and_bodies(
         body_sql = ""
     pmask = _viewer_mask(conn, mailbox_id, viewer)
     join, cols = _columns(pmask)
-    rows = conn.execute(
+    sql = (
         "SELECT mm.uid, mm.message_id, " + cols + ", mm.internaldate,"
         " mm.internaldate_tz, m.size, m.header_size, m.lines, " + blobs_sql + body_sql +
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id" + join +
         header_join +
         " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
-        " ORDER BY mm.uid",
-        _params(pmask, viewer, mailbox_id, _uid_json(uids)),
-    ).fetchall()
+    )
+    params = _params(pmask, viewer, mailbox_id, _uid_json(uids))
+    if budget is not None and body:
+        cost = "m.header_size" if body == "header" else "m.size"
+        # The bytes of the rows before this one (window function, SQLite 3.25).
+        sql = (
+            "SELECT * FROM (" + sql.replace(
+                " FROM mailbox_messages mm",
+                ", sum(CASE WHEN m.path IS NULL THEN " + cost + " ELSE 0 END) OVER"
+                " (ORDER BY mm.uid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+                " AS before_bytes FROM mailbox_messages mm", 1) +
+            ") WHERE ifnull(before_bytes, 0) < ?"
+        )
+        params = (*params, budget)
+    rows = conn.execute(sql + " ORDER BY 1", params).fetchall()
     recs = [
         MessageRecord(
             uid=int(r[0]),

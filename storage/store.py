@@ -352,9 +352,15 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
         body: str,
         *,
         viewer: int | None = None,
-    ) -> tuple[list[MessageRecord], dict[int, bytes]]:
-        """``fetch_records`` and ``message_bodies`` (``body`` "header" or "full"; "" none)
-        in one database trip: what a FETCH of many messages needs per batch."""
+        budget: int | None = None,
+    ) -> tuple[list[MessageRecord], dict[int, bytes | blobs.BlobFile]]:
+        """``fetch_records`` and the bodies (``body`` "header" or "full"; "" none) in one
+        database trip: what a FETCH of many messages needs per batch.
+
+        Headers come as bytes.  Whole bodies come as bytes when kept in the database and as
+        a :class:`blobs.BlobFile` (not read) when kept in a file: read what you need with
+        :meth:`read_blob`.  With a ``budget`` (bytes), the batch may stop early: records
+        come for a prefix of ``uids`` (in UID order) whose in-database bodies fit it."""
         recs, rows = await self._db.read(
             partial(
                 message_reads.records_and_bodies,
@@ -363,9 +369,22 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
                 structure=structure,
                 body=body,
                 viewer=viewer,
+                budget=budget,
             )
         )
-        return recs, await self._read_bodies(rows, body == "header")
+        if body == "header":
+            return recs, dict(await self._read_bodies(rows, True))
+        out: dict[int, bytes | blobs.BlobFile] = {}
+        for uid, inline, path, _header_size in rows:
+            if inline is not None:
+                out[uid] = inline
+            elif path is not None:
+                out[uid] = blobs.BlobFile(self.data_dir / path)
+        return recs, out
+
+    async def read_blob(self, blob: blobs.BlobFile, start: int, length: int) -> bytes:
+        """``length`` bytes of a body file from ``start``, read in a worker thread."""
+        return await asyncio.to_thread(blob.read, start, length)
 
     async def _read_bodies(
         self, rows: list[tuple[int, bytes | None, str | None, int]], header_only: bool

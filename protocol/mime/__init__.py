@@ -22,11 +22,11 @@ and charsets (``codecs``).
 from .message import ParsedMessage, parse_message
 from .parttree import Part, find_part, part_tree_from_bytes, part_tree_to_bytes
 from .searchtext import SearchFields, body_text, header_text, parse_date_sent
-from .sections import fetch_section
+from .sections import fetch_section, filter_header, section_span
 from .sortkeys import SortFields, sort_fields
 
 __all__ = [
     "ParsedMessage", "Part", "SearchFields", "SortFields", "body_text", "fetch_section",
-    "find_part", "header_text", "parse_date_sent", "parse_message", "part_tree_from_bytes",
-    "part_tree_to_bytes", "sort_fields",
+    "filter_header", "find_part", "header_text", "parse_date_sent", "parse_message",
+    "part_tree_from_bytes", "part_tree_to_bytes", "section_span", "sort_fields",
 ]

@@ -19,9 +19,9 @@ from protocol import (
     FetchItem,
     Raw,
     Value,
-    format_datetime,
 )
 from server.access import current_rights
+from server.commands.fetch_body import Body, item_pieces, send_fetch
 from server.commands.fetch_expunged import expunged_items, expunged_states
 from server.flags import SEEN
 from server.outcome import CommandFailed, Result
@@ -29,9 +29,12 @@ from server.sections import SectionPlan
 from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence, View
-from storage.models import MessageRecord, MessageState
+from storage import MessageRecord, MessageState
 
 BATCH = 500
+# Bodies read from the database per batch (each at most storage's inline size); bodies in
+# files are streamed and do not count (issue 10.2).
+BATCH_BYTES = 4 * 1024 * 1024
 FETCH = Atom("FETCH")
 # FETCH of flags only (what every client does to resynchronise) reads no blobs and can
 # take far bigger batches.
@@ -73,50 +76,6 @@ def _sets_seen(items: Sequence[FetchItem]) -> bool:
     return any((isinstance(i, BodySection) and not i.peek) or
                (isinstance(i, FetchAttr) and i.name in ("RFC822", "RFC822.TEXT"))
                for i in items)
-
-
-def _literal(data: bytes | None) -> bytes:
-    return b"NIL" if data is None else b"{%d}\r\n%s" % (len(data), data)
-
-
-def _items(view: View, rec: MessageRecord, flags: tuple[str, ...], modseq: int,
-           raw: bytes | None, items: Sequence[FetchAttr | SectionPlan]) -> list[bytes]:
-    """The FETCH data items of one message as ready bytes: 100,000 of these go out in a
-    first sync, so they are written directly rather than through the generic serializer
-    (every value here is a number, a literal, prepared bytes or a flag atom)."""
-    out: list[bytes] = []
-    for item in items:
-        if isinstance(item, SectionPlan):
-            assert raw is not None
-            out.append(item.name + b" " + _literal(item.data(raw, rec)))
-            continue
-        name = item.name
-        if name == "UID":
-            out.append(b"UID %d" % rec.uid)
-        elif name == "MODSEQ":
-            out.append(b"MODSEQ (%d)" % modseq)
-        elif name == "FLAGS":
-            out.append(b"FLAGS " + view.flags_bytes(rec.uid, flags))
-        elif name == "INTERNALDATE":
-            out.append(b'INTERNALDATE "%s"' % format_datetime(rec.internaldate).encode())
-        elif name == "RFC822.SIZE":
-            out.append(b"RFC822.SIZE %d" % rec.size)
-        elif name == "ENVELOPE":
-            out.append(b"ENVELOPE " + rec.envelope)
-        elif name == "BODYSTRUCTURE":
-            out.append(b"BODYSTRUCTURE " + rec.bodystructure)
-        elif name == "BODY":
-            out.append(b"BODY " + rec.body_simple)
-        else:
-            assert raw is not None
-            if name == "RFC822":
-                data = raw
-            elif name == "RFC822.HEADER":
-                data = raw[:rec.header_size]
-            else:  # RFC822.TEXT
-                data = raw[rec.header_size:]
-            out.append(name.encode() + b" " + _literal(data))
-    return out
 
 
 def _modifiers(session: Session, cmd: Fetch) -> tuple[int | None, bool]:
@@ -182,31 +141,34 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         SectionPlan(i) if isinstance(i, BodySection) else i for i in items]
     structure = any((isinstance(i, SectionPlan) and i.needs_tree) or
                     (isinstance(i, FetchAttr) and i.name in STRUCTURE_ITEMS) for i in plans)
-    async def load(batch: list[tuple[int, int]]) -> tuple[
-            list[tuple[int, int]], dict[int, MessageRecord], dict[int, bytes]]:
-        uids = [u for _, u in batch]
+    # Batches are cut at a UID (storage returns a prefix in UID order, see load()); a
+    # set like "5,1:3" is answered in ascending order, each message once.
+    live = sorted(set(pairs), key=lambda pair: pair[1])
+
+    async def load(start: int) -> tuple[
+            list[tuple[int, int]], dict[int, MessageRecord], dict[int, Body], int]:
+        """The batch of ``live`` from ``start``: at most BATCH messages, and only as many
+        as fit BATCH_BYTES of bodies read from the database (issue 10.2); returns where
+        the next batch starts."""
+        uids = [u for _, u in live[start:start + BATCH]]
+        recs, bodies = await store.fetch_records_and_bodies(
+            view.mailbox_id, uids, structure, need or "", viewer=session.viewer,
+            budget=BATCH_BYTES)
+        following = start + _consumed(live, start, recs)
+        batch = live[start:following]
+        records = {r.uid: r for r in recs}
         if changedsince is not None:
-            records = {r.uid: r for r in await store.fetch_records(
-                view.mailbox_id, uids, structure, viewer=session.viewer)}
             records = {u: r for u, r in records.items() if r.modseq > changedsince}
             batch = [(n, u) for n, u in batch if u in records]
-            uids = [u for _, u in batch]
-            bodies = await store.message_bodies(view.mailbox_id, uids, need == "header") \
-                if need and uids else {}
-            return batch, records, bodies
-        recs, bodies = await store.fetch_records_and_bodies(
-            view.mailbox_id, uids, structure, need or "", viewer=session.viewer)
-        return batch, {r.uid: r for r in recs}, bodies
+        return batch, records, bodies, following
 
-    batches = [pairs[i:i + BATCH] for i in range(0, len(pairs), BATCH)]
     # The next batch is read from the database while this one is formatted and sent.
-    pending = asyncio.ensure_future(load(batches[0])) if batches else None
+    pending = asyncio.ensure_future(load(0)) if live else None
     try:
-        for index in range(len(batches)):
-            assert pending is not None
-            batch, records, bodies = await pending
-            pending = asyncio.ensure_future(load(batches[index + 1])) \
-                if index + 1 < len(batches) else None
+        while pending is not None:
+            batch, records, bodies, following = await pending
+            pending = asyncio.ensure_future(load(following)) if following < len(live) \
+                else None
             flags = {u: r.flags for u, r in records.items()}
             modseqs = {u: r.modseq for u, r in records.items()}
             seen_now: set[int] = set()
@@ -230,22 +192,35 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                         missing = missing or lost
                         send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(parts) + b")"))))
                     continue
-                parts = _items(view, rec, flags[uid], modseqs[uid], bodies.get(uid), plans)
+                parts = await item_pieces(session, view, rec, flags[uid], modseqs[uid],
+                                          bodies.get(uid), plans)
                 if uid in seen_now:
                     # RFC 3501 §6.4.5: report the \Seen that this FETCH set; with
                     # CONDSTORE, with its UID and new MODSEQ (RFC 7162 §3.2.4).
                     if not wants_flags:
-                        parts.append(b"FLAGS " + view.flags_bytes(uid, flags[uid]))
+                        parts.append([b"FLAGS " + view.flags_bytes(uid, flags[uid])])
                     if view.condstore and not wants_uid:
-                        parts.append(b"UID %d" % uid)
+                        parts.append([b"UID %d" % uid])
                     if view.condstore and not has_modseq and changedsince is None:
-                        parts.append(b"MODSEQ (%d)" % modseqs[uid])
-                send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(parts) + b")"))))
+                        parts.append([b"MODSEQ (%d)" % modseqs[uid]])
+                await send_fetch(session, n, parts)
             await session.channel.flush()
     finally:
         if pending is not None and not pending.done():
             pending.cancel()
     return _done(missing, cmd)
+
+
+def _consumed(live: list[tuple[int, int]], start: int, recs: list[MessageRecord]) -> int:
+    """How many of ``live`` from ``start`` a batch that returned ``recs`` covered: up to
+    its last record, or the whole batch if none came (all expunged)."""
+    if not recs:
+        return min(BATCH, len(live) - start)
+    last = recs[-1].uid
+    for i in range(start, min(start + BATCH, len(live))):
+        if live[i][1] == last:
+            return i - start + 1
+    return min(BATCH, len(live) - start)
 
 
 def _done(missing: bool, cmd: Fetch) -> Result:

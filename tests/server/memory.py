@@ -60,3 +60,11 @@ def slow_reader(port: int) -> socket.socket:
     sock.settimeout(120)
     sock.connect(("127.0.0.1", port))
     return sock
+
+
+def bytes_read(pid: int) -> int:
+    """Bytes the process has read through read() and friends (files and sockets alike)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise KeyError("rchar")

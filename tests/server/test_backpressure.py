@@ -83,6 +83,36 @@ def test_pipelined_search_flood_to_a_client_that_does_not_read(tmp_path: Path) -
         srv.kill()
 
 
+def test_large_fetch_to_a_client_that_does_not_read(tmp_path: Path) -> None:
+    """Issue 10.2 / 11.4: FETCH 1:* BODY.PEEK[] of 6 x 8 MB streams from the blob files."""
+    size = 8 * MiB
+    count = 6
+    bodies = [message(i, size) for i in range(count)]
+    srv = _server(tmp_path, bodies)
+    try:
+        _warm_up(srv, b"FETCH 1 (UID FLAGS)")
+        base = peak_rss(srv.proc.pid)
+        sock = slow_reader(srv.port)
+        _login(sock)
+        sock.sendall(b"f FETCH 1:* BODY.PEEK[]\r\n")
+        other = slow_reader(srv.port)
+        _login(other)
+        other.close()
+        received = 0
+        buf = b""
+        while not buf.endswith(b"f OK FETCH completed\r\n"):
+            chunk = sock.recv(1 << 20)
+            assert chunk, buf[-300:]
+            received += len(chunk)
+            buf = (buf + chunk)[-100:]
+        assert received > sum(len(b) for b in bodies)
+        grown = peak_rss(srv.proc.pid) - base
+        assert grown < size * count // 4, f"peak RSS grew {grown / MiB:.1f} MiB"
+        sock.close()
+    finally:
+        srv.kill()
+
+
 @pytest.mark.parametrize("sync", [False, True])
 def test_append_with_many_messages_is_refused(tmp_path: Path, sync: bool) -> None:
     """Issue 11.4: several messages in one APPEND (MULTIAPPEND, not advertised) are refused

@@ -43,6 +43,9 @@ TLS_HANDSHAKE_TIMEOUT = 30.0
 # until the client reads: a client that does not read costs about this plus the
 # transport's high-water mark, not the size of its answers (issue 10.5, 11.4).
 PACE_BYTES = 256 * 1024
+# Under COMPRESS=DEFLATE, output at least this large is compressed in a worker thread
+# (about a millisecond per 64 KiB on this kind of machine): issue 10.7.
+COMPRESS_OFF_LOOP = 64 * 1024
 
 
 def is_loopback(address: str) -> bool:
@@ -69,6 +72,9 @@ class Connection:
         # Injected faults (server/faults.py) reshape what a command sends.
         self._filter: Callable[[bytes], bytes] | None = None
         self._trickle = 0.0
+        # Writes in order when one is compressed in a thread while another task (IDLE's
+        # reader, the session) flushes.
+        self._write_lock = asyncio.Lock()
         self.tracer = Tracer(log, self.session.peer) if ctx.trace else None
 
     # -- Channel ------------------------------------------------------------------------------
@@ -109,6 +115,12 @@ class Connection:
                     self.stream.write(data[i:i + 1])
                     await self.stream.drain()
                     await asyncio.sleep(self._trickle)
+            elif self.stream.compressing and len(data) >= COMPRESS_OFF_LOOP:
+                async with self._write_lock:
+                    await self.stream.write_off_loop(data)
+            elif self._write_lock.locked():
+                async with self._write_lock:
+                    self.stream.write(data)
             else:
                 self.stream.write(data)
         await self.stream.drain()

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from storage import Store
+from storage import PreparedBody, Store
 from storage.models import Changes, CopyResult, StoreResult
 
 log = logging.getLogger("crispin.hub")
@@ -143,7 +143,7 @@ class NotifyingStore(Store):
 
     hub: Hub
 
-    async def append_message(self, mailbox_id: int, body: bytes | Path,
+    async def append_message(self, mailbox_id: int, body: bytes | Path | PreparedBody,
                              flags: Iterable[str] = (), internaldate: datetime | None = None,
                              parsed: Any = None, *, viewer: int | None = None
                              ) -> tuple[int, int]:

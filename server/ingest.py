@@ -15,11 +15,12 @@ from pathlib import Path
 from protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
 from server.search import search_columns
 from server.sorting import sort_columns
-from storage import Store
+from storage import PreparedBody, Store
 
 # Parsing costs ~0.2 ms for a typical message and a few ms per MB: small ones are parsed on
-# the event loop, big ones in a thread so other sessions keep going.
-THREAD_THRESHOLD = 1024 * 1024
+# the event loop, anything that could take over a millisecond in a thread so other
+# sessions keep going (issue 10.7).
+THREAD_THRESHOLD = 64 * 1024
 
 
 def parsed_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, bytes | int | str | None]:
@@ -41,16 +42,31 @@ def analyse(raw: bytes) -> dict[str, bytes | int | str | None]:
     return parsed_columns(raw, parse_message(raw))
 
 
-async def deliver(store: Store, mailbox_id: int, body: bytes | Path, flags: Iterable[str] = (),
-                  internal_date: datetime | None = None, *, viewer: int | None = None
-                  ) -> tuple[int, int]:
-    """Store one message; returns (uid, modseq). ``body`` may be a spool file (kept).
+def _analyse_file(path: Path) -> dict[str, bytes | int | str | None]:
+    # The parser needs the message as bytes: it is held here, in the worker thread, for
+    # the parse only; storage never reads it again (the file is moved into place).
+    return analyse(path.read_bytes())
+
+
+async def deliver(store: Store, mailbox_id: int, body: bytes | Path | PreparedBody,
+                  flags: Iterable[str] = (), internal_date: datetime | None = None, *,
+                  viewer: int | None = None) -> tuple[int, int]:
+    """Store one message; returns (uid, modseq). ``body`` may be a file (kept), or a body
+    spooled with ``Store.spool`` (moved into place, or dropped on failure).
     ``viewer``: whose private flags (\\Seen in a shared mailbox) ``flags`` set; None is
     the mailbox's owner (delivery, import)."""
-    raw = body if isinstance(body, bytes) else await asyncio.to_thread(Path(body).read_bytes)
-    if len(raw) > THREAD_THRESHOLD:
-        columns = await asyncio.to_thread(analyse, raw)
+    if isinstance(body, PreparedBody):
+        assert body.tmp_path is not None
+        try:
+            columns = await asyncio.to_thread(_analyse_file, body.tmp_path)
+        except BaseException:
+            store.discard_body(body)
+            raise
+    elif isinstance(body, Path):
+        columns = await asyncio.to_thread(_analyse_file, body)
+    elif len(body) > THREAD_THRESHOLD:
+        columns = await asyncio.to_thread(analyse, body)
     else:
-        columns = analyse(raw)
+        columns = analyse(body)
     return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
                                       viewer=viewer)

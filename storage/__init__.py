@@ -3,7 +3,7 @@
 Knows nothing of IMAP syntax; imports neither ``server`` nor ``protocol``.
 """
 
-from .blobs import BlobFile
+from .blobs import BlobFile, PreparedBody, SpoolWriter
 from .errors import (
     AlreadyExists,
     Busy,
@@ -47,7 +47,9 @@ __all__ = [
     "MessageState",
     "NoSelect",
     "NotFound",
+    "PreparedBody",
     "SchemaTooNew",
+    "SpoolWriter",
     "StorageError",
     "Store",
     "StoreResult",

@@ -80,6 +80,36 @@ def prepare(data_dir: Path, source: bytes | Path, inline_max: int = INLINE_MAX) 
     return PreparedBody(hasher.digest(), size, None, tmp)
 
 
+class SpoolWriter:
+    """A large body arriving in pieces (APPEND, issue 10.4): written straight to a temporary
+    file under ``blobs/tmp/`` and hashed as it comes, so :meth:`finish` gives a
+    :class:`PreparedBody` whose file ``install`` moves into place: never read back, never
+    copied. Blocking: call its methods from a worker thread."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = _tmp_file(data_dir)
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed by finish()/discard()
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._hash.update(data)
+        self._file.write(data)
+        self.size += len(data)
+
+    def finish(self) -> PreparedBody:
+        """Flush and fsync the file; it now belongs to the returned body."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return PreparedBody(self._hash.digest(), self.size, None, self.path)
+
+    def discard(self) -> None:
+        self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
 def install(data_dir: Path, body: PreparedBody) -> None:
     """Writer thread, inside the transaction: move a large body to its final name."""
     if body.tmp_path is None:

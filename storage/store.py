@@ -217,7 +217,7 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
     async def append_message(
         self,
         mailbox_id: int,
-        body: bytes | Path,
+        body: bytes | Path | blobs.PreparedBody,
         flags: Iterable[str] = (),
         internaldate: datetime | None = None,
         parsed: Mapping[str, bytes | int | str | None] | None = None,
@@ -228,7 +228,8 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
         are ``viewer``'s.
 
         ``body`` is the raw message, or a file holding it (left in place for the caller to
-        delete).  ``parsed`` holds the fields computed once at APPEND, keyed by
+        delete), or a body spooled with :meth:`spool` (its file is moved into place, or
+        removed if the append fails).  ``parsed`` holds the fields computed once at APPEND, keyed by
         ``messages.PARSED_COLUMNS`` (``envelope``, ``bodystructure``, ``body_simple``
         required).  ``NotFound`` (``NoSelect`` for a placeholder) → [TRYCREATE];
         ``InvalidFlag``.
@@ -237,7 +238,11 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
         messages.check_parsed(parsed)
         bits, keywords = flags_mod.encode(flags)
         when = messages.to_stored_date(internaldate or datetime.now(UTC))
-        prepared = await asyncio.to_thread(blobs.prepare, self.data_dir, body, self.inline_max)
+        if isinstance(body, blobs.PreparedBody):
+            prepared = body
+        else:
+            prepared = await asyncio.to_thread(blobs.prepare, self.data_dir, body,
+                                               self.inline_max)
         try:
             return await self._db.write(
                 partial(
@@ -381,6 +386,16 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
             elif path is not None:
                 out[uid] = blobs.BlobFile(self.data_dir / path)
         return recs, out
+
+    async def spool(self) -> blobs.SpoolWriter:
+        """A file to receive a large body as it arrives, hashed on the way (its methods
+        block: call them in a worker thread); give ``finish()``'s result to
+        :meth:`append_message`, or call ``discard()``."""
+        return await asyncio.to_thread(blobs.SpoolWriter, self.data_dir)
+
+    def discard_body(self, body: blobs.PreparedBody) -> None:
+        """Drop a spooled body that will not be appended after all."""
+        blobs.discard(body)
 
     async def read_blob(self, blob: blobs.BlobFile, start: int, length: int) -> bytes:
         """``length`` bytes of a body file from ``start``, read in a worker thread."""

@@ -5,13 +5,10 @@ the client sends a byte of it (RFC 7888 §4 / RFC 5530 [TOOBIG])."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from protocol import AppendBegin, AppendData, AppendEnd, Event
 from server import names
@@ -21,13 +18,22 @@ from server.ingest import deliver
 from server.outcome import AUTH, CommandFailed, Result
 from server.session import Session
 from server.sets import compact_set
-from storage import InvalidFlag, MailboxInfo, NotFound, StorageError
+from storage import (
+    InvalidFlag,
+    MailboxInfo,
+    NotFound,
+    PreparedBody,
+    SpoolWriter,
+    StorageError,
+    Store,
+)
 from storage.flags import encode as encode_flags
 
 log = logging.getLogger("crispin.append")
 
-# Messages up to this size are spooled in memory; larger ones in a file in the data folder.
-MEMORY_SPOOL = 256 * 1024
+# A message larger than storage keeps inline goes to a spool file as it arrives, written
+# (and hashed) in a worker thread at most this much at a time (issue 10.4, 10.7).
+SPOOL_WRITE = 1024 * 1024
 
 
 @dataclass
@@ -36,32 +42,37 @@ class Spool:
     flags: tuple[str, ...]
     internal_date: datetime | None
     buffer: bytearray = field(default_factory=bytearray)
-    file: tempfile._TemporaryFileWrapper[bytes] | None = None
+    file: SpoolWriter | None = None
 
-    def write(self, data: bytes, spool_dir: Path) -> None:
-        if self.file is None and len(self.buffer) + len(data) > MEMORY_SPOOL:
-            spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            # Closed and removed by discard(), after storage has taken the message.
-            self.file = tempfile.NamedTemporaryFile(  # noqa: SIM115
-                dir=spool_dir, prefix="append-", delete=False)
-            self.file.write(self.buffer)
-            self.buffer = bytearray()
-        if self.file is not None:
-            self.file.write(data)
-        else:
-            self.buffer += data
+    async def write(self, data: bytes, store: Store) -> None:
+        self.buffer += data
+        if self.file is None and self.size > store.inline_max:
+            self.file = await store.spool()
+        if self.file is not None and len(self.buffer) >= SPOOL_WRITE:
+            await self._drain()
 
-    def body(self) -> bytes | Path:
+    async def _drain(self) -> None:
+        assert self.file is not None
+        data, self.buffer = bytes(self.buffer), bytearray()
+        await asyncio.to_thread(self.file.write, data)
+
+    async def body(self) -> bytes | PreparedBody:
+        """The message: bytes when small, else the spooled file, hashed and fsynced,
+        which storage moves into place (the spool no longer owns it)."""
         if self.file is None:
             return bytes(self.buffer)
-        self.file.flush()
-        return Path(self.file.name)
+        if self.buffer:
+            await self._drain()
+        file, self.file = self.file, None
+        try:
+            return await asyncio.to_thread(file.finish)
+        except BaseException:
+            file.discard()
+            raise
 
     def discard(self) -> None:
         if self.file is not None:
-            self.file.close()
-            with contextlib.suppress(OSError):
-                os.unlink(self.file.name)
+            self.file.discard()
             self.file = None
         self.buffer = bytearray()
 
@@ -164,7 +175,7 @@ async def _end(session: Session, event: AppendEnd) -> None:
 async def _store(session: Session, pending: PendingAppend) -> Result:
     uids = []
     for spool in pending.messages:
-        uid, _ = await deliver(session.server.store, pending.mailbox.id, spool.body(),
+        uid, _ = await deliver(session.server.store, pending.mailbox.id, await spool.body(),
                                spool.flags, spool.internal_date, viewer=session.viewer)
         uids.append(uid)
     # RFC 4315 §3: APPENDUID uidvalidity uid-set.
@@ -178,7 +189,6 @@ async def handle_append_event(session: Session, event: Event) -> None:
     elif isinstance(event, AppendData):
         pending: PendingAppend | None = session.append
         if pending is not None and pending.tag == event.tag and pending.messages:
-            spool_dir = session.server.config.data_dir / "spool"
-            pending.messages[-1].write(event.data, spool_dir)
+            await pending.messages[-1].write(event.data, session.server.store)
     elif isinstance(event, AppendEnd):
         await _end(session, event)

@@ -145,7 +145,7 @@ def test_large_message_spooled_round_trip(imap: Any, server: ServerThread) -> No
     assert items["BODY[TEXT]<1000>"] == raw[raw.index(b"\r\n\r\n") + 4 + 1000:][:50]
     assert items["ENVELOPE"][1] == b"big"
     # the spool file is gone once the message is stored
-    spool = server.config.data_dir / "spool"
+    spool = server.config.data_dir / "blobs" / "tmp"
     assert spool.is_dir() and not any(spool.iterdir())
 
 
@@ -209,7 +209,7 @@ def test_disconnect_mid_literal_stores_nothing(imap: Any, server: ServerThread) 
     c.close()
     d = imap()
     assert status(d) == {"MESSAGES": 0}
-    spool = server.config.data_dir / "spool"
+    spool = server.config.data_dir / "blobs" / "tmp"
     deadline = time.monotonic() + 5
     while spool.is_dir() and any(spool.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -239,3 +239,38 @@ def test_append_before_login_is_refused(imap: Any) -> None:
     line = c.line()
     assert line.startswith(f"{tag} BAD".encode()) or line.startswith(f"{tag} NO".encode())
     assert c.cmd("NOOP").ok
+
+
+def test_large_append_is_moved_into_place_not_copied(imap: Any, server: ServerThread,
+                                                     monkeypatch: Any) -> None:
+    """Issue 10.4: a message larger than the inline size is hashed while it is spooled and
+    its spool file becomes the blob file (same inode): ``blobs.prepare``, which reads a
+    body and writes a copy, is not used for it."""
+    import storage.blobs as blobs
+
+    prepared: list[object] = []
+    real_prepare = blobs.prepare
+    finished: list[int] = []
+    real_finish = blobs.SpoolWriter.finish
+
+    def spy_prepare(data_dir: Any, source: Any, *args: Any) -> Any:
+        prepared.append(source)
+        return real_prepare(data_dir, source, *args)
+
+    def spy_finish(self: Any) -> Any:
+        body = real_finish(self)
+        finished.append(os.stat(self.path).st_ino)
+        return body
+
+    monkeypatch.setattr(blobs, "prepare", spy_prepare)
+    monkeypatch.setattr(blobs.SpoolWriter, "finish", spy_finish)
+    c = imap()
+    raw = b"Subject: big\r\n\r\n" + b"y" * 76 * 30_000 + b"\r\n"
+    assert c.append("INBOX", raw).ok
+    assert prepared == []
+    stored = [p for p in (server.config.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert [p.stat().st_ino for p in stored] == finished
+    c.select()
+    assert body_of(c) == raw
+    assert c.append("INBOX", b"Subject: small\r\n\r\nhi\r\n").ok
+    assert len(prepared) == 1 and isinstance(prepared[0], bytes)

@@ -53,3 +53,33 @@ def test_drain_after_connection_lost_returns() -> None:
         proto.connection_lost(ConnectionResetError())
         await asyncio.wait_for(proto.drain(), 30)
     asyncio.run(go())
+
+
+def test_large_compressed_write_is_compressed_off_the_loop() -> None:
+    """Issue 10.7: a big write under COMPRESS=DEFLATE is compressed in a worker thread, and
+    the stream stays one valid DEFLATE stream with small writes around it."""
+    import threading
+    import zlib
+
+    async def go() -> None:
+        transport = _Transport()
+        proto = StreamProtocol()
+        proto.connection_made(transport)
+        proto.start_compression(b"")
+        threads: list[threading.Thread] = []
+        real = proto._compress
+
+        def spy(data: bytes) -> bytes:
+            threads.append(threading.current_thread())
+            return real(data)
+
+        proto._compress = spy  # type: ignore[method-assign]
+        big = bytes(range(256)) * 4096
+        proto.write(b"* small\r\n")
+        await proto.write_off_loop(big)
+        proto.write(b"* after\r\n")
+        assert threads[1] is not threading.main_thread()
+        assert threads[0] is threading.main_thread() is threads[2]
+        plain = zlib.decompressobj(-15).decompress(b"".join(transport.written))
+        assert plain == b"* small\r\n" + big + b"* after\r\n"
+    asyncio.run(go())

@@ -161,3 +161,47 @@ def test_multiappend_line_limit_is_per_message() -> None:
         events += more
     assert sum(isinstance(e, AppendBegin) for e in events) == 21
     assert events[-1] == AppendEnd("a1")
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_parse_work_is_linear_across_literals(sync: bool) -> None:
+    """Issue 10.14: a 64 KB command with 64 one-byte literals must not be re-parsed whole
+    at each literal; the bytes handed to the parser stay within a small multiple of it."""
+    conn = ServerConnection(Limits(max_literals_per_command=1000))
+    marker = b"{1}" if sync else b"{1+}"
+    pad = b"x" * 1000
+    parts = [b"a1 ID ("]
+    for i in range(64):
+        parts.append(b'"k%d" "%s" "v" ' % (i, pad) + marker + b"\r\nz")
+        parts.append(b" ")
+    command = b"".join(parts).rstrip() + b")\r\n"
+    assert len(command) > 64_000
+    # Fed whole: synchronising literals are accepted as they are announced.
+    conn.receive_data(command)
+    events: list[object] = []
+    while (ev := conn.next_event()) is not None:
+        events.append(ev)
+        if isinstance(ev, LiteralAnnounced):
+            conn.accept_literal()
+    assert isinstance(events[-1], CommandReceived), events[-1]
+    assert conn.parsed_bytes < 4 * len(command), conn.parsed_bytes
+
+
+def test_append_message_literal_still_recognised_after_a_mailbox_literal() -> None:
+    conn = ServerConnection()
+    conn.receive_data(b"a1 APPEND {5+}\r\nINBOX (\\Seen) {3+}\r\nabc\r\n")
+    events = drain(conn)
+    assert isinstance(events[0], AppendBegin) and events[0].mailbox == "INBOX"
+    conn.accept_literal()
+    events = drain(conn)
+    assert events[0] == AppendData("a1", b"abc") and events[1] == AppendEnd("a1")
+
+
+def test_error_in_a_later_literal_is_still_answered_bad() -> None:
+    """A literal where the grammar allows none, past the first: caught by the final parse."""
+    conn = ServerConnection()
+    data = b"a1 LOGIN {1+}\r\nx {1+}\r\ny {1+}\r\nz\r\na2 NOOP\r\n"
+    conn.receive_data(data)
+    events = drain(conn)
+    assert isinstance(events[0], CommandError) and events[0].tag == "a1"
+    assert events[1] == CommandReceived("a2", Noop())

@@ -168,7 +168,8 @@ async def start_server(config: Config) -> RunningServer:
                               config.get("server", "hostname"))
     hub = Hub()
     store = await NotifyingStore.open(
-        data_dir, busy_timeout=float(config.get("limits", "storage_busy_timeout")))
+        data_dir, busy_timeout=float(config.get("limits", "storage_busy_timeout")),
+        readers=int(config.get("database", "readers")))
     store.hub = hub
     listener: Listener | None = None
     try:

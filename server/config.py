@@ -39,6 +39,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "create_starter_account": True,
         "admins": "",
     },
+    "database": {
+        "readers": 4,
+    },
     "namespaces": {
         "other_users": "Other Users/",
         "shared": "Shared/",
@@ -151,6 +154,11 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("log", "level"): ("debug", "info", "warning", "error"),
 }
 
+# Settings with a lower bound (no reader connection at all would hang every read).
+MINIMUMS: dict[tuple[str, str], int] = {
+    ("database", "readers"): 1,
+}
+
 
 def _merge(target: dict[str, dict[str, Any]], layer: Mapping[str, Any], origin: str) -> None:
     for section, entries in layer.items():
@@ -162,6 +170,10 @@ def _merge(target: dict[str, dict[str, Any]], layer: Mapping[str, Any], origin: 
             if key not in DEFAULTS[section]:
                 raise ConfigError(f"{origin}: unknown key {section}.{key}")
             value = _coerce(section, key, value)
+            least = MINIMUMS.get((section, key))
+            if least is not None and value < least:
+                raise ConfigError(f"{origin}: {section}.{key} must be at least {least}, "
+                                  f"got {value!r}")
             allowed = CHOICES.get((section, key))
             if allowed is not None and value not in allowed:
                 raise ConfigError(f"{origin}: {section}.{key} must be one of "

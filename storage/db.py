@@ -105,6 +105,11 @@ class Database:
         self.batches = 0
         """Number of write transactions committed (for tests and benchmarks)."""
 
+    @property
+    def reader_count(self) -> int:
+        """Reader connections (each on its own thread) serving ``read`` in parallel."""
+        return len(self._readers)
+
     @classmethod
     async def open(cls, path: Path, **kwargs: Any) -> Database:
         """Create the file if needed (mode 0600), switch to WAL, run migrations."""

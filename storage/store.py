@@ -18,11 +18,12 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from . import blobs, mailboxes, message_reads, messages, passwords, subscriptions, users
 from . import flags as flags_mod
@@ -45,6 +46,8 @@ from .store_access import AccessMixin
 from .store_browse import BrowseMixin
 
 DB_FILE = "crispin.db"
+HASH_THREADS = 2
+T = TypeVar("T")
 
 
 class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
@@ -58,6 +61,10 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
         self._db = db
         self.data_dir = data_dir
         self._scrypt_n = scrypt_n
+        # Password hashing (scrypt: ~100 ms of CPU and 16 MiB each) has its own small pool,
+        # so a burst of logins queues behind itself, not in front of blob reads and MIME
+        # parsing in the default pool (issue 10.6).
+        self._hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="crispin-scrypt")
         self.inline_max = blobs.INLINE_MAX
         """Bodies up to this many bytes are stored inside the database."""
 
@@ -76,12 +83,17 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
             data_dir.mkdir(mode=0o700, parents=True)
             os.chmod(data_dir, 0o700)  # mkdir's mode is filtered by the umask
         db = await Database.open(data_dir / DB_FILE, **db_options)
+        store = cls(db, data_dir, scrypt_n)
         # Warm the dummy hash so the first unknown-user login costs the same as the others.
-        await asyncio.to_thread(passwords.dummy_hash, scrypt_n)
-        return cls(db, data_dir, scrypt_n)
+        await store._hashing(passwords.dummy_hash, scrypt_n)
+        return store
 
     async def close(self) -> None:
+        self._hash_pool.shutdown(wait=False)
         await self._db.close()
+
+    async def _hashing(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._hash_pool, fn, *args)
 
     @property
     def database(self) -> Database:
@@ -124,14 +136,14 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
             return None  # an account made with an empty password before it was refused
         found = await self._db.read(partial(users.get_user_and_hash, name=name))
         stored = found[1] if found is not None else passwords.dummy_hash(self._scrypt_n)
-        ok = await asyncio.to_thread(passwords.verify_password, password, stored)
+        ok = await self._hashing(passwords.verify_password, password, stored)
         return found[0] if found is not None and ok else None
 
     async def user_count(self) -> int:
         return await self._db.read(users.user_count)
 
     async def _hash(self, password: str) -> str:
-        return await asyncio.to_thread(passwords.hash_password, password, self._scrypt_n)
+        return await self._hashing(passwords.hash_password, password, self._scrypt_n)
 
     # -- mailboxes ------------------------------------------------------------------------
 

@@ -55,3 +55,18 @@ def test_errors_are_reported(tmp_path: Path) -> None:
 def test_booleans_from_environment() -> None:
     cfg = load_config(None, environ={"CRISPIN_LOG_TRACE": "yes"})
     assert cfg.get("log", "trace") is True
+
+
+def test_database_readers_sizes_the_reader_pool(tmp_path: Path) -> None:
+    """Issue 10.6: the reader pool is configured (default 4), and must not be empty."""
+    from tests.server.harness import ServerThread
+
+    assert load_config(None, environ={}).get("database", "readers") == 4
+    env = {"CRISPIN_DATABASE_READERS": "0"}
+    with pytest.raises(ConfigError, match=r"database\.readers must be at least 1"):
+        load_config(None, environ=env)
+    srv = ServerThread(tmp_path, database={"readers": 3})
+    try:
+        assert srv.running.ctx.store.database.reader_count == 3
+    finally:
+        srv.stop()

@@ -204,3 +204,29 @@ async def test_recreated_user_gets_fresh_inbox(store: Store) -> None:
     a2 = await store.create_user("alice", "pw")
     i2 = await store.get_mailbox(a2.id, "INBOX")
     assert i1 and i2 and i2.uidvalidity > i1.uidvalidity
+
+
+async def test_password_hashing_has_its_own_pool(store: Store, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """Issue 10.6: scrypt runs in the store's small hashing pool, not in the default pool
+    that blob I/O and MIME parsing share, and never on the event loop."""
+    import threading
+
+    names: list[str] = []
+    real_verify, real_hash = passwords.verify_password, passwords.hash_password
+
+    def verify(*args: object) -> bool:
+        names.append(threading.current_thread().name)
+        return real_verify(*args)  # type: ignore[arg-type]
+
+    def hash_(*args: object) -> str:
+        names.append(threading.current_thread().name)
+        return real_hash(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(passwords, "verify_password", verify)
+    monkeypatch.setattr(passwords, "hash_password", hash_)
+    await store.create_user("pooled", "pw-1")
+    assert await store.verify_password("pooled", "pw-1") is not None
+    assert await store.verify_password("nobody", "pw-1") is None
+    assert len(names) == 3
+    assert all(n.startswith("crispin-scrypt") for n in names), names

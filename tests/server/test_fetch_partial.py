@@ -11,6 +11,8 @@ import re
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.server.memory import MiB, bytes_read, message, populate
 from tests.server.process import ServerProcess
 
@@ -36,6 +38,7 @@ def _literal(reply: bytes, name: bytes) -> bytes:
     return reply[m.end():m.end() + int(m[1])]
 
 
+@pytest.mark.timeout(600)  # a loaded machine: the bound is on bytes read, not on time
 def test_partial_fetches_read_only_their_range(tmp_path: Path) -> None:
     raw = message(0, 20 * MiB)
     header_size = raw.index(b"\r\n\r\n") + 4

@@ -14,7 +14,6 @@ everything and reads RSS once more (what is not given back).
     .venv/bin/python bench/idle_memory.py                      # plain and TLS, 1000 each
     .venv/bin/python bench/idle_memory.py --quick              # 200 connections, 3 s idle
     .venv/bin/python bench/idle_memory.py --modes tls --connections 2000
-    .venv/bin/python bench/idle_memory.py --ssl-buffer-kb 16   # experiment, see README
 
 The soft RLIMIT_NOFILE is raised for this process (the server inherits it). Kernel socket
 buffers are not in the server's RSS; they are the same for every server design.
@@ -158,9 +157,6 @@ def main() -> int:
     ap.add_argument("--modes", default="plain,tls")
     ap.add_argument("--quick", action="store_true", help="200 connections, 3 s idle")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--ssl-buffer-kb", type=int, metavar="KB",
-                    help="experiment: run the server with asyncio's SSLProtocol.max_size (its "
-                         "per-connection TLS read buffer, 256 KiB by default) set to KB")
     args = ap.parse_args()
     n, idle = (200, 3.0) if args.quick else (args.connections, args.idle)
     modes = [m for m in args.modes.split(",") if m]
@@ -173,16 +169,10 @@ def main() -> int:
           f"RLIMIT_NOFILE soft {nofile}")
     env = {"CRISPIN_LIMITS_MAX_CONNECTIONS_PER_IP": "5000",
            "CRISPIN_LIMITS_MAX_CONNECTIONS": "5000"}
-    wrapper = None
-    if args.ssl_buffer_kb:
-        env["BENCH_SSL_MAX_SIZE"] = str(args.ssl_buffer_kb * 1024)
-        wrapper = [sys.executable, str(HERE / "_patched_server.py")]
     rows = []
     for mode in modes:
-        with BenchServer(env, wrapper=wrapper) as server:
+        with BenchServer(env) as server:
             row = asyncio.run(measure(server, mode, n, idle, args.settle))
-        if args.ssl_buffer_kb:
-            row["ssl_buffer_kb"] = args.ssl_buffer_kb
         rows.append(row)
         print(f"  {mode:6} {row['connections']} idle connections: RSS {row['rss_before_kb']} -> "
               f"{row['rss_after_kb']} kB = {row['kb_per_connection']} kB/connection; "

@@ -25,7 +25,7 @@ from server.hub import Hub, NotifyingStore
 from server.session import Session
 from server.sorting import ensure_sort_keys
 from server.stream import StreamProtocol
-from server.tls import ensure_certificate, limit_tls_buffers, server_context
+from server.tls import ensure_certificate, server_context
 from storage import Store
 
 log = logging.getLogger("crispin")
@@ -74,6 +74,8 @@ class Listener:
 
     def _factory(self, tls: bool) -> StreamProtocol:
         stream = StreamProtocol()
+        if tls:
+            stream.tls_context = self.ctx.ssl_context
         stream.on_connect = lambda s: self._accept(s, tls)
         return stream
 
@@ -81,9 +83,10 @@ class Listener:
         loop = asyncio.get_running_loop()
         plain = await loop.create_server(lambda: self._factory(False), host, port,
                                          reuse_address=True)
+        # TLS is done by the session's stream itself (server/tls_layer.py), so the
+        # handshake counts against the connection limits and has the connection's timeout.
         implicit = await loop.create_server(lambda: self._factory(True), host, tls_port,
-                                            ssl=self.ctx.ssl_context, reuse_address=True,
-                                            ssl_handshake_timeout=30)
+                                            reuse_address=True)
         self.servers = [plain, implicit]
         return [plain.sockets[0].getsockname()[:2], implicit.sockets[0].getsockname()[:2]]
 
@@ -161,7 +164,6 @@ class RunningServer:
 
 async def start_server(config: Config) -> RunningServer:
     """Everything ``crispin serve`` does before it waits; tests call it directly."""
-    limit_tls_buffers()
     data_dir = config.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),

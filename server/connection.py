@@ -197,6 +197,13 @@ class Connection:
 
     async def run(self) -> None:
         try:
+            if self._tls:
+                # Implicit TLS (RFC 8314 §3.3): the greeting comes after the handshake.
+                try:
+                    await self.stream.handshake(TLS_HANDSHAKE_TIMEOUT)
+                except (TimeoutError, ConnectionError) as exc:
+                    log.debug("%s: TLS handshake: %s", self.session.peer, exc or "timeout")
+                    raise Disconnect from None
             self.send(self.ctx.greeting(self.session))
             while self.session.state is not State.LOGOUT:
                 event = await self.next_event()

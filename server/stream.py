@@ -14,6 +14,8 @@ import ssl
 import zlib
 from typing import Any
 
+from server.tls_layer import TLSClosed, TLSLayer
+
 # Stop reading from a client that sends faster than we parse (pipelined APPENDs, floods);
 # the kernel's socket buffer then pushes back on the client.
 HIGH_WATER = 256 * 1024
@@ -44,15 +46,25 @@ class StreamProtocol(asyncio.Protocol):
         self._inflate: Any = None  # zlib decompress object once COMPRESS is active
         self._deflate: Any = None
         self._tail = b""
+        self._tls: TLSLayer | None = None
+        self._handshake: asyncio.Future[None] | None = None
+        #: Set by the listener of the implicit-TLS port: TLS starts with the connection.
+        self.tls_context: ssl.SSLContext | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        if self.tls_context is not None:
+            self.begin_tls(self.tls_context)
         if self.on_connect is not None:
             self.on_connect(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._tls is not None:
+            data = self._tls_received(data)
+            if not data:
+                return
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
@@ -66,6 +78,8 @@ class StreamProtocol(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_exception(ConnectionError("closed during the TLS handshake"))
         self._eof = True
         self._wake_reader()
         self._wake_drainers()
@@ -144,7 +158,16 @@ class StreamProtocol(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             if self._deflate is not None:
                 data = self._compress(data)
-            self.transport.write(data)
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self._tls is not None:
+            if not self._tls.handshake_done:
+                return  # nothing of ours may go out in the clear once TLS has begun
+            self._tls.send(data)
+            data = self._tls.outgoing()
+        self.transport.write(data)
 
     async def write_off_loop(self, data: bytes) -> None:
         """``write``, compressing in a worker thread (a FETCH batch under COMPRESS takes
@@ -155,7 +178,7 @@ class StreamProtocol(asyncio.Protocol):
             return
         out = await asyncio.to_thread(self._compress, data)
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(out)
+            self._send(out)
 
     def _compress(self, data: bytes) -> bytes:
         assert self._deflate is not None
@@ -183,19 +206,59 @@ class StreamProtocol(asyncio.Protocol):
     def closed(self) -> bool:
         return self._eof
 
-    async def start_tls(self, context: ssl.SSLContext, handshake_timeout: float) -> None:
-        """Discard unread input, then switch the transport to TLS (RFC 3501 §6.2.1)."""
-        assert self.transport is not None
+    # -- TLS (server/tls_layer.py: the ssl module's memory BIOs, no private asyncio API) --
+    def begin_tls(self, context: ssl.SSLContext) -> None:
+        """From now on the bytes on the wire are TLS; unread input is discarded first
+        (RFC 3501 §6.2.1, CVE-2011-0411: plaintext sent before the handshake is not read
+        as if it came through TLS)."""
         self.discard()
-        loop = asyncio.get_running_loop()
-        new = await loop.start_tls(self.transport, self, context, server_side=True,
-                                   ssl_handshake_timeout=handshake_timeout)
-        if new is None:
-            raise ConnectionError("TLS handshake failed")
-        self.transport = new
+        self._tls = TLSLayer(context)
+        self._handshake = asyncio.get_running_loop().create_future()
+
+    async def handshake(self, timeout: float) -> None:
+        """Wait for the TLS handshake begun by :meth:`begin_tls`; ``ConnectionError`` if
+        it fails, ``TimeoutError`` if it takes longer than ``timeout``."""
+        assert self._handshake is not None
+        async with asyncio.timeout(timeout):
+            await self._handshake
+
+    async def start_tls(self, context: ssl.SSLContext, handshake_timeout: float) -> None:
+        """STARTTLS: discard unread input, then switch to TLS (RFC 3501 §6.2.1)."""
+        self.begin_tls(context)
+        await self.handshake(handshake_timeout)
+
+    def _tls_received(self, data: bytes) -> bytes:
+        tls = self._tls
+        assert tls is not None and self.transport is not None
+        try:
+            plain = tls.receive(data)
+        except TLSClosed:
+            self._tls_flush()
+            self.eof_received()
+            return b""
+        except ssl.SSLError as exc:
+            self._tls_flush()  # the alert, if any
+            if self._handshake is not None and not self._handshake.done():
+                self._handshake.set_exception(ConnectionError(f"TLS handshake failed: {exc}"))
+            self.transport.abort()
+            return b""
+        self._tls_flush()
+        if tls.handshake_done and self._handshake is not None and not self._handshake.done():
+            self._handshake.set_result(None)
+        return plain
+
+    def _tls_flush(self) -> None:
+        assert self._tls is not None and self.transport is not None
+        out = self._tls.outgoing()
+        if out and not self.transport.is_closing():
+            self.transport.write(out)
 
     def close(self) -> None:
         if self.transport is not None:
+            if self._tls is not None and self._tls.handshake_done \
+                    and not self.transport.is_closing():
+                self._tls.close()  # close_notify (RFC 8446 §6.1)
+                self._tls_flush()
             self.transport.close()
 
     def abort(self) -> None:

@@ -100,20 +100,6 @@ def ensure_certificate(data_dir: Path, cert: str, key: str, hostname: str) -> Ce
     return Certificate(cert_path, key_path, generated=True)
 
 
-# asyncio's TLS transport (3.11+) gives every connection a 256 KiB read buffer for its whole
-# life: 90% of an idle TLS connection's memory (bench/README.md). It only bounds how much
-# decrypted input is handed over per read; 8 KiB keeps an idle TLS session near 35 kB, and
-# the login benchmark shows no cost in speed.
-TLS_READ_BUFFER = 8 * 1024
-
-
-def limit_tls_buffers() -> None:
-    from asyncio import sslproto
-
-    if hasattr(sslproto.SSLProtocol, "max_size"):
-        sslproto.SSLProtocol.max_size = TLS_READ_BUFFER
-
-
 def server_context(certificate: Certificate) -> ssl.SSLContext:
     """TLS 1.2 minimum (RFC 8314 §4.1 asks for TLS 1.2 or later)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

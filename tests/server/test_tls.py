@@ -91,3 +91,46 @@ def test_certificate_reused_across_restarts(tmp_path) -> None:  # type: ignore[n
         assert second.running.fingerprint == fp
     finally:
         second.stop()
+
+
+def test_tls_uses_no_private_asyncio_api(server: ServerThread) -> None:
+    """Issue 10.9: TLS runs on the ssl module's memory BIOs (server/tls_layer.py); the
+    server no longer patches asyncio.sslproto.SSLProtocol.max_size process-wide."""
+    from asyncio import sslproto
+
+    assert sslproto.SSLProtocol.max_size == 256 * 1024
+    client = server.imaps()
+    assert client.login("alice", PASSWORD)[0] == "OK"
+    # A large answer and a large command both cross several TLS records.
+    client.create("Big")
+    body = b"Subject: big\r\n\r\n" + b"z" * 200_000 + b"\r\n"
+    assert client.append("Big", None, None, body)[0] == "OK"
+    client.select("Big")
+    typ, data = client.fetch("1", "(BODY.PEEK[])")
+    assert typ == "OK" and data[0][1] == body  # type: ignore[index]
+    client.logout()
+
+
+def test_implicit_tls_handshake_times_out(server: ServerThread,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that connects to the TLS port and never starts the handshake is dropped
+    after the handshake timeout, without a greeting in the clear."""
+    import server.connection as connection_module
+
+    monkeypatch.setattr(connection_module, "TLS_HANDSHAKE_TIMEOUT", 0.5)
+    sock = socket.create_connection(("127.0.0.1", server.tls_port), timeout=30)
+    try:
+        assert sock.recv(100) == b""  # closed, nothing sent
+    finally:
+        sock.close()
+
+
+def test_implicit_tls_garbage_is_refused(server: ServerThread) -> None:
+    sock = socket.create_connection(("127.0.0.1", server.tls_port), timeout=30)
+    try:
+        sock.sendall(b"a1 LOGIN alice secret\r\n")
+        data = sock.recv(100)
+        assert not data.startswith(b"* OK") and not data.startswith(b"a1")
+    finally:
+        sock.close()
+    assert server.imaps().login("alice", PASSWORD)[0] == "OK"

@@ -1,8 +1,10 @@
 """FETCH and UID FETCH (RFC 3501 §6.4.5, §6.4.8, §7.4.2).
 
 Everything but body sections comes ready from storage (ENVELOPE and BODYSTRUCTURE were
-serialised at APPEND); bodies are loaded in batches, and only the header when the items ask
-for nothing more (the header fetch every client does on first sync).
+serialised at APPEND); bodies are loaded in batches bounded by count and by bytes, and only
+the header when the items ask for nothing more (the header fetch every client does on first
+sync). Bodies kept in files are not loaded with the batch: ``fetch_body`` reads the span each
+item needs and streams large literals under back-pressure (issue 10.2, 10.3).
 """
 
 from __future__ import annotations

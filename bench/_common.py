@@ -86,7 +86,7 @@ class BenchServer:
         self.env.update(env or {})
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.log_level = log_level
-        # e.g. [python, bench/_patched_server.py] instead of [python, -m, server.cli]
+        # e.g. [python, some_wrapper.py] instead of [python, -m, server.cli]
         self.wrapper = wrapper or [PYTHON, "-m", "server.cli"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = self.tls_port = 0

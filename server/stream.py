@@ -66,6 +66,8 @@ class StreamProtocol(asyncio.Protocol):
             if not data:
                 return
         self._chunks.append(data)
+        if self._tls is not None and self._tls.peer_closed:
+            self.eof_received()  # close_notify came right behind this data
         self._buffered += len(data)
         if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
             self._paused = True

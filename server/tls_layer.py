@@ -30,11 +30,15 @@ class TLSLayer:
         self._out = ssl.MemoryBIO()
         self.obj = context.wrap_bio(self._in, self._out, server_side=True)
         self.handshake_done = False
+        #: close_notify arrived behind data that :meth:`receive` returned.
+        self.peer_closed = False
 
     def receive(self, data: bytes) -> bytes:
         """Feed ciphertext; returns the plaintext it completes (b"" while handshaking).
         Raises ``ssl.SSLError`` on a bad handshake or record, :class:`TLSClosed` at
         close_notify (after returning nothing more)."""
+        if self.peer_closed:
+            raise TLSClosed
         if data:
             self._in.write(data)
         if not self.handshake_done:
@@ -50,12 +54,14 @@ class TLSLayer:
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:
-                if chunks:
-                    self._in.write_eof()
-                    break
-                raise TLSClosed from None
+                chunk = b""
             if not chunk:
-                break
+                # close_notify (CPython's read() returns b"" for it, or raises
+                # SSLZeroReturnError): the data first, the end on the next call.
+                if chunks:
+                    self.peer_closed = True
+                    break
+                raise TLSClosed
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -16,7 +16,7 @@ from server import rederive
 from server.accounts import create_account
 from server.commands import COMMANDS
 from server.config import Config
-from server.connection import Connection
+from server.connection import TLS_HANDSHAKE_TIMEOUT, Connection
 from server.context import ServerContext
 from server.http import start_http
 from server.http.api import HttpApi
@@ -31,6 +31,7 @@ from storage import Store
 log = logging.getLogger("crispin")
 
 STARTER_USER = "crispin"
+BYE_LIMIT = b"* BYE Too many connections, try again later\r\n"
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Listener:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     per_ip: collections.Counter[str] = field(default_factory=collections.Counter)
     sessions: dict[asyncio.Task[None], Session] = field(default_factory=dict)
+    refusing: set[asyncio.Task[None]] = field(default_factory=set)
 
     def _accept(self, stream: StreamProtocol, tls: bool) -> None:
         assert stream.transport is not None
@@ -52,9 +54,15 @@ class Listener:
         if len(self.tasks) >= limits["max_connections"] or \
                 self.per_ip[host] >= limits["max_connections_per_ip"]:
             # RFC 3501 §7.1.5: BYE may be the greeting when the server will not serve.
-            stream.write(b"* BYE Too many connections, try again later\r\n")
-            stream.close()
             log.warning("refused connection from %s: connection limit", host)
+            if tls:
+                # On the TLS port the BYE goes through TLS, after the handshake.
+                refusal = asyncio.get_running_loop().create_task(self._refuse_tls(stream))
+                self.refusing.add(refusal)
+                refusal.add_done_callback(self.refusing.discard)
+                return
+            stream.write(BYE_LIMIT)
+            stream.close()
             return
         conn = Connection(self.ctx, stream, (host, peer[1]), tls)
         self.ctx.session_opened(conn.session)
@@ -71,6 +79,14 @@ class Listener:
                 del self.per_ip[host]
 
         task.add_done_callback(done)
+
+    async def _refuse_tls(self, stream: StreamProtocol) -> None:
+        try:
+            await stream.handshake(TLS_HANDSHAKE_TIMEOUT)
+            stream.write(BYE_LIMIT)
+        except (TimeoutError, ConnectionError):
+            pass
+        stream.close()
 
     def _factory(self, tls: bool) -> StreamProtocol:
         stream = StreamProtocol()

@@ -216,6 +216,9 @@ class StreamProtocol(asyncio.Protocol):
         self.discard()
         self._tls = TLSLayer(context)
         self._handshake = asyncio.get_running_loop().create_future()
+        # A failure nobody waits for (the peer left first) is not an error to report.
+        self._handshake.add_done_callback(
+            lambda f: None if f.cancelled() else f.exception())
 
     async def handshake(self, timeout: float) -> None:
         """Wait for the TLS handshake begun by :meth:`begin_tls`; ``ConnectionError`` if

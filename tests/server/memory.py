@@ -24,7 +24,7 @@ def cli(data_dir: Path, *args: str, stdin: str | None = None) -> None:
 
 def populate(data_dir: Path, user: str, password: str, messages: list[bytes]) -> None:
     """Create ``user`` and import ``messages`` into its INBOX, before the server starts."""
-    cli(data_dir, "user", "add", user, "--password-stdin", stdin=password + "\n")
+    cli(data_dir, "user", "add", user, "--password-stdin", "--create", stdin=password + "\n")
     folder = data_dir.parent / "eml"
     folder.mkdir()
     for i, body in enumerate(messages):

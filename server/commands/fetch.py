@@ -190,9 +190,9 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                 rec = records.get(uid)
                 if rec is None or (need and uid not in bodies):
                     if answer_expunged:  # expunged by another session
-                        parts, lost = expunged_items(view, uid, expunged.get(uid), plans)
+                        known, lost = expunged_items(view, uid, expunged.get(uid), plans)
                         missing = missing or lost
-                        send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(parts) + b")"))))
+                        send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(known) + b")"))))
                     continue
                 parts = await item_pieces(session, view, rec, flags[uid], modseqs[uid],
                                           bodies.get(uid), plans)

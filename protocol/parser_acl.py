@@ -12,7 +12,13 @@ MAX_NUMBER64 = 2**63 - 1
 
 
 def _text(r: Reader) -> str:
-    return r.astring().decode("utf-8", "surrogateescape")
+    """An identifier, rights or quota root: UTF-8 text (RFC 4314 §3 names users, RFC 9208
+    §8 roots); other bytes can name nothing, so they are a syntax error, not a lookup."""
+    raw = r.astring()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("Not UTF-8", "CLIENTBUG") from None
 
 
 def _setacl(r: Reader) -> c.Command:

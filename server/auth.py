@@ -46,13 +46,21 @@ def parse_plain(message: bytes) -> Credentials:
     parts = message.split(b"\0")
     if len(parts) != 3:
         raise SaslError("Malformed PLAIN response")
-    try:
-        authzid, authcid, password = (p.decode("utf-8") for p in parts)
-    except UnicodeDecodeError:
-        raise SaslError("PLAIN response is not UTF-8") from None
+    # Invalid UTF-8 is kept (surrogateescape) and fails as a wrong password would, after
+    # the same delay: answering BAD at once would tell a guesser something for free.
+    authzid, authcid, password = (p.decode("utf-8", "surrogateescape") for p in parts)
     if not authcid:
         raise SaslError("Empty authentication identity")
     return Credentials(authcid, password, authzid)
+
+
+def is_utf8(text: str) -> bool:
+    """False when ``text`` carries bytes that were not UTF-8 (decoded with surrogateescape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class Authenticator:
@@ -71,6 +79,10 @@ class Authenticator:
         """The user, or None. An authzid other than the authcid is refused: Crispin has no
         proxy-authorisation (RFC 4616 §2 lets the server refuse it)."""
         if creds.authzid and creds.authzid != creds.authcid:
+            return None
+        if not (is_utf8(creds.authcid) and is_utf8(creds.password)):
+            # RFC 3501 §6.2.3 / RFC 4616 §2: names and passwords are UTF-8; no stored user
+            # has a name like this one, so it is a plain failure.
             return None
         name = creds.authcid
         digest = self._digest(name, creds.password)

@@ -82,6 +82,11 @@ MAX_SQL_RANGES = 16
 """UID sets with more ranges are tested by a bisecting function, not by an OR chain."""
 
 
+MAX_LIKE_NEEDLE = 40000
+"""Needles whose escaped LIKE pattern is longer than this (UTF-8 bytes) are matched with
+``instr()`` instead (SQLite's own limit on LIKE patterns is 50,000 bytes)."""
+
+
 class SearchTooComplex(StorageError):
     """The criteria exceed an SQLite limit (expression depth, number of parameters)."""
 
@@ -288,6 +293,10 @@ class _Compiler:
         than ``instr()`` on long text (bench/README.md), and since both sides are
         case-folded, LIKE's own ASCII case folding changes nothing."""
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        if len(escaped.encode("utf-8", "surrogatepass")) > MAX_LIKE_NEEDLE:
+            # SQLite refuses LIKE patterns over SQLITE_MAX_LIKE_PATTERN_LENGTH (50,000
+            # bytes); instr() has no such limit, and at that length speed is moot.
+            return f"(coalesce(instr({column}, {self.p(needle)}), 0) > 0)"
         return f"coalesce({column} LIKE {self.p('%' + escaped + '%')} ESCAPE '\\', 0)"
 
     def text(self, field: TextField, needle: str) -> str:

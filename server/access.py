@@ -8,14 +8,17 @@ whether the mailbox exists or not (RFC 4314 §6).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from server.namespaces import Place
-from server.outcome import CommandFailed
+from server.outcome import CommandFailed, Disconnect
 from server.session import Session
 from storage import MailboxInfo
 
 ALL_RIGHTS = "lrswipkxtea"
+
+log = logging.getLogger("crispin.access")
 
 
 @dataclass(frozen=True)
@@ -63,11 +66,43 @@ async def mailbox_for(session: Session, name: str, need: str = "",
 
 
 async def current_rights(session: Session) -> str:
-    """The rights on the selected mailbox now: re-read for each command, so that a right
-    revoked while the mailbox is selected takes effect at once (RFC 4314 §4)."""
+    """The rights on the selected mailbox now: :func:`recheck` refreshed them at the start of
+    this command if any right changed anywhere, so a right revoked while the mailbox is
+    selected takes effect at once (RFC 4314 §4)."""
     view = session.view
     assert view is not None
-    return await rights_on_mailbox(session, view.mailbox)
+    return view.rights
+
+
+def require_selected(session: Session, right: str) -> None:
+    """NO [NOPERM] unless the user holds ``right`` on the selected mailbox now: "r" for
+    FETCH, SEARCH and the source of COPY/MOVE (RFC 4314 §4)."""
+    view = session.view
+    assert view is not None
+    if right not in view.rights:
+        raise CommandFailed(f"Permission denied (needs the {right!r} right)", "NOPERM")
+
+
+async def recheck(session: Session) -> None:
+    """At the start of every command of a logged-in session: one read of storage's access
+    serial; when it moved (an ACL changed, a mailbox or a user was deleted — by any session,
+    the CLI or another process), re-read the rights on the selected mailbox, and end the
+    session with ``* BYE`` if its user no longer exists (RFC 3501 §7.1.5)."""
+    user = session.user
+    if user is None:
+        return
+    view = session.view
+    found = await session.server.store.session_access(
+        session.access_serial, user.id, user.name, None if view is None else view.mailbox_id)
+    if found is None:
+        return
+    session.access_serial = found.serial
+    if not found.user_exists:
+        log.info("%s: user %s was deleted; ending the session", session.peer, user.name)
+        session.untagged_status("BYE", "This account no longer exists")
+        raise Disconnect
+    if view is not None and found.rights is not None:
+        view.rights = found.rights
 
 
 def allowed_flags(flags: tuple[str, ...] | list[str], rights: str) -> list[str]:

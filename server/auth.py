@@ -3,7 +3,9 @@
 scrypt makes a wrong guess expensive, and also every right one: a client like Thunderbird opens
 several connections with the same password, so a verified (user, password) pair is remembered
 for ``auth.cache_ttl`` seconds as an HMAC under a per-process random key (never the password
-itself), the way Dovecot's auth cache works. Failures are never cached.
+itself), the way Dovecot's auth cache works. Failures are never cached. An entry holds the
+stored hash it was verified against and is used only while that hash is still the stored one,
+so a password changed or a user deleted by any process is never accepted from the cache.
 """
 
 from __future__ import annotations
@@ -63,12 +65,20 @@ def is_utf8(text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Cached:
+    digest: bytes  # HMAC of (name, password) under the per-process key
+    user: User
+    stored: str  # the password hash that was verified
+    expires: float
+
+
 class Authenticator:
     def __init__(self, store: Store, cache_ttl: float) -> None:
         self._store = store
         self._ttl = cache_ttl
         self._key = os.urandom(32)
-        self._cache: dict[str, tuple[bytes, User, float]] = {}
+        self._cache: dict[str, _Cached] = {}
 
     def _digest(self, name: str, password: str) -> bytes:
         msg = name.encode("utf-8", "surrogateescape") + b"\0" + password.encode(
@@ -85,16 +95,30 @@ class Authenticator:
             # has a name like this one, so it is a plain failure.
             return None
         name = creds.authcid
-        digest = self._digest(name, creds.password)
         now = time.monotonic()
         hit = self._cache.get(name)
-        if hit is not None and hit[2] > now and hmac.compare_digest(hit[0], digest):
-            return hit[1]
+        stored: str | None = None
+        if hit is not None and hit.expires > now:
+            # One cheap read instead of scrypt, and the reason the cache is safe: an entry
+            # counts only while the stored hash is still the one that was verified, so
+            # `crispin user passwd` or `user delete` (any process) ends it at once.
+            found = await self._store.password_hash(name)
+            stored = None if found is None else found[1]
+            if found is not None and found[0] == hit.user and stored == hit.stored and \
+                    hmac.compare_digest(hit.digest, self._digest(name, creds.password)):
+                return hit.user
         user = await self._store.verify_password(name, creds.password)
         if user is not None and self._ttl > 0:
-            if len(self._cache) > 10000:
-                self._cache = {k: v for k, v in self._cache.items() if v[2] > now}
-            self._cache[name] = (digest, user, now + self._ttl)
+            if stored is None:
+                found = await self._store.password_hash(name)
+                stored = None if found is None or found[0] != user else found[1]
+            if stored is not None:
+                # Had the password changed between the two reads, the entry holds a hash
+                # that is no longer stored and simply never matches.
+                if len(self._cache) > 10000:
+                    self._cache = {k: v for k, v in self._cache.items() if v.expires > now}
+                self._cache[name] = _Cached(self._digest(name, creds.password), user,
+                                            stored, now + self._ttl)
         elif user is None:
             self._cache.pop(name, None)
         return user

@@ -77,6 +77,7 @@ class Session:
     # Modseqs of the flag changes the running command made in the selected mailbox
     # (``store_flags``); the command table says whether they are echoed.
     written: list[int] = field(default_factory=list)
+    access_serial: int = -1  # storage's access serial when rights were last read
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:
@@ -273,6 +274,10 @@ class Session:
         every command alike (``server.command_spec``)."""
         self.written = []
         try:
+            if self.user is not None:
+                from server.access import recheck
+
+                await recheck(self)
             result = await spec.handler(self, tag, command)
         except Disconnect:
             raise

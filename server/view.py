@@ -46,6 +46,9 @@ class View:
     # UIDs, so an expunged message simply drops out of it; a new SELECT makes a new view,
     # so the variable starts empty, as §2.1 requires.
     saved: list[int] = field(default_factory=list)
+    # RFC 4314 §4: the user's rights on the mailbox, as of the start of the current command
+    # (``server.access.recheck`` refreshes them when any right changed anywhere).
+    rights: str = ""
 
     @classmethod
     def create(cls, mailbox: MailboxInfo, uids: Iterable[int], modseq: int, readonly: bool,

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from . import serial
 from .errors import InvalidName, NotFound
 from .mailboxes import _COLUMNS, _info
 from .models import AclEntry, MailboxInfo
@@ -108,6 +110,7 @@ def set_acl(conn: sqlite3.Connection, mailbox_id: int, identifier: str, rights: 
     validate_identifier(identifier)
     normal = normalise_rights(rights)
     _require_mailbox(conn, mailbox_id)
+    serial.bump(conn)
     if not normal:
         conn.execute(
             "DELETE FROM acl WHERE mailbox_id = ? AND identifier = ?", (mailbox_id, identifier)
@@ -124,6 +127,7 @@ def delete_acl(conn: sqlite3.Connection, mailbox_id: int, identifier: str) -> No
     """RFC 4314 DELETEACL: remove the entry of ``identifier``, if any.  ``NotFound`` only
     for an unknown mailbox."""
     _require_mailbox(conn, mailbox_id)
+    serial.bump(conn)
     conn.execute(
         "DELETE FROM acl WHERE mailbox_id = ? AND identifier = ?", (mailbox_id, identifier)
     )
@@ -193,3 +197,38 @@ def with_obsolete_rights(rights: str) -> str:
     (RFC 4314 §2.1.1): "c" when "k" or "x" is present, "d" when "e" or "t" is."""
     extra = ("c" if set(rights) & set("kx") else "") + ("d" if set(rights) & set("et") else "")
     return rights + extra
+
+
+@dataclass(frozen=True)
+class SessionAccess:
+    """What a session must know afresh after the serial moved."""
+
+    serial: int
+    user_exists: bool
+    rights: str | None
+    """Rights on the mailbox asked about: None when none was asked; "" when it is gone."""
+
+
+def session_access(
+    conn: sqlite3.Connection,
+    known: int,
+    user_id: int,
+    user_name: str,
+    mailbox_id: int | None,
+) -> SessionAccess | None:
+    """None while the serial is still ``known`` (the common case: one indexed read);
+    otherwise whether the user still exists (same id and name) and their rights on
+    ``mailbox_id``."""
+    now = serial.current(conn)
+    if now == known:
+        return None
+    row = conn.execute(
+        "SELECT 1 FROM users WHERE id = ? AND name = ?", (user_id, user_name)
+    ).fetchone()
+    rights: str | None = None
+    if mailbox_id is not None:
+        try:
+            rights = rights_of(conn, mailbox_id, user_id, user_name)
+        except NotFound:
+            rights = ""
+    return SessionAccess(now, row is not None, rights)

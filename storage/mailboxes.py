@@ -19,6 +19,7 @@ import sqlite3
 import time
 from typing import Any
 
+from . import serial
 from .errors import AlreadyExists, HasChildren, InvalidName, NotFound, StorageError
 from .flags import DELETED, FLAGGED, SEEN
 from .models import MailboxInfo, MailboxStatus
@@ -183,6 +184,7 @@ def _clear_contents(conn: sqlite3.Connection, mailbox_id: int) -> None:
     conn.execute("DELETE FROM private_flags WHERE mailbox_id = ?", (mailbox_id,))
     conn.execute("DELETE FROM expunged WHERE mailbox_id = ?", (mailbox_id,))
     conn.execute("DELETE FROM acl WHERE mailbox_id = ?", (mailbox_id,))
+    serial.bump(conn)
 
 
 def _prune_placeholders(conn: sqlite3.Connection, owner_id: int | None, name: str) -> None:

@@ -126,6 +126,10 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
     async def get_user(self, name: str) -> User | None:
         return await self._db.read(partial(users.get_user, name=name))
 
+    async def password_hash(self, name: str) -> tuple[User, str] | None:
+        """The user and their stored password hash (the auth cache checks it is unchanged)."""
+        return await self._db.read(partial(users.get_user_and_hash, name=name))
+
     async def verify_password(self, name: str, password: str) -> User | None:
         """The user if ``password`` is right, else None.
 

@@ -39,6 +39,14 @@ class AccessMixin:
             partial(acl.rights_of, mailbox_id=mailbox_id, user_id=user_id, user_name=user_name)
         )
 
+    async def session_access(self, known: int, user_id: int, user_name: str,
+                             mailbox_id: int | None) -> acl.SessionAccess | None:
+        """None while the access serial is still ``known``; else the user's existence and
+        rights on ``mailbox_id`` now (``acl.session_access``).  One read."""
+        return await self._db.read(partial(
+            acl.session_access, known=known, user_id=user_id, user_name=user_name,
+            mailbox_id=mailbox_id))
+
     async def visible_mailboxes(
         self, user_id: int, user_name: str
     ) -> list[tuple[MailboxInfo, str, str | None]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from . import serial
 from .errors import AlreadyExists, InvalidName, NotFound
 from .mailboxes import insert_mailbox
 from .models import User
@@ -58,6 +59,7 @@ def delete_user(conn: sqlite3.Connection, name: str) -> None:
     cur = conn.execute("DELETE FROM users WHERE name = ?", (name,))
     if cur.rowcount == 0:
         raise NotFound(f"no user {name!r}")
+    serial.bump(conn)  # their open sessions end at their next command
 
 
 def list_users(conn: sqlite3.Connection) -> list[User]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from protocol import Atom, Copy, Move
-from server.access import current_rights, mailbox_for
+from server.access import current_rights, mailbox_for, require_selected
 from server.outcome import CommandFailed, Result
 from server.session import Session
 from server.sets import compact_set
@@ -33,6 +33,7 @@ async def check_quota(session: Session, mailbox_id: int, octets: int, messages: 
 async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | None:
     view = session.view
     assert view is not None
+    require_selected(session, "r")  # RFC 4314 §4: reading the source, as it stands now
     target = await target_mailbox(session, cmd.mailbox)
     try:
         pairs = view.select(cmd.sequence_set, cmd.uid)

@@ -22,7 +22,7 @@ from protocol import (
     Raw,
     Value,
 )
-from server.access import current_rights
+from server.access import current_rights, require_selected
 from server.commands.fetch_body import Body, item_pieces, send_fetch
 from server.commands.fetch_expunged import expunged_items, expunged_states
 from server.flags import SEEN
@@ -107,6 +107,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         pairs = view.select(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
+    require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
     items: list[FetchItem] = list(cmd.items)
     has_modseq = any(isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items)
     if changedsince is not None or has_modseq:

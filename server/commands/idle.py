@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 
 from protocol import ContinuationResponse, Idle
+from server.access import recheck
 from server.outcome import CommandFailed, Disconnect, Result
 from server.session import Session
 
@@ -39,6 +40,7 @@ async def idle(session: Session, tag: str, cmd: Idle) -> Result:
                 if line.strip().upper() != b"DONE":
                     raise CommandFailed("Expected DONE to end IDLE", status="BAD")
                 return Result("IDLE terminated")
+            await recheck(session)  # a deleted user's IDLE ends with BYE, too
             await session.sync_idling(woken=True)
             await channel.flush()
     finally:

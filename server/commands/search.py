@@ -17,6 +17,7 @@ stay numbered as ghosts that never match.
 from __future__ import annotations
 
 from protocol import Atom, Search, Value
+from server.access import require_selected
 from server.outcome import CommandFailed, Result
 from server.search import run_search, uses_modseq
 from server.session import Session
@@ -27,6 +28,7 @@ from server.view import View
 async def search(session: Session, tag: str, cmd: Search) -> Result:
     view = session.view
     assert view is not None
+    require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
     if uses_modseq(cmd.criteria):
         session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
     save = cmd.returns is not None and "SAVE" in cmd.returns

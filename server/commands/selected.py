@@ -93,6 +93,7 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     view = View(info, summary.uids, info.highest_modseq, readonly)
     await session.claim_recent(view)
     view.keywords = set(summary.keywords)
+    view.rights = access.rights
     first_unseen = 0 if summary.first_unseen_uid is None else \
         (view.msn(summary.first_unseen_uid) or 0)
     flags = view.flag_atoms()

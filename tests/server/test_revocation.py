@@ -1,0 +1,130 @@
+"""Access ends when it should (issue 11 points 1 and 2).
+
+A right revoked while a session has the mailbox selected applies to that session's next
+command, whatever the command and whoever revoked it (SETACL in another session, the CLI in
+another process). A changed password is never accepted from the auth cache; a deleted user
+cannot log in and their open sessions end with ``* BYE``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.server.harness import PASSWORD, RawClient, ServerThread
+
+ROOT = Path(__file__).resolve().parents[2]
+MSG = b"From: alice@example.com\r\nSubject: secret plan\r\n\r\nthe plan\r\n"
+BOX = b'"Other Users/alice/Rev-x"'
+
+
+def cli(server: ServerThread, *args: str, stdin: str | None = None) -> None:
+    """``crispin …`` in another process, on the running server's database."""
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", *args[:2], "--data-dir",
+         str(server.config.data_dir), *args[2:]],
+        input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def login(server: ServerThread, user: str, password: str = PASSWORD) -> RawClient:
+    raw = server.raw()
+    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), password.encode()))[-1] \
+        .startswith(b"l OK")
+    return raw
+
+
+@pytest.fixture
+def shared(server: ServerThread) -> tuple[RawClient, RawClient]:
+    """alice shares Rev-x (one message) with bob ("lrsi"); bob has it selected."""
+    alice = login(server, "alice")
+    assert alice.command(b"c", b"CREATE Rev-x")[-1].startswith(b"c OK")
+    alice.send(b"a APPEND Rev-x {%d+}\r\n%s\r\n" % (len(MSG), MSG))
+    assert alice.until_tagged(b"a")[-1].startswith(b"a OK")
+    assert alice.command(b"s", b"SETACL Rev-x bob lrsi")[-1].startswith(b"s OK")
+    bob = login(server, "bob")
+    assert bob.command(b"x", b"SELECT " + BOX)[-1].startswith(b"x OK")
+    assert bob.command(b"f", b"FETCH 1 BODY.PEEK[]")[-1].startswith(b"f OK")
+    return alice, bob
+
+
+def assert_reading_refused(bob: RawClient) -> None:
+    lines = bob.command(b"f1", b"FETCH 1 BODY.PEEK[]")
+    assert lines[-1].startswith(b"f1 NO [NOPERM]"), lines
+    assert not any(b"secret plan" in line for line in lines)
+    lines = bob.command(b"f2", b"UID FETCH 1:* (FLAGS ENVELOPE)")
+    assert lines[-1].startswith(b"f2 NO [NOPERM]"), lines
+    lines = bob.command(b"s1", b"SEARCH SUBJECT secret")
+    assert lines == [b"s1 NO [NOPERM] Permission denied (needs the 'r' right)"], lines
+    assert bob.command(b"c1", b"COPY 1 INBOX")[-1].startswith(b"c1 NO [NOPERM]")
+    assert bob.command(b"m1", b"MOVE 1 INBOX")[-1].startswith(b"m1 NO [NOPERM]")
+    assert bob.command(b"st", b"STORE 1 +FLAGS (\\Seen)")[-1].startswith(b"st NO")
+    bob.command(b"sel", b"SELECT INBOX")
+    assert bob.command(b"n", b"SEARCH ALL")[-2:] == [b"* SEARCH", b"n OK SEARCH completed"]
+
+
+@pytest.mark.parametrize("how", ["setacl", "cli-delete", "cli-set-l"])
+def test_revoked_read_right_stops_a_selected_session(
+        server: ServerThread, shared: tuple[RawClient, RawClient], how: str) -> None:
+    alice, bob = shared
+    if how == "setacl":
+        assert alice.command(b"r", b"DELETEACL Rev-x bob")[-1].startswith(b"r OK")
+    elif how == "cli-delete":
+        cli(server, "acl", "delete", "alice/Rev-x", "bob")
+    else:
+        cli(server, "acl", "set", "alice/Rev-x", "bob", "l")
+    assert_reading_refused(bob)
+
+
+def test_granted_again_reads_again(server: ServerThread,
+                                   shared: tuple[RawClient, RawClient]) -> None:
+    alice, bob = shared
+    cli(server, "acl", "set", "alice/Rev-x", "bob", "l")
+    assert bob.command(b"a", b"FETCH 1 FLAGS")[-1].startswith(b"a NO [NOPERM]")
+    assert alice.command(b"g", b"SETACL Rev-x bob +r")[-1].startswith(b"g OK")
+    lines = bob.command(b"b", b"FETCH 1 BODY.PEEK[]")
+    assert lines[-1].startswith(b"b OK") and any(b"secret plan" in x for x in lines)
+    # Without "i" any more, COPY into the shared mailbox is refused at once, too.
+    assert alice.command(b"h", b"SETACL Rev-x bob -i")[-1].startswith(b"h OK")
+    assert bob.command(b"c", b"SELECT INBOX")[-1].startswith(b"c OK")
+    assert bob.command(b"d", b"COPY 1:* " + BOX)[-1].startswith(b"d NO")
+
+
+def test_changed_password_is_not_taken_from_the_cache(server: ServerThread) -> None:
+    server.add_user("carol")
+    login(server, "carol").command(b"z", b"LOGOUT")  # the password is now cached
+    cli(server, "user", "passwd", "carol", "--password-stdin", stdin="new secret\n")
+    raw = server.raw()
+    assert raw.command(b"a", b'LOGIN carol "%s"' % PASSWORD.encode())[-1] \
+        .startswith(b"a NO [AUTHENTICATIONFAILED]")
+    assert raw.command(b"b", b'LOGIN carol "new secret"')[-1].startswith(b"b OK")
+
+
+def test_deleted_user_cannot_log_in_and_their_sessions_end(server: ServerThread) -> None:
+    server.add_user("x")
+    selected = login(server, "x")
+    assert selected.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
+    authenticated = login(server, "x")
+    cli(server, "user", "delete", "x")
+    raw = server.raw()
+    assert raw.command(b"a", b'LOGIN x "%s"' % PASSWORD.encode())[-1] \
+        .startswith(b"a NO [AUTHENTICATIONFAILED]")
+    for session in (selected, authenticated):
+        session.send(b"n NOOP\r\n")
+        assert session.line().startswith(b"* BYE")
+        assert session.closed()
+
+
+def test_deleted_user_idling_gets_bye(server: ServerThread) -> None:
+    server.add_user("x")
+    idler = login(server, "x")
+    assert idler.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
+    idler.send(b"i IDLE\r\n")
+    assert idler.line().startswith(b"+ ")
+    cli(server, "user", "delete", "x")
+    # The hub notices the deleted INBOX and wakes the session, which finds its user gone.
+    assert idler.line().startswith(b"* BYE")
+    assert idler.closed()

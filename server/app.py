@@ -16,7 +16,7 @@ from server import rederive
 from server.accounts import create_account
 from server.commands import COMMANDS
 from server.config import Config
-from server.connection import TLS_HANDSHAKE_TIMEOUT, Connection
+from server.connection import Connection
 from server.context import ServerContext
 from server.http import start_http
 from server.http.api import HttpApi
@@ -82,7 +82,7 @@ class Listener:
 
     async def _refuse_tls(self, stream: StreamProtocol) -> None:
         try:
-            await stream.handshake(TLS_HANDSHAKE_TIMEOUT)
+            await stream.handshake(float(self.ctx.config.get("limits", "tls_handshake_timeout")))
             stream.write(BYE_LIMIT)
         except (TimeoutError, ConnectionError):
             pass

@@ -54,6 +54,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_connections_per_ip": 100,
         "max_bad_commands": 20,
         "login_timeout": 60.0,
+        "tls_handshake_timeout": 10.0,
         "idle_timeout": 1800.0,
         "max_line_length": 65536,
         "max_literal_size": 65536,

@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crispin.connection")
 
-TLS_HANDSHAKE_TIMEOUT = 30.0
 # Responses are handed to the transport once this much is waiting (a FETCH literal chunk, a
 # run of STORE or EXPUNGE lines), and the transport's flow control then holds the command
 # until the client reads: a client that does not read costs about this plus the
@@ -76,6 +75,8 @@ class Connection:
         # reader, the session) flushes.
         self._write_lock = asyncio.Lock()
         self.tracer = Tracer(log, self.session.peer) if ctx.trace else None
+        self._login_deadline = asyncio.get_running_loop().time() + float(
+            ctx.config.get("limits", "login_timeout"))
 
     # -- Channel ------------------------------------------------------------------------------
     @property
@@ -165,13 +166,29 @@ class Connection:
     async def start_tls(self) -> None:
         await self.flush()
         self.proto.discard_buffered()
-        await self.stream.start_tls(self.ctx.ssl_context, TLS_HANDSHAKE_TIMEOUT)
+        await self.stream.start_tls(self.ctx.ssl_context, self._handshake_timeout())
         self._tls = True
+
+    def _handshake_timeout(self, login: bool = False) -> float:
+        """``limits.tls_handshake_timeout``; on the TLS port (``login``) no later than the
+        login deadline either, which counts from the TCP connection."""
+        timeout = float(self.ctx.config.get("limits", "tls_handshake_timeout"))
+        if login:
+            left = self._login_deadline - asyncio.get_running_loop().time()
+            timeout = max(min(timeout, left), 0.001)
+        return timeout
 
     # -- the loop -----------------------------------------------------------------------------
     def _timeout(self) -> float:
+        """How long the next read may wait. Before login, what is left of the login
+        deadline: a client sending one byte a second (slowloris) is cut off as surely as a
+        silent one. After login, RFC 3501 §5.4's autologout timer on silence."""
         if self.session.state is State.NOT_AUTHENTICATED:
-            return float(self.ctx.config.get("limits", "login_timeout"))
+            left = self._login_deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                self.send(StatusResponse(None, "BYE", "Login took too long"))
+                raise Disconnect
+            return left
         return float(self.ctx.config.get("limits", "idle_timeout"))
 
     async def next_event(self) -> Event:
@@ -188,8 +205,10 @@ class Connection:
                     data = await self.stream.read()
             except TimeoutError:
                 # RFC 3501 §5.4: the autologout timer is at least 30 minutes once
-                # authenticated; before login a short one keeps idle sockets from piling up.
-                self.send(StatusResponse(None, "BYE", "Autologout; idle for too long"))
+                # authenticated; before login a short deadline keeps sockets from piling up.
+                text = "Login took too long" if self.session.state is State.NOT_AUTHENTICATED \
+                    else "Autologout; idle for too long"
+                self.send(StatusResponse(None, "BYE", text))
                 raise Disconnect from None
             if self.tracer is not None and data:
                 self.tracer.incoming(data)
@@ -200,7 +219,7 @@ class Connection:
             if self._tls:
                 # Implicit TLS (RFC 8314 §3.3): the greeting comes after the handshake.
                 try:
-                    await self.stream.handshake(TLS_HANDSHAKE_TIMEOUT)
+                    await self.stream.handshake(self._handshake_timeout(login=True))
                 except (TimeoutError, ConnectionError) as exc:
                     log.debug("%s: TLS handshake: %s", self.session.peer, exc or "timeout")
                     raise Disconnect from None

@@ -52,7 +52,9 @@ async def _writable_place(session: Session, raw: str) -> Place:
             rights = await rights_on(session, place, info)
             if "k" in rights:
                 return place
-            raise CommandFailed("Permission denied (needs the 'k' right)", "NOPERM")
+            if "l" in rights:
+                raise CommandFailed("Permission denied (needs the 'k' right)", "NOPERM")
+            # RFC 4314 §6: a superior the user may not see answers exactly as a missing one.
     raise CommandFailed("Cannot create a mailbox here", "NOPERM")
 
 

@@ -32,26 +32,45 @@ async def root_name(session: Session, kind: str, root_id: int) -> str:
 
 
 async def resolve_root(session: Session, name: str) -> tuple[str, int]:
-    """The (kind, id) of a quota root this user may ask about."""
+    """The (kind, id) of a quota root this user may ask about: their own, or one that covers
+    a mailbox they may see ("l", RFC 4314 §6); administrators may ask about any. A root the
+    user may not see is answered exactly as one that does not exist: neither another
+    user's usage nor their existence leaks (RFC 9208 §4.2 leaves the policy to us)."""
     assert session.user is not None
     store = session.server.store
     ns = session.server.namespaces
+    admin = session.user.name in session.server.admins
     if name == "":
         return "user", session.user.id
+    root: tuple[str, int] | None = None
+    top = ""
     if name.startswith(ns.other):
         user = await store.get_user(name[len(ns.other):])
         if user is not None:
-            return "user", user.id
+            root = "user", user.id
     elif name.startswith(ns.shared):
         top = name[len(ns.shared):].split(names.DELIMITER)[0]
         info = await store.get_shared_mailbox(top)
         if info is not None:
-            return "mailbox", info.id
-    elif session.user.name in session.server.admins:
+            root = "mailbox", info.id
+    elif admin:
         user = await store.get_user(name)  # administrators may name a user directly
         if user is not None:
-            return "user", user.id
+            root = "user", user.id
+    if root is not None and (admin or await _sees_under(session, root, top)):
+        return root
     raise CommandFailed("No such quota root", "NONEXISTENT")
+
+
+async def _sees_under(session: Session, root: tuple[str, int], shared_top: str) -> bool:
+    """Whether the user may see ("l") a mailbox the root covers: one of the user's, or one
+    of the shared tree ``shared_top``."""
+    assert session.user is not None
+    visible = await session.server.store.visible_mailboxes(session.user.id, session.user.name)
+    if root[0] == "user":
+        return any(info.owner_id == root[1] for info, _, _ in visible)
+    return any(info.owner_id is None and (info.name == shared_top or info.name.startswith(
+        shared_top + names.DELIMITER)) for info, _, _ in visible)
 
 
 def quota_items(quota: Quota | None) -> list[Value]:

@@ -83,6 +83,7 @@ class ServerConnection:
         self._raw = False
         self._last_tag: str | None = None  # for errors on raw lines (AUTHENTICATE)
         self._tag_window = max(1, min(1024, limits.max_line_length))
+        self._connection_literal_bytes = 0  # every literal accepted, for the limit of that name
         self._reset()
 
     def _reset(self) -> None:
@@ -91,6 +92,7 @@ class ServerConnection:
         self._cmd = bytearray()
         self._text = 0
         self._literals = 0
+        self._literal_bytes = 0
         self._tag: str | None = None
         self._remaining = 0
         self._overlong = False
@@ -380,6 +382,15 @@ class ServerConnection:
             return CommandError(
                 self._tag, "BAD", "TOOBIG", "Non-synchronizing literal over 4096 octets",
             )
+        per_command = limits.max_command_literal_bytes
+        if per_command is not None and self._literal_bytes + size > per_command:
+            return CommandError(self._tag, "BAD", "TOOBIG", "Literals of this command too big")
+        per_connection = limits.max_connection_literal_bytes
+        if per_connection is not None and \
+                self._connection_literal_bytes + size > per_connection:
+            return CommandError(self._tag, "BAD", "LIMIT", "Too much literal data")
+        self._literal_bytes += size
+        self._connection_literal_bytes += size
         return None
 
     def _abandon(self, size: int, sync: bool, error: CommandError | None) -> None:

@@ -15,6 +15,11 @@ class Limits:
 
     ``literal_minus``: when the server advertises LITERAL- rather than LITERAL+,
     non-synchronising literals over 4096 octets are refused (RFC 7888 §5).
+
+    ``max_command_literal_bytes``: the literals of one command together (APPEND messages
+    excepted); ``max_connection_literal_bytes``: all literals the connection sends while
+    these limits are in force. None: no such bound. The server tightens both before login
+    (Dovecot's login processes likewise hold only a few KB per unauthenticated client).
     """
 
     max_line_length: int = 65536
@@ -22,6 +27,8 @@ class Limits:
     max_literals_per_command: int = 64
     max_nesting: int = 16
     literal_minus: bool = False
+    max_command_literal_bytes: int | None = None
+    max_connection_literal_bytes: int | None = None
 
 
 DEFAULT_LIMITS = Limits()

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_literal_size": 65536,
         "max_append_size": 52428800,
         "storage_busy_timeout": 10.0,
+        "prelogin_command_literal_bytes": 16384,
+        "prelogin_literal_bytes": 65536,
     },
     "mailboxes": {
         "drafts": "Drafts",

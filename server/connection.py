@@ -64,7 +64,7 @@ class Connection:
         self.peer_host = peer[0]
         self._tls = tls
         self._loopback = is_loopback(peer[0])
-        self.proto = ServerConnection(ctx.limits)
+        self.proto = ServerConnection(ctx.prelogin_limits)  # ctx.limits once logged in
         self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
         self._out: list[bytes] = []
         self._out_size = 0
@@ -227,6 +227,9 @@ class Connection:
             while self.session.state is not State.LOGOUT:
                 event = await self.next_event()
                 await self.dispatch(event)
+                if self.proto.limits is not self.ctx.limits and \
+                        self.session.state is not State.NOT_AUTHENTICATED:
+                    self.proto.limits = self.ctx.limits
         except Disconnect:
             pass
         except asyncio.CancelledError as exc:

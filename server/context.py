@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class ServerContext:
     commands: CommandTable
     authenticator: Authenticator = field(init=False)
     limits: Limits = field(init=False)
+    prelogin_limits: Limits = field(init=False)
     trace: bool = field(init=False)
     namespaces: Namespaces = field(init=False)
     admins: frozenset[str] = field(init=False)
@@ -60,6 +62,12 @@ class ServerContext:
         self.limits = Limits(
             max_line_length=int(cfg.get("limits", "max_line_length")),
             max_literal_size=int(cfg.get("limits", "max_literal_size")),
+        )
+        # Issue 11 point 5: an unauthenticated client may make the server hold little.
+        self.prelogin_limits = dataclasses.replace(
+            self.limits,
+            max_command_literal_bytes=int(cfg.get("limits", "prelogin_command_literal_bytes")),
+            max_connection_literal_bytes=int(cfg.get("limits", "prelogin_literal_bytes")),
         )
         self.trace = bool(cfg.get("log", "trace"))
         self.namespaces = Namespaces(cfg)

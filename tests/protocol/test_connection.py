@@ -42,6 +42,25 @@ def test_literal_minus_refuses_big_nonsync() -> None:
     assert events[1] == CommandReceived("a2", Login("x" * 4096, "y"))
 
 
+def test_literal_bytes_per_command_and_per_connection() -> None:
+    """Issue 11 point 5: the budgets the server sets before login."""
+    limits = Limits(max_command_literal_bytes=100, max_connection_literal_bytes=250)
+    data = b"a1 LOGIN {60+}\r\n" + b"x" * 60 + b" {60+}\r\n" + b"y" * 60 + b"\r\n"
+    data += b"a2 LOGIN {50+}\r\n" + b"x" * 50 + b" {50+}\r\n" + b"y" * 50 + b"\r\n"
+    data += b"a3 LOGIN {90+}\r\n" + b"x" * 90 + b" y\r\n"
+    data += b"a4 LOGIN {90+}\r\n" + b"x" * 90 + b" y\r\n"
+    data += b"a5 LOGIN x y\r\n"
+    for chunks in (whole(data), [bytes([b]) for b in data]):
+        events = feed(chunks, limits).events
+        assert events[:5] == [
+            CommandError("a1", "BAD", "TOOBIG", "Literals of this command too big"),
+            CommandReceived("a2", Login("x" * 50, "y" * 50)),
+            CommandReceived("a3", Login("x" * 90, "y")),
+            CommandError("a4", "BAD", "LIMIT", "Too much literal data"),
+            CommandReceived("a5", Login("x", "y")),
+        ]
+
+
 def test_append_streams_in_bounded_chunks() -> None:
     size = 200_000
     conn = ServerConnection()

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_append_size": 52428800,
         "storage_busy_timeout": 10.0,
         "prelogin_command_literal_bytes": 16384,
+        "search_max_criteria": 100,
+        "search_time_limit": 10.0,
         "prelogin_literal_bytes": 65536,
     },
     "mailboxes": {

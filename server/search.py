@@ -44,8 +44,9 @@ from protocol import (
 )
 from protocol.mime import ParsedMessage, SearchFields, body_text, header_text
 from server.outcome import CommandFailed
+from server.search_budget import TIME_LIMIT_TEXT, SearchBudget
 from server.view import View
-from storage import Store
+from storage import Store, TimeLimitExceeded
 from storage import flags as bits
 from storage import search as s
 
@@ -276,25 +277,33 @@ def uids_criterion(view: View, wanted: Iterable[int]) -> s.UidIn:
 # -- running it ----------------------------------------------------------------------------
 
 
-async def run_search(store: Store, view: View, cmd: Search, viewer: int | None = None
+async def run_search(store: Store, view: View, cmd: Search, viewer: int | None = None,
+                     budget: SearchBudget | None = None
                      ) -> tuple[list[int], list[int] | None]:
     """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending, and
     for a search that uses MODSEQ each one's modseq (RFC 7162 §3.1.5, RFC 4731 §3.2), in
-    the same order.  Flags and modseqs are ``viewer``'s (private flags)."""
+    the same order.  Flags and modseqs are ``viewer``'s (private flags).  Within
+    ``budget`` (``server.search_budget``)."""
+    if budget is not None:
+        budget.check(cmd.criteria)
     crit = criteria(cmd, view)
     if not view.uids:
         return [], ([] if uses_modseq(cmd.criteria) else None)
+    time_limit = None if budget is None else budget.time_limit
     try:
         if uses_modseq(cmd.criteria):
             pairs = await store.search_with_modseq(view.mailbox_id, crit,
-                                                   max_uid=view.uids[-1], viewer=viewer)
+                                                   max_uid=view.uids[-1], viewer=viewer,
+                                                   time_limit=time_limit)
             pairs = [(u, m) for u, m in pairs if u not in view.ghosts]
             found = [u for u, _ in pairs]
             return to_numbers(view, found, cmd.uid), [m for _, m in pairs]
         found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1],
-                                   viewer=viewer)
+                                   viewer=viewer, time_limit=time_limit)
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
+    except TimeLimitExceeded:
+        raise CommandFailed(TIME_LIMIT_TEXT, "LIMIT") from None
     return to_numbers(view, found, cmd.uid), None
 
 

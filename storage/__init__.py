@@ -15,6 +15,7 @@ from .errors import (
     NotFound,
     SchemaTooNew,
     StorageError,
+    TimeLimitExceeded,
 )
 from .models import (
     Changes,
@@ -53,5 +54,6 @@ __all__ = [
     "StorageError",
     "Store",
     "StoreResult",
+    "TimeLimitExceeded",
     "User",
 ]

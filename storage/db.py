@@ -37,6 +37,7 @@ import collections
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -44,7 +45,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from .errors import Busy, StorageError
+from .errors import Busy, StorageError, TimeLimitExceeded
 from .migrations import migrate
 
 T = TypeVar("T")
@@ -53,6 +54,10 @@ _Outcome = tuple[bool, Any]
 
 DEFAULT_BUSY_TIMEOUT = 10.0
 """Seconds a connection waits for another process's lock before ``Busy``."""
+
+PROGRESS_STEPS = 10000
+"""SQLite virtual-machine instructions between two checks of a read's time limit (well under
+a millisecond of work, so the check costs nothing and the limit is kept closely)."""
 
 
 def connect(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
@@ -98,6 +103,9 @@ class Database:
         self._wconn: sqlite3.Connection | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        # Reads with a time limit are the expensive ones (SEARCH): they may hold all readers
+        # but one, so that every other command still finds a reader at once.
+        self._limited_reads = asyncio.Semaphore(max(1, readers - 1))
         self._pending: collections.deque[tuple[Op, asyncio.Future[Any]]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._writer_task: asyncio.Task[None] | None = None
@@ -258,15 +266,40 @@ class Database:
 
     # -- reads ----------------------------------------------------------------------------
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in one read transaction on an idle reader connection."""
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *,
+                   time_limit: float | None = None) -> T:
+        """Run ``fn(conn)`` in one read transaction on an idle reader connection.
+
+        With ``time_limit`` (seconds), SQLite itself interrupts ``fn``'s statements once the
+        time is up (a progress handler) and ``TimeLimitExceeded`` is raised; such reads never
+        occupy the last free reader, so a costly one delays nobody else's commands."""
         if self._closed:
             raise StorageError("database is closed")
+        if time_limit is not None:
+            async with self._limited_reads:
+                return await self._read_on_reader(self._run_limited, fn, time_limit)
+        return await self._read_on_reader(self._run_read, fn)
+
+    async def _read_on_reader(self, runner: Callable[..., T], *args: Any) -> T:
         reader = await self._idle_readers.get()
         try:
-            return await self._run(reader, self._run_read, reader._conn, fn)
+            return await self._run(reader, runner, reader._conn, *args)
         finally:
             self._idle_readers.put_nowait(reader)
+
+    @classmethod
+    def _run_limited(cls, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T],
+                     time_limit: float) -> T:
+        deadline = time.monotonic() + time_limit
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+        try:
+            return cls._run_read(conn, fn)
+        except sqlite3.OperationalError as exc:
+            if "interrupt" in str(exc):
+                raise TimeLimitExceeded(f"read interrupted after {time_limit} s") from exc
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
 
     @staticmethod
     def _run_read(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

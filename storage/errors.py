@@ -48,3 +48,8 @@ class InvalidFlag(StorageError):
 class NoSelect(NotFound):
     """The mailbox exists only as a \\Noselect placeholder (RFC 3501 §7.2.2): it holds no
     messages.  A subclass of ``NotFound`` so APPEND/COPY targets answer [TRYCREATE]."""
+
+
+class TimeLimitExceeded(StorageError):
+    """A read given a time limit (``Database.read(..., time_limit=)``) ran past it and was
+    interrupted inside SQLite."""

@@ -525,11 +525,11 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
 
     async def search(
         self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None,
-        *, viewer: int | None = None,
+        *, viewer: int | None = None, time_limit: float | None = None,
     ) -> list[int]:
         """UIDs matching ``criteria`` (see ``search.py``) for ``viewer``, ascending, in one
         query; only UIDs up to ``max_uid`` when given.  ``search.SearchTooComplex`` past
-        SQLite limits."""
+        SQLite limits; ``TimeLimitExceeded`` past ``time_limit`` seconds (``db.read``)."""
         return await self._db.read(
             partial(
                 search_mod.search,
@@ -537,12 +537,13 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
                 criteria=criteria,
                 max_uid=max_uid,
                 viewer=viewer,
-            )
+            ),
+            time_limit=time_limit,
         )
 
     async def search_with_modseq(
         self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None,
-        *, viewer: int | None = None,
+        *, viewer: int | None = None, time_limit: float | None = None,
     ) -> list[tuple[int, int]]:
         """(uid, modseq) of the matches, for SEARCH MODSEQ (RFC 7162 §3.1.5); modseqs as
         ``viewer`` sees them."""
@@ -553,7 +554,8 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
                 criteria=criteria,
                 max_uid=max_uid,
                 viewer=viewer,
-            )
+            ),
+            time_limit=time_limit,
         )
 
     # -- users by id, shared mailboxes, ACL (RFC 4314), quotas (RFC 9208) ------------------

@@ -20,6 +20,7 @@ from protocol import Atom, Search, Value
 from server.access import require_selected
 from server.outcome import CommandFailed, Result
 from server.search import run_search, uses_modseq
+from server.search_budget import SearchBudget
 from server.session import Session
 from server.sets import compact_set
 from server.view import View
@@ -33,7 +34,8 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
         session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
     save = cmd.returns is not None and "SAVE" in cmd.returns
     try:
-        numbers, modseqs = await run_search(session.server.store, view, cmd, session.viewer)
+        numbers, modseqs = await run_search(session.server.store, view, cmd, session.viewer,
+                                            SearchBudget.of(session.server.config))
     except CommandFailed as exc:
         if save and exc.status == "NO":
             view.saved = []  # RFC 5182 §2.1: a failed SEARCH with SAVE empties "$"

@@ -1,0 +1,61 @@
+"""SEARCH's cost budget (issue 11 point 3), in one place for every command that searches.
+
+One user's search must not stall everyone: two ``SEARCH NOT TEXT q0 … NOT TEXT q3999`` on a
+few thousand messages once held both database readers for seconds. Three bounds:
+
+* the number of criteria in the program (``limits.search_max_criteria``), checked before any
+  work: every search key counts, and so does each NOT and OR around them;
+* the time the query may run (``limits.search_time_limit``), enforced inside SQLite by a
+  progress handler (``storage.db.Database.read(..., time_limit=)``), so even one costly
+  statement is interrupted on time;
+* such reads never take the last free database reader (``Database.read``), so the other
+  sessions' commands keep being served meanwhile (bench/search_attack.py).
+
+Over budget: ``NO [LIMIT]`` (RFC 5530 §3), and the connection goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol import SearchAnd, SearchKey, SearchNot, SearchOr
+from server.config import Config
+from server.outcome import CommandFailed
+
+
+@dataclass(frozen=True)
+class SearchBudget:
+    max_criteria: int
+    time_limit: float
+
+    @classmethod
+    def of(cls, config: Config) -> SearchBudget:
+        return cls(int(config.get("limits", "search_max_criteria")),
+                   float(config.get("limits", "search_time_limit")))
+
+    def check(self, key: SearchKey) -> None:
+        """NO [LIMIT] when the program has more criteria than the budget allows."""
+        if count_criteria(key, self.max_criteria) > self.max_criteria:
+            raise CommandFailed(
+                f"Too many search criteria (at most {self.max_criteria})", "LIMIT")
+
+
+def count_criteria(key: SearchKey, stop: int) -> int:
+    """Search keys, NOTs and ORs in ``key`` (an AND is only their juxtaposition); counting
+    stops once past ``stop``. The parser bounds the nesting depth."""
+    if isinstance(key, SearchAnd):
+        total = 0
+        for k in key.keys:
+            total += count_criteria(k, stop - total)
+            if total > stop:
+                break
+        return total
+    if isinstance(key, SearchOr):
+        left = count_criteria(key.left, stop - 1)
+        return 1 + left + (count_criteria(key.right, stop - 1 - left) if left < stop else 0)
+    if isinstance(key, SearchNot):
+        return 1 + count_criteria(key.key, stop - 1)
+    return 1
+
+
+TIME_LIMIT_TEXT = "Search took too long; narrow it down"

@@ -1,0 +1,51 @@
+"""SEARCH's cost budget (issue 11 point 3): too many criteria, or a query running past its
+time, is answered NO [LIMIT] and the session goes on."""
+
+from __future__ import annotations
+
+from tests.server.harness import PASSWORD, RawClient, ServerThread
+
+
+def login_selected(server: ServerThread, messages: int) -> RawClient:
+    raw = server.raw()
+    assert raw.command(b"l", b'LOGIN alice "%s"' % PASSWORD.encode())[-1].startswith(b"l OK")
+    for i in range(messages):
+        msg = b"Subject: note %d\r\n\r\nsome text about item %d\r\n" % (i, i)
+        raw.send(b"a%d APPEND INBOX {%d+}\r\n%s\r\n" % (i, len(msg), msg))
+    for i in range(messages):
+        assert raw.until_tagged(b"a%d" % i)[-1].startswith(b"a%d OK" % i)
+    assert raw.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
+    return raw
+
+
+def test_too_many_criteria(make_server) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(limits={"search_max_criteria": 20})
+    raw = login_selected(server, 3)
+    ten = b" ".join(b"NOT TEXT q%d" % i for i in range(10))  # 20 criteria: within
+    assert raw.command(b"a", b"SEARCH " + ten)[-2:] == [b"* SEARCH 1 2 3",
+                                                       b"a OK SEARCH completed"]
+    assert raw.command(b"b", b"SEARCH " + ten + b" ALL") == \
+        [b"b NO [LIMIT] Too many search criteria (at most 20)"]
+    nested = b"OR " * 10 + b" ".join([b"ALL"] * 11)
+    assert raw.command(b"c", b"UID SEARCH " + nested)[-1].startswith(b"c NO [LIMIT]")
+    assert raw.command(b"d", b"NOOP")[-1].startswith(b"d OK")
+
+
+def test_the_default_budget_refuses_the_attack(server: ServerThread) -> None:
+    raw = login_selected(server, 2)
+    attack = b" ".join(b"NOT TEXT q%d" % i for i in range(4000))
+    assert raw.command(b"a", b"SEARCH " + attack)[-1].startswith(b"a NO [LIMIT]")
+    assert raw.command(b"b", b"SEARCH TEXT item")[-2:] == [b"* SEARCH 1 2",
+                                                          b"b OK SEARCH completed"]
+
+
+def test_search_past_its_time_is_interrupted(make_server) -> None:  # type: ignore[no-untyped-def]
+    # No time at all: SQLite's first progress check interrupts the query.
+    server: ServerThread = make_server(limits={"search_time_limit": 0.0})
+    raw = login_selected(server, 60)
+    costly = b" ".join(b"NOT TEXT q%d" % i for i in range(40))
+    assert raw.command(b"a", b"SEARCH " + costly) == \
+        [b"a NO [LIMIT] Search took too long; narrow it down"]
+    assert raw.command(b"b", b"UID SEARCH MODSEQ 1 " + costly)[-1] \
+        .startswith(b"b NO [LIMIT]")
+    assert raw.command(b"c", b"FETCH 1 FLAGS")[-1].startswith(b"c OK")

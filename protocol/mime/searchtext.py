@@ -22,7 +22,7 @@ import email.utils
 from dataclasses import dataclass
 
 from .addresses import parse_addresses
-from .headers import Headers, split_fields
+from .headers import MAX_FIELDS, MAX_TOTAL_FIELDS, Headers, split_fields
 from .parttree import Part
 from .textdecode import bytes_to_text, decode_transfer, decode_words
 
@@ -103,9 +103,9 @@ def search_fields(headers: Headers) -> SearchFields:
     )
 
 
-def _headers_of(raw: bytes, p: Part) -> str:
+def _headers_of(raw: bytes, p: Part, limit: int = MAX_FIELDS) -> str:
     lines = []
-    for f in split_fields(raw[p.header_start : p.body_start]):
+    for f in split_fields(raw[p.header_start : p.body_start], limit):
         if f.colon >= 0:
             lines.append(bytes_to_text(f.name) + ": " + decode_words(f.value()))
         else:
@@ -121,15 +121,19 @@ def header_text(raw: bytes, tree: Part) -> str:
         return ""
 
 
-def _collect(raw: bytes, p: Part, out: list[str], depth: int) -> None:
+def _collect(raw: bytes, p: Part, out: list[str], depth: int, fields: list[int]) -> None:
+    """``fields``: header fields still to decode in this message (one-element list)."""
     if len(out) >= _MAX_TEXT_PARTS or depth > 200:
         return
     if p.children:
         for c in p.children:
-            _collect(raw, c, out, depth + 1)
+            _collect(raw, c, out, depth + 1, fields)
     elif p.message is not None:
-        out.append(_headers_of(raw, p.message))
-        _collect(raw, p.message, out, depth + 1)
+        if fields[0] > 0:
+            text = _headers_of(raw, p.message, min(MAX_FIELDS, fields[0]))
+            fields[0] -= text.count("\n") + 1
+            out.append(text)
+        _collect(raw, p.message, out, depth + 1, fields)
     elif p.media_type == "text":
         data = decode_transfer(raw[p.body_start : p.body_end], p.encoding)
         out.append(bytes_to_text(data, p.charset).replace("\r\n", "\n"))
@@ -142,7 +146,7 @@ def body_text(raw: bytes, tree: Part) -> str:
     """
     out: list[str] = []
     try:
-        _collect(raw, tree, out, 0)
+        _collect(raw, tree, out, 0, [MAX_TOTAL_FIELDS])
     except Exception:  # best effort by contract
         pass
     return "\n".join(out)

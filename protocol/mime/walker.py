@@ -14,6 +14,11 @@ are and what the header says. Never raises on malformed input:
 - multipart and message/rfc822 deeper than :data:`MAX_DEPTH` levels, and parts
   beyond :data:`MAX_PARTS` in one multipart (folded into the last one), are
   not split further; an over-deep entity is shown as application/octet-stream,
+- a message has at most :data:`MAX_TOTAL_PARTS` entities in all (Dovecot's
+  limit too): past it, the last part runs to the end of its multipart and an
+  entity that would need splitting is shown as application/octet-stream (parts
+  of enclosing multiparts after that are not listed), so a
+  3 MB message of 300,000 empty parts costs a bounded tree, not 300,000 nodes,
 - a message/rfc822 body is parsed as a message whatever its transfer encoding.
 """
 
@@ -23,12 +28,13 @@ import re
 from dataclasses import dataclass, field
 
 from .envelope import build_envelope
-from .headers import Headers, header_bounds
+from .headers import MAX_FIELDS, MAX_TOTAL_FIELDS, Headers, header_bounds
 from .params import Params, first_token, get_param, parse_content_type, text_charset
 from .parttree import Part
 
 MAX_DEPTH = 64
 MAX_PARTS = 1000
+MAX_TOTAL_PARTS = 10000
 
 # Values Crispin supplies itself are written in upper case, like RFC 3501's examples;
 # values taken from the message are written as they were sent.
@@ -85,8 +91,10 @@ def _content_type(headers: Headers, digest_child: bool) -> tuple[bytes, bytes, P
     return TEXT, PLAIN, [(CHARSET, US_ASCII)]
 
 
-def _delimiters(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple[int, int, bool]]:
-    """Boundary lines in ``raw[start:end]`` as (line start, line end, is_close)."""
+def _delimiters(raw: bytes, start: int, end: int, boundary: bytes,
+                most: int = MAX_PARTS) -> list[tuple[int, int, bool]]:
+    """Boundary lines in ``raw[start:end]`` as (line start, line end, is_close); the scan
+    stops once more than ``most`` were found."""
     delim = b"--" + boundary
     found: list[tuple[int, int, bool]] = []
     pos = start
@@ -104,7 +112,7 @@ def _delimiters(raw: bytes, start: int, end: int, boundary: bytes) -> list[tuple
             continue
         close = tail.startswith(b"--")
         found.append((i, line_end, close))
-        if close or len(found) > MAX_PARTS:
+        if close or len(found) > most:
             break
     return found
 
@@ -118,10 +126,26 @@ def _line_break_before(raw: bytes, i: int, floor: int) -> int:
     return max(i, floor)
 
 
-def walk(raw: bytes, start: int, end: int, depth: int = 0, digest_child: bool = False) -> Node:
+class _Budget:
+    """Entities left to create in this message (:data:`MAX_TOTAL_PARTS`), and header fields
+    left to keep (``headers.MAX_TOTAL_FIELDS``)."""
+
+    __slots__ = ("fields", "left")
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+        self.fields = MAX_TOTAL_FIELDS
+
+
+def walk(raw: bytes, start: int, end: int, depth: int = 0, digest_child: bool = False,
+         budget: _Budget | None = None) -> Node:
     """Parse the entity in ``raw[start:end]`` (a message when called from the top)."""
+    if budget is None:
+        budget = _Budget(MAX_TOTAL_PARTS)
+    budget.left -= 1
     header_end, body_start = header_bounds(raw, start, end)
-    headers = Headers(raw[start:header_end])
+    headers = Headers(raw[start:header_end], min(MAX_FIELDS, budget.fields))
+    budget.fields -= len(headers.fields)
     mtype, msubtype, params = _content_type(headers, digest_child)
     lt, ls = mtype.lower(), msubtype.lower()
     node = Node(start, body_start, end, headers, mtype, msubtype, params,
@@ -130,35 +154,36 @@ def walk(raw: bytes, start: int, end: int, depth: int = 0, digest_child: bool = 
         boundary = get_param(params, b"boundary")
         if not boundary:
             node.mtype, node.msubtype, node.params = TEXT, PLAIN, [(CHARSET, US_ASCII)]
-        elif depth >= MAX_DEPTH:
+        elif depth >= MAX_DEPTH or budget.left <= 0:
             node.mtype, node.msubtype, node.params = APPLICATION, OCTET_STREAM, []
         else:
             node.kind = "multipart"
-            node.children = _split(raw, body_start, end, boundary, depth + 1, ls == b"digest")
+            node.children = _split(raw, body_start, end, boundary, depth + 1, ls == b"digest",
+                                   budget)
     elif lt == b"message" and ls == b"rfc822":
-        if depth >= MAX_DEPTH:
+        if depth >= MAX_DEPTH or budget.left <= 0:
             node.mtype, node.msubtype, node.params = APPLICATION, OCTET_STREAM, []
         else:
             node.kind = "message"
-            node.message = walk(raw, body_start, end, depth + 1)
+            node.message = walk(raw, body_start, end, depth + 1, budget=budget)
             node.message.envelope = build_envelope(node.message.headers)
     return node
 
 
 def _split(raw: bytes, start: int, end: int, boundary: bytes, depth: int,
-           digest: bool) -> list[Node]:
-    delims = _delimiters(raw, start, end, boundary)
+           digest: bool, budget: _Budget) -> list[Node]:
+    delims = _delimiters(raw, start, end, boundary, min(MAX_PARTS, max(budget.left, 1)))
     if len(delims) > MAX_PARTS:
         delims = delims[:MAX_PARTS]  # the last part runs to the end of the body
     children: list[Node] = []
     for k, (_, line_end, close) in enumerate(delims):
-        if close:
-            break
-        if k + 1 < len(delims) and len(children) + 1 < MAX_PARTS:
+        if close or (budget.left <= 0 and children):
+            break  # out of entities: the rest is left unsplit, like an epilogue
+        if k + 1 < len(delims) and len(children) + 1 < MAX_PARTS and budget.left > 1:
             part_end = _line_break_before(raw, delims[k + 1][0], line_end)
         else:
             part_end = end
-        children.append(walk(raw, line_end, part_end, depth, digest))
+        children.append(walk(raw, line_end, part_end, depth, digest, budget))
         if part_end == end:
             break
     if not children:

@@ -36,7 +36,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from _common import (
     PASSWORD,

@@ -206,7 +206,8 @@ class SessionAccess:
     serial: int
     user_exists: bool
     rights: str | None
-    """Rights on the mailbox asked about: None when none was asked; "" when it is gone."""
+    """Rights on the mailbox asked about: None when none was asked, or when it is gone (the
+    server ends a session whose selected mailbox was deleted on its own terms)."""
 
 
 def session_access(
@@ -230,5 +231,5 @@ def session_access(
         try:
             rights = rights_of(conn, mailbox_id, user_id, user_name)
         except NotFound:
-            rights = ""
+            rights = None
     return SessionAccess(now, row is not None, rights)

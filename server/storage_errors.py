@@ -23,6 +23,7 @@ from storage import (
     NotFound,
     SchemaTooNew,
     StorageError,
+    TimeLimitExceeded,
 )
 
 
@@ -55,6 +56,8 @@ STORAGE_ERRORS: dict[type[StorageError], Answer] = {
     # RFC 5530 §3 UNAVAILABLE: "temporary failure because a subsystem is down" (another
     # process held the database lock past the busy timeout); the client may retry.
     Busy: Answer("NO", "UNAVAILABLE", "Mail storage is busy; try again", logged=True),
+    # RFC 5530 §3 LIMIT: a read past its time budget (SEARCH, server/search_budget.py).
+    TimeLimitExceeded: Answer("NO", "LIMIT", "Took too long; narrow it down"),
     SchemaTooNew: Answer("NO", "UNAVAILABLE",
                          "Mail storage was written by a newer Crispin", logged=True),
     # Any other failure of the store (database closed while stopping, a failed write

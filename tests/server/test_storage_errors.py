@@ -21,6 +21,7 @@ from storage import (
     NotFound,
     SchemaTooNew,
     StorageError,
+    TimeLimitExceeded,
 )
 from storage.store import DB_FILE
 from tests.server.test_select import Imap, fill
@@ -35,6 +36,7 @@ EXPECTED: list[tuple[type[StorageError], str, str | None]] = [
     (InvalidFlag, "BAD", None),
     (Busy, "NO", "UNAVAILABLE"),
     (SchemaTooNew, "NO", "UNAVAILABLE"),
+    (TimeLimitExceeded, "NO", "LIMIT"),
     (StorageError, "NO", "UNAVAILABLE"),
 ]
 

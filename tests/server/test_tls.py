@@ -6,6 +6,7 @@ import os
 import socket
 import ssl
 import stat
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -111,13 +112,11 @@ def test_tls_uses_no_private_asyncio_api(server: ServerThread) -> None:
     client.logout()
 
 
-def test_implicit_tls_handshake_times_out(server: ServerThread,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_implicit_tls_handshake_times_out(make_server: Any) -> None:
     """A client that connects to the TLS port and never starts the handshake is dropped
-    after the handshake timeout, without a greeting in the clear."""
-    import server.connection as connection_module
-
-    monkeypatch.setattr(connection_module, "TLS_HANDSHAKE_TIMEOUT", 0.5)
+    after the handshake timeout (``limits.tls_handshake_timeout``), without a greeting in
+    the clear."""
+    server = make_server(limits={"tls_handshake_timeout": 0.5})
     sock = socket.create_connection(("127.0.0.1", server.tls_port), timeout=30)
     try:
         assert sock.recv(100) == b""  # closed, nothing sent

@@ -21,7 +21,7 @@ from server.context import ServerContext
 from server.http import start_http
 from server.http.api import HttpApi
 from server.http.wire import HttpServer
-from server.hub import Hub, NotifyingStore
+from server.hub import Hub
 from server.session import Session
 from server.sorting import ensure_sort_keys
 from server.stream import StreamProtocol
@@ -185,10 +185,9 @@ async def start_server(config: Config) -> RunningServer:
     cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),
                               config.get("server", "hostname"))
     hub = Hub()
-    store = await NotifyingStore.open(
+    store = await Store.open(
         data_dir, busy_timeout=float(config.get("limits", "storage_busy_timeout")),
         readers=int(config.get("database", "readers")))
-    store.hub = hub
     listener: Listener | None = None
     try:
         ctx = ServerContext(config, store, server_context(cert), hub, COMMANDS)

@@ -2,8 +2,10 @@
 
 The hub only *wakes*: a woken session pulls the changes from storage itself (DESIGN.md "Many
 clients, one mailbox"), so the hub carries no data and costs nothing per idle connection but
-one ``asyncio.Event``. Changes made in this process notify at once through
-:class:`NotifyingStore`; changes made by another process (``crispin import``, the CLI, later
+one ``asyncio.Event``. Changes made in this process wake at once: the hub subscribes to the
+store's commit reports (``Store.on_commit``, DESIGN.md "Storage reports, the server reacts"),
+so every write storage commits wakes the sessions of the mailboxes it changed, whichever
+storage method made it. Changes made by another process (``crispin import``, the CLI, later
 other servers on the same database) are found by one poll of the watched mailboxes' modseqs
 for the whole server, not one per connection.
 """
@@ -14,13 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from storage import PreparedBody, Store
-from storage.models import Changes, CopyResult, StoreResult
+from storage import Changes, CommitReport, Store
 
 log = logging.getLogger("crispin.hub")
 
@@ -32,6 +30,7 @@ class Hub:
         self._watchers: defaultdict[int, set[asyncio.Event]] = defaultdict(set)
         self._known: dict[int, int] = {}
         self._poller: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         # Fan-out (one APPEND waking 1,000 idlers) must not cost 1,000 identical reads and
         # 1,000 \Recent claims: woken sessions share one read per (mailbox, modseq,
         # viewer) and one claim per change, until the mailbox changes again.
@@ -107,10 +106,26 @@ class Hub:
         self._claimed[mailbox_id] = generation
         return True
 
+    def on_commit(self, report: CommitReport) -> None:
+        """A commit of this process changed these mailboxes: wake their watchers. (A
+        private flag change wakes them all too: the woken sessions of other users pull
+        nothing, since ``changes_since`` is per viewer; those of the same user report it.)"""
+        for change in report.changes:
+            if change.mailbox_id in self._known:
+                # The poll need not find this change again.
+                self._known[change.mailbox_id] = max(self._known[change.mailbox_id],
+                                                     change.modseq)
+        self.notify(*report.mailbox_ids)
+
     def start(self, store: Store) -> None:
+        """Listen to ``store``'s commit reports and poll for other processes' changes."""
+        self._unsubscribe = store.on_commit(self.on_commit)
         self._poller = asyncio.get_running_loop().create_task(self._poll(store))
 
     async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -133,65 +148,3 @@ class Hub:
                     self._known[mailbox_id] = modseq
             for gone in set(self._watchers) - set(current):
                 self.notify(gone)
-
-
-class NotifyingStore(Store):
-    """The store as the server uses it: every change to messages wakes the sessions
-    watching the mailboxes it touched.  A private flag change wakes them all too: the
-    woken sessions of other users pull nothing (``changes_since`` is per viewer), those of
-    the same user report it."""
-
-    hub: Hub
-
-    async def append_message(self, mailbox_id: int, body: bytes | Path | PreparedBody,
-                             flags: Iterable[str] = (), internaldate: datetime | None = None,
-                             parsed: Any = None, *, viewer: int | None = None
-                             ) -> tuple[int, int]:
-        result = await super().append_message(mailbox_id, body, flags, internaldate, parsed,
-                                              viewer=viewer)
-        self.hub.notify(mailbox_id)
-        return result
-
-    async def store_flags(self, mailbox_id: int, uids: Sequence[int], mode: Any,
-                          flags: Iterable[str], unchanged_since: int | None = None,
-                          *, viewer: int | None = None) -> StoreResult:
-        result = await super().store_flags(mailbox_id, uids, mode, flags, unchanged_since,
-                                           viewer=viewer)
-        if result.changed:
-            self.hub.notify(mailbox_id)
-        return result
-
-    async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None,
-                      *, viewer: int | None = None) -> tuple[list[int], int]:
-        result = await super().expunge(mailbox_id, uids, viewer=viewer)
-        if result[0]:
-            self.hub.notify(mailbox_id)
-        return result
-
-    async def copy_messages(self, source_id: int, uids: Sequence[int], target_id: int,
-                            *, viewer: int | None = None) -> CopyResult:
-        result = await super().copy_messages(source_id, uids, target_id, viewer=viewer)
-        self.hub.notify(target_id)
-        return result
-
-    async def move_messages(self, source_id: int, uids: Sequence[int], target_id: int,
-                            *, viewer: int | None = None) -> CopyResult:
-        result = await super().move_messages(source_id, uids, target_id, viewer=viewer)
-        self.hub.notify(source_id, target_id)
-        return result
-
-    async def set_private_flags(self, mailbox_id: int, mask: int) -> None:
-        await super().set_private_flags(mailbox_id, mask)
-        self.hub.notify(mailbox_id)
-
-    async def rename_mailbox_in(self, owner_id: int | None, old: str, new: str) -> None:
-        info = await self.get_mailbox_in(owner_id, old)
-        await super().rename_mailbox_in(owner_id, old, new)
-        if info is not None:
-            self.hub.notify(info.id)
-
-    async def delete_mailbox_in(self, owner_id: int | None, name: str) -> None:
-        info = await self.get_mailbox_in(owner_id, name)
-        await super().delete_mailbox_in(owner_id, name)
-        if info is not None:
-            self.hub.notify(info.id)

@@ -4,6 +4,7 @@ Knows nothing of IMAP syntax; imports neither ``server`` nor ``protocol``.
 """
 
 from .blobs import BlobFile, PreparedBody, SpoolWriter
+from .commits import ChangeKind, CommitReport, MailboxChange
 from .errors import (
     AlreadyExists,
     Busy,
@@ -36,12 +37,15 @@ __all__ = [
     "AlreadyExists",
     "BlobFile",
     "Busy",
+    "ChangeKind",
     "Changes",
+    "CommitReport",
     "CopyResult",
     "HasChildren",
     "InvalidFlag",
     "InvalidName",
     "InvalidPassword",
+    "MailboxChange",
     "MailboxInfo",
     "MailboxStatus",
     "MessageRecord",

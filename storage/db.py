@@ -14,6 +14,18 @@ Writes
     write is not delayed by any timer.  ``write`` returns only after COMMIT: everything
     answered OK is on disk.
 
+    A write once queued is carried out even if its caller is cancelled meanwhile (a client
+    that disconnects mid-command): the caller gets ``CancelledError``, the change commits
+    all the same, as if the cancellation had come just after.  So "was it written?" never
+    depends on the moment a task was cancelled.
+
+    If the writer task ever stops other than by ``close()`` (a bug, the loop shutting down),
+    its done-callback fails every queued write and every later one with ``StorageError``:
+    writes fail loudly instead of waiting forever.
+
+    After each COMMIT, subscribers get a report of what the transaction changed (see
+    ``commits.py``).
+
     ``BEGIN IMMEDIATE`` plus ``busy_timeout`` make several ``Store`` objects or processes on
     one file safe (the CLI adding a user while the server runs): they queue on SQLite's
     write lock instead of failing at the first conflict.
@@ -24,10 +36,12 @@ Reads
     after a ``write`` returned sees that write.
 
 Threads
-    Each connection is an ``aiosqlite.Connection``: its worker thread owns the sqlite3
-    connection and runs queued work in order.  Storage hands it whole functions (through
-    aiosqlite's function queue) instead of awaiting one query at a time, which is what
-    DESIGN.md asks: one thread hop per operation.
+    Each connection has its own worker thread (``_Worker``) that opens the sqlite3
+    connection and alone uses it.  Storage hands it whole functions and the thread wakes
+    the loop once with the result: one thread hop per operation.  Only public APIs of the
+    standard library are used (earlier versions borrowed aiosqlite's private worker queue,
+    ``Connection._execute``/``_thread``/``_conn``, which does not exist in every release
+    that pyproject allowed).
 """
 
 from __future__ import annotations
@@ -35,18 +49,22 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
+from . import commits
 from .errors import Busy, StorageError, TimeLimitExceeded
 from .migrations import migrate
+
+log = logging.getLogger("crispin.storage")
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], Any]
@@ -84,6 +102,72 @@ def translate(exc: BaseException) -> BaseException:
     return exc
 
 
+class _Worker:
+    """One sqlite3 connection and the one thread that uses it.
+
+    The thread takes ``(future, function)`` jobs from a queue, runs each, and hands the
+    outcome back with ``loop.call_soon_threadsafe``: one hop to the thread, one back, and no
+    more machinery (``loop.run_in_executor`` costs ~1.5x the CPU per call: chained
+    concurrent and asyncio futures; bench/README.md "Database thread hops").  A daemon
+    thread, so a Store nobody closed does not keep a process alive at exit (stopping
+    mid-transaction is a crash SQLite recovers from, and nothing unanswered was promised).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._conn: sqlite3.Connection | None = None
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        assert self._conn is not None, "worker not opened"
+        return self._conn
+
+    async def open(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        """Open the connection on the worker's thread (pragmas and migrations run there)."""
+        self._conn = await self.run(connector)
+
+    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """``fn(*args)`` on the worker's thread; the future resolves on the event loop.  The
+        job runs even if the future is cancelled meanwhile."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((fut, partial(fn, *args)))
+        return fut
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fut, fn = job
+            try:
+                outcome: tuple[bool, Any] = (True, fn())
+            except BaseException as exc:
+                outcome = (False, exc)
+            try:
+                fut.get_loop().call_soon_threadsafe(_settle, fut, outcome)
+            except RuntimeError:  # the loop is closed: nobody waits for this any more
+                pass
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        try:
+            if conn is not None:
+                await self.run(conn.close)
+        finally:
+            self._jobs.put(None)
+
+
+def _settle(fut: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if fut.done():  # cancelled while the thread worked
+        return
+    ok, value = outcome
+    if ok:
+        fut.set_result(value)
+    else:
+        fut.set_exception(value)
+
+
 class Database:
     """Connections to one SQLite file, bound to the event loop that opened it."""
 
@@ -99,10 +183,9 @@ class Database:
         self._busy_timeout = busy_timeout
         self._max_batch = max_batch
         self._readers_wanted = readers
-        self._writer: aiosqlite.Connection | None = None
-        self._wconn: sqlite3.Connection | None = None
-        self._readers: list[aiosqlite.Connection] = []
-        self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._writer: _Worker | None = None
+        self._readers: list[_Worker] = []
+        self._idle_readers: asyncio.Queue[_Worker] = asyncio.Queue()
         # Reads with a time limit are the expensive ones (SEARCH): they may hold all readers
         # but one, so that every other command still finds a reader at once.
         self._limited_reads = asyncio.Semaphore(max(1, readers - 1))
@@ -110,6 +193,8 @@ class Database:
         self._wakeup = asyncio.Event()
         self._writer_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._dead: StorageError | None = None
+        self._subscribers: list[commits.Subscriber] = []
         self.batches = 0
         """Number of write transactions committed (for tests and benchmarks)."""
 
@@ -124,33 +209,19 @@ class Database:
         db = cls(path, **kwargs)
         loop = asyncio.get_running_loop()
         try:
-            db._writer = await db._start(db._open_writer)
-            for _ in range(db._readers_wanted):
-                reader = await db._start(db._open_reader)
+            db._writer = _Worker("crispin-db-writer")
+            await db._writer.open(db._open_writer)
+            for i in range(db._readers_wanted):
+                reader = _Worker(f"crispin-db-reader-{i}")
                 db._readers.append(reader)
+                await reader.open(db._open_reader)
                 db._idle_readers.put_nowait(reader)
         except BaseException:
             await db._close_connections()
             raise
         db._writer_task = loop.create_task(db._writer_loop(), name="crispin-db-writer")
+        db._writer_task.add_done_callback(db._writer_stopped)
         return db
-
-    async def _start(self, connector: Callable[[], sqlite3.Connection]) -> aiosqlite.Connection:
-        """A started aiosqlite connection whose thread opened its sqlite3 connection with
-        ``connector`` (so the pragmas and migrations run on that thread)."""
-        conn = aiosqlite.Connection(connector, iter_chunk_size=64)
-        # A Store nobody closed must not keep the process alive at exit (aiosqlite's worker
-        # waits on its queue forever); stopping mid-transaction is a crash SQLite recovers
-        # from, and nothing unanswered was promised.
-        conn._thread.daemon = True
-        return await conn
-
-    @staticmethod
-    async def _run(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the connection's own thread (aiosqlite's function queue)."""
-        # aiosqlite's own queue of work for its thread (what its execute() uses), unannotated.
-        result: T = await conn._execute(partial(fn, *args))  # type: ignore[no-untyped-call]
-        return result
 
     def _open_reader(self) -> sqlite3.Connection:
         conn = connect(self.path, self._busy_timeout)
@@ -168,11 +239,24 @@ class Database:
                 raise StorageError(f"cannot switch {self.path} to WAL mode (got {mode!r})")
             conn.execute("PRAGMA journal_size_limit = 67108864")
             migrate(conn)
+            commits.install(conn)
         except BaseException:
             conn.close()
             raise
-        self._wconn = conn
         return conn
+
+    # -- commit reports ---------------------------------------------------------------------
+
+    def on_commit(self, callback: commits.Subscriber) -> Callable[[], None]:
+        """Call ``callback(report)`` on the event loop after every COMMIT that changed a
+        mailbox (``commits.py``); returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -180,31 +264,55 @@ class Database:
         """Run ``fn(conn)`` in a write transaction; return its result once committed.
 
         If ``fn`` raises, its changes are rolled back and the exception propagates here.
-        ``fn`` runs on the writer thread and must not touch the event loop.
+        ``fn`` runs on the writer thread and must not touch the event loop.  Once called,
+        the write happens even if the caller is cancelled (see the module docstring).
         """
+        if self._dead is not None:
+            raise StorageError(str(self._dead))
         if self._closed:
             raise StorageError("database is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        # Nobody may be left to read the outcome of a cancelled caller's write.
+        fut.add_done_callback(_consume)
         self._pending.append((fn, fut))
         self._wakeup.set()
-        return await fut
+        return await asyncio.shield(fut)
+
+    def _writer_stopped(self, task: asyncio.Task[None]) -> None:
+        """Done-callback of the writer task: unless closed normally, fail every waiting and
+        future write instead of letting them wait for a writer that is gone."""
+        if task.cancelled():
+            reason = "the database writer was cancelled"
+        elif task.exception() is not None:
+            reason = f"the database writer failed: {task.exception()!r}"
+            log.error("database writer stopped", exc_info=task.exception())
+        elif self._closed:
+            return
+        else:
+            reason = "the database writer stopped"
+        self._dead = StorageError(reason)
+        while self._pending:
+            _, fut = self._pending.popleft()
+            if not fut.done():
+                fut.set_exception(StorageError(reason))
+
+    def _take_batch(self) -> list[tuple[Op, asyncio.Future[Any]]]:
+        batch: list[tuple[Op, asyncio.Future[Any]]] = []
+        while self._pending and len(batch) < self._max_batch:
+            batch.append(self._pending.popleft())
+        return batch
 
     async def _writer_loop(self) -> None:
+        writer = self._writer
+        assert writer is not None
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                batch: list[tuple[Op, asyncio.Future[Any]]] = []
-                while self._pending and len(batch) < self._max_batch:
-                    job = self._pending.popleft()
-                    if not job[1].cancelled():
-                        batch.append(job)
-                if not batch:
-                    continue
+                batch = self._take_batch()
                 fns = [fn for fn, _ in batch]
                 try:
-                    assert self._writer is not None
-                    outcomes = await self._run(self._writer, self._run_batch, fns)
+                    outcomes, report = await writer.run(self._run_batch, fns)
                 except asyncio.CancelledError:
                     # Loop shutdown: the batch may still commit on the thread, but nobody
                     # waits for it any more.  Never swallow the cancellation.
@@ -213,6 +321,7 @@ class Database:
                     raise
                 except Exception as exc:  # executor gone; should not happen
                     outcomes = [(False, StorageError(f"writer failed: {exc!r}"))] * len(batch)
+                    report = None
                 for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
                     if fut.done():
                         continue
@@ -220,17 +329,19 @@ class Database:
                         fut.set_result(value)
                     else:
                         fut.set_exception(value)
+                if report is not None:
+                    commits.deliver(self._subscribers, report)
             if self._closed:
                 return
 
-    def _run_batch(self, fns: list[Op]) -> list[_Outcome]:
-        """Writer thread: one transaction, one savepoint per operation, one commit."""
-        conn = self._wconn
-        assert conn is not None
+    def _run_batch(self, fns: list[Op]) -> tuple[list[_Outcome], commits.CommitReport | None]:
+        """Writer thread: one transaction, one savepoint per operation, one commit; the
+        report of what it changed (None when nothing, or when it did not commit)."""
+        conn = self.writer_connection
         try:
             conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:
-            return [(False, _fresh(translate(exc))) for _ in fns]
+            return [(False, _fresh(translate(exc))) for _ in fns], None
         outcomes: list[_Outcome] = []
         try:
             if len(fns) == 1:
@@ -240,7 +351,7 @@ class Database:
                 except Exception as exc:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    return [(False, translate(exc))]
+                    return [(False, translate(exc))], None
             else:
                 for fn in fns:
                     conn.execute("SAVEPOINT op")
@@ -255,14 +366,22 @@ class Database:
                     else:
                         conn.execute("RELEASE op")
                         outcomes.append((True, value))
+            report = commits.drain(conn)
             conn.execute("COMMIT")
         except BaseException as exc:  # the whole transaction is lost: every operation fails
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            return [(False, _fresh(translate(exc))) for _ in fns]
+            return [(False, _fresh(translate(exc))) for _ in fns], None
         self.batches += 1
-        return outcomes
+        return outcomes, report
+
+    @property
+    def writer_connection(self) -> sqlite3.Connection:
+        """The writer's sqlite3 connection: for functions already running on the writer
+        thread only."""
+        assert self._writer is not None
+        return self._writer.conn
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -283,7 +402,7 @@ class Database:
     async def _read_on_reader(self, runner: Callable[..., T], *args: Any) -> T:
         reader = await self._idle_readers.get()
         try:
-            return await self._run(reader, runner, reader._conn, *args)
+            return await reader.run(runner, reader.conn, *args)
         finally:
             self._idle_readers.put_nowait(reader)
 
@@ -323,7 +442,7 @@ class Database:
             return
         self._closed = True
         self._wakeup.set()
-        if self._writer_task is not None:
+        if self._writer_task is not None and not self._writer_task.done():
             await self._writer_task
         # Let reads already running finish before their connections close.
         for _ in self._readers:
@@ -339,7 +458,12 @@ class Database:
             with contextlib.suppress(Exception):
                 await self._writer.close()  # the last connection checkpoints the WAL
             self._writer = None
-            self._wconn = None
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    """Mark the outcome of a write as retrieved (its caller may have been cancelled)."""
+    if not fut.cancelled():
+        fut.exception()
 
 
 def _fresh(exc: BaseException) -> BaseException:

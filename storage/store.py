@@ -28,6 +28,7 @@ from typing import Any, Self, TypeVar
 from . import blobs, mailboxes, message_reads, messages, passwords, subscriptions, users
 from . import flags as flags_mod
 from . import search as search_mod
+from .commits import Subscriber
 from .db import Database
 from .models import (
     Changes,
@@ -99,6 +100,15 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
     def database(self) -> Database:
         """The underlying database (for the message API and tests)."""
         return self._db
+
+    def on_commit(self, callback: Subscriber) -> Callable[[], None]:
+        """Have ``callback(report)`` called on the event loop after every commit of this
+        Store that changed a mailbox: the report (``commits.CommitReport``) lists each
+        mailbox changed, its new highest modseq and the kinds of change (appended, flags,
+        expunged, created, renamed, deleted, settings).  Returns the function that
+        unsubscribes.  The callback must not block; see ``commits.py`` for the contract.
+        This is how the IDLE hub learns of changes, and how any other front end should."""
+        return self._db.on_commit(callback)
 
     # -- users ----------------------------------------------------------------------------
 

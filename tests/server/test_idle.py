@@ -107,3 +107,29 @@ def test_idle_in_authenticated_state(server: ServerThread) -> None:
     assert raw.line() == b"+ idling"
     raw.send(b"DONE\r\n")
     assert raw.until_tagged(b"a2")[-1].startswith(b"a2 OK")
+
+
+def test_idle_woken_by_commit_report_of_any_write(make_server, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The hub learns of changes from storage's commit reports, not from a list of mutators
+    it wraps: even a write storage has no method for wakes the idler, with the poll for
+    other processes' changes out of the way."""
+    import server.hub
+
+    monkeypatch.setattr(server.hub, "POLL_INTERVAL", 3600.0)
+    srv = make_server()
+    other = srv.login()
+    other.append("INBOX", None, None, MSG)
+    raw = idler(srv)
+    store = srv.running.ctx.store
+
+    def flag_all(conn) -> None:  # type: ignore[no-untyped-def]
+        (modseq,) = conn.execute("SELECT highest_modseq + 1 FROM mailboxes"
+                                 " WHERE name = 'INBOX'").fetchone()
+        conn.execute("UPDATE mailbox_messages SET flags = 4, modseq = ?", (modseq,))
+        conn.execute("UPDATE mailboxes SET highest_modseq = ? WHERE name = 'INBOX'", (modseq,))
+
+    srv.call(store.database.write(flag_all))
+    assert wait_line(raw).startswith(b"* 1 FETCH (UID 1 FLAGS (\\Flagged")
+    raw.send(b"DONE\r\n")
+    assert raw.until_tagged(b"a3")[-1].startswith(b"a3 OK")
+    other.logout()

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -78,6 +79,50 @@ async def test_cancelled_waiter_does_not_break_writer(store: Store, user: User) 
         await task
     await store.create_mailbox(user.id, "surely")
     assert await store.get_mailbox(user.id, "surely") is not None
+
+
+async def test_write_of_a_cancelled_caller_still_commits(store: Store, user: User) -> None:
+    """Once ``write`` was called, the change happens whenever the caller is cancelled:
+    queued behind a running batch, or in the batch running now."""
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(30)
+        conn.execute("INSERT INTO subscriptions (user_id, name) VALUES (?, 'running')",
+                     (user.id,))
+
+    running = asyncio.create_task(store.database.write(slow))
+    await asyncio.to_thread(started.wait, 30)  # the batch is on the writer thread now
+    queued = asyncio.create_task(store.subscribe(user.id, "queued"))
+    await asyncio.sleep(0)  # let it queue (one loop turn, no timing involved)
+    running.cancel()
+    queued.cancel()
+    release.set()
+    for task in (running, queued):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    # The next write is queued after both: once it returns, they have committed.
+    await store.subscribe(user.id, "after")
+    assert await store.list_subscriptions(user.id) == ["after", "queued", "running"]
+
+
+async def test_dead_writer_fails_writes_loudly(store: Store, user: User,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the writer task dies, waiting writes and later ones raise StorageError instead
+    of hanging (its done-callback), and reads still work."""
+    db = store.database
+
+    def broken() -> list[object]:
+        raise RuntimeError("writer bug")
+
+    monkeypatch.setattr(db, "_take_batch", broken)
+    with pytest.raises(StorageError, match="writer bug"):
+        await asyncio.wait_for(store.create_mailbox(user.id, "lost"), 30)
+    with pytest.raises(StorageError, match="writer"):
+        await store.create_mailbox(user.id, "later")
+    assert await store.get_mailbox(user.id, "lost") is None
 
 
 async def test_two_stores_on_one_file(data_dir: Path) -> None:

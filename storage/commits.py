@@ -1,0 +1,170 @@
+"""What each write transaction changed, reported after COMMIT (DESIGN.md "Storage reports,
+the server reacts").
+
+Storage is the one place that knows what a commit changed, so it says so: after every
+COMMIT of the writer (``db.Database``), each subscriber gets one :class:`CommitReport`
+listing the mailboxes that changed, their new highest modseq and the kinds of change. The
+IDLE hub subscribes; so can NOTIFY (RFC 5465), an HTTP long-poll, SMTP/LMTP delivery
+statistics, or a cross-process notifier. Nobody above storage re-declares its methods to
+learn about writes.
+
+How changes are found
+    Not by each storage function remembering to report (a new one would silently wake
+    nobody), but by SQLite: TEMP triggers on the writer's own connection record every row
+    change of ``mailboxes``, ``mailbox_messages``, ``private_flags`` and ``expunged`` into
+    the TEMP table ``commit_log`` (one row per mailbox and kind; per-connection, so other
+    processes and the read connections pay nothing). The log is part of the transaction:
+    a write rolled back (its SAVEPOINT, or the whole batch) takes its entries with it. The
+    writer drains the log just before COMMIT and hands it out once COMMIT returned, so a
+    report always describes data that is on disk and visible to every reader.
+
+Subscribing
+    ``Store.on_commit(callback)`` (or ``Database.on_commit``) registers
+    ``callback(report)``; it returns a function that unsubscribes. Callbacks run on the
+    event loop, in the writer task, after the callers of the batch's writes have been
+    given their results (they resume after the callbacks). A callback must be quick and
+    must not block: set an ``asyncio.Event``, put into a queue, or start a task. An
+    exception in a callback is logged and does not reach the writer or other subscribers.
+
+    Reports cover changes made through *this* ``Store`` (this process). Changes by other
+    processes on the same file (the CLI, ``crispin import``) are not reported here; the
+    hub finds them by polling ``Store.highest_modseqs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+log = logging.getLogger("crispin.storage")
+
+
+class ChangeKind(StrEnum):
+    """What happened to a mailbox in a commit."""
+
+    CREATED = "created"
+    """The mailbox was created (CREATE, or a superior created along with an inferior)."""
+    APPENDED = "appended"
+    """Messages arrived: APPEND, COPY or MOVE into it, delivery, import (UIDNEXT moved)."""
+    FLAGS = "flags"
+    """Flags or keywords of messages changed (anybody's, private flags included)."""
+    EXPUNGED = "expunged"
+    """Messages left: EXPUNGE, MOVE out of it."""
+    RENAMED = "renamed"
+    """Its name changed (RENAME of it or of a superior); its id stays."""
+    DELETED = "deleted"
+    """It is gone (DELETE, or its owner deleted): sessions holding it must let go."""
+    SETTINGS = "settings"
+    """Its settings changed (which flags are private, special use, selectability)."""
+
+
+@dataclass(frozen=True)
+class MailboxChange:
+    """One mailbox in a :class:`CommitReport`."""
+
+    mailbox_id: int
+    modseq: int
+    """Its highest modseq after the commit (RFC 7162 §3.1.1); 0 when deleted."""
+    kinds: frozenset[ChangeKind]
+
+
+@dataclass(frozen=True)
+class CommitReport:
+    """Every mailbox that one committed write transaction (a group-commit batch) changed,
+    in ascending id order. Never empty: a commit that changed no mailbox is not reported."""
+
+    changes: tuple[MailboxChange, ...]
+
+    @property
+    def mailbox_ids(self) -> tuple[int, ...]:
+        return tuple(c.mailbox_id for c in self.changes)
+
+
+Subscriber = Callable[[CommitReport], None]
+
+# The TEMP schema the writer connection gets (``install``). ``commit_log`` keeps one row per
+# (mailbox, kind) with the highest modseq seen; the triggers cost one small upsert per row
+# changed. TEMP triggers may watch tables of the main database (SQLite "CREATE TRIGGER":
+# a TEMP trigger can refer to any database's tables).
+_LOG = "temp.commit_log"
+_UPSERT = (
+    "INSERT INTO commit_log (mailbox_id, kind, modseq) VALUES ({mailbox}, '{kind}', {modseq})"
+    " ON CONFLICT (mailbox_id, kind) DO UPDATE SET modseq = max(modseq, excluded.modseq);"
+)
+
+
+def _trigger(name: str, event: str, table: str, kind: ChangeKind, mailbox: str, modseq: str,
+             when: str = "") -> str:
+    when_sql = f" WHEN {when}" if when else ""
+    body = _UPSERT.format(mailbox=mailbox, kind=kind.value, modseq=modseq)
+    return (f"CREATE TEMP TRIGGER IF NOT EXISTS {name} AFTER {event} ON main.{table}"
+            f"{when_sql} BEGIN {body} END")
+
+
+_SCHEMA = [
+    "CREATE TEMP TABLE IF NOT EXISTS commit_log (mailbox_id INTEGER NOT NULL,"
+    " kind TEXT NOT NULL, modseq INTEGER NOT NULL, PRIMARY KEY (mailbox_id, kind))"
+    " WITHOUT ROWID",
+    _trigger("commit_mailbox_created", "INSERT", "mailboxes", ChangeKind.CREATED,
+             "NEW.id", "NEW.highest_modseq"),
+    _trigger("commit_mailbox_renamed", "UPDATE OF name", "mailboxes", ChangeKind.RENAMED,
+             "NEW.id", "NEW.highest_modseq", "NEW.name IS NOT OLD.name"),
+    _trigger("commit_mailbox_settings", "UPDATE OF private_flags, special_use, noselect",
+             "mailboxes", ChangeKind.SETTINGS, "NEW.id", "NEW.highest_modseq",
+             "NEW.private_flags IS NOT OLD.private_flags"
+             " OR NEW.special_use IS NOT OLD.special_use OR NEW.noselect IS NOT OLD.noselect"),
+    _trigger("commit_mailbox_deleted", "DELETE", "mailboxes", ChangeKind.DELETED,
+             "OLD.id", "0"),
+    _trigger("commit_message_added", "INSERT", "mailbox_messages", ChangeKind.APPENDED,
+             "NEW.mailbox_id", "NEW.modseq"),
+    _trigger("commit_message_flags", "UPDATE", "mailbox_messages", ChangeKind.FLAGS,
+             "NEW.mailbox_id", "NEW.modseq", "NEW.modseq IS NOT OLD.modseq"),
+    _trigger("commit_private_added", "INSERT", "private_flags", ChangeKind.FLAGS,
+             "NEW.mailbox_id", "NEW.modseq"),
+    _trigger("commit_private_flags", "UPDATE", "private_flags", ChangeKind.FLAGS,
+             "NEW.mailbox_id", "NEW.modseq"),
+    _trigger("commit_expunged", "INSERT", "expunged", ChangeKind.EXPUNGED,
+             "NEW.mailbox_id", "NEW.modseq"),
+]
+
+
+def install(conn: sqlite3.Connection) -> None:
+    """Give the writer connection its TEMP ``commit_log`` and triggers (after migrations:
+    the triggers name columns of the latest schema)."""
+    for statement in _SCHEMA:
+        conn.execute(statement)
+
+
+def drain(conn: sqlite3.Connection) -> CommitReport | None:
+    """Writer thread, inside the transaction just before COMMIT: take the log's entries
+    (emptying it, in the same transaction) as a report; None when nothing changed."""
+    # The mailbox's highest modseq as it will be committed (0 once deleted), rather than
+    # the logged row modseqs: several writes of one batch may have touched it.
+    rows = conn.execute(
+        f"SELECT l.mailbox_id, l.kind, coalesce(m.highest_modseq, 0) FROM {_LOG} l"
+        " LEFT JOIN main.mailboxes m ON m.id = l.mailbox_id ORDER BY l.mailbox_id"
+    ).fetchall()
+    if not rows:
+        return None
+    conn.execute(f"DELETE FROM {_LOG}")
+    kinds: dict[int, set[ChangeKind]] = {}
+    modseqs: dict[int, int] = {}
+    for mailbox_id, kind, modseq in rows:
+        kinds.setdefault(int(mailbox_id), set()).add(ChangeKind(kind))
+        modseqs[int(mailbox_id)] = int(modseq)
+    return CommitReport(tuple(
+        MailboxChange(box, modseqs[box], frozenset(found)) for box, found in kinds.items()
+    ))
+
+
+def deliver(subscribers: list[Subscriber], report: CommitReport) -> None:
+    """Event loop: hand ``report`` to every subscriber; one failing does not stop the
+    others, nor the writer."""
+    for callback in list(subscribers):
+        try:
+            callback(report)
+        except Exception:
+            log.exception("commit subscriber %r failed", callback)

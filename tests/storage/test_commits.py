@@ -1,0 +1,162 @@
+"""Commit reports (storage/commits.py): after each COMMIT, subscribers learn which mailboxes
+changed, their new highest modseq and how (DESIGN.md "Storage reports, the server reacts")."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from storage import ChangeKind, CommitReport, MailboxChange, NotFound, Store, User
+
+from .helpers import raw_connect
+
+PARSED = {"envelope": b"NIL", "bodystructure": b"NIL", "body_simple": b"NIL"}
+K = ChangeKind
+
+
+class Recorder:
+    def __init__(self, store: Store) -> None:
+        self.reports: list[CommitReport] = []
+        self.unsubscribe = store.on_commit(self.reports.append)
+
+    def take(self) -> list[MailboxChange]:
+        changes = [c for r in self.reports for c in r.changes]
+        self.reports.clear()
+        return changes
+
+
+@pytest.fixture
+def rec(store: Store) -> Recorder:
+    return Recorder(store)
+
+
+async def inbox(store: Store, user: User) -> int:
+    box = await store.get_mailbox(user.id, "INBOX")
+    assert box is not None
+    return box.id
+
+
+async def test_each_message_change_reported_with_modseq(store: Store, user: User,
+                                                         rec: Recorder) -> None:
+    box = await inbox(store, user)
+    other = (await store.create_mailbox(user.id, "Other")).id
+    assert rec.take() == [MailboxChange(other, 1, frozenset({K.CREATED}))]
+
+    uid, modseq = await store.append_message(box, b"Subject: a\r\n\r\nx\r\n", parsed=PARSED)
+    assert rec.take() == [MailboxChange(box, modseq, frozenset({K.APPENDED}))]
+
+    result = await store.store_flags(box, [uid], "add", ["\\Deleted"])
+    assert rec.take() == [MailboxChange(box, result.highest_modseq, frozenset({K.FLAGS}))]
+    await store.store_flags(box, [uid], "add", ["\\Deleted"])  # changes nothing
+    assert rec.take() == []
+
+    copied = await store.copy_messages(box, [uid], other)
+    [change] = rec.take()
+    assert change.mailbox_id == other and change.kinds == {K.APPENDED}
+    assert copied.uid_map == [(uid, 1)]
+
+    gone, highest = await store.expunge(box)
+    assert gone == [uid]
+    assert rec.take() == [MailboxChange(box, highest, frozenset({K.EXPUNGED}))]
+
+    await store.move_messages(other, [1], box)
+    changes = {c.mailbox_id: c.kinds for c in rec.take()}
+    assert changes == {box: {K.APPENDED}, other: {K.EXPUNGED}}
+
+
+async def test_mailbox_changes_reported(store: Store, user: User, rec: Recorder) -> None:
+    created = await store.create_mailbox(user.id, "a/b")
+    assert {c.kinds for c in rec.take()} == {frozenset({K.CREATED})}  # "a" and "a/b"
+    await store.rename_mailbox(user.id, "a/b", "c")
+    assert rec.take() == [MailboxChange(created.id, created.highest_modseq,
+                                        frozenset({K.RENAMED}))]
+    await store.set_private_flags(created.id, 0)
+    [change] = rec.take()
+    assert change.kinds == {K.SETTINGS}
+    await store.delete_mailbox(user.id, "c")
+    assert rec.take() == [MailboxChange(created.id, 0, frozenset({K.DELETED}))]
+    await store.delete_user("alice")
+    deleted = rec.take()
+    assert deleted and all(c.kinds == {K.DELETED} and c.modseq == 0 for c in deleted)
+
+
+async def test_private_flags_of_another_user_reported(store: Store, user: User,
+                                                      rec: Recorder) -> None:
+    bob = await store.create_user("bob", "pw")
+    box = await inbox(store, user)
+    uid, _ = await store.append_message(box, b"Subject: a\r\n\r\nx\r\n", parsed=PARSED)
+    rec.take()
+    await store.store_flags(box, [uid], "add", ["\\Seen"], viewer=bob.id)
+    [change] = rec.take()
+    assert change.mailbox_id == box and change.kinds == {K.FLAGS}
+
+
+async def test_no_report_for_reads_failures_and_recent(store: Store, user: User,
+                                                       rec: Recorder) -> None:
+    box = await inbox(store, user)
+    await store.append_message(box, b"Subject: a\r\n\r\nx\r\n", parsed=PARSED)
+    rec.take()
+    await store.claim_recent(box)  # a session's \Recent, not a change of the mailbox
+    await store.list_messages(box)
+    with pytest.raises(NotFound):
+        await store.delete_mailbox(user.id, "nope")
+    with pytest.raises(NotFound):
+        await store.append_message(12345, b"x", parsed=PARSED)
+
+    def half_done(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE mailbox_messages SET flags = 4, modseq = modseq + 1")
+        raise NotFound("rolled back")
+
+    # Alone, and in a batch with a write that succeeds: only committed work is reported.
+    with pytest.raises(NotFound):
+        await store.database.write(half_done)
+    assert rec.take() == []
+    results = await asyncio.gather(store.database.write(half_done),
+                                   store.create_mailbox(user.id, "kept"),
+                                   return_exceptions=True)
+    assert isinstance(results[0], NotFound)
+    assert [c.kinds for c in rec.take()] == [{K.CREATED}]
+
+
+async def test_report_comes_after_commit(store: Store, user: User) -> None:
+    """When a subscriber is called, another connection already sees the change."""
+    seen: list[int] = []
+
+    def check(report: CommitReport) -> None:
+        conn = raw_connect(store.data_dir)
+        try:
+            for change in report.changes:
+                row = conn.execute("SELECT highest_modseq FROM mailboxes WHERE id = ?",
+                                   (change.mailbox_id,)).fetchone()
+                seen.append(int(row[0]) - change.modseq)
+        finally:
+            conn.close()
+
+    store.on_commit(check)
+    box = await inbox(store, user)
+    await store.append_message(box, b"Subject: a\r\n\r\nx\r\n", parsed=PARSED)
+    assert seen == [0]
+
+
+async def test_failing_subscriber_and_unsubscribe(store: Store, user: User,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    def broken(report: CommitReport) -> None:
+        raise RuntimeError("subscriber bug")
+
+    store.on_commit(broken)
+    rec = Recorder(store)
+    await store.create_mailbox(user.id, "x")  # the writer and the others carry on
+    assert "subscriber bug" in caplog.text
+    assert len(rec.take()) == 1
+    rec.unsubscribe()
+    await store.create_mailbox(user.id, "y")
+    assert rec.take() == []
+
+
+async def test_group_commit_is_one_report(store: Store, user: User, rec: Recorder) -> None:
+    boxes = await asyncio.gather(*(store.create_mailbox(user.id, f"b{i}") for i in range(30)))
+    changes = [c for r in rec.reports for c in r.changes]
+    assert sorted(c.mailbox_id for c in changes) == sorted(b.id for b in boxes)
+    assert len(rec.reports) < 30  # batched writes, one report per commit

@@ -21,6 +21,7 @@ from storage import (
     InvalidPassword,
     NoSelect,
     NotFound,
+    OverQuota,
     SchemaTooNew,
     StorageError,
     TimeLimitExceeded,
@@ -51,6 +52,8 @@ STORAGE_ERRORS: dict[type[StorageError], Answer] = {
     # INUSE would say "try later", which never helps here, so CANNOT.
     HasChildren: Answer("NO", "CANNOT",
                         "Mailbox has inferior hierarchical names; delete them first"),
+    # RFC 9208 §4.3: checked inside the write transaction of APPEND, COPY and MOVE.
+    OverQuota: Answer("NO", "OVERQUOTA", "Quota exceeded"),
     # RFC 3501 §9 flag syntax is the parser's; what reaches storage is a flag it refuses.
     InvalidFlag: Answer("BAD", None, "Invalid flag"),
     # RFC 5530 §3 UNAVAILABLE: "temporary failure because a subsystem is down" (another

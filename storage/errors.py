@@ -3,7 +3,8 @@
 The server maps them to tagged responses (RFC 5530 response codes): ``NotFound`` to
 ``NO [NONEXISTENT]``, ``AlreadyExists`` to ``NO [ALREADYEXISTS]``, ``InvalidName`` to
 ``NO [CANNOT]``, ``HasChildren`` to ``NO [INUSE]`` or a plain ``NO``; ``Busy`` to
-``NO [UNAVAILABLE]``.  Storage itself never builds response text.
+``NO [UNAVAILABLE]``; ``OverQuota`` to ``NO [OVERQUOTA]``.  Storage itself never builds
+response text.
 """
 
 from __future__ import annotations
@@ -53,3 +54,16 @@ class NoSelect(NotFound):
 class TimeLimitExceeded(StorageError):
     """A read given a time limit (``Database.read(..., time_limit=)``) ran past it and was
     interrupted inside SQLite."""
+
+
+class OverQuota(StorageError):
+    """RFC 9208 §4.3: the APPEND, COPY or MOVE would take a quota root past a limit; nothing
+    was stored.  Checked inside the write transaction, so concurrent writers cannot
+    together overshoot.  ``resource`` names the limit (``STORAGE`` or ``MESSAGE``),
+    ``usage`` and ``limit`` are in its units."""
+
+    def __init__(self, resource: str, usage: int, limit: int) -> None:
+        super().__init__(f"quota exceeded: {resource} {usage} of {limit}")
+        self.resource = resource
+        self.usage = usage
+        self.limit = limit

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from . import blobs
+from . import blobs, quota
 from . import flags as flagbits
 from .blobs import PreparedBody
 from .errors import NoSelect, NotFound
@@ -216,6 +216,7 @@ def append(
     box = _selectable(conn, mailbox_id)
     uidnext, highest = box.uidnext, box.highest
     pmask = box.private_mask(viewer)
+    quota.enforce(conn, mailbox_id, body.size, 1)  # RFC 9208 §4.3, in this transaction
     row = conn.execute("SELECT id FROM messages WHERE sha256 = ?", (body.sha256,)).fetchone()
     if row is not None:
         message_id = int(row[0])
@@ -500,6 +501,14 @@ def copy(
     ).fetchall()
     if not rows:
         return CopyResult(uidvalidity, [], [])
+    if not (move and quota.quota_root_of(conn, source_id) == quota.quota_root_of(conn, target_id)):
+        # RFC 9208 §4.3: checked here, in the transaction that adds them.  A MOVE within
+        # one quota root changes no usage.
+        (octets,) = conn.execute(
+            "SELECT coalesce(sum(m.size), 0) FROM json_each(?) j JOIN messages m ON m.id = j.value",
+            (json.dumps([int(r[1]) for r in rows]),),
+        ).fetchone()
+        quota.enforce(conn, target_id, int(octets), len(rows))
     modseq = highest + 1
     uid_map = [(int(r[0]), uidnext + i) for i, r in enumerate(rows)]
     conn.executemany(

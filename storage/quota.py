@@ -14,17 +14,18 @@ up to whole KiB.  Cost: about 20 ms per 100,000 messages under the root, warm ca
 paid only when the root has a quota (``check_quota`` without one is two indexed
 lookups).
 
-Race: the server calls ``check_quota`` before APPEND/COPY/MOVE and then writes in a
-separate transaction, so concurrent writers to one root can each pass the check and
-together overshoot the limit by what they add at once.  Quotas here are a brake, not an
-exact ceiling; the next check after that refuses.
+Writers check inside their own transaction (``enforce``, called by ``messages.append`` and
+``messages.copy``): the single writer serialises transactions, so two concurrent APPENDs
+to one root cannot both pass the check and overshoot.  ``check_quota`` remains for the
+server's early answer before a client sends an APPEND literal (RFC 9208 §4.3 allows
+refusing then); the authoritative check is ``enforce``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from .errors import NotFound
+from .errors import NotFound, OverQuota
 from .mailboxes import get_mailbox_in
 from .models import Quota, QuotaResource
 from .names import DELIMITER, inferior_range
@@ -187,3 +188,12 @@ def check_quota(
     if messages is not None and count + add_messages > int(messages):
         return QuotaResource(MESSAGE, count, int(messages))
     return None
+
+
+def enforce(conn: sqlite3.Connection, mailbox_id: int, add_octets: int, add_messages: int) -> None:
+    """Writer thread, inside the write that adds the messages: ``OverQuota`` when
+    ``check_quota`` finds a resource past its limit (the caller's transaction, or its
+    savepoint, is then rolled back)."""
+    over = check_quota(conn, mailbox_id, add_octets, add_messages)
+    if over is not None:
+        raise OverQuota(over.name, over.usage, over.limit)

@@ -22,6 +22,7 @@ from storage import (
     InvalidFlag,
     MailboxInfo,
     NotFound,
+    OverQuota,
     PreparedBody,
     SpoolWriter,
     StorageError,
@@ -162,6 +163,10 @@ async def _end(session: Session, event: AppendEnd) -> None:
         result = await _store(session, pending)
     except NotFound:
         result = Result("Mailbox does not exist", "TRYCREATE", status="NO")
+    except OverQuota as exc:
+        # RFC 9208 §4.3, checked again in the write transaction (another session may have
+        # filled the quota since the literal was accepted).
+        result = Result(f"Quota exceeded ({exc.resource})", "OVERQUOTA", status="NO")
     except StorageError as exc:  # Busy: NO [UNAVAILABLE], from the one table
         result = await session.storage_failure(exc, "APPEND")
     except Exception:

@@ -8,7 +8,7 @@ from server.outcome import CommandFailed, Result
 from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence
-from storage import MailboxInfo, NotFound
+from storage import MailboxInfo, NotFound, OverQuota
 from storage.models import CopyResult
 
 
@@ -24,7 +24,9 @@ async def target_mailbox(session: Session, name: str) -> MailboxInfo:
 
 
 async def check_quota(session: Session, mailbox_id: int, octets: int, messages: int) -> None:
-    """RFC 9208 §4.3: an APPEND, COPY or MOVE that would go over quota stores nothing."""
+    """RFC 9208 §4.3: an APPEND that would go over quota is refused before the client sends
+    the message.  Only an early answer: storage checks again inside the transaction that
+    adds the messages (``OverQuota``), which is what keeps concurrent writers in bounds."""
     over = await session.server.store.check_quota(mailbox_id, octets, messages)
     if over is not None:
         raise CommandFailed(f"Quota exceeded ({over.name})", "OVERQUOTA")
@@ -53,10 +55,6 @@ async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | N
     if not uids:
         return None
     store = session.server.store
-    if not (move and target.id == view.mailbox_id):
-        records = await store.fetch_records(view.mailbox_id, uids, structure=False,
-                                            viewer=session.viewer)
-        await check_quota(session, target.id, sum(r.size for r in records), len(records))
     try:
         if move:
             return await store.move_messages(view.mailbox_id, uids, target.id,
@@ -67,6 +65,9 @@ async def _run(session: Session, cmd: Copy | Move, move: bool) -> CopyResult | N
         # The source deleted under us ends the session; only a missing target is TRYCREATE.
         await session.check_selected()
         raise CommandFailed("Mailbox does not exist", "TRYCREATE") from None
+    except OverQuota as exc:
+        # RFC 9208 §4.3: checked in the transaction; nothing was copied.
+        raise CommandFailed(f"Quota exceeded ({exc.resource})", "OVERQUOTA") from None
 
 
 def _copyuid(result: CopyResult) -> tuple[int, Atom, Atom]:

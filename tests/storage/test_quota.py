@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from storage import MailboxInfo, NotFound, Store, User
+from storage import MailboxInfo, NotFound, OverQuota, Store, User
 from storage.models import Quota, QuotaResource
 
 from .helpers import query
@@ -228,3 +230,47 @@ async def test_quota_rows_go_with_their_root(store: Store, user: User) -> None:
     assert await store.get_quota("mailbox", hall.id) == Quota(
         "mailbox", hall.id, [QuotaResource("STORAGE", 0, 5)]
     )
+
+
+# -- enforced inside the write transaction --------------------------------------------------
+
+
+async def test_concurrent_appends_cannot_overshoot(store: Store, user: User,
+                                                   inbox: MailboxInfo) -> None:
+    """20 APPENDs at once against a 5-message quota: each is checked in the transaction
+    that adds it, so exactly 5 land (they share group-commit batches)."""
+    await store.set_quota("user", user.id, None, 5)
+    results = await asyncio.gather(
+        *(append(store, inbox, 100, i) for i in range(20)), return_exceptions=True
+    )
+    assert sum(isinstance(r, int) for r in results) == 5
+    refused = [r for r in results if not isinstance(r, int)]
+    assert all(isinstance(r, OverQuota) and r.resource == "MESSAGE" for r in refused)
+    assert (await store.get_quota("user", user.id)) == Quota(
+        "user", user.id, [QuotaResource("MESSAGE", 5, 5)])
+
+
+async def test_concurrent_copies_cannot_overshoot(store: Store, user: User,
+                                                  inbox: MailboxInfo) -> None:
+    uids = [await append(store, inbox, 1000, i) for i in range(3)]
+    other = await store.create_mailbox(user.id, "Other")
+    await store.set_quota("user", user.id, 6, None)  # 6144 octets: room for 3 more
+    results = await asyncio.gather(
+        *(store.copy_messages(inbox.id, uids, other.id) for _ in range(4)),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results].count("CopyResult") == 1
+    assert all(isinstance(r, OverQuota) for r in results if not hasattr(r, "uid_map"))
+    assert len(await store.list_messages(other.id)) == 3
+    # A MOVE within the root adds nothing and is allowed even at the limit.
+    moved = await store.move_messages(other.id, [1], inbox.id)
+    assert moved.uid_map
+
+
+async def test_copy_counts_every_copy_of_a_shared_body(store: Store, user: User,
+                                                       inbox: MailboxInfo) -> None:
+    uid = await append(store, inbox, 1000, 1)
+    await store.copy_messages(inbox.id, [uid], inbox.id)  # the same body twice
+    await store.set_quota("user", user.id, 3, None)  # 3072: 2000 used, 2000 more refused
+    with pytest.raises(OverQuota):
+        await store.copy_messages(inbox.id, [1, 2], inbox.id)

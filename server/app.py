@@ -22,6 +22,7 @@ from server.http import start_http
 from server.http.api import HttpApi
 from server.http.wire import HttpServer
 from server.hub import Hub
+from server.reclaimer import Reclaimer
 from server.session import Session
 from server.sorting import ensure_sort_keys
 from server.stream import StreamProtocol
@@ -146,6 +147,7 @@ class RunningServer:
     addresses: list[tuple[str, int]]
     fingerprint: str
     starter: tuple[str, str] | None
+    reclaimer: Reclaimer
     http: HttpServer | None = None
     http_api: HttpApi | None = None
     http_address: tuple[str, int] | None = None
@@ -175,6 +177,7 @@ class RunningServer:
             await self.http.stop()
         await self.listener.stop()
         await self.ctx.hub.stop()
+        await self.reclaimer.stop()
         await self.ctx.store.close()
 
 
@@ -189,14 +192,19 @@ async def start_server(config: Config) -> RunningServer:
         data_dir, busy_timeout=float(config.get("limits", "storage_busy_timeout")),
         readers=int(config.get("database", "readers")))
     listener: Listener | None = None
+    reclaimer: Reclaimer | None = None
     try:
+        await _start_checks(store)
         ctx = ServerContext(config, store, server_context(cert), hub, COMMANDS)
         starter = await ensure_starter_account(config, store)
         hub.start(store)
+        reclaimer = Reclaimer(store)
+        reclaimer.start()
         listener = Listener(ctx)
         addresses = await listener.start(config.host, int(config.get("server", "port")),
                                          int(config.get("server", "tls_port")))
-        running = RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter)
+        running = RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter,
+                                reclaimer)
         running.rederive = rederive.start(store)
         if config.get("http", "enabled"):
             running.http, running.http_api, running.http_address = await start_http(
@@ -206,6 +214,8 @@ async def start_server(config: Config) -> RunningServer:
         if listener is not None:
             await listener.stop()
         await hub.stop()
+        if reclaimer is not None:
+            await reclaimer.stop()
         await store.close()
         raise
     running.backfill = asyncio.create_task(_backfill_sort_keys(store))
@@ -221,6 +231,16 @@ async def _backfill_sort_keys(store: Store) -> int:
     if done:
         log.info("SORT/THREAD keys filled for %d stored messages", done)
     return done
+
+
+async def _start_checks(store: Store) -> None:
+    """The cheap part of ``crispin check``, before accepting anyone: leftovers of APPENDs a
+    crash cut off go, counters that fell behind are repaired (storage/check.py)."""
+    removed, repaired = await store.start_checks()
+    if removed:
+        log.warning("removed %d temporary file(s) of operations cut off by a crash", removed)
+    for problem in repaired:
+        log.warning("repaired at start: %s: %s", problem.kind, problem.detail)
 
 
 async def serve(config: Config) -> int:

@@ -119,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage", type=int, help="limit in KiB")
     p.add_argument("--messages", type=int, help="limit in messages")
 
+    p = sub.add_parser("check", help="verify the data folder: database integrity, UIDs and "
+                       "modseqs, body files, leftovers (exit status 1 if anything is wrong)")
+    _common(p)
+    p.add_argument("--repair", action="store_true", help="fix what can be fixed")
+    p.add_argument("--quick", action="store_true",
+                   help="only the cheap checks the server makes at every start")
+    p = sub.add_parser("maintenance", help="reclaim what expunged mail left behind (the "
+                       "server does it in the background too)")
+    _common(p)
+    p.add_argument("--vacuum", action="store_true", help="also rewrite the database file "
+                   "compactly (holds the write lock meanwhile)")
+
     mbox = sub.add_parser("mailbox", help="manage a user's mailboxes")
     msub = mbox.add_subparsers(dest="action", required=True)
     p = msub.add_parser("list", help="list a user's mailboxes")
@@ -204,6 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # Which folder was used, on stderr so that standard output stays for the data.
     print(f"crispin: data folder {config.data_dir.resolve()}", file=sys.stderr)
+    if args.command in ("check", "maintenance"):
+        from server.admin_maintenance import run_maintenance
+
+        return asyncio.run(run_maintenance(args, config))
     if args.command == "mailbox" and args.action == "private":
         from server.admin_sharing import run_private_flags
 

@@ -7,7 +7,7 @@ the write transaction on the writer thread: it renames the temporary file to
 ``blobs/<2 hex>/<sha256 hex>`` (or drops it if that file is already there) and fsyncs the
 directory, so the file is durable before the row that references it commits.
 
-Files are unlinked only by ``messages.sweep``, inside a write transaction that first
+Files are unlinked only by ``reclaim.unlink_orphans``, inside a write transaction that first
 checks no row references the path.  Because installs and unlinks both happen on the
 serialised writer, an append can never end up referencing a file a sweep removed.
 """

@@ -234,6 +234,10 @@ class Database:
         os.close(fd)
         conn = connect(self.path, self._busy_timeout)
         try:
+            if conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0:
+                # A new database: free pages can be given back step by step (reclaim.py).
+                # Only possible before the file is initialised (WAL mode does that).
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StorageError(f"cannot switch {self.path} to WAL mode (got {mode!r})")

@@ -25,6 +25,7 @@ from .messages import (
     pf_flags,
 )
 from .models import Changes, MessageRecord, MessageState, SelectSummary
+from .reclaim import vanished_superset
 
 # The header of a message kept inside the database, from ``message_headers`` (migration 6)
 # so the body blob is never loaded for it; for a message stored before that table, cut
@@ -129,7 +130,8 @@ def changes_since(
     changed (``shared_modseq``) and those whose private flags *they* changed, each an
     index range scan; another user's private change is invisible to them."""
     row = conn.execute(
-        "SELECT highest_modseq, uidnext, owner_id, private_flags FROM mailboxes WHERE id = ?",
+        "SELECT highest_modseq, uidnext, owner_id, private_flags, vanished_floor"
+        " FROM mailboxes WHERE id = ?",
         (mailbox_id,),
     ).fetchone()
     if row is None:
@@ -153,15 +155,21 @@ def changes_since(
             " WHERE mailbox_id = ? AND user_id = ? AND modseq > ?) ORDER BY mm.uid",
             (viewer, mailbox_id, mailbox_id, modseq, mailbox_id, viewer, modseq),
         ).fetchall()
-    expunged = conn.execute(
-        "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY +uid",
-        (mailbox_id, modseq),
-    ).fetchall()
+    if modseq < int(row[4]):
+        # Tombstones after ``modseq`` were compacted away: report every UID that may have
+        # vanished (RFC 7162 §3.2.6, a server "MUST behave as if it was requested to
+        # report all expunged messages"; reclaim.py).
+        expunged = vanished_superset(conn, mailbox_id, int(row[1]))
+    else:
+        expunged = [int(r[0]) for r in conn.execute(
+            "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY +uid",
+            (mailbox_id, modseq),
+        )]
     return Changes(
         highest_modseq=int(row[0]),
         uidnext=int(row[1]),
         updated=[_state(r) for r in updated],
-        expunged=[int(r[0]) for r in expunged],
+        expunged=expunged,
     )
 
 

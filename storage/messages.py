@@ -563,28 +563,3 @@ def claim_recent(conn: sqlite3.Connection, mailbox_id: int) -> list[int]:
         (uidnext, mailbox_id, uidnext),
     )
     return recent
-
-
-# -- garbage --------------------------------------------------------------------------------
-
-
-def delete_unreferenced(conn: sqlite3.Connection) -> list[str]:
-    """Sweep step 1: delete message rows no mailbox references; return their file paths.
-
-    The files are unlinked by ``unlink_orphans`` in a *later* transaction, after this one
-    has committed: unlinking here and then failing to commit would lose bodies still
-    referenced.
-    """
-    rows = conn.execute("DELETE FROM messages WHERE refcount <= 0 RETURNING path").fetchall()
-    return [str(r[0]) for r in rows if r[0] is not None]
-
-
-def unlink_orphans(conn: sqlite3.Connection, data_dir: Path, paths: list[str]) -> int:
-    """Sweep step 2, in a write transaction so no APPEND installs a file meanwhile: unlink
-    each file that no row references (an APPEND may have re-added it since step 1)."""
-    removed = 0
-    for path in paths:
-        if conn.execute("SELECT 1 FROM messages WHERE path = ?", (path,)).fetchone() is None:
-            blobs.unlink(data_dir, path)
-            removed += 1
-    return removed

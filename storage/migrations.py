@@ -52,7 +52,7 @@ noselect, special_use, created_at)``
     use (``hdr_date`` the Date header as Unix seconds, ``sent_on`` its calendar day in its
     own zone as "YYYY-MM-DD" for SENTBEFORE/SENTON/SENTSINCE).  ``refcount`` counts
     ``mailbox_messages`` rows (maintained by triggers); rows at 0 are garbage to sweep,
-    after which their file (if any) can be unlinked (see ``messages.sweep``).
+    after which their file (if any) can be unlinked (see ``reclaim.py``).
 
 ``mailbox_messages(mailbox_id, uid, message_id, modseq, flags, keywords, internaldate,
 internaldate_tz)``
@@ -204,6 +204,19 @@ Schema (version 9)
     positions (5 KB per message of 11 KB text instead of 26 KB with positions): a
     candidate is confirmed by the substring test on the text itself.  Built for existing
     rows by ``rebuild``.
+
+Schema (version 10)
+===================
+
+``mailboxes.vanished_floor``
+    The highest modseq of the tombstones compacted away (RFC 7162 §6: "for all such
+    'expired' records, the server needs to store a single mod-sequence"); 0 while none
+    were.  ``changes_since`` a modseq below it reports every UID below UIDNEXT that is not
+    in the mailbox (a superset, see ``reclaim.py``).
+
+Databases created from this version on also use ``auto_vacuum = INCREMENTAL`` (set by
+``db.py`` before the first table exists; it cannot be switched by a migration, only by a
+``VACUUM``), so that reclaiming gives free pages back to the file system.
 """
 
 from __future__ import annotations
@@ -468,6 +481,12 @@ BEGIN
 END;
 
 INSERT INTO message_text_fts (message_text_fts) VALUES ('rebuild');
+""",
+    ),
+    (
+        10,
+        """
+ALTER TABLE mailboxes ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0;
 """,
     ),
 ]

@@ -45,13 +45,14 @@ from .rederive import RederiveMixin
 from .sorting import SortMixin
 from .store_access import AccessMixin
 from .store_browse import BrowseMixin
+from .store_maintenance import MaintenanceMixin
 
 DB_FILE = "crispin.db"
 HASH_THREADS = 2
 T = TypeVar("T")
 
 
-class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
+class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes
@@ -523,15 +524,6 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin):
         if not claim:
             return await self._db.read(partial(messages.recent_uids, mailbox_id=mailbox_id))
         return await self._db.write(partial(messages.claim_recent, mailbox_id=mailbox_id))
-
-    async def sweep_messages(self) -> int:
-        """Delete bodies no mailbox references; returns the number of files unlinked."""
-        paths = await self._db.write(messages.delete_unreferenced)
-        if not paths:
-            return 0
-        return await self._db.write(
-            partial(messages.unlink_orphans, data_dir=self.data_dir, paths=paths)
-        )
 
     async def search(
         self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None,

@@ -1,0 +1,75 @@
+"""``crispin check`` and ``crispin maintenance``: verify a data folder, repair it, and reclaim
+what expunged mail left behind (storage/check.py, storage/reclaim.py).
+
+Both may run while the server runs (they use the same database through SQLite's locking);
+``maintenance --vacuum`` rewrites the whole database file and holds the write lock meanwhile,
+so run it when the server is quiet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+from pathlib import Path
+
+from server.config import Config
+from storage import Store
+from storage.db import connect
+from storage.store import DB_FILE
+
+
+async def run_maintenance(args: argparse.Namespace, config: Config) -> int:
+    if not (config.data_dir / DB_FILE).exists():
+        print(f"crispin: no database in {config.data_dir}", file=sys.stderr)
+        return 1
+    store = await Store.open(config.data_dir)
+    try:
+        if args.command == "check":
+            return await _check(store, args.repair, not args.quick)
+        return await _maintenance(store, args.vacuum)
+    finally:
+        await store.close()
+
+
+async def _check(store: Store, repair: bool, full: bool) -> int:
+    problems = await store.check(full=full)
+    for p in problems:
+        print(f"{p.kind}: {p.detail}" + ("" if p.repairable else " (cannot be repaired)"))
+    if problems and repair:
+        left = await store.repair()
+        print(f"repaired {len(problems) - len(left)} problem(s); {len(left)} left")
+        for p in left:
+            print(f"left: {p.kind}: {p.detail}")
+        problems = left
+    if not problems:
+        print("ok")
+    return 1 if problems else 0
+
+
+async def _maintenance(store: Store, vacuum: bool) -> int:
+    totals = await store.reclaim()
+    print(f"reclaimed {totals.messages} message(s), {totals.files} file(s),"
+          f" {totals.tombstones} tombstone(s), {totals.pages} free page(s)")
+    path = store.data_dir / DB_FILE
+    await asyncio.to_thread(_compact, path, vacuum)
+    print(f"database: {path.stat().st_size} bytes")
+    return 0
+
+
+def _compact(path: Path, vacuum: bool) -> None:
+    """Outside any transaction, on a connection of its own: optionally VACUUM (switching an
+    older database to incremental auto-vacuum on the way, which only a VACUUM can), then
+    empty the WAL into the database file."""
+    conn = connect(path)
+    try:
+        if vacuum:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError:
+            pass  # readers busy: the WAL is emptied at the next checkpoint instead
+    finally:
+        conn.close()

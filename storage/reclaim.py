@@ -1,0 +1,137 @@
+"""Reclaiming what expunged mail leaves behind: message bodies, blob files, tombstones, free
+database pages (issue 10, "Resources over time").
+
+An EXPUNGE (or MOVE, DELETE of a mailbox, deletion of a user) removes ``mailbox_messages``
+rows; the body they shared stays in ``messages`` with ``refcount`` 0, its file (if large)
+under ``blobs/``, and each expunged UID leaves a tombstone in ``expunged`` (RFC 7162
+§3.2.10). ``reclaim_step`` takes away a bounded amount of each per write transaction, so the
+background reclaimer (``server/reclaimer.py``) never holds the writer for long; ``crispin
+maintenance`` loops it to the end.
+
+Bodies
+    Rows with ``refcount <= 0`` are deleted (``message_text`` and ``message_headers`` go
+    with them: ON DELETE CASCADE); their files are unlinked by ``unlink_orphans`` in a
+    *later* write transaction, after the deletion committed, and only if no row references
+    the path by then (an APPEND of the same body may have re-added it: content-addressed
+    files are shared by identical bodies).
+
+Tombstones (RFC 7162 §6 "expiring" expunged mod-sequences)
+    Each mailbox keeps its newest ``TOMBSTONES_KEPT`` tombstones; older ones are deleted
+    and ``mailboxes.vanished_floor`` (migration 7) remembers the highest modseq deleted.
+    ``changes_since`` a modseq below the floor cannot list exactly what vanished since, so
+    it reports every UID below UIDNEXT that is not in the mailbox: a superset, which RFC
+    7162 §3.2.5.1 / §3.2.6 ask for ("MUST behave as if it was requested to report all
+    expunged messages") when a client's modseq is older than the tombstones kept.
+
+Free pages
+    Databases created from migration 7 on use ``auto_vacuum = INCREMENTAL``: a step
+    returns up to ``VACUUM_PAGES`` free pages to the file system. Older databases get it
+    by one ``VACUUM`` (``crispin maintenance --vacuum``, which rewrites the file).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import blobs
+
+TOMBSTONES_KEPT = 10_000
+"""Tombstones kept per mailbox: a client that resynchronises (QRESYNC) after fewer expunges
+than this gets the exact VANISHED list; after more, a superset."""
+
+BATCH = 2_000
+"""Message rows or tombstones removed per step (one short write transaction each)."""
+
+VACUUM_PAGES = 2_000
+"""Free pages returned to the file system per step (8 MB with 4 KiB pages)."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one ``reclaim_step`` did."""
+
+    messages: int
+    """Unreferenced message rows deleted."""
+    tombstones: int
+    """Tombstones compacted away."""
+    pages: int
+    """Free pages given back (incremental vacuum)."""
+    paths: tuple[str, ...]
+    """Blob files of the deleted rows, for ``unlink_orphans`` after the commit."""
+
+    @property
+    def idle(self) -> bool:
+        """Nothing left to do (as of this step)."""
+        return not (self.messages or self.tombstones or self.pages)
+
+
+def reclaim_step(conn: sqlite3.Connection, batch: int = BATCH, keep: int = TOMBSTONES_KEPT,
+                 vacuum_pages: int = VACUUM_PAGES) -> StepResult:
+    """Writer thread, in a write transaction: delete up to ``batch`` unreferenced bodies and
+    up to ``batch`` surplus tombstones, and give back up to ``vacuum_pages`` free pages."""
+    rows = conn.execute(
+        "DELETE FROM messages WHERE id IN"
+        " (SELECT id FROM messages WHERE refcount <= 0 LIMIT ?) RETURNING path",
+        (batch,),
+    ).fetchall()
+    paths = tuple(str(r[0]) for r in rows if r[0] is not None)
+    tombstones = compact_tombstones(conn, keep, batch)
+    pages = 0
+    if vacuum_pages and _auto_vacuum(conn) == 2:
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        pages = min(int(free), vacuum_pages)
+        if pages:
+            conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+    return StepResult(len(rows), tombstones, pages, paths)
+
+
+def compact_tombstones(conn: sqlite3.Connection, keep: int, batch: int) -> int:
+    """Delete the oldest tombstones of mailboxes holding more than ``keep``, at most
+    ``batch`` in all; raise each such mailbox's ``vanished_floor`` to the highest modseq
+    deleted.  Returns how many went."""
+    crowded = conn.execute(
+        "SELECT mailbox_id, count(*) - ? FROM expunged GROUP BY mailbox_id HAVING count(*) > ?",
+        (keep, keep),
+    ).fetchall()
+    removed = 0
+    for mailbox_id, surplus in crowded:
+        n = min(int(surplus), batch - removed)
+        if n <= 0:
+            break
+        gone = conn.execute(
+            "DELETE FROM expunged WHERE mailbox_id = ? AND uid IN (SELECT uid FROM expunged"
+            " WHERE mailbox_id = ? ORDER BY modseq, uid LIMIT ?) RETURNING modseq",
+            (mailbox_id, mailbox_id, n),
+        ).fetchall()
+        if gone:
+            conn.execute(
+                "UPDATE mailboxes SET vanished_floor = max(vanished_floor, ?) WHERE id = ?",
+                (max(int(r[0]) for r in gone), mailbox_id),
+            )
+        removed += len(gone)
+    return removed
+
+
+def unlink_orphans(conn: sqlite3.Connection, data_dir: Path, paths: list[str]) -> int:
+    """Writer thread, in a write transaction *after* the one that deleted the rows (so no
+    APPEND installs a file meanwhile): unlink each file no row references any more."""
+    removed = 0
+    for path in paths:
+        if conn.execute("SELECT 1 FROM messages WHERE path = ?", (path,)).fetchone() is None:
+            blobs.unlink(data_dir, path)
+            removed += 1
+    return removed
+
+
+def vanished_superset(conn: sqlite3.Connection, mailbox_id: int, uidnext: int) -> list[int]:
+    """Every UID below ``uidnext`` that is not in the mailbox: what may have vanished when
+    the tombstones asked about were compacted (RFC 7162 §3.2.6 note on <minmodseq>)."""
+    present = {int(r[0]) for r in conn.execute(
+        "SELECT uid FROM mailbox_messages WHERE mailbox_id = ?", (mailbox_id,))}
+    return [uid for uid in range(1, uidnext) if uid not in present]
+
+
+def _auto_vacuum(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA auto_vacuum").fetchone()[0])

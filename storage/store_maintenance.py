@@ -1,0 +1,84 @@
+"""The ``Store`` methods that keep a data folder healthy over months: reclaiming expunged
+mail (``reclaim.py``) and checking invariants (``check.py``).
+
+A mixin so that ``store.py`` stays the facade of users, mailboxes and messages.  Each step
+is one short write transaction, so the background reclaimer can run while sessions write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from . import check as check_mod
+from . import reclaim
+from .db import Database
+
+
+@dataclass(frozen=True)
+class ReclaimTotals:
+    """What ``Store.reclaim`` removed."""
+
+    messages: int = 0
+    files: int = 0
+    tombstones: int = 0
+    pages: int = 0
+
+    def __add__(self, other: ReclaimTotals) -> ReclaimTotals:
+        return ReclaimTotals(self.messages + other.messages, self.files + other.files,
+                             self.tombstones + other.tombstones, self.pages + other.pages)
+
+
+class MaintenanceMixin:
+    _db: Database
+    data_dir: Path
+
+    async def reclaim_step(self, batch: int = reclaim.BATCH,
+                           keep: int = reclaim.TOMBSTONES_KEPT) -> ReclaimTotals:
+        """One bounded step (see ``reclaim.reclaim_step``), files unlinked in a second
+        transaction once the rows' deletion committed.  All zero: nothing was left."""
+        step = await self._db.write(partial(reclaim.reclaim_step, batch=batch, keep=keep))
+        files = 0
+        if step.paths:
+            files = await self._db.write(partial(
+                reclaim.unlink_orphans, data_dir=self.data_dir, paths=list(step.paths)))
+        return ReclaimTotals(step.messages, files, step.tombstones, step.pages)
+
+    async def reclaim(self, batch: int = reclaim.BATCH,
+                      keep: int = reclaim.TOMBSTONES_KEPT) -> ReclaimTotals:
+        """Steps until nothing is left: every unreferenced body and its file, tombstones
+        beyond ``keep`` per mailbox, free pages (incremental vacuum)."""
+        total = ReclaimTotals()
+        while True:
+            step = await self.reclaim_step(batch, keep)
+            total += step
+            if not (step.messages or step.tombstones or step.pages):
+                return total
+
+    async def sweep_messages(self) -> int:
+        """Delete bodies no mailbox references; returns the number of files unlinked."""
+        return (await self.reclaim()).files
+
+    async def check(self, full: bool = True) -> list[check_mod.Problem]:
+        """Every broken invariant of the database and the data folder (``check.py``);
+        ``full`` False checks only what is cheap (counters, leftover temporary files)."""
+        return await self._db.read(partial(check_mod.check, data_dir=self.data_dir, full=full))
+
+    async def repair(self) -> list[check_mod.Problem]:
+        """Fix every repairable problem (one write transaction), then reclaim; returns the
+        problems left (none repairable)."""
+        await self._db.write(partial(check_mod.repair, data_dir=self.data_dir))
+        await self.reclaim()
+        return await self.check()
+
+    async def start_checks(self) -> tuple[int, list[check_mod.Problem]]:
+        """What the server does at start, before it listens: remove the temporary files of
+        APPENDs a crash cut off, and repair the mailbox counters (UIDNEXT, HIGHESTMODSEQ)
+        if they fell behind.  Returns (files removed, counter problems repaired)."""
+        removed = await asyncio.to_thread(check_mod.remove_temporary_files, self.data_dir)
+        problems = await self._db.read(check_mod.check_counters)
+        if problems:
+            await self._db.write(check_mod.repair_counters)
+        return removed, problems

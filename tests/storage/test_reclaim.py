@@ -1,0 +1,99 @@
+"""Reclaiming expunged mail (storage/reclaim.py): bodies, blob files, tombstones and free
+pages go; QRESYNC still learns what vanished (RFC 7162 §3.2.6, a superset once compacted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage import MailboxInfo, Store, User
+
+from .helpers import db_path, query
+
+PARSED = {"envelope": b"NIL", "bodystructure": b"NIL", "body_simple": b"NIL",
+          "text_headers": "subject: x", "text_body": "hello"}
+
+
+async def inbox(store: Store, user: User) -> MailboxInfo:
+    box = await store.get_mailbox(user.id, "INBOX")
+    assert box is not None
+    return box
+
+
+async def append(store: Store, box: MailboxInfo, body: bytes, *flags: str) -> int:
+    uid, _ = await store.append_message(box.id, body, flags, None, PARSED)
+    return uid
+
+
+def blob_files(data_dir: Path) -> list[Path]:
+    return [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
+
+
+async def test_expunged_bodies_files_and_text_are_reclaimed(store: Store, user: User) -> None:
+    box = await inbox(store, user)
+    store.inline_max = 100
+    big = [await append(store, box, b"Subject: %d\r\n\r\n" % i + b"x" * 1000, "\\Deleted")
+           for i in range(3)]
+    await append(store, box, b"Subject: small\r\n\r\nkept")
+    assert len(blob_files(store.data_dir)) == 3
+    gone, _ = await store.expunge(box.id)
+    assert gone == big
+    totals = await store.reclaim()
+    assert (totals.messages, totals.files) == (3, 3)
+    assert blob_files(store.data_dir) == []
+    assert query(store.data_dir, "SELECT count(*) FROM messages") == [(1,)]
+    for table in ("message_text", "message_headers"):
+        assert query(store.data_dir, f"SELECT count(*) FROM {table}"
+                     " WHERE message_id NOT IN (SELECT id FROM messages)") == [(0,)]
+    assert (await store.reclaim()).messages == 0  # nothing left
+
+
+async def test_body_shared_with_a_live_copy_stays(store: Store, user: User) -> None:
+    box = await inbox(store, user)
+    other = await store.create_mailbox(user.id, "Other")
+    store.inline_max = 10
+    uid = await append(store, box, b"Subject: s\r\n\r\n" + b"y" * 100, "\\Deleted")
+    await store.copy_messages(box.id, [uid], other.id)
+    await store.expunge(box.id)
+    assert (await store.reclaim()).files == 0
+    assert len(blob_files(store.data_dir)) == 1
+    assert await store.message_body(other.id, 1) is not None
+
+
+async def test_tombstones_compacted_and_vanished_is_a_superset(store: Store,
+                                                               user: User) -> None:
+    box = await inbox(store, user)
+    uids = [await append(store, box, b"Subject: %d\r\n\r\nx" % i) for i in range(12)]
+    start = (await store.changes_since(box.id, 0)).highest_modseq
+    modseqs = []
+    for uid in uids[:10]:  # ten expunges, one at a time
+        await store.store_flags(box.id, [uid], "add", ["\\Deleted"])
+        _, modseq = await store.expunge(box.id, [uid])
+        modseqs.append(modseq)
+    exact_before = (await store.changes_since(box.id, modseqs[5])).expunged
+    assert exact_before == uids[6:10]
+
+    totals = await store.reclaim(keep=4)
+    assert totals.tombstones == 6
+    assert query(store.data_dir, "SELECT count(*) FROM expunged") == [(4,)]
+    # Still exact from a modseq at or after the compacted ones...
+    assert (await store.changes_since(box.id, modseqs[5])).expunged == exact_before
+    # ...and a superset (every UID not in the mailbox) from before: nothing is missed.
+    old = await store.changes_since(box.id, start)
+    assert old.expunged == uids[:10]
+    older = await store.changes_since(box.id, modseqs[2])
+    assert set(uids[3:10]) <= set(older.expunged)
+    assert not set(older.expunged) & set(uids[10:])
+
+
+async def test_free_pages_given_back(store: Store, user: User) -> None:
+    box = await inbox(store, user)
+    for i in range(300):
+        await append(store, box, b"Subject: %d\r\n\r\n" % i + b"z" * 4000, "\\Deleted")
+    size_full = db_path(store.data_dir).stat().st_size
+    await store.expunge(box.id)
+    totals = await store.reclaim()
+    assert totals.pages > 0
+    await store.database.write(lambda c: c.execute("SELECT 1"))
+    assert query(store.data_dir, "PRAGMA freelist_count") == [(0,)]
+    await store.close()  # checkpoints the WAL into the file
+    assert db_path(store.data_dir).stat().st_size < size_full / 2

@@ -68,16 +68,19 @@ class StepResult:
 
 
 def reclaim_step(conn: sqlite3.Connection, batch: int = BATCH, keep: int = TOMBSTONES_KEPT,
-                 vacuum_pages: int = VACUUM_PAGES) -> StepResult:
+                 vacuum_pages: int = VACUUM_PAGES, tombstone_batch: int | None = None
+                 ) -> StepResult:
     """Writer thread, in a write transaction: delete up to ``batch`` unreferenced bodies and
-    up to ``batch`` surplus tombstones, and give back up to ``vacuum_pages`` free pages."""
+    up to ``tombstone_batch`` (default ``batch``) surplus tombstones, and give back up to
+    ``vacuum_pages`` free pages."""
     rows = conn.execute(
         "DELETE FROM messages WHERE id IN"
         " (SELECT id FROM messages WHERE refcount <= 0 LIMIT ?) RETURNING path",
         (batch,),
-    ).fetchall()
+    ).fetchall() if batch else []
     paths = tuple(str(r[0]) for r in rows if r[0] is not None)
-    tombstones = compact_tombstones(conn, keep, batch)
+    tombstones = compact_tombstones(
+        conn, keep, batch if tombstone_batch is None else tombstone_batch)
     pages = 0
     if vacuum_pages and _auto_vacuum(conn) == 2:
         (free,) = conn.execute("PRAGMA freelist_count").fetchone()

@@ -5,8 +5,8 @@ A snapshot is an in-memory copy of the database: taking one reads a consistent s
 the live file from a connection of its own, and restoring copies it back over the live file
 in one step, under SQLite's write lock, so the server's own connections see either the old
 or the new store, never a mix.  Message bodies kept in files are content-addressed and never
-rewritten; only a sweep (``crispin`` maintenance, never while serving) removes them, so a
-snapshot's rows keep pointing at files that exist.
+rewritten; reclaiming (``reclaim.py``) deletes no body while a snapshot taken through
+``Store.snapshot`` is open, so a snapshot's rows keep pointing at files that exist.
 """
 
 from __future__ import annotations

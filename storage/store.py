@@ -67,6 +67,7 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin
         # so a burst of logins queues behind itself, not in front of blob reads and MIME
         # parsing in the default pool (issue 10.6).
         self._hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="crispin-scrypt")
+        self._snapshots: list[sqlite3.Connection] = []  # see MaintenanceMixin
         self.inline_max = blobs.INLINE_MAX
         """Bodies up to this many bytes are stored inside the database."""
 

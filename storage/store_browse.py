@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .db import Database
 class BrowseMixin:
     _db: Database
     data_dir: Path
+    keep_bodies_for: Callable[[sqlite3.Connection], None]  # MaintenanceMixin
 
     async def find_messages(
         self, filters: Filters, limit: int = 50, offset: int = 0
@@ -58,8 +60,11 @@ class BrowseMixin:
         return await self._db.read(browse.state_token)
 
     async def snapshot(self) -> sqlite3.Connection:
-        """An in-memory copy of the whole store (SQLite backup API); see ``snapshots.py``."""
-        return await asyncio.to_thread(snapshots.take, self._db.path)
+        """An in-memory copy of the whole store (SQLite backup API); see ``snapshots.py``.
+        While it is open, reclaiming keeps every body (``MaintenanceMixin``)."""
+        snapshot = await asyncio.to_thread(snapshots.take, self._db.path)
+        self.keep_bodies_for(snapshot)
+        return snapshot
 
     async def restore(self, snapshot: sqlite3.Connection) -> None:
         """Make the store what it was when ``snapshot`` was taken."""

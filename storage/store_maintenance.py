@@ -8,6 +8,7 @@ is one short write transaction, so the background reclaimer can run while sessio
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,12 +35,25 @@ class ReclaimTotals:
 class MaintenanceMixin:
     _db: Database
     data_dir: Path
+    _snapshots: list[sqlite3.Connection]
+
+    def keep_bodies_for(self, snapshot: sqlite3.Connection) -> None:
+        """While ``snapshot`` (a copy of the database, ``snapshots.py``) is open, no body is
+        reclaimed: restoring it must find every file its rows name."""
+        self._snapshots = [s for s in self._snapshots if _open(s)]
+        self._snapshots.append(snapshot)
+
+    def _bodies_pinned(self) -> bool:
+        self._snapshots = [s for s in self._snapshots if _open(s)]
+        return bool(self._snapshots)
 
     async def reclaim_step(self, batch: int = reclaim.BATCH,
                            keep: int = reclaim.TOMBSTONES_KEPT) -> ReclaimTotals:
         """One bounded step (see ``reclaim.reclaim_step``), files unlinked in a second
         transaction once the rows' deletion committed.  All zero: nothing was left."""
-        step = await self._db.write(partial(reclaim.reclaim_step, batch=batch, keep=keep))
+        bodies = 0 if self._bodies_pinned() else batch
+        step = await self._db.write(partial(reclaim.reclaim_step, batch=bodies, keep=keep,
+                                            tombstone_batch=batch))
         files = 0
         if step.paths:
             files = await self._db.write(partial(
@@ -82,3 +96,11 @@ class MaintenanceMixin:
         if problems:
             await self._db.write(check_mod.repair_counters)
         return removed, problems
+
+
+def _open(snapshot: sqlite3.Connection) -> bool:
+    try:
+        snapshot.total_changes  # noqa: B018 - raises once the connection is closed
+    except sqlite3.ProgrammingError:
+        return False
+    return True

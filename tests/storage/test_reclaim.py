@@ -97,3 +97,19 @@ async def test_free_pages_given_back(store: Store, user: User) -> None:
     assert query(store.data_dir, "PRAGMA freelist_count") == [(0,)]
     await store.close()  # checkpoints the WAL into the file
     assert db_path(store.data_dir).stat().st_size < size_full / 2
+
+
+async def test_no_body_reclaimed_while_a_snapshot_is_open(store: Store, user: User) -> None:
+    """A snapshot's rows name body files: restoring it must find them."""
+    box = await inbox(store, user)
+    store.inline_max = 10
+    await append(store, box, b"Subject: s\r\n\r\n" + b"y" * 100, "\\Deleted")
+    snapshot = await store.snapshot()
+    await store.expunge(box.id)
+    assert (await store.reclaim()).files == 0
+    await store.restore(snapshot)
+    assert await store.message_body(box.id, 1) is not None
+    await store.expunge(box.id)
+    snapshot.close()
+    assert (await store.reclaim()).files == 1
+    assert blob_files(store.data_dir) == []

@@ -181,16 +181,22 @@ class RunningServer:
         await self.ctx.store.close()
 
 
-async def start_server(config: Config) -> RunningServer:
-    """Everything ``crispin serve`` does before it waits; tests call it directly."""
+async def start_server(config: Config, *, scrypt_n: int | None = None) -> RunningServer:
+    """Everything ``crispin serve`` does before it waits; tests call it directly.
+
+    ``scrypt_n`` lowers the password hashing cost, for test suites only (each hash then
+    costs microseconds instead of ~100 ms); ``crispin serve`` never passes it."""
     data_dir = config.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),
                               config.get("server", "hostname"))
     hub = Hub()
-    store = await Store.open(
-        data_dir, busy_timeout=float(config.get("limits", "storage_busy_timeout")),
-        readers=int(config.get("database", "readers")))
+    busy_timeout = float(config.get("limits", "storage_busy_timeout"))
+    readers = int(config.get("database", "readers"))
+    store = await (Store.open(data_dir, busy_timeout=busy_timeout, readers=readers)
+                   if scrypt_n is None else
+                   Store.open(data_dir, busy_timeout=busy_timeout, readers=readers,
+                              scrypt_n=scrypt_n))
     listener: Listener | None = None
     reclaimer: Reclaimer | None = None
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop import messages
+from tests.programs import check
 from tests.server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,10 +178,11 @@ def client_home(tmp_path: Path) -> Path:
 
 
 def require(program: str) -> str:
-    """Path of a client program; skip (with the Debian package to install) when missing."""
+    """Path of a client program; skip (with the Debian package to install) when missing,
+    fail under CI (tests/programs.py)."""
+    check((program,), "apt-get install the client's package")
     path = shutil.which(program)
-    if path is None:
-        pytest.skip(f"{program} is not installed (apt-get install the client's package)")
+    assert path is not None
     return path
 
 

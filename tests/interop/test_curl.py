@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import imaplib
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,13 +21,13 @@ from typing import IO
 
 import pytest
 
+from tests.programs import programs
 from tests.server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "curly", "curl pass 1"
 
-pytestmark = pytest.mark.skipif(shutil.which("curl") is None,
-                                reason="curl is not installed (.ci/run installs it)")
+pytestmark = programs("curl")
 
 PLAIN = (
     b"From: =?UTF-8?Q?Jos=C3=A9?= <jose@example.com>\r\n"

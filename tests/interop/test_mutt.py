@@ -19,7 +19,6 @@ import base64
 import imaplib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -30,13 +29,13 @@ from typing import IO
 
 import pytest
 
+from tests.programs import programs
 from tests.server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "mutt pass 1"
 
-pytestmark = pytest.mark.skipif(shutil.which("mutt") is None or shutil.which("tmux") is None,
-                                reason="mutt and tmux are not installed (.ci/run installs them)")
+pytestmark = programs("mutt", "tmux")
 
 # -- the messages -----------------------------------------------------------------------
 

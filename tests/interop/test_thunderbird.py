@@ -35,7 +35,6 @@ import json
 import os
 import re
 import select
-import shutil
 import signal
 import subprocess
 import time
@@ -48,11 +47,10 @@ import pytest
 from tests.interop import messages
 from tests.interop.conftest import InteropServer
 from tests.interop.thunderbird_profile import PLAIN, STARTTLS, TLS, Account, build_profile
+from tests.programs import programs
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("thunderbird") is None or shutil.which("Xvfb") is None,
-    reason="thunderbird and Xvfb are not installed (apt-get install thunderbird xvfb "
-           "imagemagick)")
+pytestmark = programs("thunderbird", "Xvfb",
+                      install="apt-get install thunderbird xvfb imagemagick")
 
 SYNC_TIMEOUT = 60        # one Thunderbird run: start, log in, list, download everything
 IDLE_TIMEOUT = 30        # a message appended elsewhere reaches the offline store

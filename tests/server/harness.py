@@ -17,6 +17,9 @@ from server.config import load_config
 
 T = TypeVar("T")
 
+FAST_N = 2**4
+"""Test-only scrypt cost (tests/storage/helpers.py uses the same)."""
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -33,7 +36,9 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.running: RunningServer = self.call(start_server(self.config))
+        # Cheap password hashing: the tests are not about scrypt's cost (production keeps
+        # storage.passwords.SCRYPT_N).
+        self.running: RunningServer = self.call(start_server(self.config, scrypt_n=FAST_N))
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -74,6 +79,18 @@ class ServerThread:
         client = self.imap()
         client.login(name, password)
         return client
+
+    def wait_connections_closed(self, first: bool = False, timeout: float = 30) -> None:
+        """Until every connection open now has ended on the server's side (``first``: any
+        one of them): the event itself, not a guess at how long it takes."""
+
+        async def wait() -> None:
+            tasks = set(self.running.listener.tasks)
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout, return_when=(
+                    asyncio.FIRST_COMPLETED if first else asyncio.ALL_COMPLETED))
+
+        self.call(wait(), timeout + 5)
 
     def raw(self) -> RawClient:
         return RawClient("127.0.0.1", self.port)

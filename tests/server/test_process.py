@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import imaplib
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from tests.programs import programs
 from tests.server.process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,8 +110,7 @@ def test_config_file_and_environment(tmp_path: Path) -> None:
         srv.terminate()
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed "
-                    "(.ci/run installs it)")
+@programs("curl")
 def test_curl_lists_mailboxes(tmp_path: Path) -> None:
     """curl is a client nobody here wrote: IMAP over plain, STARTTLS and implicit TLS."""
     d = str(tmp_path / "data")

@@ -9,15 +9,10 @@ so run it when the server is quiet.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sqlite3
 import sys
-from pathlib import Path
 
 from server.config import Config
-from storage import Store
-from storage.db import connect
-from storage.store import DB_FILE
+from storage import DB_FILE, Store
 
 
 async def run_maintenance(args: argparse.Namespace, config: Config) -> int:
@@ -52,24 +47,6 @@ async def _maintenance(store: Store, vacuum: bool) -> int:
     totals = await store.reclaim()
     print(f"reclaimed {totals.messages} message(s), {totals.files} file(s),"
           f" {totals.tombstones} tombstone(s), {totals.pages} free page(s)")
-    path = store.data_dir / DB_FILE
-    await asyncio.to_thread(_compact, path, vacuum)
-    print(f"database: {path.stat().st_size} bytes")
+    await store.compact(vacuum)
+    print(f"database: {(store.data_dir / DB_FILE).stat().st_size} bytes")
     return 0
-
-
-def _compact(path: Path, vacuum: bool) -> None:
-    """Outside any transaction, on a connection of its own: optionally VACUUM (switching an
-    older database to incremental auto-vacuum on the way, which only a VACUUM can), then
-    empty the WAL into the database file."""
-    conn = connect(path)
-    try:
-        if vacuum:
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            conn.execute("VACUUM")
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.OperationalError:
-            pass  # readers busy: the WAL is emptied at the next checkpoint instead
-    finally:
-        conn.close()

@@ -13,11 +13,15 @@ from server.commands.acl import expand, shown
 from server.config import Config
 from server.grants import change_rights
 from server.namespaces import Namespaces
-from storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound, Store
-from storage.flags import FLAGGED, SEEN
-
-PRIVATE_CHOICES = {"none": 0, "seen": SEEN, "seen+flagged": SEEN | FLAGGED}
-"""``crispin mailbox private`` choices: the ``mailboxes.private_flags`` masks."""
+from storage import (
+    PRIVATE_FLAG_CHOICES,
+    AlreadyExists,
+    HasChildren,
+    InvalidName,
+    MailboxInfo,
+    NotFound,
+    Store,
+)
 
 
 def _fail(message: str) -> int:
@@ -120,10 +124,10 @@ async def run_private_flags(args: argparse.Namespace, config: Config) -> int:
     try:
         info = await _mailbox(store, Namespaces(config), args.mailbox)
         if args.flags is not None:
-            await store.set_private_flags(info.id, PRIVATE_CHOICES[args.flags])
+            await store.set_private_flags(info.id, PRIVATE_FLAG_CHOICES[args.flags])
             info = await store.get_mailbox_by_id(info.id) or info
-        shown_as = {v: k for k, v in PRIVATE_CHOICES.items()}.get(
-            info.private_flags, str(info.private_flags))
+        shown_as = {v: k for k, v in PRIVATE_FLAG_CHOICES.items()}.get(
+            info.private_flag_names, " ".join(info.private_flag_names))
         print(f"{args.mailbox}\tprivate flags: {shown_as}")
     except Usage as exc:
         return _fail(str(exc))

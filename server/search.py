@@ -46,23 +46,16 @@ from protocol.mime import ParsedMessage, SearchFields, body_text, header_text
 from server.outcome import CommandFailed
 from server.search_budget import TIME_LIMIT_TEXT, SearchBudget
 from server.view import View
-from storage import Store, TimeLimitExceeded
-from storage import flags as bits
+from storage import SEEN_FLAG, Store, TimeLimitExceeded
 from storage import search as s
 
 CHARSETS = ("UTF-8", "US-ASCII")
 
-_FLAG_KEYS: dict[str, tuple[int, bool]] = {
-    "ANSWERED": (bits.ANSWERED, True),
-    "DELETED": (bits.DELETED, True),
-    "DRAFT": (bits.DRAFT, True),
-    "FLAGGED": (bits.FLAGGED, True),
-    "SEEN": (bits.SEEN, True),
-    "UNANSWERED": (bits.ANSWERED, False),
-    "UNDELETED": (bits.DELETED, False),
-    "UNDRAFT": (bits.DRAFT, False),
-    "UNFLAGGED": (bits.FLAGGED, False),
-    "UNSEEN": (bits.SEEN, False),
+# RFC 3501 §6.4.4: ANSWERED … UNSEEN test a system flag by name (storage's table).
+_FLAG_KEYS: dict[str, tuple[str, bool]] = {
+    key: ("\\" + key.removeprefix("UN").capitalize(), not key.startswith("UN"))
+    for key in ("ANSWERED", "DELETED", "DRAFT", "FLAGGED", "SEEN",
+                "UNANSWERED", "UNDELETED", "UNDRAFT", "UNFLAGGED", "UNSEEN")
 }
 _TEXT_KEYS: dict[str, s.TextField] = {
     "BCC": "bcc",
@@ -162,7 +155,7 @@ class _Builder:
         if name == "RECENT":
             return self.recent()
         if name == "NEW":
-            return s.And((self.recent(), s.FlagSet(bits.SEEN, False)))
+            return s.And((self.recent(), s.FlagSet(SEEN_FLAG, False)))
         if name == "OLD":
             return s.Not(self.recent())
         field = _TEXT_KEYS.get(name)

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
 from server.flags import SYSTEM_FLAGS
 from server.sets import compact_set
-from storage import MailboxInfo
-from storage.models import Changes
+from storage import Changes, MailboxInfo
 
 
 class InvalidSequence(Exception):

@@ -1,9 +1,14 @@
 """Crispin storage layer: users, mailboxes, messages and their change log in SQLite.
 
-Knows nothing of IMAP syntax; imports neither ``server`` nor ``protocol``.
+Knows nothing of IMAP syntax; imports neither ``server`` nor ``protocol``.  What is listed
+in ``__all__`` here (and the ``search`` criteria module) is the surface the server may use;
+the modules behind it are storage's own.
 """
 
+from . import search
 from .blobs import BlobFile, PreparedBody, SpoolWriter
+from .browse import Filters, Found
+from .check import Problem
 from .commits import ChangeKind, CommitReport, MailboxChange
 from .errors import (
     AlreadyExists,
@@ -19,6 +24,9 @@ from .errors import (
     StorageError,
     TimeLimitExceeded,
 )
+from .flags import PRIVATE_FLAG_CHOICES, RECENT, SEEN_FLAG, SYSTEM_FLAG_NAMES
+from .flags import encode as validate_flags
+from .messages import StoreMode
 from .models import (
     Changes,
     CopyResult,
@@ -26,15 +34,23 @@ from .models import (
     MailboxStatus,
     MessageRecord,
     MessageState,
+    Quota,
+    QuotaResource,
     StoreResult,
     User,
 )
 from .names import DELIMITER, INBOX
-from .store import Store
+from .store import DB_FILE, Store
+from .store_maintenance import ReclaimTotals
 
 __all__ = [
+    "DB_FILE",
     "DELIMITER",
     "INBOX",
+    "PRIVATE_FLAG_CHOICES",
+    "RECENT",
+    "SEEN_FLAG",
+    "SYSTEM_FLAG_NAMES",
     "AlreadyExists",
     "BlobFile",
     "Busy",
@@ -42,6 +58,8 @@ __all__ = [
     "Changes",
     "CommitReport",
     "CopyResult",
+    "Filters",
+    "Found",
     "HasChildren",
     "InvalidFlag",
     "InvalidName",
@@ -55,11 +73,18 @@ __all__ = [
     "NotFound",
     "OverQuota",
     "PreparedBody",
+    "Problem",
+    "Quota",
+    "QuotaResource",
+    "ReclaimTotals",
     "SchemaTooNew",
     "SpoolWriter",
     "StorageError",
     "Store",
+    "StoreMode",
     "StoreResult",
     "TimeLimitExceeded",
     "User",
+    "search",
+    "validate_flags",
 ]

@@ -26,8 +26,43 @@ SYSTEM_FLAGS: tuple[tuple[int, str], ...] = (
     (DELETED, "\\Deleted"),
     (DRAFT, "\\Draft"),
 )
+"""The one table of system flags (RFC 3501 §2.3.2): bit in ``mailbox_messages.flags`` and
+name, in the order FETCH FLAGS, FLAGS and PERMANENTFLAGS list them.  The server's flag lists
+and storage's masks all derive from it."""
+
+SYSTEM_FLAG_NAMES: tuple[str, ...] = tuple(name for _, name in SYSTEM_FLAGS)
+NAME_OF: dict[int, str] = dict(SYSTEM_FLAGS)
+SEEN_FLAG = NAME_OF[SEEN]
+FLAGGED_FLAG = NAME_OF[FLAGGED]
 _BY_LOWER = {name.lower(): bit for bit, name in SYSTEM_FLAGS}
 RECENT = "\\Recent"
+
+PRIVATE_FLAG_CHOICES: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "seen": (SEEN_FLAG,),
+    "seen+flagged": (SEEN_FLAG, FLAGGED_FLAG),
+}
+"""Which system flags each user may keep for themselves in a shared mailbox (the settings
+``Store.set_private_flags`` accepts; migrations.py version 4)."""
+
+
+def bit_of(name: str) -> int:
+    """The bit of a system flag name (any case); ``InvalidFlag`` for anything else."""
+    bit = _BY_LOWER.get(name.lower())
+    if bit is None:
+        raise InvalidFlag(f"not a settable system flag: {name!r}")
+    return bit
+
+
+def mask_of(names: Iterable[str]) -> int:
+    bits = 0
+    for name in names:
+        bits |= bit_of(name)
+    return bits
+
+
+def names_of(mask: int) -> tuple[str, ...]:
+    return tuple(name for bit, name in SYSTEM_FLAGS if mask & bit)
 MAX_KEYWORD_LENGTH = 250
 
 

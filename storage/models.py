@@ -10,6 +10,8 @@ from array import array
 from dataclasses import dataclass
 from datetime import datetime
 
+from .flags import names_of
+
 
 @dataclass(frozen=True)
 class User:
@@ -40,6 +42,11 @@ class MailboxInfo:
     noselect: bool
     special_use: str | None
     private_flags: int = 1
+
+    @property
+    def private_flag_names(self) -> tuple[str, ...]:
+        """The system flags each user keeps for themselves here, by name."""
+        return names_of(self.private_flags)
 
 
 @dataclass(frozen=True)

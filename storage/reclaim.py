@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import blobs
+from .db import connect
 
 TOMBSTONES_KEPT = 10_000
 """Tombstones kept per mailbox: a client that resynchronises (QRESYNC) after fewer expunges
@@ -138,3 +139,20 @@ def vanished_superset(conn: sqlite3.Connection, mailbox_id: int, uidnext: int) -
 
 def _auto_vacuum(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA auto_vacuum").fetchone()[0])
+
+
+def compact(path: Path, vacuum: bool) -> None:
+    """Outside any transaction, on a connection of its own: optionally VACUUM (switching an
+    older database to incremental auto-vacuum on the way, which only a VACUUM can do), then
+    empty the WAL into the database file (skipped while readers hold it)."""
+    conn = connect(path)
+    try:
+        if vacuum:
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.OperationalError:
+            pass
+    finally:
+        conn.close()

@@ -58,6 +58,7 @@ from datetime import date
 from typing import Any, Literal, TypeAlias
 
 from .errors import NoSelect, NotFound, StorageError
+from .flags import bit_of
 
 TEXT_KEYS: Mapping[str, str] = {"text_headers": "headers", "text_body": "body"}
 """Keys of ``parsed`` at APPEND that go to ``message_text`` columns, not to ``messages``."""
@@ -77,6 +78,25 @@ FTS_MIN = 3
 """Needles this long or longer are looked up in the trigram index first."""
 FTS_MAX_TERMS = 24
 """Trigrams of one needle put in the index query (any subset narrows correctly)."""
+
+__all__ = [
+    "All",
+    "And",
+    "Criterion",
+    "DateCmp",
+    "FlagSet",
+    "HeaderContains",
+    "Keyword",
+    "ModseqAtLeast",
+    "Not",
+    "Or",
+    "SearchTooComplex",
+    "SizeCmp",
+    "TextContains",
+    "TextField",
+    "UidIn",
+]
+"""The criteria the server builds a search from (``Store.search``); the rest is storage's."""
 
 MAX_SQL_RANGES = 16
 """UID sets with more ranges are tested by a bisecting function, not by an OR chain."""
@@ -98,9 +118,10 @@ class All:
 
 @dataclass(frozen=True)
 class FlagSet:
-    """System flag ``bit`` (see ``flags.py``) is set (``present``) or clear."""
+    """System flag ``flag`` (a name such as ``"\\Seen"``, any case; ``InvalidFlag`` at
+    search time for anything else) is set (``present``) or clear."""
 
-    bit: int
+    flag: str
     present: bool = True
 
 
@@ -244,10 +265,11 @@ class _Compiler:
             return f"NOT {inner}"
         if isinstance(c, FlagSet):
             op = "!=" if c.present else "="
-            if int(c.bit) & self.private_mask:
+            bit = bit_of(c.flag)
+            if bit & self.private_mask:
                 self.needs_private = True
-                return f"(coalesce(pf.flags, 0) & {int(c.bit)}) {op} 0"
-            return f"(mm.flags & {int(c.bit)}) {op} 0"
+                return f"(coalesce(pf.flags, 0) & {bit}) {op} 0"
+            return f"(mm.flags & {bit}) {op} 0"
         if isinstance(c, Keyword):
             test = f"instr(' ' || lower(mm.keywords) || ' ', {self.p(' ' + c.name.lower() + ' ')})"
             return f"{test} > 0" if c.present else f"{test} = 0"

@@ -30,6 +30,7 @@ from . import flags as flags_mod
 from . import search as search_mod
 from .commits import Subscriber
 from .db import Database
+from .errors import InvalidFlag
 from .models import (
     Changes,
     CopyResult,
@@ -203,11 +204,15 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin
             )
         )
 
-    async def set_private_flags(self, mailbox_id: int, mask: int) -> None:
-        """Which system flags each user keeps for themselves in this mailbox (bits of
-        ``flags.py``; see ``mailboxes.PRIVATE_FLAG_MASKS``).  Applies from now on; every
-        message gets a new modseq.  ``ValueError`` for a mask with \\Deleted or unknown
-        bits; ``NotFound``."""
+    async def set_private_flags(self, mailbox_id: int, flags: int | Iterable[str]) -> None:
+        """Which system flags each user keeps for themselves in this mailbox: names (one of
+        ``PRIVATE_FLAG_CHOICES``' values), or a mask of ``flags.py`` bits (see
+        ``mailboxes.PRIVATE_FLAG_MASKS``).  Applies from now on; every message gets a new
+        modseq.  ``ValueError`` for \\Deleted or unknown flags; ``NotFound``."""
+        try:
+            mask = flags if isinstance(flags, int) else flags_mod.mask_of(flags)
+        except InvalidFlag as exc:
+            raise ValueError(str(exc)) from None
         await self._db.write(
             partial(mailboxes.set_private_flags, mailbox_id=mailbox_id, mask=mask)
         )

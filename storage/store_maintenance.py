@@ -71,6 +71,12 @@ class MaintenanceMixin:
             if not (step.messages or step.tombstones or step.pages):
                 return total
 
+    async def compact(self, vacuum: bool = False) -> None:
+        """Checkpoint the WAL into the database file; with ``vacuum``, first rewrite the
+        file compactly (``VACUUM``: holds the write lock for its duration, so best when
+        the server is quiet)."""
+        await asyncio.to_thread(reclaim.compact, self._db.path, vacuum)
+
     async def sweep_messages(self) -> int:
         """Delete bodies no mailbox references; returns the number of files unlinked."""
         return (await self.reclaim()).files

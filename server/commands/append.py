@@ -28,7 +28,7 @@ from storage import (
     StorageError,
     Store,
 )
-from storage.flags import encode as encode_flags
+from storage import validate_flags as encode_flags
 
 log = logging.getLogger("crispin.append")
 

@@ -8,8 +8,7 @@ from server.outcome import CommandFailed, Result
 from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence
-from storage import MailboxInfo, NotFound, OverQuota
-from storage.models import CopyResult
+from storage import CopyResult, MailboxInfo, NotFound, OverQuota
 
 
 async def target_mailbox(session: Session, name: str) -> MailboxInfo:

@@ -13,7 +13,7 @@ from server import names
 from server.access import mailbox_for
 from server.outcome import CommandFailed, Result
 from server.session import Session
-from storage.models import Quota
+from storage import Quota
 
 RESOURCES = ("STORAGE", "MESSAGE")
 

@@ -22,7 +22,7 @@ from server.outcome import CommandFailed, Result, State
 from server.session import Session
 from server.sets import compact_set
 from server.view import View
-from storage.flags import SEEN as SEEN_BIT
+from storage import SEEN_FLAG
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     # or change a *shared* flag; with \Seen private (the default in others' and shared
     # mailboxes) "s" alone does not count. The user may still keep their own \Seen, so
     # the session itself is read-only only when no right changes anything.
-    shared_flag_rights = set("wt") | (set() if access.info.private_flags & SEEN_BIT else {"s"})
+    shared_flag_rights = set("wt") | (
+        set() if SEEN_FLAG in access.info.private_flag_names else {"s"})
     reported_readonly = readonly or not (set("ie") | shared_flag_rights) & set(access.rights)
     readonly = readonly or not set("iestw") & set(access.rights)
     store = session.server.store

@@ -8,10 +8,8 @@ from server.outcome import CommandFailed, Result
 from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence
-from storage import InvalidFlag
-from storage.flags import encode as encode_flags
-from storage.messages import StoreMode
-from storage.models import StoreResult
+from storage import InvalidFlag, StoreMode, StoreResult
+from storage import validate_flags as encode_flags
 
 MODES: dict[str, StoreMode] = {"": "set", "+": "add", "-": "remove"}
 

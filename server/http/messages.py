@@ -18,8 +18,7 @@ from server.http.lookup import mailbox_or_404, user_or_404
 from server.http.router import API
 from server.http.wire import HttpError, Request, Response
 from server.removal import remove_messages
-from storage import MailboxInfo, Store
-from storage.browse import Filters, Found
+from storage import Filters, Found, MailboxInfo, Store
 
 if TYPE_CHECKING:
     from server.http.api import HttpApi

@@ -140,12 +140,12 @@ async def test_search_and_status_per_viewer(store: Store, people, projects: Mail
     alice, bob, carol = people
     await store.store_flags(projects.id, [1, 2], "add", ["\\Seen"], viewer=bob.id)
     await store.store_flags(projects.id, [3], "add", ["\\Seen"], viewer=alice.id)
-    unseen = s.FlagSet(SEEN, present=False)
+    unseen = s.FlagSet("\\Seen", present=False)
     assert await store.search(projects.id, unseen, viewer=bob.id) == [3]
     assert await store.search(projects.id, unseen, viewer=alice.id) == [1, 2]
     assert await store.search(projects.id, unseen, viewer=carol.id) == [1, 2, 3]
-    assert await store.search(projects.id, s.FlagSet(SEEN), viewer=bob.id) == [1, 2]
-    assert await store.search(projects.id, s.Not(s.FlagSet(SEEN)), viewer=carol.id) == [1, 2, 3]
+    assert await store.search(projects.id, s.FlagSet("\\Seen"), viewer=bob.id) == [1, 2]
+    assert await store.search(projects.id, s.Not(s.FlagSet("\\Seen")), viewer=carol.id) == [1, 2, 3]
     assert (await store.mailbox_status(projects.id, viewer=bob.id)).unseen == 1
     assert (await store.mailbox_status(projects.id, viewer=alice.id)).unseen == 2
     assert (await store.mailbox_status(projects.id, viewer=carol.id)).unseen == 3
@@ -168,8 +168,8 @@ async def test_mask_none_and_seen_flagged(store: Store, people, projects: Mailbo
     assert (await flags_of(store, projects, bob.id))[2] == ("\\Answered", "\\Flagged")
     assert (await flags_of(store, projects, alice.id))[2] == ("\\Answered",)
     assert (await flags_of(store, projects, carol.id))[2] == ("\\Answered",)
-    assert await store.search(projects.id, s.FlagSet(FLAGGED), viewer=bob.id) == [2]
-    assert await store.search(projects.id, s.FlagSet(FLAGGED), viewer=alice.id) == []
+    assert await store.search(projects.id, s.FlagSet("\\Flagged"), viewer=bob.id) == [2]
+    assert await store.search(projects.id, s.FlagSet("\\Flagged"), viewer=alice.id) == []
     # \Seen that was shared (mask 0) is alice's now: bob's private \Seen starts clear.
     assert (await flags_of(store, projects, alice.id))[1] == ("\\Seen",)
     assert (await flags_of(store, projects, bob.id))[1] == ()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from server.app import RunningServer, start_server
 from server.config import load_config
-from storage.browse import Filters
+from storage import Filters
 
 T = TypeVar("T")
 

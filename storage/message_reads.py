@@ -13,18 +13,11 @@ from collections.abc import Sequence
 from . import flags as flagbits
 from .errors import NotFound
 from .mailboxes import get_mailbox_by_id
-from .messages import (
-    PF_JOIN,
-    PF_MODSEQ,
-    _columns,
-    _params,
-    _selectable,
-    _state,
-    _uid_json,
-    from_stored_date,
-    pf_flags,
-)
+from .messages import _selectable, _state, _uid_json, from_stored_date
 from .models import Changes, MessageRecord, MessageState, SelectSummary
+from .private import PF_JOIN, PF_MODSEQ, pf_flags, viewer_mask
+from .private import columns as _columns
+from .private import params as _params
 from .reclaim import vanished_superset
 
 # The header of a message kept inside the database, from ``message_headers`` (migration 6)
@@ -91,24 +84,11 @@ def select_summary(
     )
 
 
-def _viewer_mask(conn: sqlite3.Connection, mailbox_id: int, viewer: int | None) -> int:
-    """The viewer's private bits (0: owner path) for reads that do not otherwise need the
-    mailbox row; no query at all for ``viewer`` None."""
-    if viewer is None:
-        return 0
-    row = conn.execute(
-        "SELECT owner_id, private_flags FROM mailboxes WHERE id = ?", (mailbox_id,)
-    ).fetchone()
-    if row is None or row[0] == viewer:
-        return 0
-    return int(row[1])
-
-
 def flag_records(
     conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], viewer: int | None = None
 ) -> list[MessageState]:
     """UID, flags and modseq only, for FETCH (UID FLAGS MODSEQ): no blobs."""
-    pmask = _viewer_mask(conn, mailbox_id, viewer)
+    pmask = viewer_mask(conn, mailbox_id, viewer)
     join, cols = _columns(pmask)
     rows = conn.execute(
         f"SELECT mm.uid, {cols} FROM mailbox_messages mm{join}"
@@ -230,7 +210,7 @@ def records_and_bodies(
         body_sql = ", m.body, m.path"
     else:
         body_sql = ""
-    pmask = _viewer_mask(conn, mailbox_id, viewer)
+    pmask = viewer_mask(conn, mailbox_id, viewer)
     join, cols = _columns(pmask)
     sql = (
         "SELECT mm.uid, mm.message_id, " + cols + ", mm.internaldate,"

@@ -41,13 +41,12 @@ from .models import (
     MessageState,
     StoreResult,
 )
+from .private import ALL_BITS, PF_JOIN, pf_flags
+from .private import params as _params
 from .search import TEXT_KEYS, store_text
 from .sorting import SORT_KEYS, store_keys
 
 StoreMode = Literal["set", "add", "remove"]
-
-ALL_BITS = 31
-"""Every system flag bit (``flags.py``)."""
 
 PARSED_COLUMNS = frozenset(
     {
@@ -138,32 +137,6 @@ def _selectable(conn: sqlite3.Connection, mailbox_id: int) -> _Box:
     if row[3]:
         raise NoSelect(f"mailbox {mailbox_id} is \\Noselect")
     return _Box(int(row[0]), int(row[1]), int(row[2]), row[4], int(row[5]))
-
-
-PF_JOIN = (
-    " LEFT JOIN private_flags pf ON pf.mailbox_id = mm.mailbox_id AND pf.user_id = ?"
-    " AND pf.uid = mm.uid"
-)
-"""The private path's join; its parameter (the viewer) comes first."""
-
-PF_MODSEQ = "max(mm.shared_modseq, coalesce(pf.modseq, 0))"
-"""The per-message modseq a non-owner sees."""
-
-
-def pf_flags(pmask: int) -> str:
-    """SQL for the system flags a non-owner sees (``pmask`` their private bits)."""
-    return f"((mm.flags & {~pmask & ALL_BITS}) | (coalesce(pf.flags, 0) & {pmask}))"
-
-
-def _columns(pmask: int) -> tuple[str, str]:
-    """(join, "flags, keywords, modseq" select list) for the owner or private path."""
-    if not pmask:
-        return "", "mm.flags, mm.keywords, mm.modseq"
-    return PF_JOIN, f"{pf_flags(pmask)}, mm.keywords, {PF_MODSEQ}"
-
-
-def _params(pmask: int, viewer: int | None, *rest: Any) -> tuple[Any, ...]:
-    return (viewer, *rest) if pmask else rest
 
 
 def _stored_flags(
@@ -286,56 +259,80 @@ def store_flags(
     Messages whose flags really change get one new modseq; unchanged ones keep theirs
     (no modseq bump when nothing changed).  With ``unchanged_since``, messages whose modseq
     is above it are left alone and listed in ``modified``.  Flags, modseqs and the
-    UNCHANGEDSINCE test are ``viewer``'s; the private bits of the change go to the
-    viewer's place (see the module docstring), and ``shared_modseq`` moves only when
-    shared bits or keywords change.
+    UNCHANGEDSINCE test are ``viewer``'s.  One function for both paths (see the module
+    docstring), ``pmask`` being the viewer's private bits (0 on the owner path):
+    - bits outside ``pmask``, and keywords, live in ``mailbox_messages`` (the owner's
+      private bits too); a change there moves ``modseq``, and ``shared_modseq`` as well
+      when everybody sees it (keywords, or bits outside the mailbox's private mask);
+    - bits inside ``pmask`` live in the viewer's ``private_flags`` row, whose own modseq
+      moves (the owner's private bits in ``mailbox_messages`` are kept).
     """
     box = _selectable(conn, mailbox_id)
-    highest = box.highest
     pmask = box.private_mask(viewer)
+    visible = ~box.mask & ALL_BITS  # bits whose change every user sees
     if pmask:
-        return _store_private(conn, mailbox_id, uids, mode, bits, keywords, unchanged_since,
-                              viewer, box, pmask)
-    shared = ~box.mask & ALL_BITS  # bits whose change everybody sees
-    rows = conn.execute(
-        "SELECT uid, flags, keywords, modseq FROM mailbox_messages"
-        " WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
-        (mailbox_id, _uid_json(uids)),
-    ).fetchall()
-    new_modseq = highest + 1
+        rows = conn.execute(
+            "SELECT mm.uid, mm.flags, mm.keywords, mm.shared_modseq, pf.flags, pf.modseq"
+            " FROM mailbox_messages mm" + PF_JOIN +
+            " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
+            " ORDER BY mm.uid",
+            (viewer, mailbox_id, _uid_json(uids)),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT uid, flags, keywords, modseq, NULL, NULL FROM mailbox_messages"
+            " WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+            (mailbox_id, _uid_json(uids)),
+        ).fetchall()
+    new_modseq = box.highest + 1
     states: list[MessageState] = []
     changed: list[int] = []
     modified: list[int] = []
-    updates: list[tuple[int, str, int, int, int]] = []
-    visible_updates: list[tuple[int, str, int, int, int, int]] = []
-    for uid, old_bits, old_kw, modseq in rows:
+    seen_by_all: list[tuple[int, str, int, int, int, int]] = []
+    owner_only: list[tuple[int, str, int, int, int]] = []
+    private: list[tuple[int, int | None, int, int, int]] = []
+    for uid, mm_bits, old_kw, mm_modseq, pf_bits, pf_modseq in rows:
+        old_bits = (mm_bits & ~pmask) | ((pf_bits or 0) & pmask)
+        modseq = max(mm_modseq, pf_modseq or 0)
         if unchanged_since is not None and modseq > unchanged_since:
             modified.append(uid)
             states.append(_state((uid, old_bits, old_kw, modseq)))
             continue
         nb, new_kw = _apply(mode, bits, keywords, old_bits, old_kw)
-        if nb == old_bits and new_kw == old_kw:
+        diff = nb ^ old_bits
+        if not diff and new_kw == old_kw:
             states.append(_state((uid, old_bits, old_kw, modseq)))
             continue
-        if new_kw != old_kw or (nb ^ old_bits) & shared:
-            visible_updates.append((nb, new_kw, new_modseq, new_modseq, mailbox_id, uid))
-        else:
-            updates.append((nb, new_kw, new_modseq, mailbox_id, uid))
+        new_mm = (mm_bits & pmask) | (nb & ~pmask)
+        if new_kw != old_kw or diff & visible:
+            seen_by_all.append((new_mm, new_kw, new_modseq, new_modseq, mailbox_id, uid))
+        elif diff & ~pmask:
+            owner_only.append((new_mm, new_kw, new_modseq, mailbox_id, uid))
+        if diff & pmask:
+            private.append((mailbox_id, viewer, uid, nb & pmask, new_modseq))
         changed.append(uid)
         states.append(_state((uid, nb, new_kw, new_modseq)))
-    if visible_updates:
+    if seen_by_all:
         conn.executemany(
             "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ?, shared_modseq = ?"
             " WHERE mailbox_id = ? AND uid = ?",
-            visible_updates,
+            seen_by_all,
         )
-    if updates:
+    if owner_only:
         # Only the owner's private bits: shared_modseq (and its index) untouched.
         conn.executemany(
             "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ?"
             " WHERE mailbox_id = ? AND uid = ?",
-            updates,
+            owner_only,
         )
+    if private:
+        conn.executemany(
+            "INSERT INTO private_flags (mailbox_id, user_id, uid, flags, modseq)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (mailbox_id, user_id, uid)"
+            " DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq",
+            private,
+        )
+    highest = box.highest
     if changed:
         _bump(conn, mailbox_id, new_modseq)
         highest = new_modseq
@@ -352,73 +349,6 @@ def _apply(
     if mode == "add":
         return old_bits | bits, flagbits.join_keywords(flagbits.add_keywords(current, keywords))
     return old_bits & ~bits, flagbits.join_keywords(flagbits.remove_keywords(current, keywords))
-
-
-def _store_private(
-    conn: sqlite3.Connection,
-    mailbox_id: int,
-    uids: Sequence[int],
-    mode: StoreMode,
-    bits: int,
-    keywords: list[str],
-    unchanged_since: int | None,
-    viewer: int | None,
-    box: _Box,
-    pmask: int,
-) -> StoreResult:
-    """``store_flags`` for a non-owner: shared bits and keywords in ``mailbox_messages``
-    (``modseq`` and ``shared_modseq`` move; the owner's private bits are kept), private
-    bits in the viewer's ``private_flags`` row (only its modseq moves)."""
-    rows = conn.execute(
-        "SELECT mm.uid, mm.flags, mm.keywords, mm.shared_modseq, pf.flags, pf.modseq"
-        " FROM mailbox_messages mm" + PF_JOIN +
-        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
-        " ORDER BY mm.uid",
-        (viewer, mailbox_id, _uid_json(uids)),
-    ).fetchall()
-    highest = box.highest
-    new_modseq = highest + 1
-    shared = ~pmask & ALL_BITS
-    states: list[MessageState] = []
-    changed: list[int] = []
-    modified: list[int] = []
-    shared_updates: list[tuple[int, str, int, int, int, int]] = []
-    private_updates: list[tuple[int, int | None, int, int, int]] = []
-    for uid, mm_bits, old_kw, shared_modseq, pf_bits, pf_modseq in rows:
-        old_bits = (mm_bits & shared) | ((pf_bits or 0) & pmask)
-        modseq = max(shared_modseq, pf_modseq or 0)
-        if unchanged_since is not None and modseq > unchanged_since:
-            modified.append(uid)
-            states.append(_state((uid, old_bits, old_kw, modseq)))
-            continue
-        nb, new_kw = _apply(mode, bits, keywords, old_bits, old_kw)
-        if nb == old_bits and new_kw == old_kw:
-            states.append(_state((uid, old_bits, old_kw, modseq)))
-            continue
-        if new_kw != old_kw or (nb ^ old_bits) & shared:
-            new_mm = (mm_bits & ~shared) | (nb & shared)
-            shared_updates.append((new_mm, new_kw, new_modseq, new_modseq, mailbox_id, uid))
-        if (nb ^ old_bits) & pmask:
-            private_updates.append((mailbox_id, viewer, uid, nb & pmask, new_modseq))
-        changed.append(uid)
-        states.append(_state((uid, nb, new_kw, new_modseq)))
-    if shared_updates:
-        conn.executemany(
-            "UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ?, shared_modseq = ?"
-            " WHERE mailbox_id = ? AND uid = ?",
-            shared_updates,
-        )
-    if private_updates:
-        conn.executemany(
-            "INSERT INTO private_flags (mailbox_id, user_id, uid, flags, modseq)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (mailbox_id, user_id, uid)"
-            " DO UPDATE SET flags = excluded.flags, modseq = excluded.modseq",
-            private_updates,
-        )
-    if changed:
-        _bump(conn, mailbox_id, new_modseq)
-        highest = new_modseq
-    return StoreResult(states, changed, modified, highest)
 
 
 # -- EXPUNGE, COPY, MOVE ----------------------------------------------------------------------

@@ -59,6 +59,7 @@ from typing import Any, Literal, TypeAlias
 
 from .errors import NoSelect, NotFound, StorageError
 from .flags import bit_of
+from .private import PF_JOIN, PF_MODSEQ
 
 TEXT_KEYS: Mapping[str, str] = {"text_headers": "headers", "text_body": "body"}
 """Keys of ``parsed`` at APPEND that go to ``message_text`` columns, not to ``messages``."""
@@ -287,7 +288,7 @@ class _Compiler:
         if isinstance(c, ModseqAtLeast):
             if self.private_mask:
                 self.needs_private = True
-                return f"{PRIVATE_MODSEQ} >= {self.p(int(c.n))}"
+                return f"{PF_MODSEQ} >= {self.p(int(c.n))}"
             return f"mm.modseq >= {self.p(int(c.n))}"
         if isinstance(c, SizeCmp):
             self.needs_message = True
@@ -469,13 +470,6 @@ def search_with_modseq(
     return _run(conn, mailbox_id, criteria, max_uid, viewer, True)
 
 
-PRIVATE_MODSEQ = "max(mm.shared_modseq, coalesce(pf.modseq, 0))"
-_PF_JOIN = (
-    " LEFT JOIN private_flags pf ON pf.mailbox_id = mm.mailbox_id AND pf.user_id = ?"
-    " AND pf.uid = mm.uid"
-)
-
-
 def _private_mask(conn: sqlite3.Connection, mailbox_id: int, viewer: int | None) -> int:
     """The viewer's private flag bits; ``NotFound`` (``NoSelect``) if the mailbox is gone,
     so that a search of a mailbox deleted meanwhile is not answered "nothing matches"."""
@@ -535,9 +529,9 @@ def select_matching(
         joins += " LEFT JOIN message_text t ON t.message_id = mm.message_id"
     modseq_sql = "0"
     if modseq:
-        modseq_sql = PRIVATE_MODSEQ if pmask else "mm.modseq"
+        modseq_sql = PF_MODSEQ if pmask else "mm.modseq"
     if c.needs_private or (modseq and pmask):
-        joins += _PF_JOIN
+        joins += PF_JOIN
         params.append(viewer)
     joins += extra
     sql = (f"SELECT mm.uid, {modseq_sql}{', ' + columns if columns else ''}"

@@ -182,7 +182,7 @@ def missing_data_dir(config: Config, create: bool) -> str | None:
     """Why a management command must not run here, or None. Only `serve` (or --create)
     makes a new data folder: run from the wrong directory, `crispin user add` used to
     create an empty ./crispin-data the server never saw."""
-    from storage.store import DB_FILE
+    from storage import DB_FILE
 
     if create or (config.data_dir / DB_FILE).exists():
         return None

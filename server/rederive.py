@@ -18,8 +18,8 @@ from protocol.mime.envelope import build_envelope
 from protocol.mime.headers import Headers
 from protocol.mime.searchtext import search_fields
 from server.search import address_columns
+from storage import REDERIVE_DONE as DONE
 from storage import Store
-from storage.rederive import DONE
 
 log = logging.getLogger("crispin.rederive")
 

@@ -40,6 +40,7 @@ from .models import (
     User,
 )
 from .names import DELIMITER, INBOX
+from .rederive import DONE as REDERIVE_DONE
 from .store import DB_FILE, Store
 from .store_maintenance import ReclaimTotals
 
@@ -49,6 +50,7 @@ __all__ = [
     "INBOX",
     "PRIVATE_FLAG_CHOICES",
     "RECENT",
+    "REDERIVE_DONE",
     "SEEN_FLAG",
     "SYSTEM_FLAG_NAMES",
     "AlreadyExists",

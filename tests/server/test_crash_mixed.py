@@ -142,7 +142,8 @@ class Worker:
 
 def trial(tmp_path: Path, n: int) -> None:
     data = tmp_path / "data"
-    assert crispin(data, "user", "add", "kim", "--password-stdin", stdin="pw\n").returncode == 0
+    assert crispin(data, "user", "add", "kim", "--password-stdin", "--create",
+                   stdin="pw\n").returncode == 0
     for w in range(WORKERS):
         for box in (f"W{w}", f"C{w}", f"M{w}", f"R{w}-0"):
             assert crispin(data, "mailbox", "create", "kim", box).returncode == 0

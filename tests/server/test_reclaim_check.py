@@ -72,8 +72,8 @@ def crispin(*args: str) -> subprocess.CompletedProcess[str]:
 
 def add_user(data: Path) -> None:
     subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim",
-                    "--password-stdin", "--data-dir", str(data)], input="pw\n", text=True,
-                   cwd=ROOT, check=True, timeout=60, capture_output=True)
+                    "--password-stdin", "--create", "--data-dir", str(data)], input="pw\n",
+                   text=True, cwd=ROOT, check=True, timeout=60, capture_output=True)
 
 
 def test_crispin_check_and_repair(tmp_path: Path) -> None:

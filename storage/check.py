@@ -181,6 +181,19 @@ def _check_files(conn: sqlite3.Connection, data_dir: Path) -> list[Problem]:
     return problems
 
 
+def remove_orphan_files(conn: sqlite3.Connection, data_dir: Path) -> int:
+    """Writer thread, in a write transaction (so that no APPEND of any process is between
+    installing a file and committing its row): unlink body files no row names.  A crash
+    leaves one behind when it strikes between the two, or between a reclaim's commit and
+    its unlink.  Returns how many went."""
+    referenced = {str(r[0]) for r in conn.execute(
+        "SELECT path FROM messages WHERE path IS NOT NULL")}
+    orphans = _blob_files(data_dir) - referenced
+    for path in orphans:
+        blobs.unlink(data_dir, path)
+    return len(orphans)
+
+
 def repair(conn: sqlite3.Connection, data_dir: Path) -> None:
     """Writer thread, in a write transaction: fix every repairable problem ``check``
     reports.  Files are removed only if no row names them (checked in this transaction,
@@ -207,8 +220,5 @@ def repair(conn: sqlite3.Connection, data_dir: Path) -> None:
         if table in ("message_text", "message_headers"):
             conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
     repair_counters(conn)  # after the orphans went: they must not raise UIDNEXT
-    referenced = {str(r[0]) for r in conn.execute(
-        "SELECT path FROM messages WHERE path IS NOT NULL")}
-    for path in _blob_files(data_dir) - referenced:
-        blobs.unlink(data_dir, path)
+    remove_orphan_files(conn, data_dir)
     remove_temporary_files(data_dir)

@@ -95,9 +95,13 @@ class MaintenanceMixin:
 
     async def start_checks(self) -> tuple[int, list[check_mod.Problem]]:
         """What the server does at start, before it listens: remove the temporary files of
-        APPENDs a crash cut off, and repair the mailbox counters (UIDNEXT, HIGHESTMODSEQ)
-        if they fell behind.  Returns (files removed, counter problems repaired)."""
+        APPENDs a crash cut off and body files no row names (a crash between installing a
+        file and committing its row), and repair the mailbox counters (UIDNEXT,
+        HIGHESTMODSEQ) if they fell behind.  Returns (files removed, counter problems
+        repaired)."""
         removed = await asyncio.to_thread(check_mod.remove_temporary_files, self.data_dir)
+        removed += await self._db.write(
+            partial(check_mod.remove_orphan_files, data_dir=self.data_dir))
         problems = await self._db.read(check_mod.check_counters)
         if problems:
             await self._db.write(check_mod.repair_counters)

@@ -71,6 +71,9 @@ async def test_cheap_check_at_start_repairs_counters_and_leftovers(store: Store,
     sql(store, f"UPDATE mailboxes SET uidnext = 1 WHERE id = {box.id}")
     (store.data_dir / "spool").mkdir()
     (store.data_dir / "spool" / "append-1").write_bytes(b"half a message")
+    # A body file whose transaction never committed (a crash between install and COMMIT).
+    (store.data_dir / "blobs" / "cf").mkdir(parents=True)
+    (store.data_dir / "blobs" / "cf" / "cf00").write_bytes(b"never referenced")
     removed, repaired = await store.start_checks()
-    assert removed == 1 and [p.kind for p in repaired] == ["uidnext"]
+    assert removed == 2 and [p.kind for p in repaired] == ["uidnext"]
     assert await store.check() == []

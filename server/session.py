@@ -28,8 +28,7 @@ from storage import NotFound, StorageError, StoreResult
 if TYPE_CHECKING:
     from server.context import ServerContext
     from server.view import View
-    from storage import User
-    from storage.messages import StoreMode
+    from storage import StoreMode, User
 
 log = logging.getLogger("crispin.session")
 

@@ -80,7 +80,7 @@ _DATE_KEYS: dict[str, tuple[Literal["internal", "sent"], Literal["<", "=", ">="]
 
 
 def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | bytes | None]:
-    """The SEARCH fields of ``storage.AppendFields`` for one message, computed
+    """The SEARCH fields of ``storage.messages.PARSED_COLUMNS`` for one message, computed
     once at APPEND: case-folded decoded header values (``hdr_subject`` … ``hdr_bcc``), the
     identifiers (``hdr_message_id``, ``hdr_in_reply_to``, ``hdr_references``, decoded, case
     kept), the Date header as Unix seconds (``hdr_date``) and as its own calendar day

@@ -62,7 +62,7 @@ class OverQuota(StorageError):
     together overshoot.  ``resource`` names the limit (``STORAGE`` or ``MESSAGE``),
     ``usage`` and ``limit`` are in its units."""
 
-    def __init__(self, resource: str, usage: int, limit: int) -> None:
+    def __init__(self, resource: str, usage: int = 0, limit: int = 0) -> None:
         super().__init__(f"quota exceeded: {resource} {usage} of {limit}")
         self.resource = resource
         self.usage = usage

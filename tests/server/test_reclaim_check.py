@@ -114,20 +114,25 @@ def test_spool_of_append_cut_off_by_sigkill_removed_at_start(tmp_path: Path) -> 
         sock.sendall(b"Subject: cut\r\n\r\n" + b"y" * (1024 * 1024))  # half of it
         # The literal is still open, so the server cannot answer anything: the event to
         # wait for is the spool file holding what was sent.
-        spool = data / "spool"
-        _wait_for(lambda: sum(p.stat().st_size for p in spool.glob("*")) >= 900 * 1024)
+        _wait_for(lambda: sum(p.stat().st_size for p in spooled(data)) >= 900 * 1024)
         srv.proc.kill()
         srv.proc.wait(10)
         sock.close()
     finally:
         srv.kill()
-    assert list((data / "spool").iterdir())  # the crash left it behind
+    assert spooled(data)  # the crash left it behind
     again = ServerProcess(data)
     try:
-        assert list((data / "spool").iterdir()) == []
+        assert spooled(data) == []
         assert any("temporary file" in line for line in again.output)
     finally:
         again.terminate()
+
+
+def spooled(data: Path) -> list[Path]:
+    """Temporary files of APPENDs in progress, wherever the server spools them."""
+    return [p for d in (data / "spool", data / "blobs" / "tmp") if d.is_dir()
+            for p in d.iterdir() if p.is_file()]
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:

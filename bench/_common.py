@@ -85,6 +85,9 @@ class BenchServer:
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.env.setdefault("PYTHONUNBUFFERED", "1")
+        # Mail in on free ports, never the fixed defaults (several servers may run at once).
+        self.env.setdefault("CRISPIN_SMTP_PORT", "0")
+        self.env.setdefault("CRISPIN_SMTP_SUBMISSION_PORT", "0")
         self.log_level = log_level
         # e.g. [python, some_wrapper.py] instead of [python, -m, server.cli]
         self.wrapper = wrapper or [PYTHON, "-m", "server.cli"]

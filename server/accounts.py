@@ -20,8 +20,13 @@ SPECIAL_USES = {
 }
 
 
-async def create_account(store: Store, config: Config, name: str, password: str) -> User:
-    user = await store.create_user(name, password)
+async def create_account(store: Store, config: Config, name: str, password: str,
+                         *, password_hash: str | None = None) -> User:
+    """``password_hash``: a hash in storage's stored form instead of ``password``."""
+    if password_hash is not None:
+        user = await store.create_user_hashed(name, password_hash)
+    else:
+        user = await store.create_user(name, password)
     await store.subscribe(user.id, "INBOX")
     for key, use in SPECIAL_USES.items():
         mailbox = names.normalize(str(config.get("mailboxes", key)).strip(names.DELIMITER))

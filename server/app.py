@@ -6,11 +6,15 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import secrets
 import signal
+import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from server import rederive
 from server.accounts import create_account
@@ -22,12 +26,16 @@ from server.http import start_http
 from server.http.api import HttpApi
 from server.http.wire import HttpServer
 from server.hub import Hub
+from server.provision import preload, provision_users
 from server.reclaimer import Reclaimer
 from server.session import Session
 from server.sorting import ensure_sort_keys
 from server.stream import StreamProtocol
 from server.tls import ensure_certificate, server_context
 from storage import Store
+
+if TYPE_CHECKING:
+    from server.smtp.listener import MailIn
 
 log = logging.getLogger("crispin")
 
@@ -49,7 +57,9 @@ class Listener:
 
     def _accept(self, stream: StreamProtocol, tls: bool) -> None:
         assert stream.transport is not None
-        peer = stream.transport.get_extra_info("peername") or ("?", 0)
+        peer = stream.transport.get_extra_info("peername")
+        if not isinstance(peer, tuple):  # a Unix socket (LMTP)
+            peer = ("unix", 0)
         host = peer[0]
         limits = self.ctx.config.values["limits"]
         if len(self.tasks) >= limits["max_connections"] or \
@@ -62,15 +72,15 @@ class Listener:
                 self.refusing.add(refusal)
                 refusal.add_done_callback(self.refusing.discard)
                 return
-            stream.write(BYE_LIMIT)
+            stream.write(self.refusal)
             stream.close()
             return
-        conn = Connection(self.ctx, stream, (host, peer[1]), tls)
-        self.ctx.session_opened(conn.session)
         self.per_ip[host] += 1
-        task = asyncio.get_running_loop().create_task(conn.run())
+        run, imap_session = self.session(stream, (host, peer[1]), tls)
+        task = asyncio.get_running_loop().create_task(run)
         self.tasks.add(task)
-        self.sessions[task] = conn.session
+        if imap_session is not None:
+            self.sessions[task] = imap_session
 
         def done(t: asyncio.Task[None]) -> None:
             self.tasks.discard(t)
@@ -84,10 +94,21 @@ class Listener:
     async def _refuse_tls(self, stream: StreamProtocol) -> None:
         try:
             await stream.handshake(float(self.ctx.config.get("limits", "tls_handshake_timeout")))
-            stream.write(BYE_LIMIT)
+            stream.write(self.refusal)
         except (TimeoutError, ConnectionError):
             pass
         stream.close()
+
+    # RFC 3501 §7.1.5: BYE may be the greeting when the server will not serve.
+    refusal = BYE_LIMIT
+
+    def session(self, stream: StreamProtocol, peer: tuple[str, int],
+                tls: bool) -> tuple[Coroutine[Any, Any, None], Session | None]:
+        """The coroutine serving one accepted connection, and its IMAP session (None for
+        other protocols: :meth:`disconnect` is about IMAP sessions)."""
+        conn = Connection(self.ctx, stream, peer, tls)
+        self.ctx.session_opened(conn.session)
+        return conn.run(), conn.session
 
     def _factory(self, tls: bool) -> StreamProtocol:
         stream = StreamProtocol()
@@ -128,6 +149,29 @@ class Listener:
             await server.wait_closed()
 
 
+class DataDirError(PermissionError):
+    """The data folder belongs to someone this process cannot write as."""
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Fail early, saying exactly what ownership is needed, when the data folder (a volume
+    or a bind-mounted host folder, in a container often owned by another uid) is not ours
+    to write."""
+    for path in (data_dir, data_dir / "crispin.db"):
+        if not path.exists():
+            continue
+        wanted = os.W_OK | (os.X_OK if path.is_dir() else 0)
+        if os.access(path, wanted):
+            continue
+        st = path.stat()
+        uid, gid = os.getuid(), os.getgid()
+        raise DataDirError(
+            f"the data folder is not writable: {path} is owned by uid {st.st_uid} gid "
+            f"{st.st_gid} with mode {stat.S_IMODE(st.st_mode):o}, and Crispin runs as uid "
+            f"{uid} gid {gid}. Give it to this user (`chown -R {uid}:{gid}` on the host "
+            f"folder) or run as its owner (`--user {st.st_uid}:{st.st_gid}`).")
+
+
 async def ensure_starter_account(config: Config, store: Store) -> tuple[str, str] | None:
     """A first login for a person trying Crispin on their own machine: only when there are no
     users at all and the server is reachable from this machine alone."""
@@ -155,16 +199,31 @@ class RunningServer:
     # Fills SORT/THREAD keys of messages stored before they existed (migration 8) in the
     # background, so the first SORT after an upgrade does not wait for all of them.
     backfill: asyncio.Task[int] | None = None
+    mail_in: MailIn | None = None
 
     @property
     def port(self) -> int:
         return self.addresses[0][1]
 
     @property
+    def smtp_port(self) -> int | None:
+        """The SMTP port, None when SMTP is off."""
+        if self.mail_in is None or "smtp" not in self.mail_in.addresses:
+            return None
+        return self.mail_in.addresses["smtp"][1]
+
+    def mail_port(self, kind: str) -> int:
+        """Where ``smtp``, ``submission`` or ``lmtp`` listens (KeyError when off)."""
+        assert self.mail_in is not None
+        return self.mail_in.addresses[kind][1]
+
+    @property
     def tls_port(self) -> int:
         return self.addresses[1][1]
 
     async def stop(self) -> None:
+        if self.mail_in is not None:
+            await self.mail_in.stop()
         if self.rederive is not None:
             self.rederive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -187,6 +246,7 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
     ``scrypt_n`` lowers the password hashing cost, for test suites only (each hash then
     costs microseconds instead of ~100 ms); ``crispin serve`` never passes it."""
     data_dir = config.data_dir
+    check_data_dir(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     cert = ensure_certificate(data_dir, config.get("tls", "cert"), config.get("tls", "key"),
                               config.get("server", "hostname"))
@@ -199,9 +259,16 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
                               scrypt_n=scrypt_n))
     listener: Listener | None = None
     reclaimer: Reclaimer | None = None
+    mail_in: MailIn | None = None
     try:
         await _start_checks(store)
         ctx = ServerContext(config, store, server_context(cert), hub, COMMANDS)
+        await provision_users(store, config)
+        await preload(store, config)
+        if config.get("test", "auth") == "any":
+            log.warning("TEST MODE (test.auth = any): any user name with any non-empty "
+                        "password logs in, and unknown names become accounts. Never use "
+                        "this on a real server.")
         starter = await ensure_starter_account(config, store)
         hub.start(store)
         reclaimer = Reclaimer(store)
@@ -211,12 +278,17 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
                                          int(config.get("server", "tls_port")))
         running = RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter,
                                 reclaimer)
+        from server.smtp.listener import start_mail_in  # it builds on Listener
+
+        mail_in = running.mail_in = await start_mail_in(ctx)
         running.rederive = rederive.start(store)
         if config.get("http", "enabled"):
             running.http, running.http_api, running.http_address = await start_http(
                 ctx, listener.disconnect,
                 (config.host, running.port, running.tls_port))
     except BaseException:
+        if mail_in is not None:
+            await mail_in.stop()
         if listener is not None:
             await listener.stop()
         await hub.stop()
@@ -257,7 +329,15 @@ async def serve(config: Config) -> int:
     if running.http_address is not None:
         host, port = running.http_address
         print(f"HTTP API on http://{host}:{port}/", file=out)
-    print(f"Data folder: {config.data_dir.resolve()}", file=out)
+    assert running.mail_in is not None
+    for kind, (_, port) in running.mail_in.addresses.items():
+        print(f"Crispin {kind.upper()} listening on {config.host} port {port}", file=out)
+    if config.get("smtp", "lmtp_socket"):
+        print(f"Crispin LMTP listening on socket {config.get('smtp', 'lmtp_socket')}",
+              file=out)
+    ephemeral = config.data_dir.name.startswith("crispin-ephemeral-")
+    print(f"Data folder: {config.data_dir.resolve()}"
+          f"{' (ephemeral: removed at exit)' if ephemeral else ''}", file=out)
     print(f"TLS certificate SHA-256 fingerprint: {running.fingerprint}", file=out)
     if running.starter is not None:
         user, password = running.starter
@@ -265,6 +345,9 @@ async def serve(config: Config) -> int:
               f"(change it with `crispin user passwd {user}`)", file=out)
     elif await running.ctx.store.user_count() == 0:
         print("No users yet: add one with `crispin user add NAME`", file=out)
+    if config.get("test", "auth") == "any":
+        print("WARNING: TEST MODE: any user name with any non-empty password logs in "
+              "(test.auth = any / CRISPIN_TEST_AUTH=any)", file=out)
     print("Crispin is ready.", file=out)
     out.flush()
     stop = asyncio.Event()

@@ -16,9 +16,10 @@ import hashlib
 import hmac
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from storage import Store, User
+from storage import AlreadyExists, InvalidName, Store, User
 
 
 class SaslError(Exception):
@@ -56,6 +57,15 @@ def parse_plain(message: bytes) -> Credentials:
     return Credentials(authcid, password, authzid)
 
 
+def plaintext_allowed(policy: str, tls_active: bool, peer_is_loopback: bool) -> bool:
+    """Dovecot's ``disable_plaintext_auth``: a password may cross an unencrypted connection
+    only from loopback, unless configured otherwise (``auth.plaintext``; RFC 3501 §11.1,
+    RFC 4954 §4, RFC 8314 §5). Shared by IMAP and SMTP AUTH."""
+    if tls_active or policy == "always":
+        return True
+    return policy == "loopback" and peer_is_loopback
+
+
 def is_utf8(text: str) -> bool:
     """False when ``text`` carries bytes that were not UTF-8 (decoded with surrogateescape)."""
     try:
@@ -73,10 +83,18 @@ class _Cached:
     expires: float
 
 
+# Test mode (``[test] auth = "any"``): creates the account a login names.
+AccountMaker = Callable[[str, str], Awaitable[User]]
+
+
 class Authenticator:
-    def __init__(self, store: Store, cache_ttl: float) -> None:
+    def __init__(self, store: Store, cache_ttl: float,
+                 any_password: AccountMaker | None = None) -> None:
         self._store = store
         self._ttl = cache_ttl
+        # Test mode, GreenMail's ``auth.disabled``: any non-empty password logs in, and an
+        # unknown name becomes an account on first use.
+        self._any_password = any_password
         self._key = os.urandom(32)
         self._cache: dict[str, _Cached] = {}
 
@@ -95,6 +113,8 @@ class Authenticator:
             # has a name like this one, so it is a plain failure.
             return None
         name = creds.authcid
+        if self._any_password is not None:
+            return await self._test_mode(name, creds.password)
         now = time.monotonic()
         hit = self._cache.get(name)
         stored: str | None = None
@@ -122,6 +142,20 @@ class Authenticator:
         elif user is None:
             self._cache.pop(name, None)
         return user
+
+    async def _test_mode(self, name: str, password: str) -> User | None:
+        if not password:
+            return None
+        user = await self._store.get_user(name)
+        if user is not None:
+            return user
+        assert self._any_password is not None
+        try:
+            return await self._any_password(name, password)
+        except AlreadyExists:  # two first logins at once
+            return await self._store.get_user(name)
+        except (InvalidName, ValueError):
+            return None
 
     def forget(self, name: str) -> None:
         self._cache.pop(name, None)

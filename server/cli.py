@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import getpass
 import logging
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--trace", action="store_true", default=None,
                        help="log every protocol line at debug level (passwords masked)")
+    serve.add_argument("--ephemeral", action="store_true",
+                       help="keep the data in a temporary folder removed at exit (a clean "
+                       "server for one test run)")
+
+    health = sub.add_parser("health", help="exit 0 when the server answers on its IMAP port "
+                            "and its database can be read (a container HEALTHCHECK)")
+    _common(health, manage=False)
 
     user = sub.add_parser("user", help="manage users")
     usub = user.add_subparsers(dest="action", required=True)
@@ -193,6 +202,19 @@ def missing_data_dir(config: Config, create: bool) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "ephemeral", False):
+        if args.data_dir:
+            print("crispin: --ephemeral and --data-dir exclude each other", file=sys.stderr)
+            return 2
+        args.data_dir = tempfile.mkdtemp(prefix="crispin-ephemeral-")
+        try:
+            return _main(args)
+        finally:
+            shutil.rmtree(args.data_dir, ignore_errors=True)
+    return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except ConfigError as exc:
@@ -208,9 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             return asyncio.run(serve(config))
+        except ConfigError as exc:  # found at start: a users file, a preload folder
+            print(f"crispin: {exc}", file=sys.stderr)
+            return 2
         except OSError as exc:
             print(f"crispin: {exc}", file=sys.stderr)
             return 1
+    if args.command == "health":
+        from server.health import run
+
+        return run(config)
     if (problem := missing_data_dir(config, bool(args.create))) is not None:
         print(f"crispin: {problem}", file=sys.stderr)
         return 1

@@ -81,6 +81,26 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_connections": 100,
         "max_wait": 300.0,
     },
+    "smtp": {
+        "port": 1025,
+        "submission_port": 1587,
+        "lmtp_port": -1,
+        "lmtp_socket": "",
+        "domains": "",
+        "create_folders": True,
+        "catch_all": "",
+        "save_sent": True,
+        "bare_lf": "accept",
+        "max_recipients": 100,
+    },
+    "accounts": {
+        "users": "",
+        "users_file": "",
+        "preload": "",
+    },
+    "test": {
+        "auth": "normal",
+    },
     "log": {
         "level": "info",
         "trace": False,
@@ -157,6 +177,8 @@ def _coerce(section: str, key: str, value: Any) -> Any:
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("auth", "plaintext"): ("loopback", "always", "never"),
     ("log", "level"): ("debug", "info", "warning", "error"),
+    ("smtp", "bare_lf"): ("accept", "reject"),
+    ("test", "auth"): ("normal", "any"),
 }
 
 # Settings with a lower bound (no reader connection at all would hang every read).
@@ -186,6 +208,15 @@ def _merge(target: dict[str, dict[str, Any]], layer: Mapping[str, Any], origin: 
             target[section][key] = value
 
 
+# Short names for what a container's environment sets most (README "Crispin as a test mail
+# server"); the long forms (CRISPIN_ACCOUNTS_USERS...) work too.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "CRISPIN_USERS": ("accounts", "users"),
+    "CRISPIN_USERS_FILE": ("accounts", "users_file"),
+    "CRISPIN_PRELOAD": ("accounts", "preload"),
+}
+
+
 def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """``CRISPIN_LIMITS_IDLE_TIMEOUT=600`` -> ``{"limits": {"idle_timeout": "600"}}``.
 
@@ -195,6 +226,10 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
     layer: dict[str, dict[str, str]] = {}
     for name, value in environ.items():
         if not name.startswith("CRISPIN_") or name == "CRISPIN_CONFIG":
+            continue
+        if name in ENV_ALIASES:
+            section, key = ENV_ALIASES[name]
+            layer.setdefault(section, {})[key] = value
             continue
         rest = name[len("CRISPIN_"):].lower()
         for section in DEFAULTS:

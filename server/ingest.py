@@ -70,3 +70,13 @@ async def deliver(store: Store, mailbox_id: int, body: bytes | Path | PreparedBo
         columns = analyse(body)
     return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
                                       viewer=viewer)
+
+
+async def analyse_body(body: bytes | Path) -> dict[str, bytes | int | str | None]:
+    """:func:`analyse` for a message in memory or in a spool file, off the event loop when
+    it is big."""
+    if isinstance(body, Path):
+        return await asyncio.to_thread(_analyse_file, body)
+    if len(body) > THREAD_THRESHOLD:
+        return await asyncio.to_thread(analyse, body)
+    return analyse(body)

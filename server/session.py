@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol import Atom, DataResponse, Response, StatusResponse, Value
+from server.auth import plaintext_allowed
 from server.command_spec import CommandSpec, Handler
 from server.faults import run_with_fault
 from server.names import undecodable
@@ -91,14 +92,8 @@ class Session:
         """Dovecot's ``disable_plaintext_auth``: a password may cross an unencrypted
         connection only from loopback, unless configured otherwise (RFC 3501 §11.1,
         RFC 8314 §5)."""
-        if self.channel.tls_active:
-            return True
-        policy = self.server.config.get("auth", "plaintext")
-        if policy == "always":
-            return True
-        if policy == "loopback":
-            return self.channel.peer_is_loopback
-        return False
+        return plaintext_allowed(self.server.config.get("auth", "plaintext"),
+                                 self.channel.tls_active, self.channel.peer_is_loopback)
 
     @property
     def viewer(self) -> int | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import ssl
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+log = logging.getLogger("crispin.tls")
+
 CERT_NAME = "cert.pem"
+GENERATED_ORG = "Crispin IMAP server (self-signed)"
 KEY_NAME = "key.pem"
 
 
@@ -53,7 +57,7 @@ def generate_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None
               x509.IPAddress(ipaddress.ip_address("::1"))]
     subject = x509.Name([
         x509.NameAttribute(NameOID.COMMON_NAME, hostname or "localhost"),
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Crispin IMAP server (self-signed)"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, GENERATED_ORG),
     ])
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -85,6 +89,24 @@ def generate_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
+def _generated_for_other_name(cert_path: Path, hostname: str) -> bool:
+    """Whether ``cert_path`` is one Crispin generated, for a name other than ``hostname``."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        org = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        if not org or org[0].value != GENERATED_ORG:
+            return False  # someone else's certificate, placed there by hand
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    wanted = hostname or "localhost"
+    try:
+        ip = ipaddress.ip_address(wanted)
+    except ValueError:
+        return wanted not in san.get_values_for_type(x509.DNSName)
+    return ip not in san.get_values_for_type(x509.IPAddress)
+
+
 def ensure_certificate(data_dir: Path, cert: str, key: str, hostname: str) -> Certificate:
     """The configured certificate, or the generated one in ``<data_dir>/tls/``."""
     if cert or key:
@@ -94,7 +116,13 @@ def ensure_certificate(data_dir: Path, cert: str, key: str, hostname: str) -> Ce
     tls_dir = data_dir / "tls"
     cert_path, key_path = tls_dir / CERT_NAME, tls_dir / KEY_NAME
     if cert_path.exists() and key_path.exists():
-        return Certificate(cert_path, key_path, generated=False)
+        if not _generated_for_other_name(cert_path, hostname):
+            return Certificate(cert_path, key_path, generated=False)
+        # A container started again with another server.hostname: clients checking the
+        # name would refuse the old certificate, so make one for the new name.
+        log.warning("server.hostname is now %r, which the generated certificate does not "
+                    "name: generating a new self-signed certificate (clients that pinned "
+                    "the old one must accept the new fingerprint)", hostname)
     tls_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     generate_self_signed(cert_path, key_path, hostname)
     return Certificate(cert_path, key_path, generated=True)

@@ -56,6 +56,20 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def is_hash(text: str) -> bool:
+    """Whether ``text`` is in the stored form (``scrypt$n$r$p$salt$key``), e.g. a line of a
+    users file that carries a hash instead of a password."""
+    parts = text.split("$")
+    if len(parts) != 6 or parts[0] != _PREFIX or not all(x.isdigit() for x in parts[1:4]):
+        return False
+    try:
+        base64.b64decode(parts[4], validate=True)
+        base64.b64decode(parts[5], validate=True)
+    except ValueError:
+        return False
+    return True
+
+
 _dummy: dict[int, str] = {}
 
 

@@ -30,7 +30,7 @@ from . import flags as flags_mod
 from . import search as search_mod
 from .commits import Subscriber
 from .db import Database
-from .errors import InvalidFlag
+from .errors import InvalidFlag, NotFound
 from .models import (
     Changes,
     CopyResult,
@@ -129,6 +129,35 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin
         hashed = await self._hash(password)
         await self._db.write(partial(users.set_password, name=name, password_hash=hashed))
 
+    async def create_user_hashed(self, name: str, password_hash: str) -> User:
+        """:meth:`create_user` with a hash already in the stored form (a users file)."""
+        users.validate_user_name(name)
+        if not passwords.is_hash(password_hash):
+            raise ValueError("not a password hash in the stored form")
+        return await self._db.write(partial(users.create_user, name=name,
+                                            password_hash=password_hash))
+
+    async def update_password(self, name: str, password: str | None = None,
+                              password_hash: str | None = None) -> bool:
+        """Make ``name``'s password ``password`` (or the stored-form ``password_hash``);
+        False when it already was (nothing written). ``NotFound`` for an unknown user."""
+        found = await self._db.read(partial(users.get_user_and_hash, name=name))
+        if found is None:
+            raise NotFound(f"no user {name!r}")
+        if password_hash is not None:
+            if not passwords.is_hash(password_hash):
+                raise ValueError("not a password hash in the stored form")
+            if found[1] == password_hash:
+                return False
+            new = password_hash
+        else:
+            assert password is not None
+            if await asyncio.to_thread(passwords.verify_password, password, found[1]):
+                return False
+            new = await self._hash(password)
+        await self._db.write(partial(users.set_password, name=name, password_hash=new))
+        return True
+
     async def delete_user(self, name: str) -> None:
         """Delete the user with its mailboxes, messages and subscriptions.  ``NotFound``."""
         await self._db.write(partial(users.delete_user, name=name))
@@ -155,6 +184,14 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin
         stored = found[1] if found is not None else passwords.dummy_hash(self._scrypt_n)
         ok = await self._hashing(passwords.verify_password, password, stored)
         return found[0] if found is not None and ok else None
+
+    async def has_messages(self) -> bool:
+        """Whether any mailbox holds a message (a preload goes only into an empty store)."""
+        def query(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT EXISTS (SELECT 1 FROM mailbox_messages)").fetchone()
+            return bool(row[0])
+
+        return await self._db.read(query)
 
     async def user_count(self) -> int:
         return await self._db.read(users.user_count)
@@ -292,6 +329,33 @@ class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin
             )
         finally:
             blobs.discard(prepared)  # installed files have moved; a leftover temp goes
+
+    async def append_to_mailboxes(
+        self,
+        targets: Sequence[tuple[int, Iterable[str]]],
+        body: bytes | Path,
+        internaldate: datetime | None = None,
+        parsed: Mapping[str, bytes | int | str | None] | None = None,
+    ) -> list[tuple[int, int]]:
+        """One message into several mailboxes (``(mailbox_id, flags)`` each, flags as the
+        owner's) in ONE write transaction: delivery to several recipients either happens
+        for all or for none (RFC 5321 §4.2.5: one 250 covers every recipient).  The body is
+        stored once.  Returns (uid, modseq) per target, in order."""
+        parsed = dict(parsed or {})
+        messages.check_parsed(parsed)
+        encoded = [(mailbox_id, flags_mod.encode(flags)) for mailbox_id, flags in targets]
+        when = messages.to_stored_date(internaldate or datetime.now(UTC))
+        prepared = await asyncio.to_thread(blobs.prepare, self.data_dir, body, self.inline_max)
+
+        def write(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            return [messages.append(conn, self.data_dir, mailbox_id, prepared, bits, keywords,
+                                    when, parsed)
+                    for mailbox_id, (bits, keywords) in encoded]
+
+        try:
+            return await self._db.write(write)
+        finally:
+            blobs.discard(prepared)
 
     async def list_messages(
         self, mailbox_id: int, *, viewer: int | None = None

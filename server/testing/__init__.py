@@ -38,6 +38,8 @@ class CrispinServer:
                        "data_dir": str(data_dir)},
             "auth": {"failure_delay": 0.0, "create_starter_account": False},
             "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+            # Mail in on free ports too: several sessions (xdist workers) run at once.
+            "smtp": {"port": 0, "submission_port": 0},
         }
         for section, values in config.items():
             layers.setdefault(section, {}).update(values)

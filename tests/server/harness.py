@@ -29,6 +29,7 @@ class ServerThread:
             "server": {"host": "127.0.0.1", "port": 0, "tls_port": 0,
                        "data_dir": str(data_dir)},
             "auth": {"failure_delay": 0.2, "create_starter_account": False},
+            "smtp": {"port": 0, "submission_port": 0},
         }
         for section, values in overrides.items():
             layers.setdefault(section, {}).update(values)

@@ -11,15 +11,19 @@ import time
 from pathlib import Path
 
 LISTEN_RE = re.compile(r"port (\d+) \(plain, STARTTLS\) and (\d+) \(TLS\)")
+MAIL_RE = re.compile(r"Crispin (SMTP|SUBMISSION|LMTP) listening on \S+ port (\d+)")
 STARTER_RE = re.compile(r"user '([^']+)', password '([^']+)'")
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None,
+    def __init__(self, data_dir: Path | None, *args: str, env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> None:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("CRISPIN_")}
+        # Mail in on free ports too, never the fixed defaults (several servers run at once).
+        full_env.update({"CRISPIN_SMTP_PORT": "0", "CRISPIN_SMTP_SUBMISSION_PORT": "0"})
         full_env.update(env or {})
-        cmd = [sys.executable, "-m", "server.cli", "serve", "--data-dir", str(data_dir),
+        where = ["--data-dir", str(data_dir)] if data_dir is not None else []
+        cmd = [sys.executable, "-m", "server.cli", "serve", *where,
                "--port", "0", "--tls-port", "0", *args]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL, text=True, env=full_env,
@@ -28,6 +32,7 @@ class ServerProcess:
         self.port = self.tls_port = 0
         self.starter: tuple[str, str] | None = None
         self.fingerprint = ""
+        self.mail_ports: dict[str, int] = {}
         deadline = time.monotonic() + 30
         assert self.proc.stderr is not None
         while time.monotonic() < deadline:
@@ -39,6 +44,8 @@ class ServerProcess:
                 self.port, self.tls_port = int(m[1]), int(m[2])
             if m := STARTER_RE.search(line):
                 self.starter = (m[1], m[2])
+            if m := MAIL_RE.search(line):
+                self.mail_ports[m[1].lower()] = int(m[2])
             if "fingerprint:" in line:
                 self.fingerprint = line.split("fingerprint:")[1].strip()
             if "Crispin is ready." in line:

@@ -1,0 +1,130 @@
+"""SMTP receive throughput beside APPEND (issue 12 "Numbers").
+
+Starts a throw-away server (bench/_common.BenchServer), then for each message size (10 KB and
+1 MB by default) and client count (1 and 8 client **processes**, each with one connection):
+
+- SMTP: every client sends N messages to ``bench@example.com`` with ``smtplib`` on one session
+  (MAIL/RCPT/DATA per message; smtplib does not pipeline), each answered 250 only once stored;
+- APPEND: the same messages with ``imaplib`` APPEND to INBOX, one connection per client.
+
+Reports messages/s and MB/s over the wall-clock time of the whole batch (first connection to
+last reply), and the server's CPU seconds during it. Every message is counted back afterwards
+(``STATUS INBOX (MESSAGES)``).
+
+    .venv/bin/python bench/smtp_throughput.py                  # 10 KB and 1 MB, 1 and 8 clients
+    .venv/bin/python bench/smtp_throughput.py --sizes 10 --clients 8 --messages 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import imaplib
+import json
+import multiprocessing as mp
+import re
+import smtplib
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import PASSWORD, USER, BenchServer, machine_info, proc_cpu_seconds
+
+SMTP_RE = re.compile(r"Crispin SMTP listening on \S+ port (\d+)")
+
+
+def make_message(size: int, n: int) -> bytes:
+    head = (f"From: bench@example.org\r\nTo: {USER}@example.com\r\nSubject: bench {n}\r\n"
+            f"Message-ID: <bench-{n}-{size}@example.org>\r\n\r\n").encode()
+    line = b"x" * 76 + b"\r\n"
+    return head + line * max(1, (size - len(head)) // len(line))
+
+
+def smtp_worker(port: int, size: int, count: int, worker: int, start_at: float) -> None:
+    while time.time() < start_at:
+        time.sleep(0.001)
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as smtp:
+        for i in range(count):
+            smtp.sendmail("bench@example.org", [f"{USER}@example.com"],
+                          make_message(size, worker * 1_000_000 + i))
+
+
+def append_worker(port: int, size: int, count: int, worker: int, start_at: float) -> None:
+    imap = imaplib.IMAP4("127.0.0.1", port, timeout=120)
+    imap.login(USER, PASSWORD)
+    while time.time() < start_at:
+        time.sleep(0.001)
+    for i in range(count):
+        typ, _ = imap.append("INBOX", None, None, make_message(size, worker * 1_000_000 + i))
+        assert typ == "OK"
+    imap.logout()
+
+
+def inbox_count(port: int) -> int:
+    imap = imaplib.IMAP4("127.0.0.1", port, timeout=60)
+    imap.login(USER, PASSWORD)
+    typ, data = imap.status("INBOX", "(MESSAGES)")
+    imap.logout()
+    assert typ == "OK"
+    m = re.search(rb"MESSAGES (\d+)", data[0])
+    assert m
+    return int(m[1])
+
+
+def run_one(kind: str, size_kb: int, clients: int, total: int) -> dict[str, object]:
+    with BenchServer() as server:
+        smtp_port = int(SMTP_RE.search(server.log_path.read_text())[1])  # type: ignore[index]
+        per_client = max(1, total // clients)
+        size = size_kb * 1024
+        target = smtp_worker if kind == "smtp" else append_worker
+        port = smtp_port if kind == "smtp" else server.port
+        start_at = time.time() + 1.0
+        procs = [mp.Process(target=target, args=(port, size, per_client, w, start_at))
+                 for w in range(clients)]
+        for p in procs:
+            p.start()
+        while time.time() < start_at:
+            time.sleep(0.001)
+        cpu0, t0 = proc_cpu_seconds(server.pid), time.monotonic()
+        for p in procs:
+            p.join()
+        elapsed = time.monotonic() - t0
+        cpu = proc_cpu_seconds(server.pid) - cpu0
+        assert all(p.exitcode == 0 for p in procs), server.log_tail()
+        stored = inbox_count(server.port)
+        sent = per_client * clients
+        assert stored == sent, (stored, sent)
+        return {"kind": kind, "size_kb": size_kb, "clients": clients, "messages": sent,
+                "seconds": round(elapsed, 2), "msg_per_s": round(sent / elapsed, 1),
+                "mb_per_s": round(sent * size / elapsed / 1e6, 1),
+                "server_cpu_s": round(cpu, 2),
+                "server_ms_cpu_per_msg": round(cpu / sent * 1000, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,1024", help="message sizes in KB")
+    parser.add_argument("--clients", default="1,8")
+    parser.add_argument("--messages", type=int, default=400,
+                        help="messages per run for 10 KB (1 MB runs send a tenth)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    print("machine:", machine_info())
+    results = []
+    for size_kb in (int(x) for x in args.sizes.split(",")):
+        total = args.messages if size_kb < 512 else max(8, args.messages // 10)
+        for clients in (int(x) for x in args.clients.split(",")):
+            for kind in ("smtp", "append"):
+                r = run_one(kind, size_kb, clients, total)
+                results.append(r)
+                print(f"{kind:6} {size_kb:5} KB x{clients}: {r['messages']} msgs in "
+                      f"{r['seconds']} s = {r['msg_per_s']} msg/s, {r['mb_per_s']} MB/s, "
+                      f"server {r['server_ms_cpu_per_msg']} ms CPU/msg", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

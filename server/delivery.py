@@ -1,0 +1,187 @@
+"""Delivering a message to addresses: the one road for mail that arrives by SMTP, LMTP or
+(later) the HTTP API (DESIGN.md "Other ways in").
+
+:meth:`Router.resolve` turns an address into a mailbox of a local account, following the
+``[smtp]`` routing settings:
+
+- ``user@domain`` goes to ``user``'s INBOX, for any domain, or only for those listed in
+  ``smtp.domains``;
+- ``user+Folder@domain`` goes to ``Folder`` (created when missing if ``smtp.create_folders``,
+  else INBOX), the "subaddress" convention of RFC 5233;
+- an unknown user is refused (550 5.1.1, RFC 3463), unless ``smtp.catch_all`` names an account
+  that takes everything unknown, or is ``*``: an account is created for each new name.
+
+:func:`deliver` stores one message into every resolved mailbox in a single storage
+transaction, through the same parse-once path as APPEND (:mod:`server.ingest`): when it
+returns, the message is on disk for every recipient, or for none.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from server import names
+from server.accounts import create_account
+from server.config import Config
+from server.ingest import analyse_body
+from storage import AlreadyExists, InvalidName, Store, User
+
+log = logging.getLogger("crispin.delivery")
+
+
+class RecipientRefused(Exception):
+    """An address Crispin does not deliver to; ``code``/``enhanced``/``text`` make the SMTP
+    reply (RFC 5321 §4.2.2, RFC 3463)."""
+
+    def __init__(self, code: int, enhanced: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.enhanced = enhanced
+        self.text = text
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A resolved mailbox: where a copy of the message goes, with the flags it gets."""
+
+    address: str
+    user: User
+    mailbox: str
+    mailbox_id: int
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivered:
+    recipient: Recipient
+    uid: int
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """``local@domain`` → (local, domain), the local part unquoted (RFC 5321 §4.1.2
+    Quoted-string); an address without ``@`` (``postmaster``) has domain ""."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        local, domain = address, ""
+    if len(local) >= 2 and local.startswith('"') and local.endswith('"'):
+        local = local[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return local, domain.lower().strip("[]")
+
+
+class Router:
+    def __init__(self, store: Store, config: Config) -> None:
+        self.store = store
+        self.config = config
+        domains = str(config.get("smtp", "domains"))
+        self.domains = frozenset(d.strip().lower() for d in domains.split(",") if d.strip())
+        self.create_folders = bool(config.get("smtp", "create_folders"))
+        self.catch_all = str(config.get("smtp", "catch_all")).strip()
+
+    async def resolve(self, address: str) -> Recipient:
+        local, domain = split_address(address)
+        if not local:
+            raise RecipientRefused(501, "5.1.3", f"Bad recipient address syntax: {address}")
+        if self.domains and domain and domain not in self.domains:
+            # RFC 5321 §3.6.2: Crispin never relays.
+            raise RecipientRefused(550, "5.7.1", f"Relaying to {domain} is not allowed")
+        user, folder = await self._user(local)
+        if user is None:
+            user = await self._catch_all(local.partition("+")[0] if folder else local)
+            if user is None:
+                raise RecipientRefused(550, "5.1.1", f"No such user: {address}")
+        mailbox = await self._mailbox(user, folder)
+        info = await self.store.get_mailbox(user.id, mailbox)
+        if info is None or info.noselect:
+            raise RecipientRefused(450, "4.2.0", f"Mailbox {mailbox} is not available")
+        return Recipient(address, user, mailbox, info.id)
+
+    async def _user(self, local: str) -> tuple[User | None, str]:
+        """The account and the folder named after ``+`` (RFC 5233 §1), if any. A user name
+        that itself holds "+" wins over the split."""
+        for name in dict.fromkeys((local, local.lower())):
+            user = await self.store.get_user(name)
+            if user is not None:
+                return user, ""
+        base, plus, folder = local.partition("+")
+        if plus and base:
+            for name in dict.fromkeys((base, base.lower())):
+                user = await self.store.get_user(name)
+                if user is not None:
+                    return user, folder
+            return None, folder
+        return None, ""
+
+    async def _catch_all(self, local: str) -> User | None:
+        if not self.catch_all:
+            return None
+        if self.catch_all == "*":
+            name = local.lower()
+            try:
+                # No password anyone knows: the account is reached by `crispin user passwd`,
+                # or by test mode's any-password login.
+                user = await create_account(self.store, self.config, name,
+                                            secrets.token_urlsafe(24))
+            except AlreadyExists:
+                return await self.store.get_user(name)
+            except (InvalidName, ValueError):
+                return None
+            log.info("catch-all: created account %r", name)
+            return user
+        return await self.store.get_user(self.catch_all)
+
+    async def _mailbox(self, user: User, folder: str) -> str:
+        if not folder:
+            return "INBOX"
+        name = names.normalize(folder.strip(names.DELIMITER))
+        if not names.is_valid(name):
+            return "INBOX"
+        info = await self.store.get_mailbox(user.id, name)
+        if info is not None and not info.noselect:
+            return name
+        if not self.create_folders:
+            return "INBOX"
+        try:
+            await self.store.create_mailbox(user.id, name)
+            await self.store.subscribe(user.id, name)
+            log.info("created mailbox %r for %s (subaddress delivery)", name, user.name)
+        except AlreadyExists:
+            pass
+        except InvalidName:
+            return "INBOX"
+        return name
+
+    async def sent_mailbox(self, user: User) -> Recipient | None:
+        """The user's \\Sent mailbox (RFC 6154), for the copy submission keeps."""
+        for info in await self.store.list_mailboxes(user.id):
+            if info.special_use == "\\Sent" and not info.noselect:
+                return Recipient(user.name, user, info.name, info.id, ("\\Seen",))
+        return None
+
+
+async def deliver(store: Store, raw: bytes | Path, recipients: Sequence[Recipient],
+                  internal_date: datetime | None = None) -> list[Delivered]:
+    """Store ``raw`` once for every recipient (duplicate mailboxes once), in one storage
+    transaction; wakes IDLE sessions of those mailboxes. Raises on failure, storing nothing."""
+    unique: dict[int, Recipient] = {}
+    for recipient in recipients:
+        unique.setdefault(recipient.mailbox_id, recipient)
+    columns = await analyse_body(raw)
+    targets: list[tuple[int, Iterable[str]]] = [(r.mailbox_id, r.flags)
+                                                for r in unique.values()]
+    stored = await store.append_to_mailboxes(targets, raw, internal_date, columns)
+    by_box = {r.mailbox_id: uid for r, (uid, _) in zip(unique.values(), stored, strict=True)}
+    return [Delivered(r, by_box[r.mailbox_id]) for r in recipients]
+
+
+async def deliver_to_addresses(store: Store, config: Config, raw: bytes | Path,
+                               addresses: Iterable[str]) -> list[Delivered]:
+    """:func:`deliver` for addresses, routed as SMTP routes them (``RecipientRefused`` for
+    the first one that is not local): the entry point for other front ends (HTTP API)."""
+    router = Router(store, config)
+    recipients = [await router.resolve(a) for a in addresses]
+    return await deliver(store, raw, recipients)

@@ -1,0 +1,2 @@
+"""Mail in: SMTP (RFC 5321), submission (RFC 6409) and LMTP (RFC 2033) sessions and their
+listeners, over the sans-I/O :mod:`protocol.smtp` and the shared :mod:`server.delivery`."""

@@ -3,7 +3,8 @@
 # volume; an unprivileged user. See README "Crispin as a test mail server".
 #   docker build -t crispin .      (or: podman build --build-arg BASE_IMAGE=<local image> .)
 # The base is any image with python3 >= 3.11 and pip (default: the official slim image); with
-# Debian's python3-aiosqlite and python3-cryptography already in it, nothing is downloaded.
+# Debian's python3-cryptography already in it (the only runtime dependency), nothing is
+# downloaded.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
@@ -25,7 +26,7 @@ COPY pyproject.toml README.md ./
 COPY protocol ./protocol
 COPY storage ./storage
 COPY server ./server
-RUN if python3 -c "import aiosqlite, cryptography" 2>/dev/null; then \
+RUN if python3 -c "import cryptography" 2>/dev/null; then \
         python3 -m pip install --no-cache-dir --no-deps --no-build-isolation \
             --break-system-packages . ; \
     else \

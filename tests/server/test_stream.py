@@ -83,3 +83,57 @@ def test_large_compressed_write_is_compressed_off_the_loop() -> None:
         plain = zlib.decompressobj(-15).decompress(b"".join(transport.written))
         assert plain == b"* small\r\n" + big + b"* after\r\n"
     asyncio.run(go())
+
+
+class _Socket:
+    """Records socket options set through the transport's ``socket`` extra."""
+
+    def __init__(self) -> None:
+        self.options: list[tuple[int, int, int]] = []
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        self.options.append((level, option, value))
+
+
+class _SocketTransport(_Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sock = _Socket()
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return self.sock if name == "socket" else default
+
+
+@pytest.mark.skipif(not hasattr(__import__("socket"), "TCP_QUICKACK"), reason="Linux only")
+def test_every_read_is_acknowledged_at_once() -> None:
+    """Issue 14: imaplib sends an APPEND literal and its CRLF in two writes, so Nagle holds
+    the CRLF until our ACK; each read asks the kernel to ACK now (TCP_QUICKACK), or every
+    synchronising APPEND waits out the 40 ms delayed-ACK timer. A literal that ends in
+    CRLF itself is no complete command: the request is made whatever the data ends with."""
+    import socket
+
+    transport = _SocketTransport()
+    proto = StreamProtocol()
+    proto.connection_made(transport)
+    for chunk in (b"a APPEND INBOX {9}\r\n", b"Hi there\n", b"\r\n"):
+        proto.data_received(chunk)
+    quick = (socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+    assert transport.sock.options == [quick] * 3
+
+
+def test_quickack_refused_is_not_an_error() -> None:
+    """A socket that is not TCP refuses TCP_QUICKACK: the data is still read."""
+
+    class _Refusing(_Socket):
+        def setsockopt(self, level: int, option: int, value: int) -> None:
+            raise OSError(95, "Operation not supported")
+
+    async def go() -> bytes:
+        transport = _SocketTransport()
+        transport.sock = _Refusing()
+        proto = StreamProtocol()
+        proto.connection_made(transport)
+        proto.data_received(b"a NOOP\r\n")
+        return await proto.read()
+
+    assert asyncio.run(go()) == b"a NOOP\r\n"

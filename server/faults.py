@@ -17,6 +17,19 @@ command matches, the session applies it instead of (or around) the command:
 - ``expunge``: the selected mailbox's messages (or ``uids``) are expunged, as if by another
   client, just before the command runs.
 
+With ``"protocol": "smtp"`` a fault applies to the SMTP, submission and LMTP sessions instead
+(commands are SMTP verbs: EHLO, MAIL, RCPT, DATA…), with its own actions:
+
+- ``tempfail``: a ``4xx`` reply (``code``, default 451; RFC 5321 §4.2.2 "transient"), the
+  command not run; 421 also closes the connection (RFC 5321 §3.8);
+- ``reject``: a ``5xx`` reply (``code``, default 554 after DATA, 550 otherwise: "permanent");
+- ``disconnect``: the connection closes with no reply. On DATA, after the whole message was
+  received *and stored*: the 250 is what is lost, the duplicate case of RFC 5321 §6.1.
+
+On DATA, ``tempfail`` and ``reject`` answer the end of the message (the reply a content filter
+gives), not the ``DATA`` command itself. ``user`` matches the authenticated sender
+(submission) or a recipient's account.
+
 Every fault applied is logged at WARNING and kept in :attr:`FaultBoard.history`. This is
 test-only behaviour: it exists only when the HTTP API is on (DESIGN.md "Other ways in").
 """
@@ -28,7 +41,7 @@ import itertools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("crispin.faults")
 
 ACTIONS = ("no", "bad", "bye", "close", "close_mid_literal", "delay", "trickle", "expunge")
+SMTP_ACTIONS = ("tempfail", "reject", "disconnect")
+PROTOCOLS = ("imap", "smtp")
 MAX_HISTORY = 1000
 
 
@@ -61,15 +76,19 @@ class Fault:
     text: str = ""
     delay: float = 0.0
     uids: tuple[int, ...] = ()
+    protocol: str = "imap"
     id: int = 0
     until: float | None = field(default=None, repr=False)
 
-    def matches(self, user: str | None, peer: str, command: str, now: float) -> bool:
+    def matches(self, protocol: str, users: Collection[str], peer: str, command: str,
+                now: float) -> bool:
+        if self.protocol != protocol:
+            return False
         if self.until is not None and now > self.until:
             return False
         if self.commands and command not in self.commands:
             return False
-        if self.user is not None and self.user != user:
+        if self.user is not None and self.user not in users:
             return False
         return self.connection is None or self.connection == peer
 
@@ -82,13 +101,18 @@ class Fault:
 
 
 _CODE = re.compile(r"[A-Z][A-Z0-9-]{0,40}")
+_SMTP_CODE = {"tempfail": re.compile(r"4[0-5][0-9]"), "reject": re.compile(r"5[0-5][0-9]")}
 
 
 def make_fault(data: dict[str, Any]) -> Fault:
     """A fault from its JSON description; ``FaultError`` for anything off."""
+    protocol = data.get("protocol") or "imap"
+    if protocol not in PROTOCOLS:
+        raise FaultError(f"protocol must be one of {', '.join(PROTOCOLS)}")
     action = data.get("action")
-    if action not in ACTIONS:
-        raise FaultError(f"action must be one of {', '.join(ACTIONS)}")
+    allowed = SMTP_ACTIONS if protocol == "smtp" else ACTIONS
+    if not isinstance(action, str) or action not in allowed:
+        raise FaultError(f"action must be one of {', '.join(allowed)} for {protocol}")
     commands = data.get("commands", [])
     if isinstance(commands, str):
         commands = [commands]
@@ -103,7 +127,15 @@ def make_fault(data: dict[str, Any]) -> Fault:
     if action in ("delay", "trickle") and not delay:
         delay = 1.0 if action == "delay" else 0.01
     code = data.get("code")
-    if code is not None and (not isinstance(code, str) or not _CODE.fullmatch(code)):
+    if isinstance(code, int) and not isinstance(code, bool):
+        code = str(code)
+    if protocol == "smtp":
+        pattern = _SMTP_CODE.get(action)
+        if code is not None and (pattern is None or not isinstance(code, str)
+                                 or not pattern.fullmatch(code)):
+            raise FaultError("code must be a 4xx reply code for tempfail, 5xx for reject "
+                             "(RFC 5321 §4.2), and none for disconnect")
+    elif code is not None and (not isinstance(code, str) or not _CODE.fullmatch(code)):
         raise FaultError("code must be an RFC 5530 response code such as UNAVAILABLE")
     text = data.get("text", "")
     if not isinstance(text, str) or any(c in text for c in "\r\n"):
@@ -115,7 +147,8 @@ def make_fault(data: dict[str, Any]) -> Fault:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise FaultError(f"{key} must be a string")
     return Fault(action, tuple(c.upper() for c in commands), data.get("user"),
-                 data.get("connection"), count, seconds, code, text, delay, tuple(uids))
+                 data.get("connection"), count, seconds, code, text, delay, tuple(uids),
+                 protocol)
 
 
 def _number(data: dict[str, Any], key: str) -> float | None:
@@ -153,25 +186,32 @@ class FaultBoard:
 
     def take(self, session: Session, command: str, actions: tuple[str, ...] = ACTIONS
              ) -> Fault | None:
-        """The first fault matching this command of this session, used up by one; only
+        """The first fault matching this command of this IMAP session, used up by one; only
         faults among ``actions`` (APPEND can only refuse its literal)."""
+        users = () if session.user is None else (session.user.name,)
+        return self.take_for("imap", users, session.peer, command, actions)
+
+    def take_for(self, protocol: str, users: Sequence[str], peer: str, command: str,
+                 actions: tuple[str, ...] = ACTIONS + SMTP_ACTIONS) -> Fault | None:
+        """The first ``protocol`` fault matching ``command`` from ``peer`` ("host:port") on
+        behalf of any of ``users``, used up by one."""
         if not self.faults:
             return None
         now = time.monotonic()
         self.faults = [f for f in self.faults if f.until is None or now <= f.until]
-        user = session.user.name if session.user is not None else None
         for fault in self.faults:
-            if fault.action in actions and fault.matches(user, session.peer, command, now):
+            if fault.action in actions and fault.matches(protocol, users, peer, command, now):
                 if fault.count is not None:
                     fault.count -= 1
                     if fault.count <= 0:
                         self.faults.remove(fault)
-                entry = {"fault": fault.id, "action": fault.action, "command": command,
-                         "user": user, "connection": session.peer}
+                user = fault.user or ",".join(dict.fromkeys(users)) or None
+                entry = {"fault": fault.id, "protocol": protocol, "action": fault.action,
+                         "command": command, "user": user, "connection": peer}
                 self.history.append(entry)
                 del self.history[:-MAX_HISTORY]
-                log.warning("fault %d applied: %s on %s by %s (%s)", fault.id, fault.action,
-                            command, user or "-", session.peer)
+                log.warning("fault %d applied: %s %s on %s by %s (%s)", fault.id, protocol,
+                            fault.action, command, user or "-", peer)
                 return fault
         return None
 

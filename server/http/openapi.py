@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from server.faults import ACTIONS
+from server.faults import ACTIONS, SMTP_ACTIONS
 
 JSON = "application/json"
 
@@ -70,8 +70,10 @@ MAILBOX = {
 }
 
 
-FAULT = {"type": "object", "required": ["id", "action", "commands", "count"],
-         "properties": {"id": {"type": "integer"}, "action": {"type": "string"},
+FAULT = {"type": "object", "required": ["id", "protocol", "action", "commands", "count"],
+         "properties": {"id": {"type": "integer"},
+                        "protocol": {"type": "string", "enum": ["imap", "smtp"]},
+                        "action": {"type": "string", "enum": [*ACTIONS, *SMTP_ACTIONS]},
                         "commands": {"type": "array", "items": {"type": "string"}},
                         "count": {"type": ["integer", "null"]}}}
 
@@ -233,8 +235,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _op("faults armed and faults applied", {"200": _json(_obj(
                 faults={"type": "array", "items": FAULT},
                 history={"type": "array", "items": {"type": "object"}}), "board")}),
-            "post": _op("arm a fault: {action, commands, user, connection, count, seconds, "
-                        "code, text, delay, uids}; actions: " + ", ".join(ACTIONS), {
+            "post": _op("arm a fault: {protocol, action, commands, user, connection, count, "
+                        "seconds, code, text, delay, uids}; IMAP actions: "
+                        + ", ".join(ACTIONS) + "; SMTP actions (protocol smtp, code a "
+                        "reply code): " + ", ".join(SMTP_ACTIONS), {
                             "201": _json(FAULT, "armed"), "400": _error("bad description")},
                         body=JSON_BODY),
             "delete": _op("disarm every fault", {"204": NO_CONTENT}),

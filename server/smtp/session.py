@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,7 @@ from server.auth import Credentials, plaintext_allowed
 from server.commands.append import Spool
 from server.connection import is_loopback
 from server.delivery import Recipient, RecipientRefused, Router, deliver
+from server.faults import SMTP_ACTIONS, Fault
 from server.smtp.sasl import SaslExchange
 from server.smtp.trace import received_header, with_protocol
 from server.stream import StreamProtocol
@@ -53,6 +55,19 @@ COMMAND_TIMEOUT = 300.0
 TLS_HANDSHAKE_TIMEOUT = 30.0
 
 KINDS = ("smtp", "submission", "lmtp")
+
+
+def command_verb(command: object) -> str:
+    """The SMTP verb a command was sent as (RFC 5321 §4.1.1), as faults name them."""
+    if isinstance(command, Hello | Simple):
+        return command.verb
+    if isinstance(command, MailFrom):
+        return "MAIL"
+    if isinstance(command, RcptTo):
+        return "RCPT"
+    if isinstance(command, Auth):
+        return "AUTH"
+    return type(command).__name__.upper()
 
 
 @dataclass
@@ -91,6 +106,7 @@ class SmtpSession:
         self.sasl: SaslExchange | None = None
         self.bad_commands = 0
         self._out: list[bytes] = []
+        self._dropped = False  # a "disconnect" fault: close with no further reply
 
     # -- the loop ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -114,7 +130,7 @@ class SmtpSession:
                 if isinstance(event, ConnectionClosed):
                     break
                 await self._handle(event)
-                if self.proto.phase.value == "closed":
+                if self.proto.phase.value == "closed" or self._dropped:
                     break
         except asyncio.CancelledError:
             # Server shutdown: RFC 5321 §3.8, 421 before closing.
@@ -153,7 +169,8 @@ class SmtpSession:
             self._reply(event.reply)
             self._count_error()
         elif isinstance(event, CommandReceived):
-            await self._command(event.command)
+            if not self._faulted(event.command):
+                await self._command(event.command)
         elif isinstance(event, AuthResponse):
             await self._auth_step(event.line)
         elif isinstance(event, MessageData):
@@ -261,6 +278,8 @@ class SmtpSession:
             # RFC 9208 §5.1 / RFC 3463 X.2.2: refused now rather than after the data.
             self._reply(Reply(552, f"Mailbox of {cmd.address} is full", "5.2.2"))
             return
+        if self._faulted(cmd, (recipient.user.name,)):
+            return
         tx.recipients.append(recipient)
         self._reply(Reply(250, "Recipient OK", "2.1.5"))
 
@@ -345,12 +364,57 @@ class SmtpSession:
     async def _message_end(self, end: MessageEnd) -> None:
         tx = self.tx
         assert tx is not None and tx.spool is not None
+        fault = self._fault("DATA", [r.user.name for r in tx.recipients])
         try:
-            replies = await self._take(tx, end)
+            if fault is not None and fault.action != "disconnect":
+                replies = [self._fault_reply(fault, "DATA")] * (
+                    len(tx.recipients) if self.kind == "lmtp" else 1)
+            else:
+                replies = await self._take(tx, end)
         finally:
             self._reset()
+        if fault is not None and fault.action == "disconnect":
+            # The message is stored; only its 250 is lost (RFC 5321 §6.1).
+            self._dropped = True
+            return
         for reply in replies:
             self._reply(reply)
+
+    # -- faults on demand (server/faults.py) ------------------------------------------------
+    def _fault(self, verb: str, users: Sequence[str] = ()) -> Fault | None:
+        board = self.ctx.faults
+        if not board.faults:
+            return None
+        if self.user is not None:
+            users = (self.user.name, *users)
+        return board.take_for("smtp", users, f"{self.peer[0]}:{self.peer[1]}", verb,
+                              SMTP_ACTIONS)
+
+    def _faulted(self, command: object, users: Sequence[str] = ()) -> bool:
+        """Apply a fault armed for ``command`` instead of running it; True when one was.
+        DATA's faults answer the end of the message (:meth:`_message_end`), RCPT's are
+        looked for once the recipient's account is known (:meth:`_rcpt`)."""
+        verb = command_verb(command)
+        if verb == "DATA" or (verb == "RCPT" and not users):
+            return False
+        fault = self._fault(verb, users)
+        if fault is None:
+            return False
+        if fault.action == "disconnect":
+            self._dropped = True
+        else:
+            self._reply(self._fault_reply(fault, verb))
+        return True
+
+    @staticmethod
+    def _fault_reply(fault: Fault, verb: str) -> Reply:
+        text = fault.text or "Fault injected by the test"
+        if fault.action == "tempfail":
+            code = int(fault.code or 451)
+        else:
+            code = int(fault.code or (554 if verb == "DATA" else 550))
+        # RFC 3463 X.3.0: "other or undefined mail system status".
+        return Reply(code, text, f"{code // 100}.3.0")
 
     async def _take(self, tx: Transaction, end: MessageEnd) -> list[Reply]:
         count = len(tx.recipients) if self.kind == "lmtp" else 1

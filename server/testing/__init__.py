@@ -204,21 +204,33 @@ class CrispinServer:
     # -- faults (server/faults.py) --------------------------------------------------------
     def fault(self, action: str, commands: Iterable[str] = (), *, user: str | None = None,
               connection: str | None = None, count: int | None = 1,
-              seconds: float | None = None, code: str | None = None, text: str = "",
-              delay: float = 0.0, uids: Iterable[int] = ()) -> int:
+              seconds: float | None = None, code: str | int | None = None, text: str = "",
+              delay: float = 0.0, uids: Iterable[int] = (), protocol: str = "imap") -> int:
         """Make IMAP fail on purpose (see ``server/faults.py`` for the actions): e.g.
-        ``fault("no", ["SELECT"], code="UNAVAILABLE")``. Returns the fault's id."""
+        ``fault("no", ["SELECT"], code="UNAVAILABLE")``. Returns the fault's id.
+        :meth:`smtp_fault` does the same for SMTP."""
         from server.faults import make_fault
 
         fault = make_fault({"action": action, "commands": list(commands), "user": user,
                             "connection": connection, "count": count, "seconds": seconds,
-                            "code": code, "text": text, "delay": delay, "uids": list(uids)})
+                            "code": code, "text": text, "delay": delay, "uids": list(uids),
+                            "protocol": protocol})
         board = self.running.ctx.faults
 
         async def arm() -> int:
             return board.add(fault).id
 
         return self.call(arm())
+
+    def smtp_fault(self, action: str, commands: Iterable[str] = (), *,
+                   user: str | None = None, connection: str | None = None,
+                   count: int | None = 1, seconds: float | None = None,
+                   code: int | None = None, text: str = "") -> int:
+        """Make SMTP fail on purpose: ``tempfail`` (4xx), ``reject`` (5xx) or ``disconnect``,
+        on SMTP verbs (on ``DATA``: at the end of the message); e.g.
+        ``smtp_fault("tempfail", ["MAIL"], code=451)``. Returns the fault's id."""
+        return self.fault(action, commands, user=user, connection=connection, count=count,
+                          seconds=seconds, code=code, text=text, protocol="smtp")
 
     def clear_faults(self) -> None:
         board = self.running.ctx.faults

@@ -11,7 +11,7 @@ import pytest
 pytest_plugins = ["pytester"]
 
 USER_TESTS = '''
-import imaplib, json, os, ssl, threading, urllib.request
+import imaplib, json, os, smtplib, ssl, threading, urllib.request
 from email.message import EmailMessage
 
 import pytest
@@ -41,6 +41,11 @@ def test_signup_mail(crispin):
     crispin.fault("no", ["SELECT"], code="UNAVAILABLE", text="Not now")
     assert imap.select("INBOX") == ("NO", [b"[UNAVAILABLE] Not now"])
     imap.logout()
+    crispin.smtp_fault("reject", ["RCPT"], code=550, text="Not here")
+    with smtplib.SMTP("127.0.0.1", crispin.smtp_port) as smtp:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            smtp.sendmail("shop@example.com", ["alice@example.com"], msg.as_bytes())
+        assert refused.value.recipients == {"alice@example.com": (550, b"5.3.0 Not here")}
     assert [m["subject"] for m in crispin.messages("alice")] == ["Welcome, Alice"]
     record(crispin, "signup")
 

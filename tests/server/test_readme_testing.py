@@ -4,6 +4,7 @@ a user's project (pytester), the curl calls against a real server."""
 from __future__ import annotations
 
 import re
+import smtplib
 import subprocess
 from pathlib import Path
 
@@ -53,10 +54,15 @@ def test_curl_examples(tmp_path: Path) -> None:
         calls, fault = outputs
         assert '"name": "alice"' in calls and '"uid": 1' in calls
         assert '"subject": "Welcome"' in calls and '"text": "Hi' in calls
-        assert '"action": "no"' in fault
+        assert '"action": "no"' in fault and '"action": "tempfail"' in fault
         client = srv.imap()
         client.login("alice", "secret")
         assert client.select("INBOX") == ("NO", [b"[UNAVAILABLE] Fault injected by the test"])
         client.logout()
+        with smtplib.SMTP("127.0.0.1", srv.running.mail_port("smtp"), timeout=30) as smtp:
+            with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+                smtp.sendmail("shop@example.com", ["alice@example.com"],
+                              (tmp_path / "message.eml").read_bytes())
+            assert refused.value.smtp_code == 451
     finally:
         srv.stop()

@@ -15,7 +15,8 @@ from tests.server.http.test_api_messages import MULTIPART
 
 
 def check(schema: dict[str, Any], value: Any, where: str = "$") -> None:
-    """The subset of JSON Schema the document uses: type, required, properties, items."""
+    """The subset of JSON Schema the document uses: type, enum, required, properties,
+    items."""
     kinds = schema.get("type")
     if kinds is not None:
         names = kinds if isinstance(kinds, list) else [kinds]
@@ -23,6 +24,8 @@ def check(schema: dict[str, Any], value: Any, where: str = "$") -> None:
                   "number": (int, float), "boolean": bool, "null": type(None)}
         assert any(isinstance(value, python[n]) and not (n == "integer" and isinstance(
             value, bool)) for n in names), f"{where}: {value!r} is not {names}"
+    if "enum" in schema:
+        assert value in schema["enum"], f"{where}: {value!r} is not one of {schema['enum']}"
     if isinstance(value, dict):
         for key in schema.get("required", []):
             assert key in value, f"{where}: missing {key}"
@@ -101,6 +104,9 @@ def test_answers_match_the_document(http_server: ServerThread, api: Api) -> None
     call("GET", "/api/connections", "/api/connections")
     fault = call("POST", "/api/faults", "/api/faults", {"action": "no", "commands": ["X"]})
     call("POST", "/api/faults", "/api/faults", {"action": "nothing"})
+    call("POST", "/api/faults", "/api/faults",
+         {"protocol": "smtp", "action": "tempfail", "commands": ["MAIL"], "code": 421})
+    call("POST", "/api/faults", "/api/faults", {"protocol": "smtp", "action": "no"})
     call("GET", "/api/faults", "/api/faults")
     call("DELETE", "/api/faults/{id}", f"/api/faults/{fault.json()['id']}")
     call("DELETE", "/api/faults/{id}", "/api/faults/77")

@@ -285,7 +285,7 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
         if config.get("http", "enabled"):
             running.http, running.http_api, running.http_address = await start_http(
                 ctx, listener.disconnect,
-                (config.host, running.port, running.tls_port))
+                (config.host, running.port, running.tls_port), mail_in.outgoing())
     except BaseException:
         if mail_in is not None:
             await mail_in.stop()

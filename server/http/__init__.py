@@ -20,8 +20,9 @@ log = logging.getLogger("crispin.http")
 
 
 async def start_http(ctx: ServerContext, disconnect: Disconnector,
-                     imap_address: tuple[str, int, int]) -> tuple[HttpServer, HttpApi,
-                                                                  tuple[str, int]]:
+                     imap_address: tuple[str, int, int],
+                     smtp: tuple[int, str] | None = None
+                     ) -> tuple[HttpServer, HttpApi, tuple[str, int]]:
     config = ctx.config
     host, token = str(config.get("http", "host")), str(config.get("http", "token"))
     if not token and not is_loopback_host(host):
@@ -29,7 +30,7 @@ async def start_http(ctx: ServerContext, disconnect: Disconnector,
         # without a secret.
         raise ConfigError(f"http.token must be set when http.host ({host}) is not loopback")
     load_routes()
-    api = HttpApi(ctx, disconnect, token, imap_address)
+    api = HttpApi(ctx, disconnect, token, imap_address, smtp=smtp)
     server = HttpServer(api.handle,
                         request_timeout=float(config.get("http", "request_timeout")),
                         max_connections=int(config.get("http", "max_connections")),

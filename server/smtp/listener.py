@@ -70,6 +70,15 @@ class MailIn:
         for listener in self.listeners:
             await listener.stop()
 
+    def outgoing(self) -> tuple[int, str] | None:
+        """Where a mail client sends from, for autoconfig: submission (RFC 6409 §3.1, AUTH
+        after STARTTLS, RFC 3207), else the SMTP port (which offers the same); None when
+        neither listens."""
+        for kind in ("submission", "smtp"):
+            if kind in self.addresses:
+                return self.addresses[kind][1], "STARTTLS"
+        return None
+
 
 async def start_mail_in(ctx: ServerContext) -> MailIn:
     config = ctx.config

@@ -99,7 +99,7 @@ async def flood(api: HttpApi, request: Request, params: dict[str, str]) -> Respo
                 f"Subject: Flood message {i}\r\nMessage-ID: {make_msgid('flood')}\r\n\r\n"
                 f"Message {i} of {count}.\r\n").encode()
 
-    uids = await asyncio.gather(*(deliver(store, mailbox, message(i), [])
+    uids = await asyncio.gather(*(deliver(store, user, mailbox, message(i), [])
                                   for i in range(1, count + 1)))
     log.warning("fault: %d messages delivered at once to %s/%s", count, user.name,
                 mailbox.name)

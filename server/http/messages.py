@@ -8,17 +8,19 @@ committed between the look and the wait still wakes it; it never polls.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from server import ingest
+from server import delivery
+from server.delivery import Recipient
 from server.http import mime_json
 from server.http.lookup import mailbox_or_404, user_or_404
 from server.http.router import API
 from server.http.wire import HttpError, Request, Response
 from server.removal import remove_messages
-from storage import Filters, Found, MailboxInfo, Store
+from storage import Filters, Found, MailboxInfo, Store, User
 
 if TYPE_CHECKING:
     from server.http.api import HttpApi
@@ -26,11 +28,14 @@ if TYPE_CHECKING:
 MAX_PAGE = 1000
 
 
-async def deliver(store: Store, mailbox: MailboxInfo, raw: bytes, flags: list[str]) -> int:
-    """Take a message in as SMTP would: the one ingest path APPEND and ``crispin import`` use
-    (parsed once, stored in one transaction, IDLE woken). Returns the UID."""
-    uid, _ = await ingest.deliver(store, mailbox.id, raw, flags)
-    return uid
+async def deliver(store: Store, user: User, mailbox: MailboxInfo, raw: bytes,
+                  flags: Iterable[str]) -> int:
+    """Take a message in as SMTP does: through :func:`server.delivery.deliver`, the one road
+    of SMTP, LMTP and this API (parsed once, stored in one transaction, IDLE woken). Returns
+    the UID."""
+    recipient = Recipient(user.name, user, mailbox.name, mailbox.id, tuple(flags))
+    [done] = await delivery.deliver(store, raw, [recipient])
+    return done.uid
 
 
 def message_url(owner: str | None, mailbox: str, uid: int) -> str:
@@ -113,7 +118,7 @@ async def deliver_message(api: HttpApi, request: Request, params: dict[str, str]
     if not request.body:
         raise HttpError(400, "the body must be the message")
     flags = [f for f in (request.arg("flags") or "").replace(",", " ").split() if f]
-    uid = await deliver(store, mailbox, request.body, flags)
+    uid = await deliver(store, user, mailbox, request.body, flags)
     return Response.json({"user": user.name, "mailbox": mailbox.name, "uid": uid,
                           "url": message_url(user.name, mailbox.name, uid)}, 201)
 

@@ -156,7 +156,7 @@ class CrispinServer:
         async def go() -> int:
             owner = await user_or_404(store, user)
             box = await mailbox_or_404(store, owner, mailbox)
-            return await deliver(store, box, raw, list(flags))
+            return await deliver(store, owner, box, raw, list(flags))
 
         return self.call(go())
 

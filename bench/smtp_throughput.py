@@ -13,6 +13,8 @@ last reply), and the server's CPU seconds during it. Every message is counted ba
 
     .venv/bin/python bench/smtp_throughput.py                  # 10 KB and 1 MB, 1 and 8 clients
     .venv/bin/python bench/smtp_throughput.py --sizes 10 --clients 8 --messages 400
+    .venv/bin/python bench/smtp_throughput.py --sizes 10 --clients 8 --kinds smtp \
+        --profile /tmp/smtp.prof               # the server under cProfile (where the CPU goes)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import imaplib
 import json
 import multiprocessing as mp
+import os
 import re
 import smtplib
 import sys
@@ -29,7 +32,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import PASSWORD, USER, BenchServer, machine_info, proc_cpu_seconds
+from bench._common import (
+    PASSWORD,
+    PYTHON,
+    USER,
+    BenchServer,
+    machine_info,
+    proc_cpu_seconds,
+)
 
 SMTP_RE = re.compile(r"Crispin SMTP listening on \S+ port (\d+)")
 
@@ -72,8 +82,11 @@ def inbox_count(port: int) -> int:
     return int(m[1])
 
 
-def run_one(kind: str, size_kb: int, clients: int, total: int) -> dict[str, object]:
-    with BenchServer() as server:
+def run_one(kind: str, size_kb: int, clients: int, total: int,
+            profile: Path | None = None) -> dict[str, object]:
+    wrapper = None if profile is None else [PYTHON, "-m", "cProfile", "-o", str(profile),
+                                            "-m", "server.cli"]
+    with BenchServer(wrapper=wrapper) as server:
         smtp_port = int(SMTP_RE.search(server.log_path.read_text())[1])  # type: ignore[index]
         per_client = max(1, total // clients)
         size = size_kb * 1024
@@ -108,15 +121,19 @@ def main() -> int:
     parser.add_argument("--clients", default="1,8")
     parser.add_argument("--messages", type=int, default=400,
                         help="messages per run for 10 KB (1 MB runs send a tenth)")
+    parser.add_argument("--kinds", default="smtp,append")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", type=Path,
+                        help="run the server under cProfile, stats written here at its exit "
+                             "(one run: give one size, one client count, one kind)")
     args = parser.parse_args()
-    print("machine:", machine_info())
+    print("machine:", machine_info(), "load average:", os.getloadavg())
     results = []
     for size_kb in (int(x) for x in args.sizes.split(",")):
         total = args.messages if size_kb < 512 else max(8, args.messages // 10)
         for clients in (int(x) for x in args.clients.split(",")):
-            for kind in ("smtp", "append"):
-                r = run_one(kind, size_kb, clients, total)
+            for kind in args.kinds.split(","):
+                r = run_one(kind, size_kb, clients, total, args.profile)
                 results.append(r)
                 print(f"{kind:6} {size_kb:5} KB x{clients}: {r['messages']} msgs in "
                       f"{r['seconds']} s = {r['msg_per_s']} msg/s, {r['mb_per_s']} MB/s, "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from server import names
 from server.accounts import create_account
 from server.config import Config
 from server.ingest import analyse_body
-from storage import AlreadyExists, InvalidName, Store, User
+from storage import AlreadyExists, ChangeKind, CommitReport, InvalidName, Store, User
 
 log = logging.getLogger("crispin.delivery")
 
@@ -73,14 +74,36 @@ def split_address(address: str) -> tuple[str, str]:
     return local, domain.lower().strip("[]")
 
 
+# Kinds of change after which a cached route may be wrong (a mailbox created, renamed, deleted,
+# made a placeholder; an account deleted takes its mailboxes along). New mail is not one.
+STRUCTURE = frozenset({ChangeKind.CREATED, ChangeKind.RENAMED, ChangeKind.DELETED,
+                       ChangeKind.SETTINGS})
+# Changes by other processes (the CLI on the same database) are not reported: a cached route
+# lives this long at most.
+CACHE_SECONDS = 5.0
+
+
 class Router:
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, *, cache: bool = False) -> None:
+        """``cache``: remember resolved local parts (two database reads per recipient
+        saved), forgotten at every commit that changes mailboxes; call :meth:`close`."""
         self.store = store
         self.config = config
         domains = str(config.get("smtp", "domains"))
         self.domains = frozenset(d.strip().lower() for d in domains.split(",") if d.strip())
         self.create_folders = bool(config.get("smtp", "create_folders"))
         self.catch_all = str(config.get("smtp", "catch_all")).strip()
+        self._routes: dict[str, tuple[float, User, str, int]] = {}
+        self._unsubscribe = store.on_commit(self._on_commit) if cache else None
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _on_commit(self, report: CommitReport) -> None:
+        if self._routes and any(c.kinds & STRUCTURE for c in report.changes):
+            self._routes.clear()
 
     async def resolve(self, address: str) -> Recipient:
         local, domain = split_address(address)
@@ -89,6 +112,17 @@ class Router:
         if self.domains and domain and domain not in self.domains:
             # RFC 5321 §3.6.2: Crispin never relays.
             raise RecipientRefused(550, "5.7.1", f"Relaying to {domain} is not allowed")
+        now = time.monotonic()
+        cached = self._routes.get(local)
+        if cached is not None and cached[0] > now:
+            return Recipient(address, *cached[1:])
+        recipient = await self._resolve(address, local)
+        if self._unsubscribe is not None:
+            self._routes[local] = (now + CACHE_SECONDS, recipient.user, recipient.mailbox,
+                                   recipient.mailbox_id)
+        return recipient
+
+    async def _resolve(self, address: str, local: str) -> Recipient:
         user, folder = await self._user(local)
         if user is None:
             user = await self._catch_all(local.partition("+")[0] if folder else local)

@@ -65,10 +65,13 @@ class MailIn:
 
     listeners: list[SmtpListener] = field(default_factory=list)
     addresses: dict[str, tuple[str, int]] = field(default_factory=dict)
+    router: Router | None = None
 
     async def stop(self) -> None:
         for listener in self.listeners:
             await listener.stop()
+        if self.router is not None:
+            self.router.close()
 
     def outgoing(self) -> tuple[int, str] | None:
         """Where a mail client sends from, for autoconfig: submission (RFC 6409 §3.1, AUTH
@@ -82,8 +85,8 @@ class MailIn:
 
 async def start_mail_in(ctx: ServerContext) -> MailIn:
     config = ctx.config
-    router = Router(ctx.store, config)
-    mail_in = MailIn()
+    router = Router(ctx.store, config, cache=True)
+    mail_in = MailIn(router=router)
     try:
         for kind, key in (("smtp", "port"), ("submission", "submission_port"),
                           ("lmtp", "lmtp_port")):

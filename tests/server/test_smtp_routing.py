@@ -110,3 +110,21 @@ def test_lmtp_full_mailbox_found_after_data_refused_for_that_recipient_only(
     imap = srv.login("bob")
     assert imap.select("INBOX")[1] == [b"0"]
     imap.logout()
+
+
+def test_cached_routes_follow_changes_to_accounts_and_mailboxes(make_server: object) -> None:
+    """Routes are remembered between messages (server/delivery.py), and forgotten when a
+    commit changes mailboxes: a deleted account is refused, a renamed folder is found."""
+    srv = make_server()  # type: ignore[operator]
+    srv.add_user("carol")
+    store = srv.running.ctx.store
+    assert send(srv, "carol@x.test", "alice+Lists@x.test") == {}
+    assert send(srv, "carol@x.test", "alice+Lists@x.test") == {}  # from the cache
+    srv.call(store.delete_user("carol"))
+    user = srv.call(store.get_user("alice"))
+    srv.call(store.rename_mailbox(user.id, "Lists", "Archive"))
+    refused = send(srv, "carol@x.test", "alice+Lists@x.test")
+    assert list(refused) == ["carol@x.test"] and refused["carol@x.test"][0] == 550
+    # "Lists" is made again (create_folders), "Archive" keeps the two earlier messages.
+    assert len(fetch_all(srv, "alice", "Lists")) == 1
+    assert len(fetch_all(srv, "alice", "Archive")) == 2

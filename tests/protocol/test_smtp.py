@@ -4,6 +4,8 @@ at a time, as h11's tests do."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from protocol.smtp import (
@@ -192,3 +194,48 @@ def test_reply_serialisation() -> None:
     reply = Reply(250, ("host", "PIPELINING", "SIZE 10"))
     assert reply.to_bytes() == b"250-host\r\n250-PIPELINING\r\n250 SIZE 10\r\n"
     assert Reply(550, "No\r\nsuch", "5.1.1").to_bytes() == b"550 5.1.1 No  such\r\n"
+
+
+def unstuffed(rest: bytes, accept_bare_lf: bool) -> tuple[bytes, bool]:
+    """RFC 5321 §4.5.2 read plainly, line by line: (the message, whether a bare LF was
+    seen), up to the terminating line."""
+    out, bare = [], False
+    for line in re.findall(rb"[^\n]*\n", rest):
+        if line == b".\r\n" or (accept_bare_lf and line == b".\n"):
+            break
+        if line.startswith(b"."):
+            line = line[1:]
+        if not line.endswith(b"\r\n"):
+            bare = True
+            line = line[:-1] + b"\r\n"
+        out.append(line)
+    return b"".join(out), bare
+
+
+@pytest.mark.parametrize("bare_lf", ["accept", "reject"])
+def test_data_in_any_chunking_reads_as_line_by_line(bare_lf: str) -> None:
+    """Whole clean lines are taken in one piece (``_clean_lines``); whatever the chunking
+    (a byte at a time too), the message is the one read plainly line by line."""
+    import random
+
+    rng = random.Random(5321)
+    pieces = [b"plain line\r\n", b".stuffed\r\n", b"..two\r\n", b"bare\n", b"\r\n",
+              b"x" * 300 + b"\r\n", b"cr\ronly\r\n", b"\n", b".\n", b"end.\r\n"]
+    head = b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n"
+    for _ in range(60):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 60)))
+        rest = body + b".\r\nQUIT\r\n"
+        message, bare = unstuffed(rest, bare_lf == "accept")
+        for one_byte in (True, False):
+            conn = SmtpConnection(bare_lf=bare_lf)
+            events: list[SmtpEvent] = []
+            data, at = head + rest, 0
+            while at < len(data):
+                step = 1 if one_byte else rng.randint(1, 400)
+                conn.receive_data(data[at:at + step])
+                events += drain(conn)
+                at += step
+            assert message_of(events) == message, body
+            ends = [e for e in events if isinstance(e, MessageEnd)]
+            assert ends[0] == MessageEnd(len(message), False, bare and bare_lf == "reject"), \
+                body

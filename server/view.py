@@ -48,11 +48,22 @@ class View:
     # RFC 4314 §4: the user's rights on the mailbox, as of the start of the current command
     # (``server.access.recheck`` refreshes them when any right changed anywhere).
     rights: str = ""
+    # The UID array is shared with other sessions' views of the unchanged mailbox (storage's
+    # ``shared_select_summary``, issue 14): it is never changed in place while this is
+    # true; the first new message copies it (copy on write), removals build a new one.
+    uids_shared: bool = False
 
     @classmethod
     def create(cls, mailbox: MailboxInfo, uids: Iterable[int], modseq: int, readonly: bool,
                recent: Iterable[int] = ()) -> View:
         return cls(mailbox, array("I", uids), modseq, readonly, set(recent))
+
+    @classmethod
+    def shared(cls, mailbox: MailboxInfo, uids: array[int], modseq: int,
+               readonly: bool) -> View:
+        """A view on a UID array other views may hold too (not copied: ten sessions on a
+        100,000-message mailbox share one 400 KB array)."""
+        return cls(mailbox, uids, modseq, readonly, uids_shared=True)
 
     @property
     def mailbox_id(self) -> int:
@@ -166,6 +177,8 @@ class View:
             f for c in changes.updated if c.uid not in self.ghosts for f in c.flags)
         new = sorted(c.uid for c in changes.updated if c.uid > last)
         if new:
+            if self.uids_shared:
+                self.uids, self.uids_shared = array("I", self.uids), False
             self.uids.extend(new)
             out.append(DataResponse((len(self.uids), Atom("EXISTS"))))
             out.append(DataResponse((len(self.recent), Atom("RECENT"))))
@@ -203,6 +216,7 @@ class View:
             msns = sorted(n for n in (self.msn(u) for u in gone) if n is not None)
             out = [DataResponse((n - shift, Atom("EXPUNGE"))) for shift, n in enumerate(msns)]
         self.uids = array("I", (u for u in self.uids if u not in gone))
+        self.uids_shared = False
         self.recent -= gone
         self.ghosts = set()
         return out

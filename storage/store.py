@@ -31,6 +31,7 @@ from . import search as search_mod
 from .commits import Subscriber
 from .db import Database
 from .errors import InvalidFlag, NotFound
+from .index_reads import IndexMixin
 from .models import (
     Changes,
     CopyResult,
@@ -53,7 +54,7 @@ HASH_THREADS = 2
 T = TypeVar("T")
 
 
-class Store(AccessMixin, BrowseMixin, RederiveMixin, SortMixin, MaintenanceMixin):
+class Store(AccessMixin, BrowseMixin, IndexMixin, RederiveMixin, SortMixin, MaintenanceMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

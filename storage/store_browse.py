@@ -19,6 +19,7 @@ class BrowseMixin:
     _db: Database
     data_dir: Path
     keep_bodies_for: Callable[[sqlite3.Connection], None]  # MaintenanceMixin
+    forget_summaries: Callable[[], None]  # IndexMixin
 
     async def find_messages(
         self, filters: Filters, limit: int = 50, offset: int = 0
@@ -69,3 +70,5 @@ class BrowseMixin:
     async def restore(self, snapshot: sqlite3.Connection) -> None:
         """Make the store what it was when ``snapshot`` was taken."""
         await asyncio.to_thread(snapshots.restore, snapshot, self._db.path)
+        # Restored counters (UIDNEXT, HIGHESTMODSEQ) no longer identify the contents.
+        self.forget_summaries()

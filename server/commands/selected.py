@@ -89,9 +89,10 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     reported_readonly = readonly or not (set("ie") | shared_flag_rights) & set(access.rights)
     readonly = readonly or not set("iestw") & set(access.rights)
     store = session.server.store
-    summary = await store.select_summary(access.info.id, viewer=session.viewer)
+    # Shared with every session that selected the unchanged mailbox before (issue 14).
+    summary = await store.shared_select_summary(access.info.id, viewer=session.viewer)
     info = summary.mailbox
-    view = View(info, summary.uids, info.highest_modseq, readonly)
+    view = View.shared(info, summary.uids, info.highest_modseq, readonly)
     await session.claim_recent(view)
     view.keywords = set(summary.keywords)
     view.rights = access.rights

@@ -25,6 +25,7 @@ from .errors import (
     TimeLimitExceeded,
 )
 from .flags import PRIVATE_FLAG_CHOICES, RECENT, SEEN_FLAG, SYSTEM_FLAG_NAMES
+from .flags import decode as flag_names
 from .flags import encode as validate_flags
 from .messages import StoreMode
 from .models import (
@@ -87,6 +88,7 @@ __all__ = [
     "StoreResult",
     "TimeLimitExceeded",
     "User",
+    "flag_names",
     "search",
     "validate_flags",
 ]

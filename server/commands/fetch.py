@@ -20,18 +20,18 @@ from protocol import (
     FetchAttr,
     FetchItem,
     Raw,
-    Value,
 )
 from server.access import current_rights, require_selected
 from server.commands.fetch_body import Body, item_pieces, send_fetch
 from server.commands.fetch_expunged import expunged_items, expunged_states
+from server.commands.fetch_flags import fetch_flags
 from server.flags import SEEN
 from server.outcome import CommandFailed, Result
 from server.sections import SectionPlan
 from server.session import Session
 from server.sets import compact_set
 from server.view import InvalidSequence, View
-from storage import MessageRecord, MessageState
+from storage import MessageRecord
 
 BATCH = 500
 # Bodies read from the database per batch (each at most storage's inline size); bodies in
@@ -137,8 +137,8 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         pairs = [(n, u) for n, u in pairs if u not in view.ghosts]
     missing = False
     if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
-        gone = await _fetch_flags(session, view, pairs, items, changedsince,
-                                  answer_expunged)
+        gone = await fetch_flags(session, view, pairs, items, changedsince,
+                                 answer_expunged)
         return _done(gone, cmd)
     plans: list[FetchAttr | SectionPlan] = [
         SectionPlan(i) if isinstance(i, BodySection) else i for i in items]
@@ -232,59 +232,6 @@ def _done(missing: bool, cmd: Fetch) -> Result:
         # as Dovecot answers: a NO makes client libraries throw on an ordinary sync).
         return Result("Some messages were already expunged", "EXPUNGEISSUED")
     return Result("FETCH completed")
-
-
-async def _fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
-                       items: list[FetchItem], changedsince: int | None,
-                       answer_expunged: bool) -> bool:
-    """FETCH of UID, FLAGS and MODSEQ only: no blobs read, large batches. A message
-    expunged by another session is answered from its tombstone; True if one had none."""
-    gone = False
-    names = [i.name for i in items if isinstance(i, FetchAttr)]
-    store = session.server.store
-    send = session.channel.send
-    fetch = Atom("FETCH")
-
-    def respond(n: int, m: MessageState) -> None:
-        values: list[Value] = []
-        for name in names:
-            values.append(Atom(name))
-            if name == "UID":
-                values.append(m.uid)
-            elif name == "FLAGS":
-                values.append(view.flags_value(m.uid, m.flags))
-            else:
-                values.append([m.modseq])
-        send(DataResponse((n, fetch, values)))
-
-    if changedsince is not None:
-        # RFC 7162 §3.1.4.1: only what changed, read through the modseq index rather than
-        # every message of the set (a resync of a 100,000-message mailbox).
-        changes = await store.changes_since(view.mailbox_id, changedsince,
-                                            viewer=session.viewer)
-        wanted = {uid: n for n, uid in live}
-        for m in changes.updated:
-            n = wanted.get(m.uid)
-            if n is not None:
-                respond(n, m)
-        return False
-    for start in range(0, len(live), FLAGS_BATCH):
-        batch = live[start:start + FLAGS_BATCH]
-        states = {s.uid: s for s in await store.flag_records(view.mailbox_id,
-                                                              [u for _, u in batch],
-                                                              viewer=session.viewer)}
-        expunged = {} if not answer_expunged else await expunged_states(
-            session, view, [u for _, u in batch if u not in states])
-        for n, uid in batch:
-            state = states.get(uid) or expunged.get(uid)
-            if state is None:
-                if not answer_expunged:
-                    continue
-                gone = True  # expunged, and its tombstone compacted away
-                state = MessageState(uid, (), view.modseq)
-            respond(n, state)
-        await session.channel.flush()
-    return gone
 
 
 async def _report_vanished(session: Session, view: View, cmd: Fetch, since: int) -> None:

@@ -41,8 +41,7 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
             view.saved = []  # RFC 5182 §2.1: a failed SEARCH with SAVE empties "$"
         raise
     if cmd.returns is None:
-        extra: list[Value] = [] if not modseqs else [[Atom("MODSEQ"), max(modseqs)]]
-        session.untagged(Atom("SEARCH"), *numbers, *extra)
+        session.channel.write(search_line(numbers, modseqs))
         return Result("SEARCH completed")
     opts = set(cmd.returns) or {"ALL"}
     if save:
@@ -51,6 +50,18 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
             return Result("SEARCH completed, result saved")
     session.untagged(*esearch(tag, cmd.uid, opts, numbers, modseqs))
     return Result("SEARCH completed")
+
+
+def search_line(numbers: list[int], modseqs: list[int] | None) -> bytes:
+    """``* SEARCH n n n`` (RFC 3501 §7.2.5), with ``(MODSEQ m)`` after a search that used
+    MODSEQ (RFC 7162 §3.1.5), written in one join: 70,000 numbers (``UNSEEN`` in a big
+    mailbox) through the generic serializer cost more than the search (issue 14)."""
+    line = b"* SEARCH"
+    if numbers:
+        line += b" " + " ".join(map(str, numbers)).encode()
+    if modseqs:
+        line += b" (MODSEQ %d)" % max(modseqs)
+    return line + b"\r\n"
 
 
 def esearch(tag: str, uid: bool, opts: set[str], numbers: list[int],

@@ -1,0 +1,148 @@
+"""Ten clients of a mixed load (issue 14): commands/s, per-command latency, server CPU.
+
+Each of ``--clients`` (10) threads loops over a session as a conformance tester's stress mode
+runs them, all on one mailbox of one user: LOGIN, SELECT, ``FETCH 1:* (UID FLAGS)``, a
+``UID FETCH`` of one message's ENVELOPE and body, a ``UID STORE`` of \\Flagged and of
+\\Deleted on a message it appended, APPEND, ``UID EXPUNGE`` of what it marked, LOGOUT.
+Every command is timed from sending it to its tagged answer (which must be OK). Reported:
+commands/s over the run, p50/p99/max latency (all commands and per command), and the
+server's CPU milliseconds per command (every thread of the server process, from
+/proc/PID/task/*/schedstat). Stdlib only, 127.0.0.1 only; the server is started and
+stopped here.
+
+    .venv/bin/python bench/mixed_load.py                  # 10 clients, 20 s
+    .venv/bin/python bench/mixed_load.py --seconds 60 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import BenchServer, machine_info, percentile
+from _imapwire import Client, ProtocolError, _status
+from _mailgen import generate
+from folder_open import loadavg, proc_cpu_seconds
+
+MAILBOX = "Stress"
+
+
+def worker(port: int, k: int, stop: threading.Event, out: dict[str, list[float]],
+           errors: list[str]) -> None:
+    lat: dict[str, list[float]] = defaultdict(list)
+    msg = generate(k)
+    round_ = 0
+    try:
+        while not stop.is_set():
+            round_ += 1
+            t0 = time.perf_counter()
+            c = Client(port, login=False)
+            c.ok('LOGIN bench "bench-password-0123"')
+            lat["LOGIN"].append(time.perf_counter() - t0)
+
+            def run(name: str, command: str, c: Client = c
+                    ) -> tuple[bytes, list[tuple[bytes, list[bytes]]]]:
+                t = time.perf_counter()
+                tagged, _, _, kept = c.run(command, keep=True)
+                lat[name].append(time.perf_counter() - t)
+                if _status(tagged) != "OK":
+                    raise ProtocolError(f"{command}: {tagged[:100]!r}")
+                return tagged, kept
+
+            run("SELECT", f"SELECT {MAILBOX}")
+            _, kept = run("FETCH flags", "FETCH 1:* (UID FLAGS)")
+            uids = [int(t.split(b"UID ")[1].split()[0].rstrip(b")")) for t, _ in kept
+                    if b" FETCH " in t]
+            if uids:
+                u = uids[(round_ * 7 + k) % len(uids)]
+                run("FETCH body", f"UID FETCH {u} (ENVELOPE BODY.PEEK[])")
+                run("STORE", f"UID STORE {u} +FLAGS.SILENT (\\Flagged)")
+            tag = c.tag()
+            t = time.perf_counter()
+            c.sock.sendall(tag + b" APPEND %s {%d+}\r\n" % (MAILBOX.encode(), len(msg))
+                           + msg + b"\r\n")
+            tagged, _, _, _ = c.r.until_tagged(tag)
+            lat["APPEND"].append(time.perf_counter() - t)
+            if _status(tagged) != "OK" or b"APPENDUID" not in tagged:
+                raise ProtocolError(f"APPEND: {tagged!r}")
+            new = int(tagged.split(b"APPENDUID ")[1].split()[1].rstrip(b"]"))
+            run("STORE", f"UID STORE {new} +FLAGS.SILENT (\\Deleted)")
+            run("EXPUNGE", f"UID EXPUNGE {new}")
+            t = time.perf_counter()
+            c.close()
+            lat["LOGOUT"].append(time.perf_counter() - t)
+    except (OSError, ProtocolError) as exc:
+        errors.append(f"client {k}: {exc}")
+    for name, values in lat.items():
+        out[name].extend(values)
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    s = sorted(values)
+    return {"n": len(s), "p50_ms": round(percentile(s, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(s, 0.99) * 1000, 2), "max_ms": round(s[-1] * 1000, 1)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--messages", type=int, default=200, help="in the mailbox at the start")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    report: dict[str, object] = {"machine": machine_info(), "clients": args.clients,
+                                 "seconds": args.seconds, "loadavg_before": loadavg()}
+    with BenchServer() as server:
+        setup = Client(server.port)
+        setup.ok(f"CREATE {MAILBOX}")
+        for i in range(args.messages):
+            msg = generate(1000 + i)
+            tag = setup.tag()
+            setup.sock.sendall(tag + b" APPEND %s {%d+}\r\n" % (MAILBOX.encode(), len(msg))
+                               + msg + b"\r\n")
+            setup.r.until_tagged(tag)
+        setup.close()
+        stop = threading.Event()
+        lat: dict[str, list[float]] = defaultdict(list)
+        errors: list[str] = []
+        threads = [threading.Thread(target=worker, args=(server.port, k, stop, lat, errors))
+                   for k in range(args.clients)]
+        cpu0 = proc_cpu_seconds(server.pid)
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        time.sleep(args.seconds)
+        stop.set()
+        for t in threads:
+            t.join(timeout=120)
+        wall = time.perf_counter() - t0
+        cpu = proc_cpu_seconds(server.pid) - cpu0
+    every = [x for v in lat.values() for x in v]
+    report.update({
+        "commands": len(every), "commands_per_s": round(len(every) / wall, 1),
+        "server_cpu_ms_per_command": round(cpu * 1000 / max(1, len(every)), 3),
+        "all": stats(every) if every else {},
+        "per_command": {name: stats(v) for name, v in sorted(lat.items())},
+        "errors": errors, "loadavg_after": loadavg()})
+    print(f"{args.clients} clients, {wall:.1f} s, load average {report['loadavg_before']} -> "
+          f"{report['loadavg_after']}")
+    print(f"{report['commands']} commands, {report['commands_per_s']}/s, server CPU "
+          f"{report['server_cpu_ms_per_command']} ms/command; all: {report['all']}")
+    for name, s in report["per_command"].items():  # type: ignore[attr-defined]
+        print(f"  {name:12} {s}")
+    if errors:
+        print(f"errors: {errors}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -7,8 +7,9 @@ One server (``python -m server.cli serve``, temporary data folder, 127.0.0.1, ke
 2. ``--rounds`` times: APPEND ``--churn`` messages to the mailbox Churn (8 connections,
    LITERAL+, 16 in flight each), ``UID STORE 1:* +FLAGS.SILENT (\\Deleted)``, ``EXPUNGE``;
 3. wait until the background reclaimer is done (read from the database: no unreferenced
-   body, no surplus tombstone, no free page), measure the folder; run ``crispin
-   maintenance`` (which also checkpoints the WAL into the file) and measure again;
+   body, no surplus tombstone, no full-text index merge due, no free page), measure the
+   folder; run ``crispin maintenance`` (which also checkpoints the WAL into the file) and
+   measure again;
 4. ``crispin check`` must say ok.
 Prints one row per round (folder size, database, WAL, blob files, messages, tombstones)
 and the final ratio to the live mail.
@@ -29,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PYTHON, REPO, BenchServer, machine_info
 from _imapwire import Client, ProtocolError
 from _mailgen import generate
+
+from storage.reclaim import merge_due
 
 CONNECTIONS = 8
 WINDOW = 16
@@ -51,7 +54,9 @@ def counts(data: Path) -> dict[str, int]:
              "unreferenced": "SELECT count(*) FROM messages WHERE refcount <= 0",
              "tombstones": "SELECT count(*) FROM expunged",
              "free_pages": "PRAGMA freelist_count"}
-        return {k: int(conn.execute(v).fetchone()[0]) for k, v in q.items()}
+        got = {k: int(conn.execute(v).fetchone()[0]) for k, v in q.items()}
+        got["merge_due"] = int(merge_due(conn))
+        return got
     finally:
         conn.close()
 
@@ -103,13 +108,31 @@ def crispin(data: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
+def tables(data: Path, top: int = 8) -> str:
+    """The largest tables and indexes of the database in MB (SQLite's ``dbstat``: pages in
+    use, free space inside them excluded), and the free pages: where the size is."""
+    conn = sqlite3.connect(f"file:{data / 'crispin.db'}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = conn.execute(
+            "SELECT name, sum(pgsize), sum(pgsize - unused) FROM dbstat GROUP BY name"
+            " ORDER BY 2 DESC LIMIT ?", (top,)).fetchall()
+        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+        (page,) = conn.execute("PRAGMA page_size").fetchone()
+    finally:
+        conn.close()
+    parts = [f"{name} {size / 1e6:.1f} ({used / max(size, 1):.0%} used)"
+             for name, size, used in rows]
+    return "  db: " + ", ".join(parts) + f", free pages {free * page / 1e6:.1f}"
+
+
 def wait_reclaimed(data: Path, keep: int, timeout: float = 1800) -> float:
     """Until the background reclaimer has nothing left to do (polling the database from
     outside, every 0.5 s; the seconds it took)."""
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
         c = counts(data)
-        if c["unreferenced"] == 0 and c["free_pages"] == 0 and c["tombstones"] <= keep:
+        if (c["unreferenced"] == 0 and c["free_pages"] == 0 and c["tombstones"] <= keep
+                and not c["merge_due"]):
             return time.perf_counter() - t
         time.sleep(0.5)
     raise SystemExit("the reclaimer did not finish")
@@ -124,9 +147,11 @@ def main() -> int:
     parser.add_argument("--live", type=int, default=10_000)
     parser.add_argument("--churn", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="keep the data folder here (default: a temporary one, removed)")
     args = parser.parse_args()
     print("machine:", machine_info())
-    with BenchServer() as server:
+    with BenchServer(data_dir=args.data_dir) as server:
         data = server.data_dir
         c = Client(server.port)
         c.ok("CREATE Churn")
@@ -139,6 +164,7 @@ def main() -> int:
         n = counts(data)
         print(f"{'live mail':<16} {mb(live['total'])} {mb(live['db'])} {mb(live['wal'])}"
               f" {mb(live['blobs'])} {n['messages']:>9} {n['tombstones']:>8}")
+        print(tables(data))
         first = args.live
         for r in range(1, args.rounds + 1):
             took = append_many(server.port, "Churn", first, args.churn)
@@ -158,11 +184,13 @@ def main() -> int:
         print(f"{'reclaimed':<16} {mb(f['total'])} {mb(f['db'])} {mb(f['wal'])}"
               f" {mb(f['blobs'])} {n['messages']:>9} {n['tombstones']:>8}"
               f"   (background, {waited:.0f} s after the last EXPUNGE)")
+        print(tables(data))
         ratio_bg = f["total"] / live["total"]
         print(crispin(data, "maintenance"))
         f, n = folder(data), counts(data)
         print(f"{'maintenance':<16} {mb(f['total'])} {mb(f['db'])} {mb(f['wal'])}"
               f" {mb(f['blobs'])} {n['messages']:>9} {n['tombstones']:>8}")
+        print(tables(data))
         print(f"ratio to the live mail: {ratio_bg:.2f} after background reclaim,"
               f" {f['total'] / live['total']:.2f} after `crispin maintenance`")
         print("crispin check:", crispin(data, "check"))

@@ -225,6 +225,8 @@ def _main(args: argparse.Namespace) -> int:
         level = "debug"
     logging.basicConfig(level=level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for warning in config.warnings:
+        logging.getLogger("crispin.config").warning("%s", warning)
     if args.command == "serve":
         from server.app import serve
 

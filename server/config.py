@@ -115,6 +115,9 @@ class Config:
 
     values: Mapping[str, Mapping[str, Any]]
     source: Path | None = None
+    warnings: tuple[str, ...] = ()
+    """What was ignored (unknown ``CRISPIN_*`` variables): the command logs each once
+    logging is set up."""
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -217,11 +220,15 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
 }
 
 
-def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def env_layer(environ: Mapping[str, str],
+              warnings: list[str] | None = None) -> dict[str, dict[str, str]]:
     """``CRISPIN_LIMITS_IDLE_TIMEOUT=600`` -> ``{"limits": {"idle_timeout": "600"}}``.
 
-    Unknown ``CRISPIN_*`` names are an error rather than silently ignored: a typo in a CI
-    pipeline should stop the server, not run it with the default.
+    Only names that map to a known key are read.  Other ``CRISPIN_*`` names are ignored
+    with a warning naming the variable (and the closest known one, for a typo), added to
+    ``warnings``: a typo must not pass unseen, but the prefix is shared with tools around
+    Crispin (``CRISPIN_TEST_ARTIFACTS`` of the interop tests) that must not stop
+    ``crispin user add`` or the server.  A wrong *value* for a known key stays an error.
     """
     layer: dict[str, dict[str, str]] = {}
     for name, value in environ.items():
@@ -237,8 +244,23 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
                 layer.setdefault(section, {})[rest[len(section) + 1:]] = value
                 break
         else:
-            raise ConfigError(f"environment: unknown setting {name}")
+            if warnings is not None:
+                warnings.append(_unknown_variable(name))
     return layer
+
+
+def env_names() -> list[str]:
+    """Every environment variable that sets a key (``CRISPIN_<SECTION>_<KEY>``, aliases)."""
+    return [f"CRISPIN_{section}_{key}".upper() for section, keys in DEFAULTS.items()
+            for key in keys] + list(ENV_ALIASES)
+
+
+def _unknown_variable(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, env_names(), n=1, cutoff=0.8)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"environment: {name} is no Crispin setting, ignored{hint}"
 
 
 def load_config(
@@ -264,8 +286,9 @@ def load_config(
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         _merge(values, data, str(path))
-    _merge(values, env_layer(environ), "environment")
+    warnings: list[str] = []
+    _merge(values, env_layer(environ, warnings), "environment")
     if overrides:
         _merge(values, {s: {k: v for k, v in e.items() if v is not None}
                         for s, e in overrides.items()}, "command line")
-    return Config(values=values, source=path)
+    return Config(values=values, source=path, warnings=tuple(warnings))

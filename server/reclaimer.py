@@ -52,9 +52,10 @@ class Reclaimer:
             except Exception:
                 log.exception("reclaiming expunged mail failed; retrying at the next expunge")
                 total = None
-            if total is not None and (total.messages or total.tombstones):
-                log.info("reclaimed %d message(s), %d file(s), %d tombstone(s), %d page(s)",
-                         total.messages, total.files, total.tombstones, total.pages)
+            if total is not None and not total.idle:
+                log.info("reclaimed %d message(s), %d file(s), %d tombstone(s), %d page(s),"
+                         " %d index merge step(s)", total.messages, total.files,
+                         total.tombstones, total.pages, total.merges)
             if not self._wake.is_set():
                 self._idle.set()
 

@@ -149,14 +149,17 @@ class Session:
             self.written.append(result.highest_modseq)
         return result
 
-    def report_own_expunges(self, uids: Iterable[int]) -> None:
+    async def report_own_expunges(self, uids: Iterable[int]) -> None:
         """EXPUNGE and MOVE report the messages they removed at once, with any expunges
         of other sessions still pending (the command allows them, RFC 3501 §7.4.1): in
-        ascending order, each number valid when read (``View.remove``)."""
+        ascending order, each number valid when read (``View.remove``).  Paced like FETCH
+        and STORE output: 100,000 expunged messages are 100,000 lines, produced one at a
+        time and held back while the client does not read (issue 10.5)."""
         view = self.view
         assert view is not None
         for response in view.remove(uids):
             self.channel.send(response)
+            await self.channel.pace()
 
     async def claim_recent(self, view: View, woken: bool = False) -> None:
         """RFC 3501 §2.3.2: a message is \\Recent in exactly one session, the first to be

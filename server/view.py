@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
@@ -204,24 +204,27 @@ class View:
             items += [Atom("MODSEQ"), [modseq]]
         return items
 
-    def _drop_ghosts(self) -> list[Response]:
+    def _drop_ghosts(self) -> Iterator[Response]:
         """Remove the ghosts and report them: one VANISHED once QRESYNC is enabled (RFC
         7162 §3.2.10.2), else EXPUNGE responses in ascending order, each number valid when
-        the client reads it, so every earlier removal shifts later ones down."""
+        the client reads it, so every earlier removal shifts later ones down.  The view is
+        updated at once; the responses are made as they are taken (one per expunged
+        message: the caller sends them paced, not all held at once)."""
         gone = self.ghosts
-        out: list[Response]
+        out: Iterator[Response]
         if self.qresync:
-            out = [DataResponse((Atom("VANISHED"), compact_set(sorted(gone))))] if gone else []
+            out = iter([DataResponse((Atom("VANISHED"), compact_set(sorted(gone))))]
+                       if gone else [])
         else:
             msns = sorted(n for n in (self.msn(u) for u in gone) if n is not None)
-            out = [DataResponse((n - shift, Atom("EXPUNGE"))) for shift, n in enumerate(msns)]
+            out = (DataResponse((n - shift, Atom("EXPUNGE"))) for shift, n in enumerate(msns))
         self.uids = array("I", (u for u in self.uids if u not in gone))
         self.uids_shared = False
         self.recent -= gone
         self.ghosts = set()
         return out
 
-    def remove(self, uids: Iterable[int]) -> list[Response]:
+    def remove(self, uids: Iterable[int]) -> Iterator[Response]:
         """Remove messages this session expunged itself, with the responses reporting it
         (other sessions' pending expunges go with them: the command allows it)."""
         self.ghosts.update(u for u in uids if self.msn(u) is not None)

@@ -26,10 +26,18 @@ class ReclaimTotals:
     files: int = 0
     tombstones: int = 0
     pages: int = 0
+    merges: int = 0
+    """Full-text index merge steps (``reclaim.merge_index_step``)."""
 
     def __add__(self, other: ReclaimTotals) -> ReclaimTotals:
         return ReclaimTotals(self.messages + other.messages, self.files + other.files,
-                             self.tombstones + other.tombstones, self.pages + other.pages)
+                             self.tombstones + other.tombstones, self.pages + other.pages,
+                             self.merges + other.merges)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing was left to do."""
+        return not (self.messages or self.tombstones or self.pages or self.merges)
 
 
 class MaintenanceMixin:
@@ -48,27 +56,31 @@ class MaintenanceMixin:
         return bool(self._snapshots)
 
     async def reclaim_step(self, batch: int = reclaim.BATCH,
-                           keep: int = reclaim.TOMBSTONES_KEPT) -> ReclaimTotals:
+                           keep: int = reclaim.TOMBSTONES_KEPT,
+                           merge_index: bool = False) -> ReclaimTotals:
         """One bounded step (see ``reclaim.reclaim_step``), files unlinked in a second
         transaction once the rows' deletion committed.  All zero: nothing was left."""
         bodies = 0 if self._bodies_pinned() else batch
         step = await self._db.write(partial(reclaim.reclaim_step, batch=bodies, keep=keep,
-                                            tombstone_batch=batch))
+                                            tombstone_batch=batch, merge_index=merge_index))
         files = 0
         if step.paths:
             files = await self._db.write(partial(
                 reclaim.unlink_orphans, data_dir=self.data_dir, paths=list(step.paths)))
-        return ReclaimTotals(step.messages, files, step.tombstones, step.pages)
+        return ReclaimTotals(step.messages, files, step.tombstones, step.pages, step.merged)
 
     async def reclaim(self, batch: int = reclaim.BATCH,
-                      keep: int = reclaim.TOMBSTONES_KEPT) -> ReclaimTotals:
+                      keep: int = reclaim.TOMBSTONES_KEPT,
+                      merge_index: bool = False) -> ReclaimTotals:
         """Steps until nothing is left: every unreferenced body and its file, tombstones
-        beyond ``keep`` per mailbox, free pages (incremental vacuum)."""
+        beyond ``keep`` per mailbox, the full-text index's deleted documents once they are
+        many (always, with ``merge_index``: ``crispin maintenance``), free pages
+        (incremental vacuum)."""
         total = ReclaimTotals()
         while True:
-            step = await self.reclaim_step(batch, keep)
+            step = await self.reclaim_step(batch, keep, merge_index)
             total += step
-            if not (step.messages or step.tombstones or step.pages):
+            if step.idle:
                 return total
 
     async def compact(self, vacuum: bool = False) -> None:

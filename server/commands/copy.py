@@ -88,7 +88,7 @@ async def move(session: Session, tag: str, cmd: Move) -> Result:
         session.untagged_status("OK", "Moved", "COPYUID", _copyuid(result))
         view = session.view
         assert view is not None
-        session.report_own_expunges(result.expunged)
+        await session.report_own_expunges(result.expunged)
         if session.qresync:
             # RFC 6851 §4.4 / RFC 7162 §3.2.7: the new mailbox modseq after the expunge.
             modseqs = await session.server.store.highest_modseqs([view.mailbox_id])

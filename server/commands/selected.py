@@ -188,7 +188,7 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
         uids = [uid for _, uid in view.by_uid(cmd.uid_set)]
     expunged, modseq = await session.server.store.expunge(view.mailbox_id, uids,
                                                          viewer=session.viewer)
-    session.report_own_expunges(expunged)
+    await session.report_own_expunges(expunged)
     if session.qresync:
         # RFC 7162 §3.2.7, §3.2.9: the new mailbox modseq goes with the tagged OK.
         return Result("EXPUNGE completed", "HIGHESTMODSEQ", (modseq,))

@@ -3,9 +3,12 @@ pages go; QRESYNC still learns what vanished (RFC 7162 §3.2.6, a superset once 
 
 from __future__ import annotations
 
+import random
+import string
 from pathlib import Path
 
 from storage import MailboxInfo, Store, User
+from storage.search import TextContains
 
 from .helpers import db_path, query
 
@@ -113,3 +116,51 @@ async def test_no_body_reclaimed_while_a_snapshot_is_open(store: Store, user: Us
     snapshot.close()
     assert (await store.reclaim()).files == 1
     assert blob_files(store.data_dir) == []
+
+
+def index_bytes(data_dir: Path) -> int:
+    """Bytes of the full-text index's segments (SQLite ``dbstat``)."""
+    [(size,)] = query(data_dir, "SELECT coalesce(sum(pgsize), 0) FROM dbstat"
+                                " WHERE name = 'message_text_fts_data'")
+    return int(size)
+
+
+def words(seed: int, n: int = 300) -> str:
+    """Distinct text per message, so each adds its own trigrams to the index."""
+    rng = random.Random(seed)
+    return " ".join("".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9)))
+                    for _ in range(n))
+
+
+async def test_full_text_index_of_expunged_mail_is_merged_away(store: Store,
+                                                                 user: User) -> None:
+    """FTS5 keeps a deleted document's entries (and writes a delete marker) until segments
+    are merged; the reclaimer merges once many were deleted, and the pages come back."""
+    live = await store.create_mailbox(user.id, "Live")
+    box = await inbox(store, user)
+    for i in range(40):
+        await store.append_message(live.id, b"Subject: live %d\r\n\r\nx" % i, (), None,
+                                   {**PARSED, "text_body": words(i)})
+    live_index = index_bytes(store.data_dir)
+    for i in range(400):
+        await store.append_message(box.id, b"Subject: churn %d\r\n\r\ny" % i, ("\\Deleted",),
+                                   None, {**PARSED, "text_body": words(1000 + i)})
+    full_index = index_bytes(store.data_dir)
+    [(full_pages,)] = query(store.data_dir, "PRAGMA page_count")
+    await store.expunge(box.id)
+
+    totals = await store.reclaim()
+    assert totals.messages == 400
+    assert totals.merges > 0
+    assert query(store.data_dir, "SELECT deleted FROM fts_garbage") == [(0,)]
+    after = index_bytes(store.data_dir)
+    # Without the merge the 400 documents' entries stay, and their delete markers add more.
+    assert full_index > 5 * live_index
+    assert after <= live_index * 1.2, (live_index, full_index, after)
+    await store.database.write(lambda c: c.execute("SELECT 1"))
+    assert query(store.data_dir, "PRAGMA freelist_count") == [(0,)]
+    [(pages,)] = query(store.data_dir, "PRAGMA page_count")
+    assert pages < full_pages / 4
+    # The live mail is still found through the merged index.
+    needle = " ".join(words(7).split()[5:7])
+    assert await store.search(live.id, TextContains("body", needle)) == [8]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server import rederive
+from server import backfill, rederive
 from server.accounts import create_account
 from server.commands import COMMANDS
 from server.config import Config
@@ -29,7 +29,7 @@ from server.hub import Hub
 from server.provision import preload, provision_users
 from server.reclaimer import Reclaimer
 from server.session import Session
-from server.sorting import ensure_sort_keys
+from server.sorting import SortKeyJob
 from server.stream import StreamProtocol
 from server.tls import ensure_certificate, server_context
 from storage import Store
@@ -296,19 +296,8 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
             await reclaimer.stop()
         await store.close()
         raise
-    running.backfill = asyncio.create_task(_backfill_sort_keys(store))
+    running.backfill = backfill.start(store, SortKeyJob())
     return running
-
-
-async def _backfill_sort_keys(store: Store) -> int:
-    try:
-        done = await ensure_sort_keys(store)
-    except Exception:
-        log.exception("filling SORT keys failed (SORT fills them when it needs them)")
-        return 0
-    if done:
-        log.info("SORT/THREAD keys filled for %d stored messages", done)
-    return done
 
 
 async def _start_checks(store: Store) -> None:

@@ -11,8 +11,7 @@ import socket
 import sys
 
 from server.config import Config
-from storage.errors import StorageError
-from storage.health import read_check
+from storage import StorageError, read_check
 
 
 def check(config: Config, timeout: float = 3.0) -> str | None:

@@ -22,8 +22,7 @@ from pathlib import Path
 from server import names
 from server.accounts import create_account
 from server.config import Config, ConfigError
-from storage import AlreadyExists, InvalidName, Store, User
-from storage.passwords import is_hash
+from storage import AlreadyExists, InvalidName, Store, User, is_password_hash
 
 log = logging.getLogger("crispin.provision")
 
@@ -64,7 +63,7 @@ async def provision_users(store: Store, config: Config) -> dict[str, str]:
     ("created", "updated", "unchanged")."""
     done: dict[str, str] = {}
     for name, secret in configured_users(config):
-        hashed = secret if is_hash(secret) else None
+        hashed = secret if is_password_hash(secret) else None
         user = await store.get_user(name)
         try:
             if user is None:

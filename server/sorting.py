@@ -14,27 +14,24 @@ the command table's ``BY_NUMBER``); their UID forms may.
 
 from __future__ import annotations
 
-import asyncio
-import weakref
+from collections.abc import Mapping, Sequence
 
 from protocol import Sort, Thread
 from protocol.mime import SortFields, sort_fields
 from protocol.mime.headers import Headers
+from server import backfill
 from server.search import criteria
 from server.session import CommandFailed
 from server.threader import ALGORITHMS, render
 from server.view import View
-from storage import Store
+from storage import SortKey, Store
 from storage import search as s
-from storage.sorting import SortKey
 
 SORT_KEYS: dict[str, SortKey] = {
     "ARRIVAL": "arrival", "CC": "cc", "DATE": "date", "FROM": "from", "SIZE": "size",
     "SUBJECT": "subject", "TO": "to", "DISPLAYFROM": "display_from",
     "DISPLAYTO": "display_to",
 }
-
-_BACKFILL_BATCH = 500
 
 
 def sort_columns(f: SortFields) -> dict[str, str | int | bytes | None]:
@@ -53,23 +50,33 @@ def sort_columns(f: SortFields) -> dict[str, str | int | bytes | None]:
     }
 
 
-_backfill_locks: weakref.WeakKeyDictionary[Store, asyncio.Lock] = weakref.WeakKeyDictionary()
+class SortKeyJob:
+    """The ``server.backfill`` job of migration 8: a message's keys and its
+    ``sort_version`` are saved together, so what is left is what a restart resumes."""
+
+    name = "sort-keys"
+    done_message = "SORT/THREAD keys filled"
+
+    async def pending(self, store: Store) -> bool:
+        return await store.sort_keys_pending()
+
+    async def next_batch(self, store: Store, limit: int) -> list[tuple[int, bytes]]:
+        return await store.rows_without_sort_keys(limit)
+
+    def compute(self, header: bytes) -> Mapping[str, object]:
+        return sort_columns(sort_fields(Headers(header)))
+
+    async def save(self, store: Store, rows: Sequence[backfill.Row]) -> None:
+        await store.set_sort_keys(rows)
+
+    async def finish(self, store: Store) -> None:
+        pass  # each message's sort_version already says it is done
 
 
 async def ensure_sort_keys(store: Store) -> int:
     """Fill the keys of every message stored without them; returns how many.  One filler
     per store at a time (a SORT waits for the one the server started)."""
-    lock = _backfill_locks.setdefault(store, asyncio.Lock())
-    done = 0
-    async with lock:
-        while await store.sort_keys_pending():
-            rows = await store.rows_without_sort_keys(_BACKFILL_BATCH)
-            if not rows:
-                break
-            keys = [(mid, sort_columns(sort_fields(Headers(header)))) for mid, header in rows]
-            await store.set_sort_keys(keys)
-            done += len(rows)
-    return done
+    return await backfill.run(store, SortKeyJob())
 
 
 def _numbers(view: View, uids: list[int], uid: bool) -> list[int]:

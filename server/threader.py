@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from storage.sorting import ThreadRow
+from storage import ThreadRow
 
 
 class _Node:

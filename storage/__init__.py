@@ -27,6 +27,7 @@ from .errors import (
 from .flags import PRIVATE_FLAG_CHOICES, RECENT, SEEN_FLAG, SYSTEM_FLAG_NAMES
 from .flags import decode as flag_names
 from .flags import encode as validate_flags
+from .health import read_check
 from .messages import StoreMode
 from .models import (
     Changes,
@@ -41,7 +42,9 @@ from .models import (
     User,
 )
 from .names import DELIMITER, INBOX
+from .passwords import is_hash as is_password_hash
 from .rederive import DONE as REDERIVE_DONE
+from .sorting import SortKey, ThreadRow
 from .store import DB_FILE, Store
 from .store_maintenance import ReclaimTotals
 
@@ -81,14 +84,18 @@ __all__ = [
     "QuotaResource",
     "ReclaimTotals",
     "SchemaTooNew",
+    "SortKey",
     "SpoolWriter",
     "StorageError",
     "Store",
     "StoreMode",
     "StoreResult",
+    "ThreadRow",
     "TimeLimitExceeded",
     "User",
     "flag_names",
+    "is_password_hash",
+    "read_check",
     "search",
     "validate_flags",
 ]

@@ -45,7 +45,7 @@ def headers_after(conn: sqlite3.Connection, after_id: int, limit: int
 
 
 def save(conn: sqlite3.Connection, key: str,
-         rows: Sequence[tuple[int, Mapping[str, bytes | str | None]]], last_id: int) -> None:
+         rows: Sequence[tuple[int, Mapping[str, object]]], last_id: int) -> None:
     """Write the recomputed columns and the progress together."""
     for message_id, columns in rows:
         unknown = set(columns) - REDERIVABLE
@@ -79,7 +79,7 @@ class RederiveMixin:
         return out
 
     async def save_rederived(self, key: str,
-                             rows: Sequence[tuple[int, Mapping[str, bytes | str | None]]],
+                             rows: Sequence[tuple[int, Mapping[str, object]]],
                              last_id: int) -> None:
         await self._db.write(partial(save, key=key, rows=rows, last_id=last_id))
 

@@ -29,3 +29,23 @@ def test_storage_imports_only_stdlib() -> None:
         assert "server" not in roots and "protocol" not in roots, path
         third_party = {r for r in roots if r not in sys.stdlib_module_names}
         assert third_party <= {"storage"}, (path, third_party)
+
+
+def test_server_uses_only_the_public_surface() -> None:
+    """The server imports from ``storage`` only what its ``__all__`` lists (issue 10, "one
+    place for each rule"): never ``storage.<module>`` directly."""
+    import storage
+
+    public = set(storage.__all__)
+    files = sorted((STORAGE.parent / "server").rglob("*.py"))
+    assert files
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names if a.name.split(".")[0] == "storage"]
+                assert all(n == "storage" for n in names), (path, node.lineno, names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                    and node.module.split(".")[0] == "storage":
+                assert node.module == "storage", (path, node.lineno, node.module)
+                private = {a.name for a in node.names} - public
+                assert not private, (path, node.lineno, private)

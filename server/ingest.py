@@ -1,8 +1,10 @@
 """Taking a message into a mailbox: parse it once, store it with what FETCH and SEARCH need.
 
-Every way mail arrives (APPEND, ``crispin import``, later SMTP/LMTP) goes through
-:func:`deliver`, so a message is parsed the same way whatever its road (DESIGN.md "Storage":
-parse each message once; FETCH never re-parses for ENVELOPE or BODYSTRUCTURE).
+Every way mail arrives is parsed here, by :func:`analyse` (DESIGN.md "Storage": parse each
+message once; FETCH never re-parses for ENVELOPE or BODYSTRUCTURE): APPEND, ``crispin
+import``, the preload and the HTTP API store into one mailbox through :func:`deliver`;
+SMTP and LMTP (``server.delivery``), one message to several mailboxes in one transaction,
+through :func:`analyse_body` and ``Store.append_to_mailboxes``.
 """
 
 from __future__ import annotations

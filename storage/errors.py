@@ -1,10 +1,13 @@
 """Exceptions raised by the storage layer.
 
-The server maps them to tagged responses (RFC 5530 response codes): ``NotFound`` to
-``NO [NONEXISTENT]``, ``AlreadyExists`` to ``NO [ALREADYEXISTS]``, ``InvalidName`` to
-``NO [CANNOT]``, ``HasChildren`` to ``NO [INUSE]`` or a plain ``NO``; ``Busy`` to
-``NO [UNAVAILABLE]``; ``OverQuota`` to ``NO [OVERQUOTA]``.  Storage itself never builds
-response text.
+Storage itself never builds response text: the server maps each class to a tagged
+response in one table, ``server/storage_errors.py`` (RFC 5530 response codes), where the
+nearest base class's entry answers for a subclass without one.  Today: ``NotFound`` and
+``NoSelect`` to ``NO [NONEXISTENT]``, ``AlreadyExists`` to ``NO [ALREADYEXISTS]``,
+``InvalidName``, ``InvalidPassword`` and ``HasChildren`` to ``NO [CANNOT]``, ``OverQuota``
+to ``NO [OVERQUOTA]``, ``InvalidFlag`` to ``BAD``, ``TimeLimitExceeded`` to ``NO [LIMIT]``,
+``Busy``, ``SchemaTooNew`` and any other ``StorageError`` to ``NO [UNAVAILABLE]``
+(``search.SearchTooComplex`` is caught by SEARCH, SORT and THREAD themselves).
 """
 
 from __future__ import annotations

@@ -56,7 +56,10 @@ def test_acl_shared_and_quota_cli(tmp_path: Path) -> None:
         assert b'* LIST (\\HasNoChildren) "/" "Shared/support"' in lines
 
         r = crispin(data, "quota", "set", "bob", "--messages", "1")
-        assert r.returncode == 0 and "MESSAGE\t0\t1" in r.stdout
+        # The quota once, one line per resource (it was reported printed twice).
+        assert r.returncode == 0 and r.stdout == "bob\tMESSAGE\t0\t1\n", r.stdout
+        r = crispin(data, "quota", "set", "bob", "--messages", "1", "--storage", "900")
+        assert r.stdout == "bob\tSTORAGE\t0\t900\nbob\tMESSAGE\t0\t1\n", r.stdout
         assert bob.command(b"f", b"APPEND INBOX {5+}\r\nhello")[-1].startswith(b"f OK")
         assert bob.command(b"g", b"APPEND INBOX {5}")[-1].startswith(b"g NO [OVERQUOTA]")
         assert "MESSAGE\t1\t1" in crispin(data, "quota", "get", "bob").stdout

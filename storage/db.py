@@ -191,6 +191,10 @@ class Database:
         self._limited_reads = asyncio.Semaphore(max(1, readers - 1))
         self._pending: collections.deque[tuple[Op, asyncio.Future[Any]]] = collections.deque()
         self._wakeup = asyncio.Event()
+        # Set while no write is queued or running: background work (reclaiming) waits for
+        # it, so that it never shares a transaction with, or delays, a session's write.
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self._writer_task: asyncio.Task[None] | None = None
         self._closed = False
         self._dead: StorageError | None = None
@@ -283,8 +287,14 @@ class Database:
         # Nobody may be left to read the outcome of a cancelled caller's write.
         fut.add_done_callback(_consume)
         self._pending.append((fn, fut))
+        self._quiet.clear()
         self._wakeup.set()
         return await asyncio.shield(fut)
+
+    async def quiet(self) -> None:
+        """Until no write is queued or running: what background writes (``Store.reclaim``)
+        wait for first, so that sessions' writes go before them."""
+        await self._quiet.wait()
 
     def _writer_stopped(self, task: asyncio.Task[None]) -> None:
         """Done-callback of the writer task: unless closed normally, fail every waiting and
@@ -299,6 +309,7 @@ class Database:
         else:
             reason = "the database writer stopped"
         self._dead = StorageError(reason)
+        self._quiet.set()  # nobody waits for a writer that is gone; their write fails
         while self._pending:
             _, fut = self._pending.popleft()
             if not fut.done():
@@ -339,6 +350,7 @@ class Database:
                         fut.set_exception(value)
                 if report is not None:
                     commits.deliver(self._subscribers, report)
+            self._quiet.set()
             if self._closed:
                 return
 

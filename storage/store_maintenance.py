@@ -78,6 +78,7 @@ class MaintenanceMixin:
         (incremental vacuum)."""
         total = ReclaimTotals()
         while True:
+            await self._db.quiet()  # sessions' writes first
             step = await self.reclaim_step(batch, keep, merge_index)
             total += step
             if step.idle:

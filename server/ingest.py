@@ -2,8 +2,8 @@
 
 Every way mail arrives is parsed here, by :func:`analyse` (DESIGN.md "Storage": parse each
 message once; FETCH never re-parses for ENVELOPE or BODYSTRUCTURE): APPEND, ``crispin
-import``, the preload and the HTTP API store into one mailbox through :func:`deliver`;
-SMTP and LMTP (``server.delivery``), one message to several mailboxes in one transaction,
+import`` and the preload store into one mailbox through :func:`deliver`; SMTP, LMTP and
+the HTTP API (``server.delivery``), one message to several mailboxes in one transaction,
 through :func:`analyse_body` and ``Store.append_to_mailboxes``.
 """
 

@@ -22,6 +22,7 @@ e.g. ``QRESYNC (1 2 1:5)`` → ``("QRESYNC", (1, 2, SequenceSet(((1, 5),))))``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeAlias
@@ -194,6 +195,13 @@ class Idle:
 
 
 @dataclass(frozen=True)
+class CancelUpdate:
+    """RFC 5267 §4.3.5: the tags of the searching commands whose updates end."""
+
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Check:
     """RFC 3501 §6.4.1."""
 
@@ -355,15 +363,41 @@ SearchKey: TypeAlias = SearchAnd | SearchOr | SearchNot | SearchTerm
 
 
 @dataclass(frozen=True)
+class PartialRange:
+    """RFC 5267 §4.4 / RFC 9394 §4 ``partial-range`` as the client wrote it (echoed so in
+    the response): result positions, 1 being the first result; negative ones count back
+    from the last, -1 being the last (RFC 9394 §3.1).  ``500:400`` is ``400:500``."""
+
+    first: int
+    last: int
+
+    def __str__(self) -> str:
+        return f"{self.first}:{self.last}"
+
+    def pick(self, results: Sequence[int]) -> list[int]:
+        """The results at the range's positions, in result order; positions beyond the
+        results are simply not there (RFC 5267 §4.4)."""
+        lo, hi = sorted((abs(self.first), abs(self.last)))
+        n = len(results)
+        if self.first > 0:
+            return list(results[lo - 1:hi])
+        # -1:-3 of 10 results are positions 8..10 (indexes 7..9).
+        start, end = max(n - hi, 0), n - lo + 1
+        return list(results[start:end]) if end > 0 else []
+
+
+@dataclass(frozen=True)
 class Search:
     """RFC 3501 §6.4.4; ``charset`` upper-cased; ``returns`` are ESEARCH
-    return options (RFC 4731 §3) upper-cased, ``()`` for ``RETURN ()`` and
-    ``None`` for a plain SEARCH."""
+    return options (RFC 4731 §3, RFC 5267 §4) upper-cased, ``()`` for ``RETURN ()`` and
+    ``None`` for a plain SEARCH; ``partial`` the range of a PARTIAL return option (whose
+    name is in ``returns`` too)."""
 
     charset: str | None
     criteria: SearchAnd
     uid: bool = False
     returns: tuple[str, ...] | None = None
+    partial: PartialRange | None = None
 
 
 @dataclass(frozen=True)
@@ -469,6 +503,7 @@ Command: TypeAlias = (
     | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
     | List | Lsub | Status | Namespace | Enable | Id | Compress | Idle
     | Check | Close | Unselect | Expunge | Copy | Move | Fetch | Store | Search | Sort | Thread
+    | CancelUpdate
     | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights
     | GetQuota | GetQuotaRoot | SetQuota
 )

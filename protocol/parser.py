@@ -14,7 +14,7 @@ from .parser_acl import HANDLERS as ACL_HANDLERS
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
 from .parser_search import parse_search
-from .parser_sort import parse_sort, parse_thread
+from .parser_sort import parse_cancelupdate, parse_sort, parse_thread
 from .reader import MAX_NUMBER64, TAG_CHARS, ParseError, Reader
 from .sequence import MAX_NUMBER
 
@@ -350,6 +350,7 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     "SEARCH": lambda r: parse_search(r, False),
     "SORT": lambda r: parse_sort(r, False),
     "THREAD": lambda r: parse_thread(r, False),
+    "CANCELUPDATE": parse_cancelupdate,  # RFC 5267 §4.3.5
     "ENABLE": _enable,
     "ID": _id,
     "COMPRESS": _compress,

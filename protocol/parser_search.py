@@ -3,7 +3,16 @@ YOUNGER/OLDER RFC 5032)."""
 
 from __future__ import annotations
 
-from .commands import Search, SearchAnd, SearchArg, SearchKey, SearchNot, SearchOr, SearchTerm
+from .commands import (
+    PartialRange,
+    Search,
+    SearchAnd,
+    SearchArg,
+    SearchKey,
+    SearchNot,
+    SearchOr,
+    SearchTerm,
+)
 from .dates import parse_date
 from .reader import ATOM_CHARS, MAX_NUMBER64, ParseError, Reader
 
@@ -16,7 +25,10 @@ _DATE_ARG = frozenset({"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSIN
 _WITH_ARG = _STRING_ARG | _DATE_ARG | {
     "LARGER", "SMALLER", "YOUNGER", "OLDER", "KEYWORD", "UNKEYWORD", "UID", "HEADER", "MODSEQ",
 }
-_RETURN_OPTS = frozenset({"MIN", "MAX", "ALL", "COUNT", "SAVE"})
+_RETURN_OPTS = frozenset({
+    "MIN", "MAX", "ALL", "COUNT", "SAVE",  # RFC 4731 §3.1, RFC 5182 §2
+    "CONTEXT", "UPDATE", "PARTIAL",  # RFC 5267 §4, RFC 9394 §3.1
+})
 _DATE_CHARS = frozenset(b"0123456789-ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _SEQ_START = frozenset(b"0123456789*$")
 
@@ -31,35 +43,61 @@ def _peek_word(r: Reader) -> str:
 def parse_search(r: Reader, uid: bool) -> Search:
     """``search`` = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
     1*(SP search-key) (RFC 3501 §9, RFC 4466 §2.6)."""
-    returns = return_options(r)
+    returns, partial = return_options(r)
     charset: str | None = None
     if _peek_word(r) == "CHARSET":
         r.pos += 7
         r.sp()
         charset = r.astring_str().upper()
         r.sp()
-    return Search(charset, search_keys(r), uid, returns)
+    return Search(charset, search_keys(r), uid, returns, partial)
 
 
-def return_options(r: Reader) -> tuple[str, ...] | None:
+def return_options(r: Reader) -> tuple[tuple[str, ...] | None, PartialRange | None]:
     """``[SP] "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP``
-    (RFC 4466 §2.6, RFC 4731 §4, RFC 5182 §3): the options upper-cased, or None."""
+    (RFC 4466 §2.6, RFC 4731 §4, RFC 5182 §3, RFC 5267 §5, RFC 9394 §4): the options
+    upper-cased (None without RETURN), and PARTIAL's range.  RFC 5267 §4.4: one PARTIAL
+    or one ALL at most, not both."""
     if _peek_word(r) != "RETURN":
-        return None
+        return None, None
     r.pos += 6
     r.sp()
     r.open_paren()
     opts: list[str] = []
+    partial: PartialRange | None = None
     while r.peek() != 0x29:
         if opts:
             r.sp()
         name = r.keyword("return option")
         if name not in _RETURN_OPTS:
             raise ParseError(f"Unknown SEARCH RETURN option {name}")
+        if name == "PARTIAL":
+            if partial is not None:
+                raise ParseError("Only one PARTIAL return option is allowed")
+            r.sp()
+            partial = _partial_range(r)
         opts.append(name)
+    if partial is not None and "ALL" in opts:
+        raise ParseError("PARTIAL and ALL cannot be used together")
     r.close_paren()
     r.sp()
-    return tuple(opts)
+    return tuple(opts), partial
+
+
+def _partial_range(r: Reader) -> PartialRange:
+    """``partial-range = nz-number ":" nz-number / "-" nz-number ":" "-" nz-number``
+    (RFC 9394 §4; RFC 5267 §5 had the first form only); no "*"."""
+    negative = r.peek() == 0x2D
+    first = _signed(r, negative)
+    r.expect(b":", "':' in partial range")
+    return PartialRange(first, _signed(r, negative))
+
+
+def _signed(r: Reader, negative: bool) -> int:
+    if negative:
+        r.expect(b"-", "'-' in partial range")
+    n = r.number(nonzero=True)
+    return -n if negative else n
 
 
 def search_keys(r: Reader) -> SearchAnd:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .commands import Search, Sort, SortCriterion, Thread
+from .commands import CancelUpdate, Search, Sort, SortCriterion, Thread
 from .parser_search import return_options, search_keys
 from .reader import ParseError, Reader
 
@@ -22,7 +22,7 @@ def _charset(r: Reader) -> str:
 def parse_sort(r: Reader, uid: bool) -> Sort:
     """``sort = ["UID" SP] "SORT" [SP "RETURN" SP "(" return options ")"] SP sort-criteria
     SP search-criteria`` (RFC 5256 §5, ESORT RFC 5267 §3)."""
-    returns = return_options(r)
+    returns, partial = return_options(r)
     r.open_paren()
     criteria: list[SortCriterion] = []
     while True:
@@ -40,7 +40,7 @@ def parse_sort(r: Reader, uid: bool) -> Sort:
     r.close_paren()
     r.sp()
     charset = _charset(r)
-    return Sort(tuple(criteria), Search(charset, search_keys(r), uid, returns))
+    return Sort(tuple(criteria), Search(charset, search_keys(r), uid, returns, partial))
 
 
 def parse_thread(r: Reader, uid: bool) -> Thread:
@@ -50,3 +50,18 @@ def parse_thread(r: Reader, uid: bool) -> Thread:
     r.sp()
     charset = _charset(r)
     return Thread(algorithm, Search(charset, search_keys(r), uid))
+
+
+def parse_cancelupdate(r: Reader) -> CancelUpdate:
+    """``"CANCELUPDATE" 1*(SP quoted)`` (RFC 5267 §5)."""
+    tags = [_quoted_tag(r)]
+    while r.maybe_sp():
+        tags.append(_quoted_tag(r))
+    r.end()
+    return CancelUpdate(tuple(tags))
+
+
+def _quoted_tag(r: Reader) -> str:
+    if r.peek() != 0x22:
+        raise ParseError("Expected the quoted tag of a searching command")
+    return r.quoted().decode("utf-8", "surrogateescape")

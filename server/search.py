@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Literal
 
@@ -124,16 +124,19 @@ def check_charset(charset: str | None) -> None:
         )
 
 
-def criteria(cmd: Search, view: View) -> s.Criterion:
+def criteria(cmd: Search, view: View, frozen: Mapping[int, s.UidIn] | None = None
+             ) -> s.Criterion:
     """The storage criteria for ``cmd`` against the session's view (CommandFailed BAD/NO
-    for what cannot be searched)."""
+    for what cannot be searched); ``frozen``: message sets already evaluated, by the
+    identity of their term (an UPDATE context's, ``server.contexts``)."""
     check_charset(cmd.charset)
-    return _Builder(view).key(cmd.criteria)
+    return _Builder(view, frozen or {}).key(cmd.criteria)
 
 
 class _Builder:
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, frozen: Mapping[int, s.UidIn]) -> None:
         self.view = view
+        self.frozen = frozen
         self._recent: s.UidIn | None = None
 
     def key(self, key: SearchKey) -> s.Criterion:
@@ -176,6 +179,9 @@ class _Builder:
             assert isinstance(n, int)
             return s.SizeCmp(">" if name == "LARGER" else "<", n)
         if name in ("UID", "SEQSET"):
+            fixed = self.frozen.get(id(t))
+            if fixed is not None:
+                return fixed
             seqset = t.args[0]
             assert isinstance(seqset, SequenceSet)
             if seqset.saved:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol import Atom, DataResponse, Response, StatusResponse, Value
+from server import contexts
 from server.auth import plaintext_allowed
 from server.command_spec import CommandSpec, Handler
 from server.faults import run_with_fault
@@ -157,6 +158,10 @@ class Session:
         time and held back while the client does not read (issue 10.5)."""
         view = self.view
         assert view is not None
+        uids = list(uids)
+        if view.contexts:
+            for response in contexts.before_expunge(view, uids):
+                self.channel.send(response)
         for response in view.remove(uids):
             self.channel.send(response)
             await self.channel.pace()
@@ -220,9 +225,15 @@ class Session:
         last = view.uids[-1] if view.uids else 0
         if any(m.uid > last for m in changes.updated):
             await self.claim_recent(view, woken)
+        if view.contexts:  # RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGE
+            for response in contexts.before_expunge(view, changes.expunged):
+                self.channel.send(response)
         for response in view.apply(changes, allow_expunge, hide):
             self.channel.send(response)
             await self.channel.pace()
+        if view.contexts:  # §4.3.3: ADDTO after the EXISTS
+            for response in await contexts.refresh(store, view, self.viewer):
+                self.channel.send(response)
 
     async def sync_idling(self, woken: bool) -> None:
         """The sync of an IDLE in progress (RFC 2177), which has no tagged answer to carry

@@ -18,11 +18,15 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
 from server.flags import SYSTEM_FLAGS
 from server.sets import compact_set
 from storage import Changes, MailboxInfo
+
+if TYPE_CHECKING:
+    from server.contexts import Context
 
 
 class InvalidSequence(Exception):
@@ -52,6 +56,9 @@ class View:
     # ``shared_select_summary``, issue 14): it is never changed in place while this is
     # true; the first new message copies it (copy on write), removals build a new one.
     uids_shared: bool = False
+    # RFC 5267 §4.3: the UPDATE contexts by the tag of their searching command; they end
+    # with the view (the mailbox no longer selected), or by CANCELUPDATE.
+    contexts: dict[str, Context] = field(default_factory=dict)
 
     @classmethod
     def create(cls, mailbox: MailboxInfo, uids: Iterable[int], modseq: int, readonly: bool,

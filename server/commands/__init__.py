@@ -60,6 +60,7 @@ TABLE: dict[type, CommandSpec] = {
     # RFC 5256 §3: no EXPUNGE during SORT or THREAD either; their UID forms may.
     p.Sort: CommandSpec(sort.sort, SELECTED, BY_NUMBER),
     p.Thread: CommandSpec(sort.thread, SELECTED, BY_NUMBER),
+    p.CancelUpdate: CommandSpec(search.cancelupdate, SELECTED),  # RFC 5267 §4.3.5
     p.Copy: CommandSpec(copy.copy, SELECTED),
     p.Move: CommandSpec(copy.move, SELECTED),
     p.Idle: CommandSpec(idle.idle, AUTH),

@@ -9,6 +9,15 @@ as "$" (only the MIN and/or MAX message when those are the only other options); 
 alone answers with no ESEARCH at all.  A SEARCH with SAVE that fails with NO empties "$";
 a BAD one leaves it alone.
 
+Contexts (RFC 5267 §4, CONTEXT=SEARCH): CONTEXT is a hint and changes nothing; UPDATE keeps
+the result current with ADDTO/REMOVEFROM while the mailbox stays selected
+(``server.contexts``), a reused tag is BAD (§4.3) and past ``MAX_CONTEXTS`` the command is
+answered without updates, ``* NO [NOUPDATE "tag"]`` (§4.3.1).  Options that return no data
+(CONTEXT, UPDATE) leave the others as if alone: ``RETURN (UPDATE)`` answers ALL, as
+``RETURN ()`` does (RFC 4731 §3.1).  PARTIAL (RFC 5267 §4.4, RFC 9394 §3.1) returns the
+results at the given positions, negative ones counting from the last; with SAVE, "$" is as
+RFC 9394 §3.2 Table 1 says.
+
 The evaluation is in ``server.search``.  No EXPUNGE is sent during a non-UID SEARCH
 (RFC 3501 §7.4.1): the session's flush rule sees to it, and messages expunged by others
 stay numbered as ghosts that never match.
@@ -16,14 +25,16 @@ stay numbered as ghosts that never match.
 
 from __future__ import annotations
 
-from protocol import Atom, Search, Value
+from protocol import Atom, CancelUpdate, PartialRange, Search, Value
 from server.access import require_selected
+from server.contexts import MAX_CONTEXTS, Context, frozen_sets
 from server.outcome import CommandFailed, Result
 from server.search import run_search, uses_modseq
 from server.search_budget import SearchBudget
 from server.session import Session
 from server.sets import compact_set
 from server.view import View
+from storage.sorting import SortKey
 
 
 async def search(session: Session, tag: str, cmd: Search) -> Result:
@@ -33,6 +44,7 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
     if uses_modseq(cmd.criteria):
         session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
     save = cmd.returns is not None and "SAVE" in cmd.returns
+    check_update(session, tag, cmd)
     try:
         numbers, modseqs = await run_search(session.server.store, view, cmd, session.viewer,
                                             SearchBudget.of(session.server.config))
@@ -43,13 +55,49 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
     if cmd.returns is None:
         session.channel.write(search_line(numbers, modseqs))
         return Result("SEARCH completed")
-    opts = set(cmd.returns) or {"ALL"}
+    opts = return_set(cmd)
     if save:
         _save(view, cmd, numbers, opts)
-        if opts == {"SAVE"}:
-            return Result("SEARCH completed, result saved")
-    session.untagged(*esearch(tag, cmd.uid, opts, numbers, modseqs))
-    return Result("SEARCH completed")
+    if opts != {"SAVE"}:
+        session.untagged(*esearch(tag, cmd.uid, opts, numbers, modseqs, cmd.partial))
+    text = open_context(session, tag, cmd, None, numbers)
+    if opts == {"SAVE"}:
+        return Result("SEARCH completed, result saved" + text)
+    return Result("SEARCH completed" + text)
+
+
+def return_set(cmd: Search) -> set[str]:
+    """The RETURN options that shape the answer: CONTEXT and UPDATE return no data
+    (RFC 5267 §4.2, §4.3), and nothing else means ALL (RFC 4731 §3.1)."""
+    assert cmd.returns is not None
+    return set(cmd.returns) - {"CONTEXT", "UPDATE"} or {"ALL"}
+
+
+def check_update(session: Session, tag: str, cmd: Search) -> None:
+    """RFC 5267 §4.3: UPDATE with the tag of a live context is BAD, and has no effect."""
+    if cmd.returns is not None and "UPDATE" in cmd.returns:
+        view = session.view
+        assert view is not None
+        if tag in view.contexts:
+            raise CommandFailed("Tag reuse: a context with this tag is live", "CLIENTBUG",
+                                status="BAD")
+
+
+def open_context(session: Session, tag: str, cmd: Search,
+                 keys: tuple[tuple[SortKey, bool], ...] | None, numbers: list[int]) -> str:
+    """After a searching command answered: with UPDATE, start its context (RFC 5267
+    §4.3), or refuse with ``* NO [NOUPDATE "tag"]`` past the limit (§4.3.1).  Returns
+    what the tagged OK adds."""
+    if cmd.returns is None or "UPDATE" not in cmd.returns:
+        return ""
+    view = session.view
+    assert view is not None
+    if len(view.contexts) >= MAX_CONTEXTS:
+        session.untagged_status("NO", "Too many contexts", "NOUPDATE", (tag,))
+        return ", will not notify"
+    uids = numbers if cmd.uid else [view.uids[n - 1] for n in numbers]
+    view.contexts[tag] = Context(tag, cmd, keys, list(uids), frozen_sets(cmd, view))
+    return ", will notify"
 
 
 def search_line(numbers: list[int], modseqs: list[int] | None) -> bytes:
@@ -65,9 +113,9 @@ def search_line(numbers: list[int], modseqs: list[int] | None) -> bytes:
 
 
 def esearch(tag: str, uid: bool, opts: set[str], numbers: list[int],
-            modseqs: list[int] | None) -> list[Value]:
-    """The items of an ESEARCH response (RFC 4731 §3.1, §3.2, §4) for ascending
-    ``numbers``."""
+            modseqs: list[int] | None, partial: PartialRange | None = None) -> list[Value]:
+    """The items of an ESEARCH response (RFC 4731 §3.1, §3.2, §4; PARTIAL RFC 9394 §3.1)
+    for ``numbers`` in the requested order."""
     items: list[Value] = [Atom("ESEARCH"), [Atom("TAG"), tag]]
     if uid:
         items.append(Atom("UID"))
@@ -79,6 +127,10 @@ def esearch(tag: str, uid: bool, opts: set[str], numbers: list[int],
         items += [Atom("COUNT"), len(numbers)]
     if numbers and "ALL" in opts:
         items += [Atom("ALL"), compact_set(numbers)]
+    if partial is not None:
+        picked = partial.pick(numbers)
+        items += [Atom("PARTIAL"),
+                  [Atom(str(partial)), compact_set(picked) if picked else None]]
     if modseqs:
         # §3.2: the returned message's modseq for MIN or MAX alone, the higher of the two
         # for MIN and MAX, else the highest of all found.
@@ -96,13 +148,27 @@ def esearch(tag: str, uid: bool, opts: set[str], numbers: list[int],
 
 def _save(view: View, cmd: Search, numbers: list[int], opts: set[str]) -> None:
     """RFC 5182 §2.4: "$" is every message found, or only MIN and/or MAX when neither ALL
-    nor COUNT was asked."""
+    nor COUNT was asked; RFC 9394 §3.2 Table 1: with PARTIAL and no COUNT, the messages
+    PARTIAL returned, with MIN and/or MAX."""
     uids = numbers if cmd.uid else [view.uids[n - 1] for n in numbers]
-    if uids and not opts & {"ALL", "COUNT"} and opts & {"MIN", "MAX"}:
-        kept = []
+    if uids and not opts & {"ALL", "COUNT"} and opts & {"MIN", "MAX", "PARTIAL"}:
+        kept = set(cmd.partial.pick(uids)) if cmd.partial is not None else set()
         if "MIN" in opts:
-            kept.append(uids[0])
-        if "MAX" in opts and uids[-1] not in kept:
-            kept.append(uids[-1])
-        uids = kept
+            kept.add(uids[0])
+        if "MAX" in opts:
+            kept.add(uids[-1])
+        uids = sorted(kept)
     view.saved = list(uids)
+
+
+async def cancelupdate(session: Session, tag: str, cmd: CancelUpdate) -> Result:
+    """RFC 5267 §4.3.5 CANCELUPDATE: no more updates for the contexts named.  A tag that
+    names no live context is NO [NONEXISTENT] (RFC 5530 §3), and then none is cancelled."""
+    view = session.view
+    assert view is not None
+    for name in cmd.tags:
+        if name not in view.contexts:
+            raise CommandFailed(f"No search context with tag {name[:40]}", "NONEXISTENT")
+    for name in cmd.tags:
+        view.contexts.pop(name, None)
+    return Result("No further updates")

@@ -25,9 +25,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
-from .sequence import SequenceSet
+from .sequence import MAX_NUMBER, SequenceSet
+
+_T = TypeVar("_T")
 
 ParamValue: TypeAlias = "int | str | SequenceSet | tuple[ParamValue, ...] | None"
 Param: TypeAlias = tuple[str, ParamValue]
@@ -374,7 +376,24 @@ class PartialRange:
     def __str__(self) -> str:
         return f"{self.first}:{self.last}"
 
-    def pick(self, results: Sequence[int]) -> list[int]:
+    @classmethod
+    def from_param(cls, value: object) -> PartialRange | None:
+        """The value of a PARTIAL FETCH modifier (RFC 9394 §3.3) as ``parser_ext`` reads
+        a ``tagged-ext-simple``: a sequence set of one range without "*", or the text
+        ``-n:-m``; None for anything else."""
+        if isinstance(value, SequenceSet) and not value.saved and len(value.ranges) == 1:
+            a, b = value.ranges[0]
+            if a is not None and b is not None and a > 0 and b > 0:
+                return cls(a, b)
+        if isinstance(value, str) and value.startswith("-"):
+            first, sep, last = value.partition(":")
+            if sep and last.startswith("-") and first[1:].isdigit() and last[1:].isdigit():
+                lo, hi = int(first[1:]), int(last[1:])
+                if 0 < lo <= MAX_NUMBER and 0 < hi <= MAX_NUMBER:
+                    return cls(-lo, -hi)
+        return None
+
+    def pick(self, results: Sequence[_T]) -> list[_T]:
         """The results at the range's positions, in result order; positions beyond the
         results are simply not there (RFC 5267 §4.4)."""
         lo, hi = sorted((abs(self.first), abs(self.last)))

@@ -60,9 +60,12 @@ def _comp_list(r: Reader) -> tuple[ParamValue, ...]:
 
 
 def _value_follows(r: Reader) -> bool:
-    """After ``name SP``: a value starts with "(" or a number/sequence set;
-    an atom would be the next parameter's name (RFC 4466 §2.1)."""
+    """After ``name SP``: a value starts with "(" or a number/sequence set, or is a
+    ``partial-range-last`` "-n:-m" (RFC 9394 §4 adds it to ``tagged-ext-simple``); an
+    atom would be the next parameter's name (RFC 4466 §2.1)."""
     c = r.peek()
+    if c == 0x2D:
+        return r.buf[r.pos + 1:r.pos + 2].isdigit()
     return c == 0x28 or c in _SIMPLE_CHARS
 
 

@@ -19,6 +19,7 @@ from protocol import (
     Fetch,
     FetchAttr,
     FetchItem,
+    PartialRange,
     Raw,
 )
 from server.access import current_rights, require_selected
@@ -80,28 +81,33 @@ def _sets_seen(items: Sequence[FetchItem]) -> bool:
                for i in items)
 
 
-def _modifiers(session: Session, cmd: Fetch) -> tuple[int | None, bool]:
+def _modifiers(session: Session, cmd: Fetch
+               ) -> tuple[int | None, bool, PartialRange | None]:
     """RFC 7162 §3.1.4.1 CHANGEDSINCE and §3.2.6 VANISHED (UID FETCH only, needs
-    CHANGEDSINCE and ENABLE QRESYNC)."""
+    CHANGEDSINCE and ENABLE QRESYNC); RFC 9394 §3.3 PARTIAL (UID FETCH only)."""
     changedsince: int | None = None
     vanished = False
+    partial: PartialRange | None = None
     for name, value in cmd.modifiers:
         if name == "CHANGEDSINCE" and isinstance(value, int) and value >= 0:
             changedsince = value
         elif name == "VANISHED" and value is None:
             vanished = True
+        elif name == "PARTIAL" and cmd.uid and partial is None \
+                and (rng := PartialRange.from_param(value)) is not None:
+            partial = rng
         else:
             raise CommandFailed(f"Invalid FETCH modifier {name}", status="BAD")
     if vanished and not (cmd.uid and changedsince is not None and session.qresync):
         raise CommandFailed("VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
                             status="BAD")
-    return changedsince, vanished
+    return changedsince, vanished, partial
 
 
 async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     view = session.view
     assert view is not None
-    changedsince, vanished = _modifiers(session, cmd)
+    changedsince, vanished, partial = _modifiers(session, cmd)
     _check_items(cmd.items)
     try:
         pairs = view.select(cmd.sequence_set, cmd.uid)
@@ -135,6 +141,10 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     answer_expunged = changedsince is None and not cmd.uid
     if not answer_expunged:
         pairs = [(n, u) for n, u in pairs if u not in view.ghosts]
+    if partial is not None:
+        # RFC 9394 §3.3: only the messages at these positions among those the UID set
+        # names (ascending UIDs), chosen before CHANGEDSINCE filters them (§3.4).
+        pairs = partial.pick(pairs)
     missing = False
     if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
         gone = await fetch_flags(session, view, pairs, items, changedsince,

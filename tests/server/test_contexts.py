@@ -342,3 +342,39 @@ def test_updates_keep_the_list_equal_to_a_fresh_answer(
         for mirror, (tag, cmd, sort, prog, _) in zip(mirrors, PROGRAMS, strict=True):
             fresh = _all(me.command(b"f", cmd + b" RETURN (ALL) " + sort + prog))
             assert mirror.items == fresh, (tag, round_, lines)
+
+
+# -- RFC 9394 §3.3, §3.4: UID FETCH (PARTIAL) ------------------------------------------------
+
+
+def test_uid_fetch_partial(pair: tuple[RawClient, RawClient]) -> None:
+    """The §3.3 examples on UIDs 3:10 (messages 3 to 10), and §3.4 with CHANGEDSINCE."""
+    me, other = pair
+    caps = ok(me.command(b"c", b"CAPABILITY"))[0].split()
+    assert b"PARTIAL" in caps
+    assert ok(me.command(b"10", b"UID FETCH 3:10 (UID FLAGS) (PARTIAL -1:-3)")) == [
+        b"* 8 FETCH (UID 8 FLAGS ())",
+        b"* 9 FETCH (UID 9 FLAGS (\\Deleted))",
+        b"* 10 FETCH (UID 10 FLAGS ())"]
+    assert ok(me.command(b"11", b"UID FETCH 3:10 (UID FLAGS) (PARTIAL 1:3)")) == [
+        b"* 3 FETCH (UID 3 FLAGS (\\Deleted))",
+        b"* 4 FETCH (UID 4 FLAGS ())",
+        b"* 5 FETCH (UID 5 FLAGS (\\Deleted $Junk))"]
+    assert ok(me.command(b"12", b"UID FETCH 3:10 (UID) (PARTIAL 20:30)")) == []
+    ok(other.command(b"x", b"UID STORE 4,9 +FLAGS.SILENT (\\Flagged)"))
+    lines = ok(me.command(b"n", b"NOOP"))
+    fetched = b" ".join(ok(me.command(b"m", b"UID FETCH 4 (MODSEQ)")))
+    modseq = int(re.findall(rb"MODSEQ \((\d+)\)", fetched)[-1])
+    assert len(lines) == 2
+    # §3.4: the last three of 3:10 first (8, 9, 10), then those changed since.
+    assert ok(me.command(b"101", f"UID FETCH 3:10 (UID FLAGS) (PARTIAL -1:-3 CHANGEDSINCE "
+                                 f"{modseq - 1})".encode())) == [
+        f"* 9 FETCH (UID 9 FLAGS (\\Flagged \\Deleted) MODSEQ ({modseq}))".encode()]
+    assert ok(me.command(b"102", f"UID FETCH 3:10 (UID FLAGS) (CHANGEDSINCE {modseq - 1} "
+                                 f"PARTIAL -1:-3)".encode())) == [
+        f"* 9 FETCH (UID 9 FLAGS (\\Flagged \\Deleted) MODSEQ ({modseq}))".encode()]
+    # Only UID FETCH takes it, and only a valid range.
+    assert me.command(b"13", b"FETCH 1:3 (UID) (PARTIAL 1:2)")[-1].startswith(b"13 BAD")
+    for bad in (b"0:2", b"1:*", b"-1:2", b"1:2,5", b"-0:-3"):
+        assert me.command(b"14", b"UID FETCH 1:3 (UID) (PARTIAL " + bad + b")")[-1] \
+            .startswith(b"14 BAD"), bad

@@ -47,9 +47,8 @@ from protocol import (
 from server.search import criteria, msn_criterion, uids_criterion
 from server.sets import compact_set
 from server.view import View
-from storage import Store
+from storage import SortKey, Store
 from storage import search as s
-from storage.sorting import SortKey
 
 # §4.3.1: at least one updating context per client; more are refused with NOUPDATE.  Each
 # costs one evaluation per change of the mailbox (a SORT context a sort), hence a bound.

@@ -34,7 +34,7 @@ from server.search_budget import SearchBudget
 from server.session import Session
 from server.sets import compact_set
 from server.view import View
-from storage.sorting import SortKey
+from storage import SortKey
 
 
 async def search(session: Session, tag: str, cmd: Search) -> Result:

@@ -20,6 +20,11 @@ class Limits:
     excepted); ``max_connection_literal_bytes``: all literals the connection sends while
     these limits are in force. None: no such bound. The server tightens both before login
     (Dovecot's login processes likewise hold only a few KB per unauthenticated client).
+
+    ``max_search_criteria``: search keys in one SEARCH, SORT or THREAD program, each NOT and
+    OR counted too (the server's ``limits.search_max_criteria``). The parser stops at the
+    first key past it and the command is answered ``NO [LIMIT]`` (RFC 5530 §3), so a
+    refused program of thousands of keys costs only the keys up to the limit.
     """
 
     max_line_length: int = 65536
@@ -29,6 +34,7 @@ class Limits:
     literal_minus: bool = False
     max_command_literal_bytes: int | None = None
     max_connection_literal_bytes: int | None = None
+    max_search_criteria: int | None = None
 
 
 DEFAULT_LIMITS = Limits()

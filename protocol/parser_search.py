@@ -100,26 +100,46 @@ def _signed(r: Reader, negative: bool) -> int:
     return -n if negative else n
 
 
+class _Count:
+    """Search keys parsed so far, against ``Limits.max_search_criteria``: every key
+    counts, each NOT and OR too; a parenthesised list is only its keys' juxtaposition."""
+
+    __slots__ = ("limit", "n")
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.n = 0
+
+    def add(self) -> None:
+        self.n += 1
+        if self.limit is not None and self.n > self.limit:
+            # Well-formed so far but over the server's budget: NO, not BAD (RFC 5530 §3),
+            # and nothing after this key is parsed (issue 11: a 4,000-key program).
+            raise ParseError(f"Too many search criteria (at most {self.limit})", "LIMIT", "NO")
+
+
 def search_keys(r: Reader) -> SearchAnd:
     """``search-key *(SP search-key)`` to the end of the command."""
-    keys = [search_key(r, 0)]
+    count = _Count(r.limits.max_search_criteria)
+    keys = [search_key(r, 0, count)]
     while r.maybe_sp():
-        keys.append(search_key(r, 0))
+        keys.append(search_key(r, 0, count))
     r.end()
     return SearchAnd(tuple(keys))
 
 
-def search_key(r: Reader, ops: int) -> SearchKey:
+def search_key(r: Reader, ops: int, count: _Count) -> SearchKey:
     """RFC 3501 §9 ``search-key``. ``ops`` counts enclosing NOT/OR: they recurse
     without parentheses, so they get their own (larger) depth bound."""
     c = r.peek()
     if c == 0x28:
         r.open_paren()
-        keys = [search_key(r, ops)]
+        keys = [search_key(r, ops, count)]
         while r.maybe_sp():
-            keys.append(search_key(r, ops))
+            keys.append(search_key(r, ops, count))
         r.close_paren()
         return SearchAnd(tuple(keys))
+    count.add()
     if c in _SEQ_START:
         return SearchTerm("SEQSET", (r.sequence_set(),))
     name = r.keyword("search key")
@@ -129,11 +149,11 @@ def search_key(r: Reader, ops: int) -> SearchKey:
         if ops >= 8 * r.limits.max_nesting:
             raise ParseError("Search program too deeply nested", "LIMIT")
         r.sp()
-        first = search_key(r, ops + 1)
+        first = search_key(r, ops + 1, count)
         if name == "NOT":
             return SearchNot(first)
         r.sp()
-        return SearchOr(first, search_key(r, ops + 1))
+        return SearchOr(first, search_key(r, ops + 1, count))
     if name not in _WITH_ARG:
         raise ParseError(f"Unknown search key {name[:40]}")
     r.sp()

@@ -15,12 +15,14 @@ from .sequence import MAX_NUMBER, SequenceSet
 
 
 class ParseError(Exception):
-    """Bad syntax or a grammar-level limit; becomes a tagged BAD."""
+    """Bad syntax or a grammar-level limit; becomes a tagged BAD (``status`` "NO" for a
+    well-formed command refused at a server limit, such as too many search criteria)."""
 
-    def __init__(self, text: str, code: str | None = None) -> None:
+    def __init__(self, text: str, code: str | None = None, status: str = "BAD") -> None:
         super().__init__(text)
         self.text = text
         self.code = code
+        self.status = status
 
 
 class Incomplete(Exception):

@@ -268,7 +268,8 @@ class Connection:
                 # Not the client's fault: a parser bug, answered BAD but logged in full.
                 log.error("%s: parser failed on a command", session.peer,
                           exc_info=event.exception)
-            session.bad_commands += 1
+            if event.status == "BAD":  # a NO is a well-formed command over a limit
+                session.bad_commands += 1
             self.send(StatusResponse(event.tag, event.status, event.text, event.code))
         elif isinstance(event, ConnectionClosed):
             raise Disconnect

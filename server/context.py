@@ -73,6 +73,8 @@ class ServerContext:
         self.limits = Limits(
             max_line_length=int(cfg.get("limits", "max_line_length")),
             max_literal_size=int(cfg.get("limits", "max_literal_size")),
+            # The SEARCH budget's count, enforced while parsing (server.search_budget).
+            max_search_criteria=int(cfg.get("limits", "search_max_criteria")),
         )
         # Issue 11 point 5: an unauthenticated client may make the server hold little.
         self.prelogin_limits = dataclasses.replace(

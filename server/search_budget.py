@@ -11,16 +11,29 @@ few thousand messages once held both database readers for seconds. Three bounds:
 * such reads never take the last free database reader (``Database.read``), so the other
   sessions' commands keep being served meanwhile (bench/search_attack.py).
 
+SORT and THREAD (RFC 5256) search too, so they go through the same budget: their programs
+are counted, their queries (the ordering included, done by SQLite) get the time limit, and
+THREAD's own Python work (linking the references of every match) runs off the event loop
+under the same limit (:func:`within`).  The count is also enforced by the parser itself
+(``protocol.Limits.max_search_criteria``), which stops at the first key over it so that a
+refused program of thousands of keys is not parsed whole; :meth:`SearchBudget.check` stays
+for programs that did not come through it.
+
 Over budget: ``NO [LIMIT]`` (RFC 5530 §3), and the connection goes on.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from protocol import SearchAnd, SearchKey, SearchNot, SearchOr
 from server.config import Config
 from server.outcome import CommandFailed
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +45,10 @@ class SearchBudget:
     def of(cls, config: Config) -> SearchBudget:
         return cls(int(config.get("limits", "search_max_criteria")),
                    float(config.get("limits", "search_time_limit")))
+
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` by which work started now must be over."""
+        return time.monotonic() + self.time_limit
 
     def check(self, key: SearchKey) -> None:
         """NO [LIMIT] when the program has more criteria than the budget allows."""
@@ -59,3 +76,12 @@ def count_criteria(key: SearchKey, stop: int) -> int:
 
 
 TIME_LIMIT_TEXT = "Search took too long; narrow it down"
+
+
+def within(items: Iterable[T], deadline: float, every: int = 256) -> Iterator[T]:
+    """``items``, raising NO [LIMIT] once ``time.monotonic()`` passes ``deadline`` (looked
+    at every ``every`` items): bounds a pure-Python pass over a search's matches."""
+    for i, item in enumerate(items):
+        if i % every == 0 and time.monotonic() > deadline:
+            raise CommandFailed(TIME_LIMIT_TEXT, "LIMIT")
+        yield item

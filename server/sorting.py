@@ -14,17 +14,19 @@ the command table's ``BY_NUMBER``); their UID forms may.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
 
 from protocol import Sort, Thread
 from protocol.mime import SortFields, sort_fields
 from protocol.mime.headers import Headers
 from server import backfill
 from server.search import criteria
+from server.search_budget import TIME_LIMIT_TEXT, SearchBudget, within
 from server.session import CommandFailed
 from server.threader import ALGORITHMS, render
 from server.view import View
-from storage import SortKey, Store
+from storage import SortKey, Store, ThreadRow, TimeLimitExceeded
 from storage import search as s
 
 SORT_KEYS: dict[str, SortKey] = {
@@ -86,10 +88,12 @@ def _numbers(view: View, uids: list[int], uid: bool) -> list[int]:
     return [msn[u] for u in uids]
 
 
-async def run_sort(store: Store, view: View, cmd: Sort, viewer: int | None
-                   ) -> tuple[list[int], list[int]]:
+async def run_sort(store: Store, view: View, cmd: Sort, viewer: int | None,
+                   budget: SearchBudget) -> tuple[list[int], list[int]]:
     """RFC 5256 §3 SORT: message numbers (UIDs for UID SORT) in sort order, and each
-    one's modseq (for MODSEQ in the criteria, RFC 7162 §3.1.9)."""
+    one's modseq (for MODSEQ in the criteria, RFC 7162 §3.1.9).  Within ``budget``, as
+    SEARCH (``server.search_budget``): the ordering is done by the time-limited query."""
+    budget.check(cmd.search.criteria)
     crit = criteria(cmd.search, view)
     if not view.uids:
         return [], []
@@ -97,29 +101,37 @@ async def run_sort(store: Store, view: View, cmd: Sort, viewer: int | None
     await ensure_sort_keys(store)
     try:
         found = await store.sort(view.mailbox_id, crit, keys, max_uid=view.uids[-1],
-                                 viewer=viewer)
+                                 viewer=viewer, time_limit=budget.time_limit)
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
+    except TimeLimitExceeded:
+        raise CommandFailed(TIME_LIMIT_TEXT, "LIMIT") from None
     ghosts = view.ghosts
     if ghosts:
         found = [(u, m) for u, m in found if u not in ghosts]
     return _numbers(view, [u for u, _ in found], cmd.uid), [m for _, m in found]
 
 
-async def run_thread(store: Store, view: View, cmd: Thread, viewer: int | None) -> bytes:
-    """RFC 5256 §3 THREAD: the ``thread-list`` bytes (empty when nothing matches)."""
+async def run_thread(store: Store, view: View, cmd: Thread, viewer: int | None,
+                     budget: SearchBudget) -> bytes:
+    """RFC 5256 §3 THREAD: the ``thread-list`` bytes (empty when nothing matches).  Within
+    ``budget``: the query is time-limited, and so is the threading itself, which runs in
+    a worker thread so that a large mailbox's threads do not hold the event loop."""
     algorithm = ALGORITHMS.get(cmd.algorithm)
     if algorithm is None:
         raise CommandFailed(f"Unknown threading algorithm {cmd.algorithm[:40]}", status="BAD")
+    budget.check(cmd.search.criteria)
     crit = criteria(cmd.search, view)
     if not view.uids:
         return b""
     await ensure_sort_keys(store)
     try:
         rows = await store.thread_rows(view.mailbox_id, crit, max_uid=view.uids[-1],
-                                       viewer=viewer)
+                                       viewer=viewer, time_limit=budget.time_limit)
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
+    except TimeLimitExceeded:
+        raise CommandFailed(TIME_LIMIT_TEXT, "LIMIT") from None
     ghosts = view.ghosts
     if ghosts:
         rows = [r for r in rows if r.uid not in ghosts]
@@ -128,4 +140,11 @@ async def run_thread(store: Store, view: View, cmd: Thread, viewer: int | None) 
     else:
         msn = {u: i for i, u in enumerate(view.uids, 1)}
         numbered = [(r, msn[r.uid]) for r in rows]
-    return render(algorithm(numbered))
+    deadline = budget.deadline()
+    # Every algorithm takes its rows in one pass (the linking of step 1 is the costly
+    # part), so a deadline checked as the rows are taken bounds it.
+    return await asyncio.to_thread(_threads, cmd.algorithm, within(numbered, deadline))
+
+
+def _threads(algorithm: str, numbered: Iterable[tuple[ThreadRow, int]]) -> bytes:
+    return render(ALGORITHMS[algorithm](numbered))

@@ -15,7 +15,7 @@ the thread with the latest activity comes last.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from itertools import pairwise
 
 from storage import ThreadRow
@@ -86,7 +86,7 @@ def _unlink(child: _Node) -> None:
     child.parent = None
 
 
-def _build(rows: Sequence[tuple[ThreadRow, int]]) -> list[_Node]:
+def _build(rows: Iterable[tuple[ThreadRow, int]]) -> list[_Node]:
     """Steps 1 and 2: the parent/child links from Message-IDs and references; returns the
     containers without a parent (messages and dummies), in order of creation."""
     by_id: dict[str, _Node] = {}
@@ -228,7 +228,7 @@ def _replace(out: list[_Node], where: dict[int, int], old: _Node, new: _Node) ->
     where[id(new)] = i
 
 
-def references(rows: Sequence[tuple[ThreadRow, int]]) -> list[_Node]:
+def references(rows: Iterable[tuple[ThreadRow, int]]) -> list[_Node]:
     """RFC 5256 §3 REFERENCES, steps 1-6."""
     roots = _prune(_build(rows))
     for node in roots:  # step 4 needs a dummy's first child: sort dummies' children
@@ -240,7 +240,7 @@ def references(rows: Sequence[tuple[ThreadRow, int]]) -> list[_Node]:
     return roots
 
 
-def refs(rows: Sequence[tuple[ThreadRow, int]]) -> list[_Node]:
+def refs(rows: Iterable[tuple[ThreadRow, int]]) -> list[_Node]:
     """Dovecot's REFS: steps 1-3 and 6 of REFERENCES, threads by their newest message."""
     roots = _prune(_build(rows))
     _sort_all(roots)
@@ -258,7 +258,7 @@ def refs(rows: Sequence[tuple[ThreadRow, int]]) -> list[_Node]:
     return roots
 
 
-def ordered_subject(rows: Sequence[tuple[ThreadRow, int]]) -> list[_Node]:
+def ordered_subject(rows: Iterable[tuple[ThreadRow, int]]) -> list[_Node]:
     """RFC 5256 §3 ORDEREDSUBJECT: by base subject then sent date, split by subject, the
     threads by their first message's sent date; later messages children of the first."""
     ordered = sorted(rows, key=lambda rn: (rn[0].subject, rn[0].date, rn[1]))

@@ -174,20 +174,21 @@ class SortMixin:
     async def sort(
         self, mailbox_id: int, criteria: search_mod.Criterion,
         keys: Sequence[tuple[SortKey, bool]], max_uid: int | None = None,
-        *, viewer: int | None = None,
+        *, viewer: int | None = None, time_limit: float | None = None,
     ) -> list[tuple[int, int]]:
-        """(uid, modseq) matching ``criteria`` in SORT order (see :func:`sort`)."""
+        """(uid, modseq) matching ``criteria`` in SORT order (see :func:`sort`);
+        ``TimeLimitExceeded`` past ``time_limit`` seconds (``db.read``), as for search."""
         return await self._db.read(partial(
             sort, mailbox_id=mailbox_id, criteria=criteria, keys=keys, max_uid=max_uid,
-            viewer=viewer))
+            viewer=viewer), time_limit=time_limit)
 
     async def thread_rows(
         self, mailbox_id: int, criteria: search_mod.Criterion, max_uid: int | None = None,
-        *, viewer: int | None = None,
+        *, viewer: int | None = None, time_limit: float | None = None,
     ) -> list[ThreadRow]:
         return await self._db.read(partial(
             thread_rows, mailbox_id=mailbox_id, criteria=criteria, max_uid=max_uid,
-            viewer=viewer))
+            viewer=viewer), time_limit=time_limit)
 
     async def sort_keys_pending(self) -> bool:
         """Whether some message still lacks its SORT/THREAD keys (migration 8)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 from protocol import Atom, Raw, Sort, Thread, Value
 from server.commands.search import check_update, esearch, open_context, return_set
 from server.search import uses_modseq
+from server.search_budget import SearchBudget
 from server.session import CommandFailed, Result, Session
 from server.sorting import SORT_KEYS, run_sort, run_thread
 
@@ -31,7 +32,8 @@ async def sort(session: Session, tag: str, cmd: Sort) -> Result:
         raise CommandFailed("SAVE is a SEARCH return option (RFC 5182)", status="BAD")
     check_update(session, tag, cmd.search)
     modseq = uses_modseq(cmd.search.criteria)
-    numbers, modseqs = await run_sort(session.server.store, view, cmd, session.viewer)
+    numbers, modseqs = await run_sort(session.server.store, view, cmd, session.viewer,
+                                      SearchBudget.of(session.server.config))
     if returns is not None:
         opts = return_set(cmd.search)
         session.untagged(*esearch(tag, cmd.uid, opts, numbers, modseqs if modseq else None,
@@ -47,7 +49,8 @@ async def sort(session: Session, tag: str, cmd: Sort) -> Result:
 async def thread(session: Session, tag: str, cmd: Thread) -> Result:
     view = session.view
     assert view is not None
-    threads = await run_thread(session.server.store, view, cmd, session.viewer)
+    threads = await run_thread(session.server.store, view, cmd, session.viewer,
+                               SearchBudget.of(session.server.config))
     # thread-data = "THREAD" [SP 1*thread-list]: the lists follow each other without SP.
     if threads:
         session.untagged(Atom("THREAD"), Raw(threads))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from protocol import (
@@ -224,3 +226,22 @@ def test_error_in_a_later_literal_is_still_answered_bad() -> None:
     events = drain(conn)
     assert isinstance(events[0], CommandError) and events[0].tag == "a1"
     assert events[1] == CommandReceived("a2", Noop())
+
+
+def test_search_stops_parsing_at_the_criteria_budget() -> None:
+    """Issue 11 point 3: a program past ``max_search_criteria`` is refused with NO [LIMIT]
+    at the first key over the budget; what follows is never parsed (here it would be a
+    syntax error, answered BAD if it were). NOT and OR count, parentheses do not."""
+    limits = Limits(max_search_criteria=4)
+    refused = CommandError("a1", "NO", "LIMIT", "Too many search criteria (at most 4)")
+    data = b"a1 SEARCH NOT TEXT q0 (ALL SEEN) OR ALL ))garbage((\r\n"
+    data += b"a2 UID SORT (DATE) UTF-8 " + b"NOT " * 5 + b"ALL\r\n"
+    data += b"a3 THREAD REFERENCES UTF-8 ((ALL) (SEEN) OR ALL ALL\r\n"
+    data += b"a4 SEARCH NOT TEXT q0 (ALL SEEN)\r\n"
+    events = feed(whole(data), limits).events
+    assert events[0] == refused
+    assert events[1] == dataclasses.replace(refused, tag="a2")
+    assert events[2] == dataclasses.replace(refused, tag="a3")
+    assert isinstance(events[3], CommandReceived) and events[3].tag == "a4"
+    unbounded = feed(whole(data), Limits()).events
+    assert isinstance(unbounded[0], CommandError) and unbounded[0].status == "BAD"

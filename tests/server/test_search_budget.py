@@ -3,6 +3,12 @@ time, is answered NO [LIMIT] and the session goes on."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
+
+from server.outcome import CommandFailed
+from server.search_budget import within
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 
@@ -39,6 +45,22 @@ def test_the_default_budget_refuses_the_attack(server: ServerThread) -> None:
                                                           b"b OK SEARCH completed"]
 
 
+def test_refusal_stops_at_the_budget_and_is_not_a_bad_command(make_server) -> None:  # type: ignore[no-untyped-def]
+    """The 4,000-key program is refused at its 101st key (what follows is not even
+    parsed: here, garbage that would be BAD), and as a well-formed command over a limit it
+    does not count toward ``max_bad_commands`` (5 here): the connection goes on."""
+    server: ServerThread = make_server(limits={"max_bad_commands": 5})
+    raw = login_selected(server, 2)
+    attack = b" ".join(b"NOT TEXT q%d" % i for i in range(60)) + b" ((garbage"
+    for i in range(8):
+        assert raw.command(b"a%d" % i, b"SEARCH " + attack) == \
+            [b"a%d NO [LIMIT] Too many search criteria (at most 100)" % i]
+    for cmd in (b"UID SORT (ARRIVAL) UTF-8 ", b"THREAD REFERENCES UTF-8 "):
+        assert raw.command(b"s", cmd + attack)[-1].startswith(b"s NO [LIMIT]")
+    assert raw.command(b"b", b"SEARCH TEXT item")[-2:] == [b"* SEARCH 1 2",
+                                                          b"b OK SEARCH completed"]
+
+
 def test_search_past_its_time_is_interrupted(make_server) -> None:  # type: ignore[no-untyped-def]
     # No time at all: SQLite's first progress check interrupts the query.
     server: ServerThread = make_server(limits={"search_time_limit": 0.0})
@@ -49,3 +71,27 @@ def test_search_past_its_time_is_interrupted(make_server) -> None:  # type: igno
     assert raw.command(b"b", b"UID SEARCH MODSEQ 1 " + costly)[-1] \
         .startswith(b"b NO [LIMIT]")
     assert raw.command(b"c", b"FETCH 1 FLAGS")[-1].startswith(b"c OK")
+
+
+def test_sort_and_thread_are_within_the_same_budget(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: SORT and THREAD search too; their queries get the SEARCH time limit (none
+    at all here, so SQLite interrupts them at once) and their programs the same count."""
+    server: ServerThread = make_server(limits={"search_time_limit": 0.0,
+                                               "search_max_criteria": 90})
+    raw = login_selected(server, 60)
+    costly = b" ".join(b"NOT TEXT q%d" % i for i in range(40))  # 80 criteria
+    for cmd in (b"SORT (SUBJECT) UTF-8 ", b"UID SORT RETURN (COUNT) (REVERSE DATE) UTF-8 ",
+                b"THREAD REFERENCES UTF-8 ", b"UID THREAD ORDEREDSUBJECT UTF-8 "):
+        assert raw.command(b"a", cmd + costly) == \
+            [b"a NO [LIMIT] Search took too long; narrow it down"]
+        assert raw.command(b"b", cmd + costly + b" NOT ALL" * 6) == \
+            [b"b NO [LIMIT] Too many search criteria (at most 90)"]
+    assert raw.command(b"c", b"FETCH 1 FLAGS")[-1].startswith(b"c OK")
+
+
+def test_threading_stops_at_the_deadline() -> None:
+    """THREAD's own pass over the matches (server.sorting) is bounded by the same time."""
+    assert list(within(range(1000), time.monotonic() + 60)) == list(range(1000))
+    with pytest.raises(CommandFailed) as exc:
+        list(within(range(1000), time.monotonic() - 1))
+    assert exc.value.code == "LIMIT"

@@ -18,6 +18,9 @@ Attacks (``--only NAME`` runs one):
 * ``append-parts``: APPEND of a 3.1 MB message with 300,000 MIME parts (point 6).
 * ``append-fields``: APPEND of a message with 30 MB of header fields.
 * ``append-addresses``: APPEND of a 6 MB ``To:`` with 857,000 addresses.
+* ``prelogin-parse``: 4 unauthenticated connections loop a valid 56 KB ``ID`` command of
+  7,000 field-value pairs (costly to parse; RFC 2971 allows 30) for ``--seconds``,
+  reconnecting when the server closes (issue 10 point 14: work before login).
 * ``slowloris``: 50 connections sending one byte a second before login, with
   ``login_timeout`` 10 s; how many are still connected after 15 s (point 8).
 * ``tls-handshakes``: 300 TCP connections to the TLS port that never start a handshake
@@ -131,6 +134,15 @@ class Victim:
 
 # -- attacks ------------------------------------------------------------------------------
 
+def in_threads(target: Callable[[], None], count: int) -> None:
+    """``count`` attackers at once; returns when all are done."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def prelogin_id(server: BenchServer, seconds: float) -> str:
     literal = b"v" * 65536
     conns = []
@@ -149,6 +161,31 @@ def prelogin_id(server: BenchServer, seconds: float) -> str:
             pass
         c.close()
     return f"{answered}/40 refused before the end of the command"
+
+
+def prelogin_parse(server: BenchServer, seconds: float) -> str:
+    command = b"ID (" + b" ".join([b'"k" "v"'] * 7000) + b")"
+    counts: dict[str, int] = {}
+    stop = time.monotonic() + seconds
+
+    def attacker() -> None:
+        c: Conn | None = None
+        while time.monotonic() < stop:
+            try:
+                if c is None:
+                    c = Conn(server.port, timeout=60)
+                    counts["connections"] = counts.get("connections", 0) + 1
+                answer = c.command(command).split(b" ", 2)[1].decode()
+                counts[answer] = counts.get(answer, 0) + 1
+            except (ConnectionError, OSError):
+                if c is not None:
+                    c.close()
+                c = None
+        if c is not None:
+            c.close()
+
+    in_threads(attacker, 4)
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
 
 
 def load_messages(port: int, count: int) -> None:
@@ -182,11 +219,7 @@ def search_loop(server: BenchServer, seconds: float, terms: int) -> str:
             results.append(answer.split(b" ", 2)[1] + b" %.2fs" % (time.perf_counter() - t))
         c.close()
 
-    threads = [threading.Thread(target=attacker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(attacker, 2)
     kinds = sorted({r.split(b" ")[0].decode() for r in results})
     slowest = max((float(r.split(b" ")[1][:-1]) for r in results), default=0.0)
     return f"{len(results)} searches ({', '.join(kinds)}), slowest {slowest:.2f} s"
@@ -286,6 +319,7 @@ ATTACKS: dict[str, Callable[[BenchServer, float], str]] = {
     "append-parts": lambda s, sec: append(s, many_parts()),
     "append-fields": lambda s, sec: append(s, many_fields()),
     "append-addresses": lambda s, sec: append(s, many_addresses()),
+    "prelogin-parse": prelogin_parse,
     "slowloris": slowloris,
     "tls-handshakes": tls_handshakes,
 }

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from . import commands as c
 from .dates import parse_datetime
-from .limits import Limits
+from .limits import MAX_ID_PAIRS, Limits
 from .parser_acl import HANDLERS as ACL_HANDLERS
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
@@ -60,6 +60,10 @@ def parse_command(buf: bytes, limits: Limits, partial: bool = False) -> tuple[st
         raise ParseError("Expected SP after tag")
     r.pos += 1
     name = r.keyword("command name")
+    allowed = r.limits.commands
+    if allowed is not None and name not in allowed:
+        # Not parsed at all: its arguments could be 64 KB of work for nothing.
+        raise ParseError("Command not allowed in this state")
     simple = _NO_ARGS.get(name)
     if simple is not None:
         r.end()
@@ -299,6 +303,9 @@ def _id(r: Reader) -> c.Command:
     while r.maybe_sp():
         pass
     while r.peek() != 0x29:
+        if len(params) == MAX_ID_PAIRS:
+            # RFC 2971 §3.3 forbids more; parsing thousands (before login too) is work.
+            raise ParseError(f"Too many ID fields (at most {MAX_ID_PAIRS})", "LIMIT")
         key = r.string().decode("utf-8", "surrogateescape")
         r.sp()
         value = r.nstring()

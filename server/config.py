@@ -64,6 +64,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "search_max_criteria": 100,
         "search_time_limit": 10.0,
         "prelogin_literal_bytes": 65536,
+        "prelogin_line_length": 8192,
+        "prelogin_max_commands": 50,
     },
     "mailboxes": {
         "drafts": "Drafts",

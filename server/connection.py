@@ -77,6 +77,8 @@ class Connection:
         self.tracer = Tracer(log, self.session.peer) if ctx.trace else None
         self._login_deadline = asyncio.get_running_loop().time() + float(
             ctx.config.get("limits", "login_timeout"))
+        # Issue 10 point 14: commands a stranger may send before logging in.
+        self._prelogin_commands = int(ctx.config.get("limits", "prelogin_max_commands"))
 
     # -- Channel ------------------------------------------------------------------------------
     @property
@@ -255,6 +257,14 @@ class Connection:
 
     async def dispatch(self, event: Event) -> None:
         session = self.session
+        if session.state is State.NOT_AUTHENTICATED and \
+                isinstance(event, CommandReceived | CommandError):
+            # Each is a few KB at most (limits.prelogin_line_length), so this bounds what
+            # one connection can make the server parse and answer before login.
+            self._prelogin_commands -= 1
+            if self._prelogin_commands < 0:
+                self.send(StatusResponse(None, "BYE", "Too many commands before login"))
+                raise Disconnect
         if isinstance(event, CommandReceived):
             await session.execute(event.tag, event.command)
         elif isinstance(event, LiteralAnnounced):

@@ -38,6 +38,14 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
 SASL_MECHANISMS = ("PLAIN", "LOGIN")
 
 
+def prelogin_commands(commands: CommandTable) -> frozenset[str]:
+    """The names of the commands the state table allows before login (CAPABILITY, NOOP,
+    LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, ID): each command class is named for its
+    command."""
+    return frozenset(cls.__name__.upper() for cls, spec in commands.specs.items()
+                     if State.NOT_AUTHENTICATED in spec.states)
+
+
 @dataclass
 class ServerContext:
     config: Config
@@ -76,11 +84,16 @@ class ServerContext:
             # The SEARCH budget's count, enforced while parsing (server.search_budget).
             max_search_criteria=int(cfg.get("limits", "search_max_criteria")),
         )
-        # Issue 11 point 5: an unauthenticated client may make the server hold little.
+        # Issue 11 point 5: an unauthenticated client may make the server hold little;
+        # issue 10 point 14: and do little (short lines, only its state's commands parsed;
+        # the count of its commands is kept by server.connection).
         self.prelogin_limits = dataclasses.replace(
             self.limits,
+            max_line_length=min(self.limits.max_line_length,
+                                int(cfg.get("limits", "prelogin_line_length"))),
             max_command_literal_bytes=int(cfg.get("limits", "prelogin_command_literal_bytes")),
             max_connection_literal_bytes=int(cfg.get("limits", "prelogin_literal_bytes")),
+            commands=prelogin_commands(self.commands),
         )
         self.trace = bool(cfg.get("log", "trace"))
         self.namespaces = Namespaces(cfg)

@@ -10,19 +10,66 @@ through :func:`analyse_body` and ``Store.append_to_mailboxes``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import logging
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
 from server.search import search_columns
 from server.sorting import sort_columns
 from storage import PreparedBody, Store
 
+log = logging.getLogger(__name__)
+Columns = dict[str, bytes | int | str | None]
+T = TypeVar("T")
+
 # Parsing costs ~0.2 ms for a typical message and a few ms per MB: small ones are parsed on
 # the event loop, anything that could take over a millisecond in a thread so other
 # sessions keep going (issue 10.7).
 THREAD_THRESHOLD = 64 * 1024
+# A thread still holds the GIL in turns with the event loop: a message built to be costly
+# (30 MB of header fields, 857,000 addresses: ~2 s of pure Python even with the parse's
+# bounds) made other users' NOOPs take 236-445 ms (issue 11). From this size on, the parse
+# runs in a separate process, which has its own GIL (and its own peak memory).
+PROCESS_THRESHOLD = 1024 * 1024
+# Two at a time: there is one event loop to keep responsive, and the machine's cores to
+# share with SQLite; a third large APPEND waits for a worker.
+PROCESS_WORKERS = 2
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _parse_pool() -> ProcessPoolExecutor:
+    """The parse processes, started at the first large message (most servers never need
+    them). forkserver: a fork of this multi-threaded process is not safe."""
+    global _pool
+    if _pool is None:
+        _pool = ProcessPoolExecutor(PROCESS_WORKERS,
+                                    mp_context=multiprocessing.get_context("forkserver"))
+    return _pool
+
+
+async def _off_loop(fn: Callable[[T], Columns], arg: T, size: int) -> Columns:
+    """``fn(arg)`` away from the event loop: in a thread, or for a large message
+    (``size`` bytes) in a parse process. A broken pool (a worker killed, by the OOM killer
+    for instance) is replaced, and that message is parsed in a thread instead."""
+    global _pool
+    if size < PROCESS_THRESHOLD:
+        return await asyncio.to_thread(fn, arg)
+    pool = _parse_pool()
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, arg)
+    except BrokenProcessPool:
+        log.warning("message parse process died; parsing in a thread", exc_info=True)
+        if _pool is pool:
+            _pool = None
+        pool.shutdown(wait=False)
+        return await asyncio.to_thread(fn, arg)
 
 
 def parsed_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, bytes | int | str | None]:
@@ -60,25 +107,23 @@ async def deliver(store: Store, mailbox_id: int, body: bytes | Path | PreparedBo
     if isinstance(body, PreparedBody):
         assert body.tmp_path is not None
         try:
-            columns = await asyncio.to_thread(_analyse_file, body.tmp_path)
+            columns = await analyse_body(body.tmp_path)
         except BaseException:
             store.discard_body(body)
             raise
-    elif isinstance(body, Path):
-        columns = await asyncio.to_thread(_analyse_file, body)
-    elif len(body) > THREAD_THRESHOLD:
-        columns = await asyncio.to_thread(analyse, body)
     else:
-        columns = analyse(body)
+        columns = await analyse_body(body)
     return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
                                       viewer=viewer)
 
 
-async def analyse_body(body: bytes | Path) -> dict[str, bytes | int | str | None]:
+async def analyse_body(body: bytes | Path) -> Columns:
     """:func:`analyse` for a message in memory or in a spool file, off the event loop when
-    it is big."""
+    it is big (in a thread; in a parse process when it is very big). Same function, same
+    columns, whichever runs it."""
     if isinstance(body, Path):
-        return await asyncio.to_thread(_analyse_file, body)
+        # The file's name goes to the parse process, not its bytes.
+        return await _off_loop(_analyse_file, body, body.stat().st_size)
     if len(body) > THREAD_THRESHOLD:
-        return await asyncio.to_thread(analyse, body)
+        return await _off_loop(analyse, body, len(body))
     return analyse(body)

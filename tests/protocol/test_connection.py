@@ -191,11 +191,11 @@ def test_parse_work_is_linear_across_literals(sync: bool) -> None:
     conn = ServerConnection(Limits(max_literals_per_command=1000))
     marker = b"{1}" if sync else b"{1+}"
     pad = b"x" * 1000
-    parts = [b"a1 ID ("]
+    # (SEARCH, not ID: ID has at most 30 pairs, RFC 2971 §3.3.)
+    parts = [b"a1 SEARCH"]
     for i in range(64):
-        parts.append(b'"k%d" "%s" "v" ' % (i, pad) + marker + b"\r\nz")
-        parts.append(b" ")
-    command = b"".join(parts).rstrip() + b")\r\n"
+        parts.append(b' TEXT "k%d%s" TEXT ' % (i, pad) + marker + b"\r\nz")
+    command = b"".join(parts) + b"\r\n"
     assert len(command) > 64_000
     # Fed whole: synchronising literals are accepted as they are announced.
     conn.receive_data(command)

@@ -26,6 +26,7 @@ from server.http import start_http
 from server.http.api import HttpApi
 from server.http.wire import HttpServer
 from server.hub import Hub
+from server.ingest import stop_parse_processes
 from server.provision import preload, provision_users
 from server.reclaimer import Reclaimer
 from server.session import Session
@@ -238,6 +239,7 @@ class RunningServer:
         await self.ctx.hub.stop()
         await self.reclaimer.stop()
         await self.ctx.store.close()
+        await stop_parse_processes()
 
 
 async def start_server(config: Config, *, scrypt_n: int | None = None) -> RunningServer:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
@@ -42,34 +43,52 @@ PROCESS_THRESHOLD = 1024 * 1024
 PROCESS_WORKERS = 2
 
 _pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
-def _parse_pool() -> ProcessPoolExecutor:
-    """The parse processes, started at the first large message (most servers never need
-    them). forkserver: a fork of this multi-threaded process is not safe."""
+def _submit(fn: Callable[[T], Columns], arg: T) -> Future[Columns]:
+    """Hand ``fn(arg)`` to the parse processes, starting them the first time (most servers
+    never need them). Called in a thread: starting processes waits for them.
+    forkserver: a fork of this multi-threaded process would not be safe."""
     global _pool
-    if _pool is None:
-        _pool = ProcessPoolExecutor(PROCESS_WORKERS,
-                                    mp_context=multiprocessing.get_context("forkserver"))
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ProcessPoolExecutor(PROCESS_WORKERS,
+                                        mp_context=multiprocessing.get_context("forkserver"))
+        return _pool.submit(fn, arg)
+
+
+async def stop_parse_processes() -> None:
+    """End the parse processes (at server stop; started again if a server needs them)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        await asyncio.to_thread(pool.shutdown)
 
 
 async def _off_loop(fn: Callable[[T], Columns], arg: T, size: int) -> Columns:
     """``fn(arg)`` away from the event loop: in a thread, or for a large message
-    (``size`` bytes) in a parse process. A broken pool (a worker killed, by the OOM killer
-    for instance) is replaced, and that message is parsed in a thread instead."""
+    (``size`` bytes) in a parse process. If the processes cannot take it (they could not
+    start, one was killed, by the OOM killer for instance), that message is parsed in a
+    thread instead, and the next one gets new processes."""
     global _pool
-    if size < PROCESS_THRESHOLD:
-        return await asyncio.to_thread(fn, arg)
-    pool = _parse_pool()
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn, arg)
-    except BrokenProcessPool:
-        log.warning("message parse process died; parsing in a thread", exc_info=True)
-        if _pool is pool:
-            _pool = None
-        pool.shutdown(wait=False)
-        return await asyncio.to_thread(fn, arg)
+    if size >= PROCESS_THRESHOLD:
+        try:
+            future = await asyncio.to_thread(_submit, fn, arg)
+        except Exception:
+            log.warning("message parse processes unavailable; parsing in a thread",
+                        exc_info=True)
+            with _pool_lock:
+                _pool = None  # the next large message tries afresh
+        else:
+            try:
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                log.warning("a message parse process died; parsing in a thread")
+                with _pool_lock:
+                    _pool = None
+    return await asyncio.to_thread(fn, arg)
 
 
 def parsed_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, bytes | int | str | None]:

@@ -3,6 +3,8 @@ the message is stored whole and exact, what the parse keeps is bounded."""
 
 from __future__ import annotations
 
+import pytest
+
 from server import ingest
 from tests.server.harness import PASSWORD, ServerThread
 
@@ -28,7 +30,7 @@ def test_many_addresses_are_stored_whole_and_listed_up_to_the_bound(
 
 
 def test_a_large_message_is_parsed_in_a_process_with_the_same_result(
-        server: ServerThread) -> None:
+        server: ServerThread, caplog: pytest.LogCaptureFixture) -> None:
     """Issue 11: a message over ``ingest.PROCESS_THRESHOLD`` is parsed in a parse process
     (its own GIL: the other sessions' commands are not slowed by it); what is stored is
     the same as an in-process parse gives, and the bytes are exact."""
@@ -45,7 +47,9 @@ def test_a_large_message_is_parsed_in_a_process_with_the_same_result(
     assert raw.command(b"l", b'LOGIN alice "%s"' % PASSWORD.encode())[-1].startswith(b"l OK")
     raw.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(message), message))
     assert raw.until_tagged(b"a")[-1].startswith(b"a OK")
-    assert ingest._pool is not None  # it went through the parse process
+    # It went through a parse process (no fallback to a thread was logged).
+    assert ingest._pool is not None
+    assert not [r for r in caplog.records if r.name == "server.ingest"]
     assert raw.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
     raw.send(b"f FETCH 1 (ENVELOPE BODYSTRUCTURE)\r\n")
     lines = raw.until_tagged(b"f")

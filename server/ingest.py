@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -49,13 +51,26 @@ _pool_lock = threading.Lock()
 def _submit(fn: Callable[[T], Columns], arg: T) -> Future[Columns]:
     """Hand ``fn(arg)`` to the parse processes, starting them the first time (most servers
     never need them). Called in a thread: starting processes waits for them.
-    forkserver: a fork of this multi-threaded process would not be safe."""
+    spawn: a fork of this multi-threaded process would not be safe, and the workers are
+    the server's own children (forkserver's would belong to the fork server)."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ProcessPoolExecutor(PROCESS_WORKERS,
-                                        mp_context=multiprocessing.get_context("forkserver"))
+                                        mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_watch_server, initargs=(os.getpid(),))
         return _pool.submit(fn, arg)
+
+
+def _watch_server(server_pid: int) -> None:
+    """In each parse process: exit when the server is gone, even killed by SIGKILL (the
+    worker holds both ends of its task queue, so it would otherwise wait forever)."""
+    def watch() -> None:
+        while os.getppid() == server_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="crispin-parse-watch", daemon=True).start()
 
 
 async def stop_parse_processes() -> None:

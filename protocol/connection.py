@@ -311,7 +311,8 @@ class ServerConnection:
             event = CommandReceived(tag, command)
             self._last_tag = tag
         except ParseError as exc:
-            event = CommandError(self._tag, exc.status, exc.code, exc.text)
+            event = CommandError(self._tag, exc.status, exc.code, exc.text,
+                                 empties_saved=exc.empties_saved)
         except Exception as exc:  # The parser must never take the connection down.
             event = CommandError(self._tag, "BAD", None, "Invalid command", exc)
         self._events.append(event)
@@ -365,7 +366,8 @@ class ServerConnection:
             self._state = _State.DECIDE
             return
         except ParseError as exc:
-            error = CommandError(self._tag, exc.status, exc.code, exc.text)
+            error = CommandError(self._tag, exc.status, exc.code, exc.text,
+                                 empties_saved=exc.empties_saved)
         except Exception as exc:  # a parser bug: answered BAD, logged by the server
             error = CommandError(self._tag, "BAD", None, "Invalid command", exc)
         self._abandon(size, sync, error)

@@ -83,6 +83,9 @@ class CommandError:
     #: A bug in the parser (not a syntax error): the sans-I/O layer cannot log, so the
     #: exception travels with the event for the server to log (issue 10.15).
     exception: BaseException | None = field(default=None, compare=False)
+    #: A SEARCH with RETURN (SAVE) refused with NO while parsing (too many criteria): the
+    #: server must empty the saved result "$" (RFC 5182 §2.1), as for any failed one.
+    empties_saved: bool = False
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,13 @@ def parse_search(r: Reader, uid: bool) -> Search:
         r.sp()
         charset = r.astring_str().upper()
         r.sp()
-    return Search(charset, search_keys(r), uid, returns, partial)
+    try:
+        keys = search_keys(r)
+    except ParseError as exc:
+        # RFC 5182 §2.1: a SEARCH with SAVE that fails with NO empties "$".
+        exc.empties_saved = exc.status == "NO" and returns is not None and "SAVE" in returns
+        raise
+    return Search(charset, keys, uid, returns, partial)
 
 
 def return_options(r: Reader) -> tuple[tuple[str, ...] | None, PartialRange | None]:

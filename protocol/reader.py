@@ -23,6 +23,8 @@ class ParseError(Exception):
         self.text = text
         self.code = code
         self.status = status
+        #: See ``CommandError.empties_saved``.
+        self.empties_saved = False
 
 
 class Incomplete(Exception):

@@ -280,6 +280,8 @@ class Connection:
                           exc_info=event.exception)
             if event.status == "BAD":  # a NO is a well-formed command over a limit
                 session.bad_commands += 1
+            if event.empties_saved and session.view is not None:
+                session.view.saved = []
             self.send(StatusResponse(event.tag, event.status, event.text, event.code))
         elif isinstance(event, ConnectionClosed):
             raise Disconnect

@@ -95,3 +95,17 @@ def test_threading_stops_at_the_deadline() -> None:
     with pytest.raises(CommandFailed) as exc:
         list(within(range(1000), time.monotonic() - 1))
     assert exc.value.code == "LIMIT"
+
+
+def test_a_refused_search_with_save_empties_the_saved_result(server: ServerThread) -> None:
+    """RFC 5182 §2.1: a SEARCH with SAVE answered NO sets "$" to no messages, also when it
+    is refused while parsing (too many criteria); a BAD one leaves "$" alone."""
+    raw = login_selected(server, 3)
+    assert raw.command(b"a", b"SEARCH RETURN (SAVE) ALL")[-1].startswith(b"a OK")
+    over = b" ".join([b"NOT TEXT q"] * 60)  # 120 criteria
+    assert raw.command(b"b", b"SEARCH RETURN (SAVE) UNSEEN )(")[-1].startswith(b"b BAD")
+    assert raw.command(b"c", b"SEARCH $")[-2:] == [b"* SEARCH 1 2 3", b"c OK SEARCH completed"]
+    assert raw.command(b"d", b"SEARCH " + over)[-1].startswith(b"d NO [LIMIT]")
+    assert raw.command(b"e", b"SEARCH $")[-2:] == [b"* SEARCH 1 2 3", b"e OK SEARCH completed"]
+    assert raw.command(b"f", b"SEARCH RETURN (SAVE) " + over)[-1].startswith(b"f NO [LIMIT]")
+    assert raw.command(b"g", b"SEARCH $")[-2:] == [b"* SEARCH", b"g OK SEARCH completed"]

@@ -26,6 +26,7 @@ COPY pyproject.toml README.md ./
 COPY protocol ./protocol
 COPY storage ./storage
 COPY server ./server
+COPY crispin ./crispin
 RUN if python3 -c "import cryptography" 2>/dev/null; then \
         python3 -m pip install --no-cache-dir --no-deps --no-build-isolation \
             --break-system-packages . ; \

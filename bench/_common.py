@@ -73,7 +73,7 @@ def machine_info() -> dict[str, str]:
 
 
 class BenchServer:
-    """``python -m server.cli serve`` in a temp data dir, with one user (USER/PASSWORD)."""
+    """``python -m crispin serve`` in a temp data dir, with one user (USER/PASSWORD)."""
 
     def __init__(self, env: dict[str, str] | None = None, log_level: str = "warning",
                  wrapper: list[str] | None = None, data_dir: Path | None = None) -> None:
@@ -89,8 +89,8 @@ class BenchServer:
         self.env.setdefault("CRISPIN_SMTP_PORT", "0")
         self.env.setdefault("CRISPIN_SMTP_SUBMISSION_PORT", "0")
         self.log_level = log_level
-        # e.g. [python, some_wrapper.py] instead of [python, -m, server.cli]
-        self.wrapper = wrapper or [PYTHON, "-m", "server.cli"]
+        # e.g. [python, some_wrapper.py] instead of [python, -m, crispin.server.cli]
+        self.wrapper = wrapper or [PYTHON, "-m", "crispin"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = self.tls_port = 0
         self.log_path = self.tmp / "server.log"
@@ -130,7 +130,7 @@ class BenchServer:
     def add_user(self, timeout: float = 60.0) -> None:
         """``crispin user add`` USER/PASSWORD into the data dir (server running or not)."""
         add = subprocess.run(
-            [PYTHON, "-m", "server.cli", "user", "add", USER, "--password-stdin", "--create",
+            [PYTHON, "-m", "crispin", "user", "add", USER, "--password-stdin", "--create",
              "--data-dir", str(self.data_dir)],
             input=(PASSWORD + "\n").encode(), cwd=REPO, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
@@ -143,7 +143,7 @@ class BenchServer:
         stopped); the wall seconds it took."""
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [PYTHON, "-m", "server.cli", "import", "--user", USER, "--mailbox", mailbox,
+            [PYTHON, "-m", "crispin", "import", "--user", USER, "--mailbox", mailbox,
              str(mbox), "--data-dir", str(self.data_dir)],
             cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             timeout=timeout)

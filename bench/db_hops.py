@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage import Store
+from crispin.storage import Store
 
 
 def _select_one(conn: sqlite3.Connection) -> int:

@@ -473,7 +473,7 @@ def main() -> int:
     ap.add_argument("--py-spy", type=Path, metavar="DIR", help="profile the APPEND phase")
     ap.add_argument("--server-wrapper", metavar="SCRIPT",
                     help="experiment: run the server as `python SCRIPT serve ...` (a script "
-                         "that patches something, then calls server.cli.main)")
+                         "that patches something, then calls crispin.server.cli.main)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.quick:

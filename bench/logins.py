@@ -240,7 +240,7 @@ def main() -> int:
                     help="record a py-spy profile (raw collapsed stacks) of the server for "
                          "each run into DIR")
     ap.add_argument("--server-wrapper", help="run the server as `python FILE serve ...` "
-                                            "instead of `python -m server.cli` (experiments)")
+                                            "instead of `python -m crispin` (experiments)")
     args = ap.parse_args()
     duration = 2.0 if args.quick else args.duration
     modes = [m for m in args.modes.split(",") if m]

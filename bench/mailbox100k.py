@@ -9,7 +9,7 @@ Starts a fresh Crispin server (temp data dir, user ``bench``), generates N reali
   2. APPEND, 8 connections (separate client processes, LITERAL+ pipelined): the rest.
      With ``--load-with-import`` only a sample of 8 x 2,000 goes through IMAP (rate still
      measured) and the remainder is written to an mbox and loaded with
-     ``python -m server.cli import`` into the same data dir (server stopped meanwhile).
+     ``python -m crispin import`` into the same data dir (server stopped meanwhile).
 
 then, each on a fresh connection, times from sending the command to its tagged OK, with the
 server's CPU seconds (/proc utime+stime delta) and peak RSS (VmHWM, reset before each command
@@ -490,7 +490,7 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=8, help="APPEND phase 2 (8)")
     ap.add_argument("--load-with-import", action="store_true",
                     help="APPEND only a sample over IMAP (rates still measured), load the rest "
-                         "with `server.cli import` from an mbox")
+                         "with `crispin.server.cli import` from an mbox")
     ap.add_argument("--data-dir", type=Path,
                     help="use (and keep) this data dir; a second run with the same --messages "
                          "skips loading")
@@ -563,7 +563,7 @@ def main() -> int:
                       flush=True)
                 t0 = time.perf_counter()
                 proc = subprocess.run(
-                    [PYTHON, "-m", "server.cli", "import", "--user", USER, "--mailbox", "INBOX",
+                    [PYTHON, "-m", "crispin", "import", "--user", USER, "--mailbox", "INBOX",
                      str(mbox), "--data-dir", str(server.data_dir)],
                     cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=7200)
                 t_import = time.perf_counter() - t0

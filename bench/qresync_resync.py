@@ -2,7 +2,7 @@
 
   1. Load N (default 100,000) small generated messages into INBOX, fast: write an mbox (with
      ``Status: R`` on ~70% and ``X-Status: F`` on ~2%, so there are flags to start from) and
-     run ``python -m server.cli import`` before the server starts. ``--data-dir DIR`` keeps
+     run ``python -m crispin import`` before the server starts. ``--data-dir DIR`` keeps
      the loaded dir and reuses it on the next run (the changes below keep EXISTS at N, so a
      reused dir still holds N messages).
   2. Client A: ``ENABLE QRESYNC``, ``SELECT INBOX`` -> UIDVALIDITY, HIGHESTMODSEQ, UIDNEXT;

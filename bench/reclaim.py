@@ -1,7 +1,7 @@
 """Reclaiming expunged mail over time: does the data folder stay near the size of the mail it
 holds? (issue 10 point 1; bench/README.md "Reclaiming expunged mail").
 
-One server (``python -m server.cli serve``, temporary data folder, 127.0.0.1, kernel ports):
+One server (``python -m crispin serve``, temporary data folder, 127.0.0.1, kernel ports):
 1. the *live mail*: ``--live`` generated messages (bench/_mailgen.py) APPENDed to INBOX; the
    folder's size then, after a WAL checkpoint, is the reference;
 2. ``--rounds`` times: APPEND ``--churn`` messages to the mailbox Churn (8 connections,
@@ -31,7 +31,7 @@ from _common import PYTHON, REPO, BenchServer, machine_info
 from _imapwire import Client, ProtocolError
 from _mailgen import generate
 
-from storage.reclaim import merge_due
+from crispin.storage.reclaim import merge_due
 
 CONNECTIONS = 8
 WINDOW = 16
@@ -103,7 +103,7 @@ def append_many(port: int, mailbox: str, first: int, n: int) -> float:
 
 
 def crispin(data: Path, *args: str) -> str:
-    done = subprocess.run([PYTHON, "-m", "server.cli", *args, "--data-dir", str(data)],
+    done = subprocess.run([PYTHON, "-m", "crispin", *args, "--data-dir", str(data)],
                           cwd=REPO, capture_output=True, text=True, timeout=3600)
     return done.stdout.strip()
 

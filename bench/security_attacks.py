@@ -97,7 +97,7 @@ class Conn:
 
 
 def add_user(server: BenchServer, name: str) -> None:
-    subprocess.run([PYTHON, "-m", "server.cli", "user", "add", name, "--password-stdin",
+    subprocess.run([PYTHON, "-m", "crispin", "user", "add", name, "--password-stdin",
                     "--data-dir", str(server.data_dir)], input=(PASSWORD + "\n").encode(),
                    cwd=REPO, env=server.env, check=True, capture_output=True, timeout=120)
 

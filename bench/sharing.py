@@ -185,7 +185,7 @@ async def setup_list_data(data_dir: Path, n_users: int,
                           plan: list[tuple[str | None, str, str, str]],
                           views: dict[str, tuple[dict[str, str], set[str]]],
                           subscribers: list[str]) -> dict[str, Any]:
-    from storage import Store
+    from crispin.storage import Store
 
     t0 = time.perf_counter()
     store = await Store.open(data_dir)
@@ -377,7 +377,7 @@ def run_list(n_users: int, repeat: int, spy_dir: Path | None, spy_seconds: float
 
 
 async def setup_team(data_dir: Path) -> None:
-    from storage import Store
+    from crispin.storage import Store
 
     store = await Store.open(data_dir)
     try:

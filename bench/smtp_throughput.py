@@ -85,7 +85,7 @@ def inbox_count(port: int) -> int:
 def run_one(kind: str, size_kb: int, clients: int, total: int,
             profile: Path | None = None) -> dict[str, object]:
     wrapper = None if profile is None else [PYTHON, "-m", "cProfile", "-o", str(profile),
-                                            "-m", "server.cli"]
+                                            "-m", "crispin"]
     with BenchServer(wrapper=wrapper) as server:
         smtp_port = int(SMTP_RE.search(server.log_path.read_text())[1])  # type: ignore[index]
         per_client = max(1, total // clients)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.testing import CrispinServer
+from crispin.server.testing import CrispinServer
 
 
 def call(base: str, method: str, path: str) -> None:
@@ -32,8 +32,8 @@ def run(count: int, rounds: int) -> dict[str, float]:
         store = srv.running.ctx.store
 
         async def fill() -> None:
-            from server.http.lookup import mailbox_or_404, user_or_404
-            from server.http.messages import deliver
+            from crispin.server.http.lookup import mailbox_or_404, user_or_404
+            from crispin.server.http.messages import deliver
 
             user = await user_or_404(store, "bench")
             box = await mailbox_or_404(store, user, "INBOX")

@@ -61,7 +61,7 @@ def load(server: BenchServer, n: int) -> float:
     server.add_user()
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [PYTHON, "-m", "server.cli", "import", "--user", USER, "--mailbox", "INBOX", str(mbox),
+        [PYTHON, "-m", "crispin", "import", "--user", USER, "--mailbox", "INBOX", str(mbox),
          "--data-dir", str(server.data_dir)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=7200)
     mbox.unlink()

@@ -115,7 +115,7 @@ _FALLBACK: tuple[tuple[type, Callable[[Any], bytes]], ...] = (
 
 
 def serialize_value(value: Value) -> bytes:
-    """One response value, per the rules on :data:`protocol.responses.Value`."""
+    """One response value, per the rules on :data:`crispin.protocol.responses.Value`."""
     writer = _WRITERS.get(type(value))
     if writer is not None:
         return writer(value)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from server.namespaces import Place
-from server.outcome import CommandFailed, Disconnect
-from server.session import Session
-from storage import MailboxInfo
+from crispin.server.namespaces import Place
+from crispin.server.outcome import CommandFailed, Disconnect
+from crispin.server.session import Session
+from crispin.storage import MailboxInfo
 
 ALL_RIGHTS = "lrswipkxtea"
 

@@ -7,9 +7,9 @@ client such as Thunderbird shows only subscribed folders), named from ``[mailbox
 
 from __future__ import annotations
 
-from server import names
-from server.config import Config
-from storage import AlreadyExists, Store, User
+from crispin.server import names
+from crispin.server.config import Config
+from crispin.storage import AlreadyExists, Store, User
 
 SPECIAL_USES = {
     "drafts": "\\Drafts",

@@ -9,11 +9,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server import names
-from server.accounts import create_account
-from server.cli import read_password
-from server.config import Config
-from storage import AlreadyExists, HasChildren, InvalidName, InvalidPassword, NotFound, Store
+from crispin.server import names
+from crispin.server.accounts import create_account
+from crispin.server.cli import read_password
+from crispin.server.config import Config
+from crispin.storage import (
+    AlreadyExists,
+    HasChildren,
+    InvalidName,
+    InvalidPassword,
+    NotFound,
+    Store,
+)
 
 
 def _fail(message: str) -> int:
@@ -29,7 +36,7 @@ async def run_admin(args: argparse.Namespace, config: Config) -> int:
         if args.command == "import":
             return await _import(store, args)
         if args.command in ("acl", "shared", "quota"):
-            from server.admin_sharing import run_sharing
+            from crispin.server.admin_sharing import run_sharing
 
             return await run_sharing(store, config, args)
         return await _mailbox(store, args)
@@ -106,8 +113,8 @@ async def _mailbox(store: Store, args: argparse.Namespace) -> int:
 
 async def _import(store: Store, args: argparse.Namespace) -> int:
     """``crispin import``: messages keep the source's order, flags and dates."""
-    from server.importer import ImportError_, Progress, count_messages, read_messages
-    from server.ingest import deliver
+    from crispin.server.importer import ImportError_, Progress, count_messages, read_messages
+    from crispin.server.ingest import deliver
 
     user = await store.get_user(args.user)
     if user is None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server.config import Config
-from storage import DB_FILE, Store
+from crispin.server.config import Config
+from crispin.storage import DB_FILE, Store
 
 
 async def run_maintenance(args: argparse.Namespace, config: Config) -> int:

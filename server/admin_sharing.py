@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server import names
-from server.commands.acl import expand, shown
-from server.config import Config
-from server.grants import change_rights
-from server.namespaces import Namespaces
-from storage import (
+from crispin.server import names
+from crispin.server.commands.acl import expand, shown
+from crispin.server.config import Config
+from crispin.server.grants import change_rights
+from crispin.server.namespaces import Namespaces
+from crispin.storage import (
     PRIVATE_FLAG_CHOICES,
     AlreadyExists,
     HasChildren,

@@ -16,27 +16,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from server import backfill, rederive
-from server.accounts import create_account
-from server.commands import COMMANDS
-from server.config import Config
-from server.connection import Connection
-from server.context import ServerContext
-from server.http import start_http
-from server.http.api import HttpApi
-from server.http.wire import HttpServer
-from server.hub import Hub
-from server.ingest import stop_parse_processes
-from server.provision import preload, provision_users
-from server.reclaimer import Reclaimer
-from server.session import Session
-from server.sorting import SortKeyJob
-from server.stream import StreamProtocol
-from server.tls import ensure_certificate, server_context
-from storage import Store
+from crispin.server import backfill, rederive
+from crispin.server.accounts import create_account
+from crispin.server.commands import COMMANDS
+from crispin.server.config import Config
+from crispin.server.connection import Connection
+from crispin.server.context import ServerContext
+from crispin.server.http import start_http
+from crispin.server.http.api import HttpApi
+from crispin.server.http.wire import HttpServer
+from crispin.server.hub import Hub
+from crispin.server.ingest import stop_parse_processes
+from crispin.server.provision import preload, provision_users
+from crispin.server.reclaimer import Reclaimer
+from crispin.server.session import Session
+from crispin.server.sorting import SortKeyJob
+from crispin.server.stream import StreamProtocol
+from crispin.server.tls import ensure_certificate, server_context
+from crispin.storage import Store
 
 if TYPE_CHECKING:
-    from server.smtp.listener import MailIn
+    from crispin.server.smtp.listener import MailIn
 
 log = logging.getLogger("crispin")
 
@@ -280,7 +280,7 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
                                          int(config.get("server", "tls_port")))
         running = RunningServer(ctx, listener, addresses, cert.fingerprint_sha256(), starter,
                                 reclaimer)
-        from server.smtp.listener import start_mail_in  # it builds on Listener
+        from crispin.server.smtp.listener import start_mail_in  # it builds on Listener
 
         mail_in = running.mail_in = await start_mail_in(ctx)
         running.rederive = rederive.start(store)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from storage import AlreadyExists, InvalidName, Store, User
+from crispin.storage import AlreadyExists, InvalidName, Store, User
 
 
 class SaslError(Exception):

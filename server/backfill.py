@@ -3,8 +3,8 @@
 Some columns are computed once, at APPEND, from the message header (DESIGN.md "Storage"):
 when that computation changes or a column is added, the messages stored before need it
 computed from their stored header.  Each such change is a :class:`Job` (today two:
-``server.rederive.AddressJob``, ENVELOPE and the SEARCH address columns of issue 9, and
-``server.sorting.SortKeyJob``, the SORT/THREAD keys of migration 8); this module runs
+``crispin.server.rederive.AddressJob``, ENVELOPE and the SEARCH address columns of issue 9, and
+``crispin.server.sorting.SortKeyJob``, the SORT/THREAD keys of migration 8); this module runs
 any of them the same way:
 
 - in batches of ``BATCH`` messages, each saved in one write transaction *with its
@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from storage import Store
+from crispin.storage import Store
 
 log = logging.getLogger("crispin.backfill")
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from server.config import Config, ConfigError, load_config
+from crispin.server.config import Config, ConfigError, load_config
 
 
 def _common(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS,
@@ -191,7 +191,7 @@ def missing_data_dir(config: Config, create: bool) -> str | None:
     """Why a management command must not run here, or None. Only `serve` (or --create)
     makes a new data folder: run from the wrong directory, `crispin user add` used to
     create an empty ./crispin-data the server never saw."""
-    from storage import DB_FILE
+    from crispin.storage import DB_FILE
 
     if create or (config.data_dir / DB_FILE).exists():
         return None
@@ -228,7 +228,7 @@ def _main(args: argparse.Namespace) -> int:
     for warning in config.warnings:
         logging.getLogger("crispin.config").warning("%s", warning)
     if args.command == "serve":
-        from server.app import serve
+        from crispin.server.app import serve
 
         try:
             return asyncio.run(serve(config))
@@ -239,7 +239,7 @@ def _main(args: argparse.Namespace) -> int:
             print(f"crispin: {exc}", file=sys.stderr)
             return 1
     if args.command == "health":
-        from server.health import run
+        from crispin.server.health import run
 
         return run(config)
     if (problem := missing_data_dir(config, bool(args.create))) is not None:
@@ -248,14 +248,14 @@ def _main(args: argparse.Namespace) -> int:
     # Which folder was used, on stderr so that standard output stays for the data.
     print(f"crispin: data folder {config.data_dir.resolve()}", file=sys.stderr)
     if args.command in ("check", "maintenance"):
-        from server.admin_maintenance import run_maintenance
+        from crispin.server.admin_maintenance import run_maintenance
 
         return asyncio.run(run_maintenance(args, config))
     if args.command == "mailbox" and args.action == "private":
-        from server.admin_sharing import run_private_flags
+        from crispin.server.admin_sharing import run_private_flags
 
         return asyncio.run(run_private_flags(args, config))
-    from server.admin import run_admin
+    from crispin.server.admin import run_admin
 
     return asyncio.run(run_admin(args, config))
 

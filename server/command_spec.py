@@ -35,11 +35,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from protocol import Event
-from server.outcome import Result, State
+from crispin.protocol import Event
+from crispin.server.outcome import Result, State
 
 if TYPE_CHECKING:
-    from server.session import Session
+    from crispin.server.session import Session
 
 Handler = Callable[["Session", str, Any], Awaitable[Result]]
 

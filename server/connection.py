@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from protocol import (
+from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,
@@ -27,13 +27,13 @@ from protocol import (
     ServerConnection,
     StatusResponse,
 )
-from server.outcome import Disconnect, State
-from server.session import Session
-from server.stream import StreamProtocol
-from server.trace import Tracer
+from crispin.server.outcome import Disconnect, State
+from crispin.server.session import Session
+from crispin.server.stream import StreamProtocol
+from crispin.server.trace import Tracer
 
 if TYPE_CHECKING:
-    from server.context import ServerContext
+    from crispin.server.context import ServerContext
 
 log = logging.getLogger("crispin.connection")
 
@@ -55,7 +55,7 @@ def is_loopback(address: str) -> bool:
 
 
 class Connection:
-    """Implements ``server.session.Channel`` over a :class:`StreamProtocol`."""
+    """Implements ``crispin.server.session.Channel`` over a :class:`StreamProtocol`."""
 
     def __init__(self, ctx: ServerContext, stream: StreamProtocol, peer: tuple[str, int],
                  tls: bool) -> None:

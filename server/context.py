@@ -8,18 +8,18 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from protocol import Atom, Limits, StatusResponse
-from server.auth import Authenticator
-from server.command_spec import CommandTable
-from server.config import Config
-from server.faults import FaultBoard
-from server.hub import Hub
-from server.namespaces import Namespaces
-from server.outcome import State
+from crispin.protocol import Atom, Limits, StatusResponse
+from crispin.server.auth import Authenticator
+from crispin.server.command_spec import CommandTable
+from crispin.server.config import Config
+from crispin.server.faults import FaultBoard
+from crispin.server.hub import Hub
+from crispin.server.namespaces import Namespaces
+from crispin.server.outcome import State
 
 if TYPE_CHECKING:
-    from server.session import Session
-    from storage import Store, User
+    from crispin.server.session import Session
+    from crispin.storage import Store, User
 
 log = logging.getLogger("crispin.server")
 
@@ -52,7 +52,7 @@ class ServerContext:
     store: Store
     ssl_context: ssl.SSLContext
     hub: Hub
-    # The command table (``server.commands.COMMANDS``), handed in so that neither the
+    # The command table (``crispin.server.commands.COMMANDS``), handed in so that neither the
     # session nor this module imports the handlers, which import them.
     commands: CommandTable
     authenticator: Authenticator = field(init=False)
@@ -69,7 +69,7 @@ class ServerContext:
         cfg = self.config
         maker = None
         if cfg.get("test", "auth") == "any":
-            from server.accounts import create_account
+            from crispin.server.accounts import create_account
 
             async def maker_fn(name: str, password: str) -> User:
                 log.warning("TEST MODE: created account %r at its first login", name)
@@ -81,12 +81,12 @@ class ServerContext:
         self.limits = Limits(
             max_line_length=int(cfg.get("limits", "max_line_length")),
             max_literal_size=int(cfg.get("limits", "max_literal_size")),
-            # The SEARCH budget's count, enforced while parsing (server.search_budget).
+            # The SEARCH budget's count, enforced while parsing (crispin.server.search_budget).
             max_search_criteria=int(cfg.get("limits", "search_max_criteria")),
         )
         # Issue 11 point 5: an unauthenticated client may make the server hold little;
         # issue 10 point 14: and do little (short lines, only its state's commands parsed;
-        # the count of its commands is kept by server.connection).
+        # the count of its commands is kept by crispin.server.connection).
         self.prelogin_limits = dataclasses.replace(
             self.limits,
             max_line_length=min(self.limits.max_line_length,

@@ -31,7 +31,7 @@ from bisect import bisect_left
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
-from protocol import (
+from crispin.protocol import (
     Atom,
     DataResponse,
     Response,
@@ -44,11 +44,11 @@ from protocol import (
     SequenceSet,
     Value,
 )
-from server.search import criteria, msn_criterion, uids_criterion
-from server.sets import compact_set
-from server.view import View
-from storage import SortKey, Store
-from storage import search as s
+from crispin.server.search import criteria, msn_criterion, uids_criterion
+from crispin.server.sets import compact_set
+from crispin.server.view import View
+from crispin.storage import SortKey, Store
+from crispin.storage import search as s
 
 # §4.3.1: at least one updating context per client; more are refused with NOUPDATE.  Each
 # costs one evaluation per change of the mailbox (a SORT context a sort), hence a bound.

@@ -12,7 +12,7 @@
   that takes everything unknown, or is ``*``: an account is created for each new name.
 
 :func:`deliver` stores one message into every resolved mailbox in a single storage
-transaction, through the same parse-once path as APPEND (:mod:`server.ingest`): when it
+transaction, through the same parse-once path as APPEND (:mod:`crispin.server.ingest`): when it
 returns, the message is on disk for every recipient, or for none.
 """
 
@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from server import names
-from server.accounts import create_account
-from server.config import Config
-from server.ingest import analyse_body
-from storage import AlreadyExists, ChangeKind, CommitReport, InvalidName, Store, User
+from crispin.server import names
+from crispin.server.accounts import create_account
+from crispin.server.config import Config
+from crispin.server.ingest import analyse_body
+from crispin.storage import AlreadyExists, ChangeKind, CommitReport, InvalidName, Store, User
 
 log = logging.getLogger("crispin.delivery")
 

@@ -45,12 +45,12 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from protocol import ContinuationResponse, Idle, StatusResponse
-from server.outcome import Disconnect
-from server.removal import remove_messages
+from crispin.protocol import ContinuationResponse, Idle, StatusResponse
+from crispin.server.outcome import Disconnect
+from crispin.server.removal import remove_messages
 
 if TYPE_CHECKING:
-    from server.session import Session
+    from crispin.server.session import Session
 
 log = logging.getLogger("crispin.faults")
 

@@ -11,9 +11,9 @@ with ``acl.subscribe_on_grant`` on (the default).
 
 from __future__ import annotations
 
-from server.config import Config
-from server.namespaces import Namespaces
-from storage import MailboxInfo, Store
+from crispin.server.config import Config
+from crispin.server.namespaces import Namespaces
+from crispin.storage import MailboxInfo, Store
 
 ANYONE = "anyone"
 

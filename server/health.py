@@ -10,8 +10,8 @@ from __future__ import annotations
 import socket
 import sys
 
-from server.config import Config
-from storage import StorageError, read_check
+from crispin.server.config import Config
+from crispin.storage import StorageError, read_check
 
 
 def check(config: Config, timeout: float = 3.0) -> str | None:

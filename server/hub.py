@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
-from storage import Changes, CommitReport, Store
+from crispin.storage import Changes, CommitReport, Store
 
 log = logging.getLogger("crispin.hub")
 

@@ -3,7 +3,7 @@
 Every way mail arrives is parsed here, by :func:`analyse` (DESIGN.md "Storage": parse each
 message once; FETCH never re-parses for ENVELOPE or BODYSTRUCTURE): APPEND, ``crispin
 import`` and the preload store into one mailbox through :func:`deliver`; SMTP, LMTP and
-the HTTP API (``server.delivery``), one message to several mailboxes in one transaction,
+the HTTP API (``crispin.server.delivery``), one message to several mailboxes in one transaction,
 through :func:`analyse_body` and ``Store.append_to_mailboxes``.
 """
 
@@ -22,10 +22,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
-from server.search import search_columns
-from server.sorting import sort_columns
-from storage import PreparedBody, Store
+from crispin.protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
+from crispin.server.search import search_columns
+from crispin.server.sorting import sort_columns
+from crispin.storage import PreparedBody, Store
 
 log = logging.getLogger(__name__)
 Columns = dict[str, bytes | int | str | None]

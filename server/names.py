@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from protocol import List, Lsub, UndecodableName
+from crispin.protocol import List, Lsub, UndecodableName
 
 DELIMITER = "/"
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from server import names
+from crispin.server import names
 
 if TYPE_CHECKING:
-    from server.config import Config
-    from server.session import Session
+    from crispin.server.config import Config
+    from crispin.server.session import Session
 
 # "virtual": a \Noselect level of the namespace tree; "missing": under a user that does not
 # exist (or oneself), where nothing can ever be found.

@@ -2,7 +2,7 @@
 
 A leaf module: it imports only ``protocol``, so the session, the command table and every
 handler can share these names without importing one another (the session does not import
-the handlers; it is handed the command table, see ``server.commands``).
+the handlers; it is handed the command table, see ``crispin.server.commands``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from protocol import Value
+from crispin.protocol import Value
 
 
 class State(enum.Enum):

@@ -19,10 +19,10 @@ import logging
 import secrets
 from pathlib import Path
 
-from server import names
-from server.accounts import create_account
-from server.config import Config, ConfigError
-from storage import AlreadyExists, InvalidName, Store, User, is_password_hash
+from crispin.server import names
+from crispin.server.accounts import create_account
+from crispin.server.config import Config, ConfigError
+from crispin.storage import AlreadyExists, InvalidName, Store, User, is_password_hash
 
 log = logging.getLogger("crispin.provision")
 
@@ -105,7 +105,7 @@ async def _mailbox_id(store: Store, user: User, name: str) -> int:
 
 def preload_sources(user_dir: Path) -> list[tuple[str, Path]]:
     """(mailbox name, source path) for everything under one user's folder."""
-    from server.importer.maildir import is_maildir
+    from crispin.server.importer.maildir import is_maildir
 
     sources: list[tuple[str, Path]] = []
 
@@ -131,8 +131,8 @@ def preload_sources(user_dir: Path) -> list[tuple[str, Path]]:
 
 async def preload(store: Store, config: Config) -> int | None:
     """Import ``accounts.preload`` once; the number of messages, or None when skipped."""
-    from server.importer import ImportError_, read_messages
-    from server.ingest import deliver
+    from crispin.server.importer import ImportError_, read_messages
+    from crispin.server.ingest import deliver
 
     source = str(config.get("accounts", "preload"))
     if not source:

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 
-from storage import ChangeKind, CommitReport, Store
+from crispin.storage import ChangeKind, CommitReport, Store
 
 log = logging.getLogger("crispin.reclaim")
 

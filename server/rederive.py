@@ -6,7 +6,7 @@ issue 9 (points 7 and 8), ENVELOPE keeps source routes (RFC 3501 §7.4.2 adl) an
 FROM/TO/CC/BCC also match the parsed addresses: ``crispin serve`` recomputes those columns
 for every message stored before, from the stored headers, in the background, in batches
 (one transaction each, the progress saved with it, so a restart resumes), as
-``server.backfill`` runs every such job. Until it has finished, an old message may still
+``crispin.server.backfill`` runs every such job. Until it has finished, an old message may still
 show the old ENVELOPE or miss such a SEARCH match.
 """
 
@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
-from protocol.mime.envelope import build_envelope
-from protocol.mime.headers import Headers
-from protocol.mime.searchtext import search_fields
-from server import backfill
-from server.search import address_columns
-from storage import REDERIVE_DONE as DONE
-from storage import Store
+from crispin.protocol.mime.envelope import build_envelope
+from crispin.protocol.mime.headers import Headers
+from crispin.protocol.mime.searchtext import search_fields
+from crispin.server import backfill
+from crispin.server.search import address_columns
+from crispin.storage import REDERIVE_DONE as DONE
+from crispin.storage import Store
 
 # One key per change of what is computed at APPEND: a new key runs over every message again.
 ADDRESSES = "rederive.addresses.1"
@@ -33,7 +33,7 @@ def address_fields(header: bytes) -> dict[str, bytes | str | None]:
 
 
 class AddressJob:
-    """The ``server.backfill`` job of issue 9 (points 7 and 8); progress: the id of the last
+    """The ``crispin.server.backfill`` job of issue 9 (points 7 and 8); progress: the id of the last
     message done, in ``meta`` under ``ADDRESSES``."""
 
     name = ADDRESSES

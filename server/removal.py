@@ -7,7 +7,7 @@ RFC 3501 §7.4.1 allows.
 
 from __future__ import annotations
 
-from storage import Store
+from crispin.storage import Store
 
 
 async def remove_messages(store: Store, mailbox_id: int, uids: list[int] | None) -> int:

@@ -1,5 +1,5 @@
 """SEARCH evaluation (RFC 3501 §6.4.4, UID SEARCH §6.4.8): the client's search program
-becomes a ``storage.search`` criteria tree, answered by one SQL query.
+becomes a ``crispin.storage.search`` criteria tree, answered by one SQL query.
 
 What the server adds to the neutral storage criteria:
 
@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Literal
 
-from protocol import (
+from crispin.protocol import (
     Atom,
     Search,
     SearchAnd,
@@ -42,12 +42,12 @@ from protocol import (
     SearchTerm,
     SequenceSet,
 )
-from protocol.mime import ParsedMessage, SearchFields, body_text, header_text
-from server.outcome import CommandFailed
-from server.search_budget import TIME_LIMIT_TEXT, SearchBudget
-from server.view import View
-from storage import SEEN_FLAG, Store, TimeLimitExceeded
-from storage import search as s
+from crispin.protocol.mime import ParsedMessage, SearchFields, body_text, header_text
+from crispin.server.outcome import CommandFailed
+from crispin.server.search_budget import TIME_LIMIT_TEXT, SearchBudget
+from crispin.server.view import View
+from crispin.storage import SEEN_FLAG, Store, TimeLimitExceeded
+from crispin.storage import search as s
 
 CHARSETS = ("UTF-8", "US-ASCII")
 
@@ -80,7 +80,7 @@ _DATE_KEYS: dict[str, tuple[Literal["internal", "sent"], Literal["<", "=", ">="]
 
 
 def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | bytes | None]:
-    """The SEARCH fields of ``storage.messages.PARSED_COLUMNS`` for one message, computed
+    """The SEARCH fields of ``crispin.storage.messages.PARSED_COLUMNS`` for one message, computed
     once at APPEND: case-folded decoded header values (``hdr_subject`` … ``hdr_bcc``), the
     identifiers (``hdr_message_id``, ``hdr_in_reply_to``, ``hdr_references``, decoded, case
     kept), the Date header as Unix seconds (``hdr_date``) and as its own calendar day
@@ -104,7 +104,7 @@ def search_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, str | int | b
 
 def address_columns(f: SearchFields) -> dict[str, str | None]:
     """``hdr_from`` … ``hdr_bcc``: the decoded header and its parsed addresses, case-folded
-    (``protocol.mime.searchtext.address_text``)."""
+    (``crispin.protocol.mime.searchtext.address_text``)."""
     return {"hdr_from": _fold(f.from_), "hdr_to": _fold(f.to), "hdr_cc": _fold(f.cc),
             "hdr_bcc": _fold(f.bcc)}
 
@@ -128,7 +128,7 @@ def criteria(cmd: Search, view: View, frozen: Mapping[int, s.UidIn] | None = Non
              ) -> s.Criterion:
     """The storage criteria for ``cmd`` against the session's view (CommandFailed BAD/NO
     for what cannot be searched); ``frozen``: message sets already evaluated, by the
-    identity of their term (an UPDATE context's, ``server.contexts``)."""
+    identity of their term (an UPDATE context's, ``crispin.server.contexts``)."""
     check_charset(cmd.charset)
     return _Builder(view, frozen or {}).key(cmd.criteria)
 
@@ -282,7 +282,7 @@ async def run_search(store: Store, view: View, cmd: Search, viewer: int | None =
     """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending, and
     for a search that uses MODSEQ each one's modseq (RFC 7162 §3.1.5, RFC 4731 §3.2), in
     the same order.  Flags and modseqs are ``viewer``'s (private flags).  Within
-    ``budget`` (``server.search_budget``)."""
+    ``budget`` (``crispin.server.search_budget``)."""
     if budget is not None:
         budget.check(cmd.criteria)
     crit = criteria(cmd, view)

@@ -6,7 +6,7 @@ few thousand messages once held both database readers for seconds. Three bounds:
 * the number of criteria in the program (``limits.search_max_criteria``), checked before any
   work: every search key counts, and so does each NOT and OR around them;
 * the time the query may run (``limits.search_time_limit``), enforced inside SQLite by a
-  progress handler (``storage.db.Database.read(..., time_limit=)``), so even one costly
+  progress handler (``crispin.storage.db.Database.read(..., time_limit=)``), so even one costly
   statement is interrupted on time;
 * such reads never take the last free database reader (``Database.read``), so the other
   sessions' commands keep being served meanwhile (bench/search_attack.py).
@@ -29,9 +29,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from protocol import SearchAnd, SearchKey, SearchNot, SearchOr
-from server.config import Config
-from server.outcome import CommandFailed
+from crispin.protocol import SearchAnd, SearchKey, SearchNot, SearchOr
+from crispin.server.config import Config
+from crispin.server.outcome import CommandFailed
 
 T = TypeVar("T")
 

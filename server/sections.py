@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 
-from protocol import BodySection, Raw
-from protocol.mime import filter_header, part_tree_from_bytes, section_span
-from storage import MessageRecord
+from crispin.protocol import BodySection, Raw
+from crispin.protocol.mime import filter_header, part_tree_from_bytes, section_span
+from crispin.storage import MessageRecord
 
 Span = tuple[int, int, str | None]
 """(start, end, filter): bytes [start, end) of the raw message; ``filter`` names a
@@ -35,7 +35,7 @@ class SectionPlan:
             names = b"|".join(re.escape(f.encode("utf-8", "surrogateescape"))
                               for f in item.fields)
             # A field whose name is one of ``names`` with its continuation lines, as
-            # protocol.mime.headers.split_fields cuts them (tests compare the two).
+            # crispin.protocol.mime.headers.split_fields cuts them (tests compare the two).
             self.fields_re = re.compile(
                 rb"(?im)^(?:" + names + rb")[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
 

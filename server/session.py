@@ -1,12 +1,12 @@
 """One IMAP session: its state (RFC 3501 §3), who is logged in, and how a command runs.
 
 The session never touches a socket: it talks to its :class:`Channel` (implemented by
-``server.connection``) to send responses, read continuation lines and switch to TLS, so handlers
-stay testable and the transport can change (COMPRESS, TLS) under them.
+``crispin.server.connection``) to send responses, read continuation lines and switch to TLS, so
+handlers stay testable and the transport can change (COMPRESS, TLS) under them.
 
 The session applies the command table's rules to every command alike: which states a
 command runs in, and which mailbox updates may follow it (RFC 3501 §7.4.1); the whole flow
-is documented in ``server.command_spec``. It does not import the handlers: it is handed the
+is documented in ``crispin.server.command_spec``. It does not import the handlers: it is handed the
 table (``ServerContext.commands``).
 """
 
@@ -17,24 +17,33 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from protocol import Atom, DataResponse, Response, StatusResponse, Value
-from server import contexts
-from server.auth import plaintext_allowed
-from server.command_spec import CommandSpec, Handler
-from server.faults import run_with_fault
-from server.names import undecodable
-from server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, CommandFailed, Disconnect, Result, State
-from server.storage_errors import answer_for
-from storage import NotFound, StorageError, StoreResult
+from crispin.protocol import Atom, DataResponse, Response, StatusResponse, Value
+from crispin.server import contexts
+from crispin.server.auth import plaintext_allowed
+from crispin.server.command_spec import CommandSpec, Handler
+from crispin.server.faults import run_with_fault
+from crispin.server.names import undecodable
+from crispin.server.outcome import (
+    ANY,
+    AUTH,
+    NOT_AUTH,
+    SELECTED,
+    CommandFailed,
+    Disconnect,
+    Result,
+    State,
+)
+from crispin.server.storage_errors import answer_for
+from crispin.storage import NotFound, StorageError, StoreResult
 
 if TYPE_CHECKING:
-    from server.context import ServerContext
-    from server.view import View
-    from storage import StoreMode, User
+    from crispin.server.context import ServerContext
+    from crispin.server.view import View
+    from crispin.storage import StoreMode, User
 
 log = logging.getLogger("crispin.session")
 
-# Their home is ``server.outcome`` (a leaf: import them from there); still importable from
+# Their home is ``crispin.server.outcome`` (a leaf: import them from there); still importable from
 # here for code written before it, which imports nothing circular by doing so.
 __all__ = ["ANY", "AUTH", "NOT_AUTH", "SELECTED", "Channel", "CommandFailed", "Disconnect",
            "Handler", "Result", "Session", "State"]
@@ -141,7 +150,7 @@ class Session:
                           unchanged_since: int | None = None) -> StoreResult:
         """The one way a command changes flags in the selected mailbox (STORE, FETCH's
         implicit \\Seen): the change is recorded so that the sync after the command does
-        not echo it when the command table says so (``server.command_spec``)."""
+        not echo it when the command table says so (``crispin.server.command_spec``)."""
         view = self.view
         assert view is not None
         result = await self.server.store.store_flags(view.mailbox_id, uids, mode, flags,
@@ -202,7 +211,7 @@ class Session:
     async def sync(self, allow_expunge: bool, woken: bool = False,
                    hide: Collection[int] = ()) -> None:
         """Pull the selected mailbox's changes from storage and report them; ``hide``: the
-        modseqs of changes the command answered itself (``server.command_spec`` has the
+        modseqs of changes the command answered itself (``crispin.server.command_spec`` has the
         whole flow). ``woken``: after an IDLE wake-up, when many sessions may ask the same
         question."""
         view = self.view
@@ -279,11 +288,11 @@ class Session:
 
     async def _run(self, tag: str, command: Any, spec: CommandSpec) -> None:
         """Run the handler, then ``complete``: the command table's update rules apply to
-        every command alike (``server.command_spec``)."""
+        every command alike (``crispin.server.command_spec``)."""
         self.written = []
         try:
             if self.user is not None:
-                from server.access import recheck
+                from crispin.server.access import recheck
 
                 await recheck(self)
             result = await spec.handler(self, tag, command)
@@ -308,7 +317,7 @@ class Session:
     async def storage_failure(self, exc: StorageError, what: str) -> Result:
         """A storage error no handler answered: the selected mailbox deleted under the
         command ends the session; anything else is answered from the one table of
-        ``server.storage_errors``."""
+        ``crispin.server.storage_errors``."""
         if isinstance(exc, NotFound):
             await self.check_selected()
         answer = answer_for(exc)

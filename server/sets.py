@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from protocol import Atom, SequenceSet
+from crispin.protocol import Atom, SequenceSet
 
 
 def compact_set(numbers: Iterable[int]) -> Atom:

@@ -1,8 +1,8 @@
 """SORT and THREAD evaluation (RFC 5256 §3, SORT=DISPLAY RFC 5957): the search program
-becomes storage criteria exactly as for SEARCH (``server.search``), storage orders the
+becomes storage criteria exactly as for SEARCH (``crispin.server.search``), storage orders the
 matches by keys prepared at APPEND, and the numbers go back through the session's view.
 
-Keys at APPEND: :func:`sort_columns` (``protocol.mime.sortkeys`` computes them from the
+Keys at APPEND: :func:`sort_columns` (``crispin.protocol.mime.sortkeys`` computes them from the
 header).  Messages stored before the keys existed (migration 8) get them from their stored
 header the first time anything sorts or threads (:func:`ensure_sort_keys`), so a result is
 never computed over missing keys.
@@ -17,17 +17,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 
-from protocol import Sort, Thread
-from protocol.mime import SortFields, sort_fields
-from protocol.mime.headers import Headers
-from server import backfill
-from server.search import criteria
-from server.search_budget import TIME_LIMIT_TEXT, SearchBudget, within
-from server.session import CommandFailed
-from server.threader import ALGORITHMS, render
-from server.view import View
-from storage import SortKey, Store, ThreadRow, TimeLimitExceeded
-from storage import search as s
+from crispin.protocol import Sort, Thread
+from crispin.protocol.mime import SortFields, sort_fields
+from crispin.protocol.mime.headers import Headers
+from crispin.server import backfill
+from crispin.server.search import criteria
+from crispin.server.search_budget import TIME_LIMIT_TEXT, SearchBudget, within
+from crispin.server.session import CommandFailed
+from crispin.server.threader import ALGORITHMS, render
+from crispin.server.view import View
+from crispin.storage import SortKey, Store, ThreadRow, TimeLimitExceeded
+from crispin.storage import search as s
 
 SORT_KEYS: dict[str, SortKey] = {
     "ARRIVAL": "arrival", "CC": "cc", "DATE": "date", "FROM": "from", "SIZE": "size",
@@ -53,7 +53,7 @@ def sort_columns(f: SortFields) -> dict[str, str | int | bytes | None]:
 
 
 class SortKeyJob:
-    """The ``server.backfill`` job of migration 8: a message's keys and its
+    """The ``crispin.server.backfill`` job of migration 8: a message's keys and its
     ``sort_version`` are saved together, so what is left is what a restart resumes."""
 
     name = "sort-keys"
@@ -92,7 +92,7 @@ async def run_sort(store: Store, view: View, cmd: Sort, viewer: int | None,
                    budget: SearchBudget) -> tuple[list[int], list[int]]:
     """RFC 5256 §3 SORT: message numbers (UIDs for UID SORT) in sort order, and each
     one's modseq (for MODSEQ in the criteria, RFC 7162 §3.1.9).  Within ``budget``, as
-    SEARCH (``server.search_budget``): the ordering is done by the time-limited query."""
+    SEARCH (``crispin.server.search_budget``): the ordering is done by the time-limited query."""
     budget.check(cmd.search.criteria)
     crit = criteria(cmd.search, view)
     if not view.uids:

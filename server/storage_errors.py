@@ -1,6 +1,6 @@
 """The one table from storage errors to IMAP answers (RFC 5530 response codes).
 
-Storage raises the exceptions of ``storage.errors`` and never builds response text; the
+Storage raises the exceptions of ``crispin.storage.errors`` and never builds response text; the
 session turns any that a handler did not answer itself into the tagged response below, so a
 new storage error (or a handler that forgets one) is answered with its code instead of
 ``[SERVERBUG]``. Handlers still catch an error where the command gives it a more precise
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.outcome import CommandFailed
-from storage import (
+from crispin.server.outcome import CommandFailed
+from crispin.storage import (
     AlreadyExists,
     Busy,
     HasChildren,

@@ -15,7 +15,7 @@ import ssl
 import zlib
 from typing import Any
 
-from server.tls_layer import TLSClosed, TLSLayer
+from crispin.server.tls_layer import TLSClosed, TLSLayer
 
 # Stop reading from a client that sends faster than we parse (pipelined APPENDs, floods);
 # the kernel's socket buffer then pushes back on the client.

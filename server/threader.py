@@ -1,6 +1,6 @@
 """THREAD algorithms (RFC 5256 §3): ORDEREDSUBJECT, REFERENCES, and Dovecot's REFS.
 
-Input: the matching messages' keys (``storage.sorting.ThreadRow``) in sequence order, each
+Input: the matching messages' keys (``crispin.storage.sorting.ThreadRow``) in sequence order, each
 with its number as the client will see it.  Output: the ``thread-list`` bytes of the
 THREAD response (RFC 5256 §4, ``thread-data``).  Pure functions, no I/O.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import pairwise
 
-from storage import ThreadRow
+from crispin.storage import ThreadRow
 
 
 class _Node:

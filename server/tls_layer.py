@@ -4,7 +4,7 @@ Why not ``loop.create_server(ssl=...)`` / ``loop.start_tls``: asyncio's TLS tran
 every connection a 256 KiB read buffer for its whole life (``SSLProtocol.max_size``, a class
 attribute of a private module), 90% of an idle TLS connection's memory (bench/README.md,
 "TLS memory"). Changing it meant patching CPython's private class process-wide (issue 10.9).
-Here the session's own :class:`server.stream.StreamProtocol` drives an ``ssl.SSLObject``
+Here the session's own :class:`crispin.server.stream.StreamProtocol` drives an ``ssl.SSLObject``
 between two ``ssl.MemoryBIO``: ciphertext in from the socket, plaintext out to the parser,
 and the reverse for writes, with buffers the size of what is actually in flight.
 

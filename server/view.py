@@ -8,8 +8,8 @@ RFC 3501 §7.4.1: an EXPUNGE may not be sent during FETCH, STORE or SEARCH (non-
 when no command is in progress, because the client's message numbers would shift under it.
 Messages expunged by someone else stay here as *ghosts* at their sequence numbers until a
 command that may report them; FETCH answers a ghost with what its tombstone still knows and
-STORE leaves it alone (RFC 2180 §4.1-4.2, ``server.commands.fetch_expunged``). Which commands
-may report expunges is stated once, in the command table (``server.command_spec``).
+STORE leaves it alone (RFC 2180 §4.1-4.2, ``crispin.server.commands.fetch_expunged``). Which
+commands may report expunges is stated once, in the command table (``crispin.server.command_spec``).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
-from server.flags import SYSTEM_FLAGS
-from server.sets import compact_set
-from storage import Changes, MailboxInfo
+from crispin.protocol import Atom, DataResponse, Response, SequenceSet, StatusResponse, Value
+from crispin.server.flags import SYSTEM_FLAGS
+from crispin.server.sets import compact_set
+from crispin.storage import Changes, MailboxInfo
 
 if TYPE_CHECKING:
-    from server.contexts import Context
+    from crispin.server.contexts import Context
 
 
 class InvalidSequence(Exception):
@@ -50,7 +50,7 @@ class View:
     # so the variable starts empty, as §2.1 requires.
     saved: list[int] = field(default_factory=list)
     # RFC 4314 §4: the user's rights on the mailbox, as of the start of the current command
-    # (``server.access.recheck`` refreshes them when any right changed anywhere).
+    # (``crispin.server.access.recheck`` refreshes them when any right changed anywhere).
     rights: str = ""
     # The UID array is shared with other sessions' views of the unchanged mailbox (storage's
     # ``shared_select_summary``, issue 14): it is never changed in place while this is
@@ -171,7 +171,7 @@ class View:
         """Bring the view up to date and return the untagged responses, in the order
         EXPUNGE, FLAGS (new keywords), EXISTS, RECENT, FETCH (as Dovecot's imap-sync
         does). Flag changes at a modseq in ``hide`` were answered by the command that
-        made them and are not echoed (``server.command_spec``)."""
+        made them and are not echoed (``crispin.server.command_spec``)."""
         out: list[Response] = []
         last = self.uids[-1] if self.uids else 0
         for uid in changes.expunged:

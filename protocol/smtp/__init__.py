@@ -1,5 +1,5 @@
 """SMTP (RFC 5321), submission (RFC 6409) and LMTP (RFC 2033), sans-I/O: framing, DATA
-transparency, command order and replies. See :mod:`protocol.smtp.connection`."""
+transparency, command order and replies. See :mod:`crispin.protocol.smtp.connection`."""
 
 from .commands import (
     Auth,

@@ -1,15 +1,15 @@
 """The command table: which handler runs a command, in which states (RFC 3501 §3, §6), and
 how pending mailbox updates may be sent after it (RFC 3501 §7.4.1).
 
-Like Dovecot's command table, the rules are data: ``server.command_spec`` documents the
+Like Dovecot's command table, the rules are data: ``crispin.server.command_spec`` documents the
 columns and the whole update flow; ``Session`` applies them to every command alike.
 """
 
 from __future__ import annotations
 
-import protocol as p
-from server.command_spec import CommandSpec, CommandTable, Expunges
-from server.commands import (
+import crispin.protocol as p
+from crispin.server.command_spec import CommandSpec, CommandTable, Expunges
+from crispin.server.commands import (
     acl,
     append,
     auth,
@@ -26,7 +26,7 @@ from server.commands import (
     sort,
     store,
 )
-from server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, State
+from crispin.server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, State
 
 # RFC 3501 §7.4.1: no EXPUNGE while answering FETCH, STORE or SEARCH by message number.
 BY_NUMBER = Expunges.UID_FORM

@@ -7,12 +7,12 @@ of §2.1.1, as Dovecot does: RIGHTS=texk).
 
 from __future__ import annotations
 
-from protocol import Atom, DeleteAcl, GetAcl, ListRights, Mailbox, MyRights, SetAcl, Value
-from server import names
-from server.access import ALL_RIGHTS, Access, mailbox_for
-from server.grants import change_rights
-from server.outcome import CommandFailed, Result
-from server.session import Session
+from crispin.protocol import Atom, DeleteAcl, GetAcl, ListRights, Mailbox, MyRights, SetAcl, Value
+from crispin.server import names
+from crispin.server.access import ALL_RIGHTS, Access, mailbox_for
+from crispin.server.grants import change_rights
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
 
 CREATE_MEMBERS = "k"
 DELETE_MEMBERS = "xte"

@@ -10,15 +10,15 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from protocol import AppendBegin, AppendData, AppendEnd, Event
-from server import names
-from server.access import allowed_flags, rights_on_mailbox
-from server.commands.copy import check_quota, target_mailbox
-from server.ingest import deliver
-from server.outcome import AUTH, CommandFailed, Result
-from server.session import Session
-from server.sets import compact_set
-from storage import (
+from crispin.protocol import AppendBegin, AppendData, AppendEnd, Event
+from crispin.server import names
+from crispin.server.access import allowed_flags, rights_on_mailbox
+from crispin.server.commands.copy import check_quota, target_mailbox
+from crispin.server.ingest import deliver
+from crispin.server.outcome import AUTH, CommandFailed, Result
+from crispin.server.session import Session
+from crispin.server.sets import compact_set
+from crispin.storage import (
     InvalidFlag,
     MailboxInfo,
     NotFound,
@@ -28,7 +28,7 @@ from storage import (
     StorageError,
     Store,
 )
-from storage import validate_flags as encode_flags
+from crispin.storage import validate_flags as encode_flags
 
 log = logging.getLogger("crispin.append")
 

@@ -6,10 +6,10 @@ import asyncio
 import base64
 import logging
 
-from protocol import Authenticate, ContinuationResponse, Login, StartTLS
-from server.auth import Credentials, SaslError, decode_base64, parse_plain
-from server.outcome import CommandFailed, Result, State
-from server.session import Session
+from crispin.protocol import Authenticate, ContinuationResponse, Login, StartTLS
+from crispin.server.auth import Credentials, SaslError, decode_base64, parse_plain
+from crispin.server.outcome import CommandFailed, Result, State
+from crispin.server.session import Session
 
 log = logging.getLogger("crispin.auth")
 

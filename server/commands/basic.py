@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from protocol import Atom, Capability, Logout, Noop
-from server.outcome import Result, State
-from server.session import Session
+from crispin.protocol import Atom, Capability, Logout, Noop
+from crispin.server.outcome import Result, State
+from crispin.server.session import Session
 
 
 async def capability(session: Session, tag: str, cmd: Capability) -> Result:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from protocol import Atom, Copy, Move
-from server.access import current_rights, mailbox_for, require_selected
-from server.outcome import CommandFailed, Result
-from server.session import Session
-from server.sets import compact_set
-from server.view import InvalidSequence
-from storage import CopyResult, MailboxInfo, NotFound, OverQuota
+from crispin.protocol import Atom, Copy, Move
+from crispin.server.access import current_rights, mailbox_for, require_selected
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
+from crispin.server.sets import compact_set
+from crispin.server.view import InvalidSequence
+from crispin.storage import CopyResult, MailboxInfo, NotFound, OverQuota
 
 
 async def target_mailbox(session: Session, name: str) -> MailboxInfo:

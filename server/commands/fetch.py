@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from protocol import (
+from crispin.protocol import (
     Atom,
     BodySection,
     DataResponse,
@@ -22,17 +22,17 @@ from protocol import (
     PartialRange,
     Raw,
 )
-from server.access import current_rights, require_selected
-from server.commands.fetch_body import Body, item_pieces, send_fetch
-from server.commands.fetch_expunged import expunged_items, expunged_states
-from server.commands.fetch_flags import fetch_flags
-from server.flags import SEEN
-from server.outcome import CommandFailed, Result
-from server.sections import SectionPlan
-from server.session import Session
-from server.sets import compact_set
-from server.view import InvalidSequence, View
-from storage import MessageRecord
+from crispin.server.access import current_rights, require_selected
+from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
+from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
+from crispin.server.commands.fetch_flags import fetch_flags
+from crispin.server.flags import SEEN
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.sections import SectionPlan
+from crispin.server.session import Session
+from crispin.server.sets import compact_set
+from crispin.server.view import InvalidSequence, View
+from crispin.storage import MessageRecord
 
 BATCH = 500
 # Bodies read from the database per batch (each at most storage's inline size); bodies in

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from protocol import FetchAttr, format_datetime
-from server.sections import SectionPlan
-from server.session import Disconnect, Session
-from server.view import View
-from storage import BlobFile, MessageRecord
+from crispin.protocol import FetchAttr, format_datetime
+from crispin.server.sections import SectionPlan
+from crispin.server.session import Disconnect, Session
+from crispin.server.view import View
+from crispin.storage import BlobFile, MessageRecord
 
 log = logging.getLogger("crispin.fetch")
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from protocol import FetchAttr, FetchItem
-from server.sections import SectionPlan
-from server.session import Session
-from server.view import View
-from storage import MessageState
+from crispin.protocol import FetchAttr, FetchItem
+from crispin.server.sections import SectionPlan
+from crispin.server.session import Session
+from crispin.server.view import View
+from crispin.storage import MessageState
 
 NIL_ENVELOPE = b"(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"
 NIL_BODY = b'("text" "plain" NIL NIL NIL "7bit" 0 0)'

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 
-from protocol import FetchAttr, FetchItem
-from server.commands.fetch_expunged import expunged_states
-from server.session import Session
-from server.view import View
-from storage import MessageState, flag_names
+from crispin.protocol import FetchAttr, FetchItem
+from crispin.server.commands.fetch_expunged import expunged_states
+from crispin.server.session import Session
+from crispin.server.view import View
+from crispin.storage import MessageState, flag_names
 
 FLAGS_BATCH = 5000
 # A range read pays for every message between the lowest and highest UID asked for; when

@@ -2,7 +2,7 @@
 
 The session waits on two things: the client's DONE, and the hub's wake-up for its mailbox.
 A wake-up only says "look"; the session pulls the changes from storage and reports them
-exactly as after any command that allows EXPUNGE (``server.command_spec``). If the mailbox
+exactly as after any command that allows EXPUNGE (``crispin.server.command_spec``). If the mailbox
 is deleted meanwhile, the session ends with BYE, never with a tagged answer before DONE.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from protocol import ContinuationResponse, Idle
-from server.access import recheck
-from server.outcome import CommandFailed, Disconnect, Result
-from server.session import Session
+from crispin.protocol import ContinuationResponse, Idle
+from crispin.server.access import recheck
+from crispin.server.outcome import CommandFailed, Disconnect, Result
+from crispin.server.session import Session
 
 
 async def idle(session: Session, tag: str, cmd: Idle) -> Result:

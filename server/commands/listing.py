@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol import Atom, List, Lsub, Mailbox, UndecodableName, Value
-from server import names
-from server.access import ALL_RIGHTS
-from server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
-from server.outcome import CommandFailed, Result
-from server.session import Session
-from storage import MailboxInfo
+from crispin.protocol import Atom, List, Lsub, Mailbox, UndecodableName, Value
+from crispin.server import names
+from crispin.server.access import ALL_RIGHTS
+from crispin.server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
+from crispin.storage import MailboxInfo
 
 NOSELECT = Atom("\\Noselect")
 NONEXISTENT = Atom("\\NonExistent")

@@ -3,14 +3,24 @@ UNSUBSCRIBE, STATUS (RFC 3501 §6.3)."""
 
 from __future__ import annotations
 
-from protocol import Atom, Create, Delete, Mailbox, Rename, Status, Subscribe, Unsubscribe, Value
-from server import names
-from server.access import mailbox_for, rights_on
-from server.namespaces import Place
-from server.outcome import CommandFailed, Result
-from server.session import Session
-from server.storage_errors import failure
-from storage import AlreadyExists, InvalidName, MailboxInfo, NotFound
+from crispin.protocol import (
+    Atom,
+    Create,
+    Delete,
+    Mailbox,
+    Rename,
+    Status,
+    Subscribe,
+    Unsubscribe,
+    Value,
+)
+from crispin.server import names
+from crispin.server.access import mailbox_for, rights_on
+from crispin.server.namespaces import Place
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
+from crispin.server.storage_errors import failure
+from crispin.storage import AlreadyExists, InvalidName, MailboxInfo, NotFound
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
                 "DELETED", "DELETED-STORAGE")
@@ -90,7 +100,7 @@ async def create(session: Session, tag: str, cmd: Create) -> Result:
     if name == "INBOX":
         raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
     place = await _writable_place(session, name)
-    # AlreadyExists, InvalidName: answered from ``server.storage_errors``.
+    # AlreadyExists, InvalidName: answered from ``crispin.server.storage_errors``.
     await session.server.store.create_mailbox_in(place.owner_id, place.name, special_use)
     return Result("CREATE completed")
 
@@ -104,7 +114,7 @@ async def delete(session: Session, tag: str, cmd: Delete) -> Result:
     access = await mailbox_for(session, name, "x", allow_noselect=True)
     if access.place.kind == "other" and access.place.name == "INBOX":
         raise CommandFailed("INBOX cannot be deleted", "CANNOT")
-    # NotFound, HasChildren: answered from ``server.storage_errors``.
+    # NotFound, HasChildren: answered from ``crispin.server.storage_errors``.
     try:
         await session.server.store.delete_mailbox_in(access.place.owner_id, access.place.name)
     except InvalidName as exc:

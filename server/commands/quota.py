@@ -8,12 +8,12 @@ SETQUOTA belongs to the administrators named in ``auth.admins`` (QUOTASET).
 
 from __future__ import annotations
 
-from protocol import Atom, GetQuota, GetQuotaRoot, Mailbox, SetQuota, Value
-from server import names
-from server.access import mailbox_for
-from server.outcome import CommandFailed, Result
-from server.session import Session
-from storage import Quota
+from crispin.protocol import Atom, GetQuota, GetQuotaRoot, Mailbox, SetQuota, Value
+from crispin.server import names
+from crispin.server.access import mailbox_for
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
+from crispin.storage import Quota
 
 RESOURCES = ("STORAGE", "MESSAGE")
 

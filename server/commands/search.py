@@ -11,30 +11,30 @@ a BAD one leaves it alone.
 
 Contexts (RFC 5267 §4, CONTEXT=SEARCH): CONTEXT is a hint and changes nothing; UPDATE keeps
 the result current with ADDTO/REMOVEFROM while the mailbox stays selected
-(``server.contexts``), a reused tag is BAD (§4.3) and past ``MAX_CONTEXTS`` the command is
+(``crispin.server.contexts``), a reused tag is BAD (§4.3) and past ``MAX_CONTEXTS`` the command is
 answered without updates, ``* NO [NOUPDATE "tag"]`` (§4.3.1).  Options that return no data
 (CONTEXT, UPDATE) leave the others as if alone: ``RETURN (UPDATE)`` answers ALL, as
 ``RETURN ()`` does (RFC 4731 §3.1).  PARTIAL (RFC 5267 §4.4, RFC 9394 §3.1) returns the
 results at the given positions, negative ones counting from the last; with SAVE, "$" is as
 RFC 9394 §3.2 Table 1 says.
 
-The evaluation is in ``server.search``.  No EXPUNGE is sent during a non-UID SEARCH
+The evaluation is in ``crispin.server.search``.  No EXPUNGE is sent during a non-UID SEARCH
 (RFC 3501 §7.4.1): the session's flush rule sees to it, and messages expunged by others
 stay numbered as ghosts that never match.
 """
 
 from __future__ import annotations
 
-from protocol import Atom, CancelUpdate, PartialRange, Search, Value
-from server.access import require_selected
-from server.contexts import MAX_CONTEXTS, Context, frozen_sets
-from server.outcome import CommandFailed, Result
-from server.search import run_search, uses_modseq
-from server.search_budget import SearchBudget
-from server.session import Session
-from server.sets import compact_set
-from server.view import View
-from storage import SortKey
+from crispin.protocol import Atom, CancelUpdate, PartialRange, Search, Value
+from crispin.server.access import require_selected
+from crispin.server.contexts import MAX_CONTEXTS, Context, frozen_sets
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.search import run_search, uses_modseq
+from crispin.server.search_budget import SearchBudget
+from crispin.server.session import Session
+from crispin.server.sets import compact_set
+from crispin.server.view import View
+from crispin.storage import SortKey
 
 
 async def search(session: Session, tag: str, cmd: Search) -> Result:

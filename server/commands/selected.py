@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import (
+from crispin.protocol import (
     Atom,
     Check,
     Close,
@@ -17,12 +17,12 @@ from protocol import (
     Unselect,
     Value,
 )
-from server.access import current_rights, mailbox_for
-from server.outcome import CommandFailed, Result, State
-from server.session import Session
-from server.sets import compact_set
-from server.view import View
-from storage import SEEN_FLAG
+from crispin.server.access import current_rights, mailbox_for
+from crispin.server.outcome import CommandFailed, Result, State
+from crispin.server.session import Session
+from crispin.server.sets import compact_set
+from crispin.server.view import View
+from crispin.storage import SEEN_FLAG
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from protocol import Atom, Compress, Enable, Id, Namespace, Value
-from server import names
-from server.outcome import CommandFailed, Result
-from server.session import Session
+from crispin.protocol import Atom, Compress, Enable, Id, Namespace, Value
+from crispin.server import names
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
 
 log = logging.getLogger("crispin.session")
 

@@ -1,12 +1,12 @@
 """SORT, THREAD and their UID forms (RFC 5256 §3, RFC 5957): ``* SORT`` with the numbers in
-sort order, ``* THREAD`` with the thread lists.  Evaluation in ``server.sorting``.
+sort order, ``* THREAD`` with the thread lists.  Evaluation in ``crispin.server.sorting``.
 
 ESORT (RFC 5267 §3): with RETURN options, SORT answers one ESEARCH response as SEARCH does
 (``commands.search.esearch``), where MIN and MAX are the first and last message in sort
 order and ALL lists them in sort order (runs only where numbers ascend, §3.2).  SAVE is a
 SEARCH option (RFC 5182): BAD here.  CONTEXT=SORT (RFC 5267 §4): UPDATE, PARTIAL (positions
 in sort order) and CONTEXT as for SEARCH (``commands.search``), the updates keeping the
-sort order (``server.contexts``).
+sort order (``crispin.server.contexts``).
 
 CONDSTORE (RFC 7162 §3.1.9, §3.1.10): MODSEQ in the criteria adds ``(MODSEQ n)``, the
 highest of the returned messages, to a non-empty SORT response (the ESEARCH MODSEQ item
@@ -16,12 +16,12 @@ with RETURN); THREAD responses are unchanged.  Neither is a CONDSTORE enabling c
 
 from __future__ import annotations
 
-from protocol import Atom, Raw, Sort, Thread, Value
-from server.commands.search import check_update, esearch, open_context, return_set
-from server.search import uses_modseq
-from server.search_budget import SearchBudget
-from server.session import CommandFailed, Result, Session
-from server.sorting import SORT_KEYS, run_sort, run_thread
+from crispin.protocol import Atom, Raw, Sort, Thread, Value
+from crispin.server.commands.search import check_update, esearch, open_context, return_set
+from crispin.server.search import uses_modseq
+from crispin.server.search_budget import SearchBudget
+from crispin.server.session import CommandFailed, Result, Session
+from crispin.server.sorting import SORT_KEYS, run_sort, run_thread
 
 
 async def sort(session: Session, tag: str, cmd: Sort) -> Result:

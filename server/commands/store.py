@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from protocol import Atom, Store, Value
-from server.access import allowed_flags, current_rights
-from server.outcome import CommandFailed, Result
-from server.session import Session
-from server.sets import compact_set
-from server.view import InvalidSequence
-from storage import InvalidFlag, StoreMode, StoreResult
-from storage import validate_flags as encode_flags
+from crispin.protocol import Atom, Store, Value
+from crispin.server.access import allowed_flags, current_rights
+from crispin.server.outcome import CommandFailed, Result
+from crispin.server.session import Session
+from crispin.server.sets import compact_set
+from crispin.server.view import InvalidSequence
+from crispin.storage import InvalidFlag, StoreMode, StoreResult
+from crispin.storage import validate_flags as encode_flags
 
 MODES: dict[str, StoreMode] = {"": "set", "+": "add", "-": "remove"}
 

@@ -1,6 +1,6 @@
 """The HTTP front end: the API for tests and people, health checks, the OpenAPI document.
 
-Started by ``server.app`` in the same process and event loop as IMAP when ``[http] enabled``
+Started by ``crispin.server.app`` in the same process and event loop as IMAP when ``[http] enabled``
 (see :func:`start_http`); it reaches mail only through the shared ``Store`` and hub.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from server.config import ConfigError, is_loopback_host
-from server.http.api import Disconnector, HttpApi, load_routes
-from server.http.wire import HttpServer
+from crispin.server.config import ConfigError, is_loopback_host
+from crispin.server.http.api import Disconnector, HttpApi, load_routes
+from crispin.server.http.wire import HttpServer
 
 if TYPE_CHECKING:
-    from server.context import ServerContext
+    from crispin.server.context import ServerContext
 
 log = logging.getLogger("crispin.http")
 

@@ -7,14 +7,14 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from server.http.openapi import document
-from server.http.router import API
-from server.http.wire import HttpError, Request, Response
-from server.removal import remove_messages
-from storage import Store
+from crispin.server.http.openapi import document
+from crispin.server.http.router import API
+from crispin.server.http.wire import HttpError, Request, Response
+from crispin.server.removal import remove_messages
+from crispin.storage import Store
 
 if TYPE_CHECKING:
-    from server.http.api import HttpApi
+    from crispin.server.http.api import HttpApi
 
 log = logging.getLogger("crispin.http")
 

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from server.http.router import API
-from server.http.wire import HttpError, Request, Response, error_response
-from storage import (
+from crispin.server.http.router import API
+from crispin.server.http.wire import HttpError, Request, Response, error_response
+from crispin.storage import (
     AlreadyExists,
     HasChildren,
     InvalidFlag,
@@ -26,8 +26,8 @@ from storage import (
 )
 
 if TYPE_CHECKING:
-    from server.context import ServerContext
-    from server.session import Session
+    from crispin.server.context import ServerContext
+    from crispin.server.session import Session
 
 log = logging.getLogger("crispin.http")
 
@@ -75,4 +75,4 @@ class HttpApi:
 
 def load_routes() -> None:
     """Import the handler modules, which register their routes on ``API``."""
-    from server.http import admin, faults, inbox, messages, users  # noqa: F401
+    from crispin.server.http import admin, faults, inbox, messages, users  # noqa: F401

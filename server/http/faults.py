@@ -8,14 +8,14 @@ import logging
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
 
-from server.faults import FaultError, make_fault
-from server.http.lookup import mailbox_or_404, user_or_404
-from server.http.messages import deliver
-from server.http.router import API
-from server.http.wire import HttpError, Request, Response
+from crispin.server.faults import FaultError, make_fault
+from crispin.server.http.lookup import mailbox_or_404, user_or_404
+from crispin.server.http.messages import deliver
+from crispin.server.http.router import API
+from crispin.server.http.wire import HttpError, Request, Response
 
 if TYPE_CHECKING:
-    from server.http.api import HttpApi
+    from crispin.server.http.api import HttpApi
 
 log = logging.getLogger("crispin.faults")
 

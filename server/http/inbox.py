@@ -9,14 +9,14 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from server.http import mime_json
-from server.http.messages import message_part
-from server.http.router import API
-from server.http.sanitize import CSP, safe_document
-from server.http.wire import Request, Response
+from crispin.server.http import mime_json
+from crispin.server.http.messages import message_part
+from crispin.server.http.router import API
+from crispin.server.http.sanitize import CSP, safe_document
+from crispin.server.http.wire import Request, Response
 
 if TYPE_CHECKING:
-    from server.http.api import HttpApi
+    from crispin.server.http.api import HttpApi
 
 PAGE_CSP = ("default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
             "frame-src 'self' about:; img-src 'self' data: blob:; object-src 'none'; "
@@ -25,7 +25,7 @@ PAGE_CSP = ("default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-i
 
 @cache
 def _page() -> bytes:
-    return resources.files("server.http").joinpath("inbox_page.html").read_bytes()
+    return resources.files("crispin.server.http").joinpath("inbox_page.html").read_bytes()
 
 
 @API.route("GET", "/", auth=False)

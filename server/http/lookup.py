@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from server import names
-from server.http.wire import HttpError
-from storage import MailboxInfo, Store, User
+from crispin.server import names
+from crispin.server.http.wire import HttpError
+from crispin.storage import MailboxInfo, Store, User
 
 
 async def user_or_404(store: Store, name: str) -> User:

@@ -13,24 +13,24 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from server import delivery
-from server.delivery import Recipient
-from server.http import mime_json
-from server.http.lookup import mailbox_or_404, user_or_404
-from server.http.router import API
-from server.http.wire import HttpError, Request, Response
-from server.removal import remove_messages
-from storage import Filters, Found, MailboxInfo, Store, User
+from crispin.server import delivery
+from crispin.server.delivery import Recipient
+from crispin.server.http import mime_json
+from crispin.server.http.lookup import mailbox_or_404, user_or_404
+from crispin.server.http.router import API
+from crispin.server.http.wire import HttpError, Request, Response
+from crispin.server.removal import remove_messages
+from crispin.storage import Filters, Found, MailboxInfo, Store, User
 
 if TYPE_CHECKING:
-    from server.http.api import HttpApi
+    from crispin.server.http.api import HttpApi
 
 MAX_PAGE = 1000
 
 
 async def deliver(store: Store, user: User, mailbox: MailboxInfo, raw: bytes,
                   flags: Iterable[str]) -> int:
-    """Take a message in as SMTP does: through :func:`server.delivery.deliver`, the one road
+    """Take a message in as SMTP does: through :func:`crispin.server.delivery.deliver`, the one road
     of SMTP, LMTP and this API (parsed once, stored in one transaction, IDLE woken). Returns
     the UID."""
     recipient = Recipient(user.name, user, mailbox.name, mailbox.id, tuple(flags))

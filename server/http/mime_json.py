@@ -1,7 +1,7 @@
 """A message as JSON for people and tests: header fields, the text and HTML bodies, attachments,
 and the MIME tree (RFC 2045/2046), decoded by the standard library's ``email`` package.
 
-IMAP's own structures (ENVELOPE, BODYSTRUCTURE) stay in ``protocol.mime``; this is the
+IMAP's own structures (ENVELOPE, BODYSTRUCTURE) stay in ``crispin.protocol.mime``; this is the
 friendly form a test asserts on ("the HTML part contains the reset link").
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from server.faults import ACTIONS, SMTP_ACTIONS
+from crispin.server.faults import ACTIONS, SMTP_ACTIONS
 
 JSON = "application/json"
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from server.http.wire import HttpError, Request, Response
+from crispin.server.http.wire import HttpError, Request, Response
 
 RouteHandler = Callable[[Any, Request, dict[str, str]], Awaitable[Response]]
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from server import names
-from server.accounts import create_account
-from server.http.lookup import mailbox_or_404, user_or_404
-from server.http.router import API
-from server.http.wire import HttpError, Request, Response
-from storage import MailboxInfo, Store
+from crispin.server import names
+from crispin.server.accounts import create_account
+from crispin.server.http.lookup import mailbox_or_404, user_or_404
+from crispin.server.http.router import API
+from crispin.server.http.wire import HttpError, Request, Response
+from crispin.storage import MailboxInfo, Store
 
 if TYPE_CHECKING:
-    from server.http.api import HttpApi
+    from crispin.server.http.api import HttpApi
 
 
 def _string(data: dict[str, Any], key: str) -> str:

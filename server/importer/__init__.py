@@ -48,11 +48,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from server.importer.common import ImportedMessage, ImportError_, SkipCallback, to_crlf
-from server.importer.eml import eml_files, read_eml
-from server.importer.maildir import is_maildir, maildir_entries, maildir_subfolders, read_maildir
-from server.importer.mbox import count_mbox, from_line_date, parse_mbox, read_mbox
-from server.importer.progress import Progress
+from crispin.server.importer.common import ImportedMessage, ImportError_, SkipCallback, to_crlf
+from crispin.server.importer.eml import eml_files, read_eml
+from crispin.server.importer.maildir import (
+    is_maildir,
+    maildir_entries,
+    maildir_subfolders,
+    read_maildir,
+)
+from crispin.server.importer.mbox import count_mbox, from_line_date, parse_mbox, read_mbox
+from crispin.server.importer.progress import Progress
 
 __all__ = [
     "ImportError_",

@@ -7,7 +7,13 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from server.importer.common import ImportedMessage, ImportError_, SkipCallback, mtime, to_crlf
+from crispin.server.importer.common import (
+    ImportedMessage,
+    ImportError_,
+    SkipCallback,
+    mtime,
+    to_crlf,
+)
 
 
 def _natural_key(name: str) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from server.importer.common import (
+from crispin.server.importer.common import (
     ANSWERED,
     DELETED,
     DRAFT,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from server.importer.common import (
+from crispin.server.importer.common import (
     ANSWERED,
     DELETED,
     DRAFT,

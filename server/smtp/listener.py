@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.app import Listener
-from server.context import ServerContext
-from server.delivery import Router
-from server.session import Session
-from server.smtp.session import SmtpSession
-from server.stream import StreamProtocol
+from crispin.server.app import Listener
+from crispin.server.context import ServerContext
+from crispin.server.delivery import Router
+from crispin.server.session import Session
+from crispin.server.smtp.session import SmtpSession
+from crispin.server.stream import StreamProtocol
 
 
 @dataclass

@@ -1,12 +1,12 @@
 """SASL PLAIN (RFC 4616) and LOGIN for SMTP AUTH (RFC 4954 §4): the exchange as replies,
-the credentials at the end. The checks themselves are the IMAP ones (:mod:`server.auth`)."""
+the credentials at the end. The checks themselves are the IMAP ones (:mod:`crispin.server.auth`)."""
 
 from __future__ import annotations
 
 import base64
 
-from protocol.smtp import Reply
-from server.auth import SaslError, decode_base64, parse_plain
+from crispin.protocol.smtp import Reply
+from crispin.server.auth import SaslError, decode_base64, parse_plain
 
 CANCELLED = Reply(501, "Authentication cancelled", "5.0.0")
 

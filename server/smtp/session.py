@@ -1,10 +1,10 @@
 """One SMTP, submission or LMTP connection (RFC 5321, RFC 6409, RFC 2033).
 
-The sans-I/O :class:`protocol.smtp.SmtpConnection` frames input and keeps the command order;
+The sans-I/O :class:`crispin.protocol.smtp.SmtpConnection` frames input and keeps the command order;
 this session decides: who may send (AUTH on submission, RFC 6409 §4.3), who receives
-(:class:`server.delivery.Router`), and stores the message through :func:`server.delivery.deliver`
-before answering 250, so nothing answered 250 is lost (RFC 5321 §6.1: the 250 after DATA takes
-the responsibility for the message).
+(:class:`crispin.server.delivery.Router`), and stores the message through
+:func:`crispin.server.delivery.deliver` before answering 250, so nothing answered 250 is lost (RFC
+5321 §6.1: the 250 after DATA takes the responsibility for the message).
 
 Replies are collected and written when the session would wait for input (RFC 2920 §3.1: a
 pipelining server may send replies in groups).
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from protocol.smtp import (
+from crispin.protocol.smtp import (
     Auth,
     AuthResponse,
     BadCommand,
@@ -35,18 +35,18 @@ from protocol.smtp import (
     SmtpConnection,
     SmtpEvent,
 )
-from server.auth import Credentials, plaintext_allowed
-from server.commands.append import Spool
-from server.connection import is_loopback
-from server.delivery import Recipient, RecipientRefused, Router, deliver
-from server.faults import SMTP_ACTIONS, Fault
-from server.smtp.sasl import SaslExchange
-from server.smtp.trace import received_header, with_protocol
-from server.stream import StreamProtocol
-from storage import OverQuota, User
+from crispin.server.auth import Credentials, plaintext_allowed
+from crispin.server.commands.append import Spool
+from crispin.server.connection import is_loopback
+from crispin.server.delivery import Recipient, RecipientRefused, Router, deliver
+from crispin.server.faults import SMTP_ACTIONS, Fault
+from crispin.server.smtp.sasl import SaslExchange
+from crispin.server.smtp.trace import received_header, with_protocol
+from crispin.server.stream import StreamProtocol
+from crispin.storage import OverQuota, User
 
 if TYPE_CHECKING:
-    from server.context import ServerContext
+    from crispin.server.context import ServerContext
 
 log = logging.getLogger("crispin.smtp")
 

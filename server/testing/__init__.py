@@ -15,9 +15,9 @@ from email.message import Message
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.app import RunningServer, start_server
-from server.config import load_config
-from storage import Filters
+from crispin.server.app import RunningServer, start_server
+from crispin.server.config import load_config
+from crispin.storage import Filters
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ class CrispinServer:
     # -- helpers --------------------------------------------------------------------------
     def add_user(self, name: str, password: str = DEFAULT_PASSWORD) -> None:
         """An account as ``crispin user add`` makes it: INBOX and special-use mailboxes."""
-        from server.accounts import create_account
+        from crispin.server.accounts import create_account
 
         ctx = self.running.ctx
         self.call(create_account(ctx.store, ctx.config, name, password))
@@ -140,8 +140,8 @@ class CrispinServer:
     def deliver(self, user: str, message: bytes | str | Message, mailbox: str = "INBOX",
                 flags: Iterable[str] = ()) -> int:
         """Store a message as SMTP delivery would; returns its UID."""
-        from server.http.lookup import mailbox_or_404, user_or_404
-        from server.http.messages import deliver
+        from crispin.server.http.lookup import mailbox_or_404, user_or_404
+        from crispin.server.http.messages import deliver
 
         if isinstance(message, Message):
             raw = message.as_bytes()
@@ -163,8 +163,8 @@ class CrispinServer:
     def messages(self, user: str, mailbox: str | None = "INBOX") -> list[dict[str, Any]]:
         """The mailbox's messages (every mailbox's with None), newest first, as the API lists
         them: uid, flags, subject, from, to, cc, dates, size."""
-        from server.http.lookup import mailbox_or_404, user_or_404
-        from server.http.messages import found_json
+        from crispin.server.http.lookup import mailbox_or_404, user_or_404
+        from crispin.server.http.messages import found_json
 
         store = self.running.ctx.store
 
@@ -182,8 +182,8 @@ class CrispinServer:
                  timeout: float = 10.0) -> list[dict[str, Any]]:
         """Block until ``count`` messages match (woken like IDLE, no polling); the newest
         first. ``TimeoutError`` if they do not arrive within ``timeout`` seconds."""
-        from server.http.lookup import user_or_404
-        from server.http.messages import found_json, wait_for
+        from crispin.server.http.lookup import user_or_404
+        from crispin.server.http.messages import found_json, wait_for
 
         api = self.running.http_api
         assert api is not None
@@ -209,7 +209,7 @@ class CrispinServer:
         """Make IMAP fail on purpose (see ``server/faults.py`` for the actions): e.g.
         ``fault("no", ["SELECT"], code="UNAVAILABLE")``. Returns the fault's id.
         :meth:`smtp_fault` does the same for SMTP."""
-        from server.faults import make_fault
+        from crispin.server.faults import make_fault
 
         fault = make_fault({"action": action, "commands": list(commands), "user": user,
                             "connection": connection, "count": count, "seconds": seconds,
@@ -242,7 +242,7 @@ class CrispinServer:
 
     # -- state ----------------------------------------------------------------------------
     def snapshot(self, name: str = BASELINE) -> None:
-        from server.http.admin import snapshot_as
+        from crispin.server.http.admin import snapshot_as
 
         api = self.running.http_api
         assert api is not None
@@ -250,7 +250,7 @@ class CrispinServer:
 
     def restore(self, name: str = BASELINE) -> None:
         """Back to the snapshot; IMAP connections still open are closed."""
-        from server.http.admin import restore_to
+        from crispin.server.http.admin import restore_to
 
         api = self.running.http_api
         assert api is not None

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.testing import CrispinServer
+from crispin.server.testing import CrispinServer
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -39,8 +39,8 @@ _TAGGED_BAD = re.compile(r"(\S+) S: ([^*+\s]\S*) BAD ")   # peer, tag
 
 def crispin_cli(data_dir: Path, *args: str, stdin: str | None = None,
                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m server.cli ARGS --data-dir DATA_DIR``."""
-    return subprocess.run([sys.executable, "-m", "server.cli", *args, "--data-dir",
+    """Run ``python -m crispin ARGS --data-dir DATA_DIR``."""
+    return subprocess.run([sys.executable, "-m", "crispin", *args, "--data-dir",
                            str(data_dir)], input=stdin, capture_output=True, text=True,
                           cwd=ROOT, timeout=timeout)
 

@@ -129,7 +129,7 @@ def _copy(stream: IO[str], path: Path) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("curl") / "data"
-    r = subprocess.run([sys.executable, "-m", "server.cli", "user", "add", USER,
+    r = subprocess.run([sys.executable, "-m", "crispin", "user", "add", USER,
                         "--password-stdin", "--create", "--data-dir", str(data)],
                        input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT,
                        timeout=30)

@@ -140,7 +140,7 @@ def copy_stream(stream: IO[str], path: Path) -> None:
 @pytest.fixture
 def account(server: ServerProcess, request: pytest.FixtureRequest) -> str:
     name = "m" + re.sub(r"\W", "", request.node.name)[-20:].lower()
-    r = subprocess.run([sys.executable, "-m", "server.cli", "user", "add", name,
+    r = subprocess.run([sys.executable, "-m", "crispin", "user", "add", name,
                         "--password-stdin", "--data-dir", str(server.data_dir)],  # type: ignore[attr-defined]
                        input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT,
                        timeout=30)

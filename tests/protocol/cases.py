@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol import Limits
+from crispin.protocol import Limits
 
 DATA = Path(__file__).parent / "data"
 _ESCAPE = re.compile(r"\\(r|n|x[0-9A-Fa-f]{2})")

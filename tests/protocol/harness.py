@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 from collections.abc import Iterable, Sequence
 
-from protocol import (
+from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from protocol import (
+from crispin.protocol import (
     Authenticate,
     Command,
     Compress,
@@ -49,7 +49,7 @@ from protocol import (
     Unsubscribe,
     serialize_value,
 )
-from protocol.dates import MONTHS
+from crispin.protocol.dates import MONTHS
 
 _SIMPLE = {
     "Capability": b"CAPABILITY", "Noop": b"NOOP", "Logout": b"LOGOUT", "StartTLS": b"STARTTLS",

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from protocol import (
+from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from protocol import format_datetime, parse_date, parse_datetime
+from crispin.protocol import format_datetime, parse_date, parse_datetime
 
 
 def test_parse_date() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import (
+from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import protocol
+from crispin import protocol
 
 FORBIDDEN = {"asyncio", "socket", "ssl", "selectors", "sqlite3", "aiosqlite", "server", "storage"}
 ROOT = Path(protocol.__file__).parent
@@ -15,9 +15,9 @@ def _imports(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name.removeprefix("crispin.").split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(node.module.removeprefix("crispin.").split(".")[0])
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
             names.add("__import__")
     return names

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import decode_mutf7, encode_mutf7
+from crispin.protocol import decode_mutf7, encode_mutf7
 
 EXAMPLES = [
     ("INBOX", b"INBOX"),

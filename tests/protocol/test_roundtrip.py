@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import CommandReceived, Limits, Literal, Mailbox, serialize_value
-from protocol.reader import Reader
+from crispin.protocol import CommandReceived, Limits, Literal, Mailbox, serialize_value
+from crispin.protocol.reader import Reader
 
 from .cases import load
 from .harness import bytewise, feed, whole

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import SequenceSet
+from crispin.protocol import SequenceSet
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from protocol.smtp import (
+from crispin.protocol.smtp import (
     AuthResponse,
     BadCommand,
     CommandReceived,

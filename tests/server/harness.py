@@ -12,8 +12,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.app import RunningServer, start_server
-from server.config import load_config
+from crispin.server.app import RunningServer, start_server
+from crispin.server.config import load_config
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ class ServerThread:
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         # Cheap password hashing: the tests are not about scrypt's cost (production keeps
-        # storage.passwords.SCRYPT_N).
+        # crispin.storage.passwords.SCRYPT_N).
         self.running: RunningServer = self.call(start_server(self.config, scrypt_n=FAST_N))
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
@@ -62,7 +62,7 @@ class ServerThread:
 
     def add_account(self, name: str, password: str = PASSWORD) -> None:
         """An account as `crispin user add` makes it, with its special-use mailboxes."""
-        from server.accounts import create_account
+        from crispin.server.accounts import create_account
 
         self.call(create_account(self.running.ctx.store, self.config, name, password))
 

@@ -17,7 +17,7 @@ MiB = 1024 * 1024
 
 
 def cli(data_dir: Path, *args: str, stdin: str | None = None) -> None:
-    subprocess.run([sys.executable, "-m", "server.cli", *args, "--data-dir", str(data_dir)],
+    subprocess.run([sys.executable, "-m", "crispin", *args, "--data-dir", str(data_dir)],
                    input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=300,
                    check=True)
 

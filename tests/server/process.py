@@ -23,7 +23,7 @@ class ServerProcess:
         full_env.update({"CRISPIN_SMTP_PORT": "0", "CRISPIN_SMTP_SUBMISSION_PORT": "0"})
         full_env.update(env or {})
         where = ["--data-dir", str(data_dir)] if data_dir is not None else []
-        cmd = [sys.executable, "-m", "server.cli", "serve", *where,
+        cmd = [sys.executable, "-m", "crispin", "serve", *where,
                "--port", "0", "--tls-port", "0", *args]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL, text=True, env=full_env,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.mime.textdecode import decode_words
+from crispin.protocol.mime.textdecode import decode_words
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 
@@ -170,8 +170,8 @@ def test_envelope_source_route_and_search_on_parsed_addresses(server: ServerThre
 def test_messages_stored_before_are_recomputed_at_start(tmp_path: Path) -> None:
     """ENVELOPE and the SEARCH address columns are stored at APPEND: messages stored by an
     older Crispin get them recomputed when the server starts."""
-    from server.ingest import analyse
-    from storage import Store
+    from crispin.server.ingest import analyse
+    from crispin.storage import Store
 
     async def store_the_old_way() -> None:
         store = await Store.open(tmp_path / "data")

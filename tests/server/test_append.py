@@ -246,7 +246,7 @@ def test_large_append_is_moved_into_place_not_copied(imap: Any, server: ServerTh
     """Issue 10.4: a message larger than the inline size is hashed while it is spooled and
     its spool file becomes the blob file (same inode): ``blobs.prepare``, which reads a
     body and writes a copy, is not used for it."""
-    import storage.blobs as blobs
+    import crispin.storage.blobs as blobs
 
     prepared: list[object] = []
     real_prepare = blobs.prepare

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server import ingest
+from crispin.server import ingest
 from tests.server.harness import PASSWORD, ServerThread
 
 
@@ -49,7 +49,7 @@ def test_a_large_message_is_parsed_in_a_process_with_the_same_result(
     assert raw.until_tagged(b"a")[-1].startswith(b"a OK")
     # It went through a parse process (no fallback to a thread was logged).
     assert ingest._pool is not None
-    assert not [r for r in caplog.records if r.name == "server.ingest"]
+    assert not [r for r in caplog.records if r.name == "crispin.server.ingest"]
     assert raw.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
     raw.send(b"f FETCH 1 (ENVELOPE BODYSTRUCTURE)\r\n")
     lines = raw.until_tagged(b"f")

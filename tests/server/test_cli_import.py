@@ -22,7 +22,7 @@ MBOX = (
 
 
 def crispin(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "crispin", *args], input=stdin,
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 

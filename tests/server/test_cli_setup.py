@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import version
-from storage import InvalidPassword, Store
-from storage import users as users_mod
-from storage.passwords import hash_password
+from crispin.server.cli import version
+from crispin.storage import InvalidPassword, Store
+from crispin.storage import users as users_mod
+from crispin.storage.passwords import hash_password
 from tests.server.harness import ServerThread
 from tests.server.process import ServerProcess
 
@@ -28,7 +28,7 @@ def crispin(*args: str, cwd: Path = ROOT, stdin: str | None = None
     """``crispin ARGS`` run from ``cwd`` (the checkout on the module path, as if installed)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CRISPIN_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], input=stdin, env=env,
+    return subprocess.run([sys.executable, "-m", "crispin", *args], input=stdin, env=env,
                           capture_output=True, text=True, cwd=cwd, timeout=60)
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def crispin(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     sub, rest = args[:2], args[2:]
-    return subprocess.run([sys.executable, "-m", "server.cli", *sub, "--data-dir", str(data),
+    return subprocess.run([sys.executable, "-m", "crispin", *sub, "--data-dir", str(data),
                            *rest],
                           input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import build_parser, config_from_args
-from server.config import DEFAULTS, ConfigError, load_config
+from crispin.server.cli import build_parser, config_from_args
+from crispin.server.config import DEFAULTS, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,7 @@ def test_user_add_with_an_unrelated_crispin_variable_set(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRISPIN_")}
     env["CRISPIN_TEST_ARTIFACTS"] = str(tmp_path / "artifacts")
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "user", "add", "alice", "--password-stdin",
+        [sys.executable, "-m", "crispin", "user", "add", "alice", "--password-stdin",
          "--create", "--data-dir", str(tmp_path / "data")],
         input="pw\n", capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.returncode == 0, done.stderr

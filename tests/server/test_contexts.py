@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.contexts import MAX_CONTEXTS
+from crispin.server.contexts import MAX_CONTEXTS
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 

@@ -21,7 +21,7 @@ def message(i: int) -> bytes:
 
 def test_sigkill_during_appends_and_stores(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
+    subprocess.run([sys.executable, "-m", "crispin", "user", "add", "kim", "--password-stdin",
                     "--create", "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT,
                    check=True, timeout=60)
     srv = ServerProcess(data)
@@ -97,17 +97,17 @@ def test_sigkill_during_moves_leaves_each_message_in_exactly_one_mailbox(tmp_pat
     """RFC 6851 MOVE is one transaction: after a crash at any moment, every message is in
     the source or in the target, never in both or neither."""
     data = tmp_path / "data"
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
+    subprocess.run([sys.executable, "-m", "crispin", "user", "add", "kim", "--password-stdin",
                     "--create", "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT,
                    check=True, timeout=60)
     total = 600
     mbox = tmp_path / "load.mbox"
     mbox.write_bytes(b"".join(b"From kim Mon Jan  6 10:00:00 2025\n" + message(i).replace(
         b"\r\n", b"\n") + b"\n" for i in range(total)))
-    subprocess.run([sys.executable, "-m", "server.cli", "import", "--user", "kim",
+    subprocess.run([sys.executable, "-m", "crispin", "import", "--user", "kim",
                     "--mailbox", "INBOX", str(mbox), "--data-dir", str(data)], cwd=ROOT,
                    check=True, timeout=120, capture_output=True)
-    subprocess.run([sys.executable, "-m", "server.cli", "mailbox", "create", "kim", "Target",
+    subprocess.run([sys.executable, "-m", "crispin", "mailbox", "create", "kim", "Target",
                     "--data-dir", str(data)], cwd=ROOT, check=True, timeout=60,
                    capture_output=True)
     srv = ServerProcess(data)

@@ -30,7 +30,7 @@ TRIALS = 20
 
 
 def crispin(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args, "--data-dir", str(data)],
+    return subprocess.run([sys.executable, "-m", "crispin", *args, "--data-dir", str(data)],
                           input=stdin, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server import connection
-from server.connection import PACE_BYTES, Connection
+from crispin.server import connection
+from crispin.server.connection import PACE_BYTES, Connection
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 from tests.server.memory import slow_reader
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.cli import main
+from crispin.server.cli import main
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 

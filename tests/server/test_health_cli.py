@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def health(data: Path, port: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", "health", "--data-dir",
+    return subprocess.run([sys.executable, "-m", "crispin", "health", "--data-dir",
                            str(data)], capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "CRISPIN_SERVER_PORT": str(port)})
 

@@ -66,12 +66,12 @@ def test_idle_sees_change_from_another_process(server: ServerThread, tmp_path: P
     code = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"
-        "from storage import Store\n"
+        "from crispin.storage import Store\n"
         "async def main():\n"
         "    s = await Store.open(Path(sys.argv[1]))\n"
         "    u = await s.get_user('alice')\n"
         "    box = await s.get_mailbox(u.id, 'INBOX')\n"
-        "    from server.ingest import deliver\n"
+        "    from crispin.server.ingest import deliver\n"
         "    await deliver(s, box.id, b'Subject: x\\r\\n\\r\\nbody\\r\\n')\n"
         "    await s.close()\n"
         "asyncio.run(main())\n"
@@ -113,9 +113,9 @@ def test_idle_woken_by_commit_report_of_any_write(make_server, monkeypatch) -> N
     """The hub learns of changes from storage's commit reports, not from a list of mutators
     it wraps: even a write storage has no method for wakes the idler, with the poll for
     other processes' changes out of the way."""
-    import server.hub
+    import crispin.server.hub
 
-    monkeypatch.setattr(server.hub, "POLL_INTERVAL", 3600.0)
+    monkeypatch.setattr(crispin.server.hub, "POLL_INTERVAL", 3600.0)
     srv = make_server()
     other = srv.login()
     other.append("INBOX", None, None, MSG)

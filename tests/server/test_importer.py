@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.importer import (
+from crispin.server.importer import (
     ImportedMessage,
     ImportError_,
     Progress,

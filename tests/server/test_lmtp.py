@@ -72,7 +72,7 @@ def test_lmtp_over_unix_socket_with_smtplib(lmtp: ServerThread) -> None:
 
 def test_nothing_answered_250_is_lost_on_sigkill(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
+    subprocess.run([sys.executable, "-m", "crispin", "user", "add", "kim", "--password-stdin",
                     "--create", "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT,
                    check=True, timeout=60)
     srv = ServerProcess(data)

@@ -23,7 +23,7 @@ def children(pid: int) -> set[int]:
 
 def test_parse_processes_end_with_a_killed_server(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim", "--password-stdin",
+    subprocess.run([sys.executable, "-m", "crispin", "user", "add", "kim", "--password-stdin",
                     "--create", "--data-dir", str(data)], input="pw\n", text=True, cwd=ROOT,
                    check=True, timeout=60)
     srv = ServerProcess(data)

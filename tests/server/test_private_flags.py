@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from storage.flags import FLAGGED, SEEN
+from crispin.storage.flags import FLAGGED, SEEN
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 MSG = b"From: alice@example.com\r\nSubject: plan\r\n\r\nthe plan\r\n"
@@ -218,7 +218,7 @@ def test_ownerless_shared_mailbox(shared: ServerThread) -> None:
 
 
 def test_cli_private(shared: ServerThread, capsys: pytest.CaptureFixture[str]) -> None:
-    from server.cli import main
+    from crispin.server.cli import main
 
     data = str(shared.config.data_dir)
     assert main(["mailbox", "private", "--data-dir", data, "alice/Projects"]) == 0

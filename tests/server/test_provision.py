@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.passwords import hash_password
+from crispin.storage.passwords import hash_password
 from tests.server.harness import ServerThread
 from tests.server.process import ServerProcess
 

@@ -46,7 +46,7 @@ def test_ephemeral_server_and_python_snippet() -> None:
     assert command[0] == "crispin"
     imap_port, smtp_port = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", *command[1:], "--host", "127.0.0.1",
+        [sys.executable, "-m", "crispin", *command[1:], "--host", "127.0.0.1",
          "--port", str(imap_port), "--tls-port", "0"],
         env={**env, "PATH": "/usr/bin:/bin", "CRISPIN_SMTP_PORT": str(smtp_port),
              "CRISPIN_SMTP_SUBMISSION_PORT": "0"},

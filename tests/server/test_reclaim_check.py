@@ -66,12 +66,12 @@ def test_vanished_earlier_after_tombstones_compacted(server: ServerThread) -> No
 
 
 def crispin(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "crispin", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=120)
 
 
 def add_user(data: Path) -> None:
-    subprocess.run([sys.executable, "-m", "server.cli", "user", "add", "kim",
+    subprocess.run([sys.executable, "-m", "crispin", "user", "add", "kim",
                     "--password-stdin", "--create", "--data-dir", str(data)], input="pw\n",
                    text=True, cwd=ROOT, check=True, timeout=60, capture_output=True)
 

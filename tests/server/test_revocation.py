@@ -24,7 +24,7 @@ BOX = b'"Other Users/alice/Rev-x"'
 def cli(server: ServerThread, *args: str, stdin: str | None = None) -> None:
     """``crispin …`` in another process, on the running server's database."""
     result = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args[:2], "--data-dir",
+        [sys.executable, "-m", "crispin", *args[:2], "--data-dir",
          str(server.config.data_dir), *args[2:]],
         input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -121,16 +121,16 @@ def test_parser_bug_is_answered_bad_and_logged(server: ServerThread, monkeypatch
     traceback reaches the log instead of vanishing into "Invalid command"."""
     import logging
 
-    import protocol.connection
+    import crispin.protocol.connection
 
-    real = protocol.connection.parse_command
+    real = crispin.protocol.connection.parse_command
 
     def broken(buf: bytes, *args, **kwargs):  # type: ignore[no-untyped-def]
         if b"XYZZY" in buf:
             raise ZeroDivisionError("parser bug for the test")
         return real(buf, *args, **kwargs)
 
-    monkeypatch.setattr(protocol.connection, "parse_command", broken)
+    monkeypatch.setattr(crispin.protocol.connection, "parse_command", broken)
     caplog.set_level(logging.ERROR, logger="crispin")
     raw = server.raw()
     assert raw.command(b"a1", b"NOOP XYZZY")[-1].startswith(b"a1 BAD")

@@ -10,19 +10,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from protocol import SequenceSet
-from protocol.mime import parse_message
-from server.search import (
+from crispin.protocol import SequenceSet
+from crispin.protocol.mime import parse_message
+from crispin.server.search import (
     msn_criterion,
     search_columns,
     to_numbers,
     uid_criterion,
     uids_criterion,
 )
-from server.view import View
-from storage import MailboxInfo
-from storage.messages import PARSED_COLUMNS
-from storage.search import UidIn
+from crispin.server.view import View
+from crispin.storage import MailboxInfo
+from crispin.storage.messages import PARSED_COLUMNS
+from crispin.storage.search import UidIn
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 # 1: plain, \Seen

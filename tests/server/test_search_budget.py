@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from server.outcome import CommandFailed
-from server.search_budget import within
+from crispin.server.outcome import CommandFailed
+from crispin.server.search_budget import within
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 
@@ -90,7 +90,7 @@ def test_sort_and_thread_are_within_the_same_budget(make_server) -> None:  # typ
 
 
 def test_threading_stops_at_the_deadline() -> None:
-    """THREAD's own pass over the matches (server.sorting) is bounded by the same time."""
+    """THREAD's own pass over the matches (crispin.server.sorting) is bounded by the same time."""
     assert list(within(range(1000), time.monotonic() + 60)) == list(range(1000))
     with pytest.raises(CommandFailed) as exc:
         list(within(range(1000), time.monotonic() - 1))

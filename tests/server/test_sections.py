@@ -1,4 +1,4 @@
-"""The per-command BODY[section] fast paths give exactly what protocol.mime gives."""
+"""The per-command BODY[section] fast paths give exactly what crispin.protocol.mime gives."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from protocol import BodySection
-from protocol.mime import fetch_section, parse_message, part_tree_to_bytes
-from server.sections import SectionPlan
-from storage.models import MessageRecord
+from crispin.protocol import BodySection
+from crispin.protocol.mime import fetch_section, parse_message, part_tree_to_bytes
+from crispin.server.sections import SectionPlan
+from crispin.storage.models import MessageRecord
 
 CORPUS = sorted((Path(__file__).resolve().parents[1] / "protocol" / "mime" / "corpus")
                 .glob("*.eml"))

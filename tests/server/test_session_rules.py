@@ -1,4 +1,4 @@
-"""The RFC 3501 §7.4.1 rules stated once (``server.command_spec``, the command table) and
+"""The RFC 3501 §7.4.1 rules stated once (``crispin.server.command_spec``, the command table) and
 applied by the session to every command; a failure of the session's sync never hidden
 (issue 10, "One place for each rule"; point 15)."""
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-import protocol as p
-from server.command_spec import Expunges
-from server.commands import TABLE
-from server.view import View
+import crispin.protocol as p
+from crispin.server.command_spec import Expunges
+from crispin.server.commands import TABLE
+from crispin.server.view import View
 from tests.server.harness import ServerThread
 from tests.server.test_select import Imap, client_factory, fill, message
 
@@ -60,7 +60,7 @@ def test_the_session_does_not_import_the_handlers() -> None:
     for module in ("session", "context", "connection", "outcome", "command_spec"):
         tree = ast.parse((COMMANDS_DIR.parent / f"{module}.py").read_text())
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-        assert not any(m and m.startswith("server.commands") for m in imported), module
+        assert not any(m and m.startswith("crispin.server.commands") for m in imported), module
 
 
 def test_own_store_not_echoed_but_anothers_change_in_between_is(imap: Any) -> None:

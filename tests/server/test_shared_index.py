@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from server.session import Session
+from crispin.server.session import Session
 from tests.server.harness import ServerThread
 from tests.server.test_select import Imap, client_factory, fill, message
 

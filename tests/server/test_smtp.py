@@ -244,7 +244,7 @@ def test_idle_session_sees_smtp_delivery(mail: ServerThread) -> None:
 
 
 def test_pytest_plugin_server_takes_smtp_on_a_free_port(tmp_path: Path) -> None:
-    from server.testing import CrispinServer
+    from crispin.server.testing import CrispinServer
 
     srv = CrispinServer(tmp_path / "data").start()
     try:

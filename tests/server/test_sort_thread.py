@@ -206,8 +206,8 @@ def test_messages_stored_before_the_keys_get_them(server: ServerThread) -> None:
     """Messages stored without SORT keys (every row of a database from before migration
     8 has ``sort_version`` 0) are keyed from their stored header before a SORT: one kept
     inside the database, one in a file."""
-    from server.ingest import analyse
-    from storage.sorting import SORT_KEYS
+    from crispin.server.ingest import analyse
+    from crispin.storage.sorting import SORT_KEYS
 
     store = server.running.ctx.store
 
@@ -273,8 +273,8 @@ def test_sort_modseq(raw: RawClient) -> None:
 def test_server_start_fills_missing_keys(tmp_path: Path) -> None:
     """After an upgrade (rows with ``sort_version`` 0), the server fills the keys in the
     background at start, before anyone sorts."""
-    from server.ingest import analyse
-    from storage.sorting import SORT_KEYS
+    from crispin.server.ingest import analyse
+    from crispin.storage.sorting import SORT_KEYS
 
     first = ServerThread(tmp_path / "data")
     first.add_user("alice")

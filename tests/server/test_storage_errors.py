@@ -1,5 +1,5 @@
 """Every storage error answered with its RFC 5530 code, from one table
-(``server.storage_errors``), and a storage lock timeout answered ``NO [UNAVAILABLE]`` on a
+(``crispin.server.storage_errors``), and a storage lock timeout answered ``NO [UNAVAILABLE]`` on a
 real connection (issue 9 point 10)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from server.storage_errors import STORAGE_ERRORS, answer_for, failure
-from storage import (
+from crispin.server.storage_errors import STORAGE_ERRORS, answer_for, failure
+from crispin.storage import (
     AlreadyExists,
     Busy,
     HasChildren,
@@ -24,7 +24,7 @@ from storage import (
     StorageError,
     TimeLimitExceeded,
 )
-from storage.store import DB_FILE
+from crispin.storage.store import DB_FILE
 from tests.server.test_select import Imap, fill
 
 EXPECTED: list[tuple[type[StorageError], str, str | None]] = [
@@ -55,7 +55,7 @@ def test_each_storage_error_has_its_answer(error: type[StorageError], status: st
 
 
 def test_the_table_covers_every_storage_error() -> None:
-    import storage.errors as errors
+    import crispin.storage.errors as errors
 
     classes = {c for c in vars(errors).values()
                if isinstance(c, type) and issubclass(c, StorageError)}

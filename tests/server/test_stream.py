@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from server.stream import StreamProtocol
+from crispin.server.stream import StreamProtocol
 
 
 class _Transport(asyncio.Transport):

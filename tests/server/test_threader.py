@@ -3,8 +3,8 @@ by hand, and on shapes that would break a recursive implementation."""
 
 from __future__ import annotations
 
-from server.threader import ordered_subject, references, refs, render
-from storage.sorting import ThreadRow
+from crispin.server.threader import ordered_subject, references, refs, render
+from crispin.storage.sorting import ThreadRow
 
 
 def rows(*specs: tuple[str, int, str | None, str]) -> list[tuple[ThreadRow, int]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from server.tls import ensure_certificate
+from crispin.server.tls import ensure_certificate
 
 
 def names(path: Path) -> list[str]:

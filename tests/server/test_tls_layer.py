@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.tls import ensure_certificate, server_context
-from server.tls_layer import TLSClosed, TLSLayer
+from crispin.server.tls import ensure_certificate, server_context
+from crispin.server.tls_layer import TLSClosed, TLSLayer
 
 
 class _Client:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from server.trace import Tracer
+from crispin.server.trace import Tracer
 from tests.server.harness import PASSWORD
 
 

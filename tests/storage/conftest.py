@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Store, User
+from crispin.storage import Store, User
 
 from .helpers import FAST_N
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import (
+from crispin.storage import (
     AlreadyExists,
     HasChildren,
     InvalidName,
@@ -13,8 +13,8 @@ from storage import (
     Store,
     User,
 )
-from storage.acl import ALL_RIGHTS, InvalidRights, normalise_rights, with_obsolete_rights
-from storage.models import AclEntry
+from crispin.storage.acl import ALL_RIGHTS, InvalidRights, normalise_rights, with_obsolete_rights
+from crispin.storage.models import AclEntry
 
 from .helpers import query
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage import MailboxInfo, Store, User
+from crispin.storage import MailboxInfo, Store, User
 
 from .helpers import query, raw_connect
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from storage import ChangeKind, CommitReport, MailboxChange, NotFound, Store, User
+from crispin.storage import ChangeKind, CommitReport, MailboxChange, NotFound, Store, User
 
 from .helpers import raw_connect
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import AlreadyExists, Busy, NotFound, StorageError, Store, User
+from crispin.storage import AlreadyExists, Busy, NotFound, StorageError, Store, User
 
 from .helpers import FAST_N, db_path, query, raw_connect
 
@@ -150,7 +150,7 @@ async def test_other_process_writes_while_open(store: Store) -> None:
     code = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"
-        "from storage import Store\n"
+        "from crispin.storage import Store\n"
         "async def main():\n"
         f"    s = await Store.open(Path(sys.argv[1]), scrypt_n={FAST_N})\n"
         "    await s.create_user('cli-user', 'pw')\n"
@@ -201,7 +201,7 @@ async def test_answered_writes_survive_kill_9(tmp_path: Path) -> None:
     code = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"
-        "from storage import Store\n"
+        "from crispin.storage import Store\n"
         "async def main():\n"
         f"    s = await Store.open(Path(sys.argv[1]), scrypt_n={FAST_N})\n"
         "    u = await s.create_user('alice', 'pw')\n"

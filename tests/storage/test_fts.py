@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 import sqlite3
 
-from storage import MailboxInfo, Store, User
-from storage.search import TextContains, compile_search
+from crispin.storage import MailboxInfo, Store, User
+from crispin.storage.search import TextContains, compile_search
 
 from .helpers import query
 from .test_search import BASE

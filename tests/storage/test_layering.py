@@ -15,9 +15,9 @@ def imported_roots(path: Path) -> set[str]:
     roots: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            roots.update(alias.name.removeprefix("crispin.").split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
+            roots.add(node.module.removeprefix("crispin.").split(".")[0])
     return roots
 
 
@@ -34,7 +34,7 @@ def test_storage_imports_only_stdlib() -> None:
 def test_server_uses_only_the_public_surface() -> None:
     """The server imports from ``storage`` only what its ``__all__`` lists (issue 10, "one
     place for each rule"): never ``storage.<module>`` directly."""
-    import storage
+    from crispin import storage
 
     public = set(storage.__all__)
     files = sorted((STORAGE.parent / "server").rglob("*.py"))
@@ -42,10 +42,11 @@ def test_server_uses_only_the_public_surface() -> None:
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
-                names = [a.name for a in node.names if a.name.split(".")[0] == "storage"]
-                assert all(n == "storage" for n in names), (path, node.lineno, names)
+                names = [a.name for a in node.names
+                         if a.name.removeprefix("crispin.").split(".")[0] == "storage"]
+                assert all(n == "crispin.storage" for n in names), (path, node.lineno, names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
-                    and node.module.split(".")[0] == "storage":
-                assert node.module == "storage", (path, node.lineno, node.module)
+                    and node.module.removeprefix("crispin.").split(".")[0] == "storage":
+                assert node.module == "crispin.storage", (path, node.lineno, node.module)
                 private = {a.name for a in node.names} - public
                 assert not private, (path, node.lineno, private)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import (
+from crispin.storage import (
     DELIMITER,
     AlreadyExists,
     HasChildren,

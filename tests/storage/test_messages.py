@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import (
+from crispin.storage import (
     InvalidFlag,
     MailboxInfo,
     MessageState,
@@ -18,7 +18,7 @@ from storage import (
     Store,
     User,
 )
-from storage import flags as flagmod
+from crispin.storage import flags as flagmod
 
 from .helpers import query
 

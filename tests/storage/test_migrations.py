@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import SchemaTooNew, Store, migrations
-from storage.migrations import LATEST_VERSION, MIGRATIONS, migrate, split_statements
+from crispin.storage import SchemaTooNew, Store, migrations
+from crispin.storage.migrations import LATEST_VERSION, MIGRATIONS, migrate, split_statements
 
 from .helpers import FAST_N, db_path, query
 

@@ -10,10 +10,10 @@ import sqlite3
 
 import pytest
 
-from storage import MailboxInfo, Store, User
-from storage import search as s
-from storage.flags import DELETED, FLAGGED, SEEN
-from storage.migrations import MIGRATIONS, migrate
+from crispin.storage import MailboxInfo, Store, User
+from crispin.storage import search as s
+from crispin.storage.flags import DELETED, FLAGGED, SEEN
+from crispin.storage.migrations import MIGRATIONS, migrate
 
 from .helpers import query
 
@@ -264,7 +264,7 @@ def test_migration_4_backfills(tmp_path) -> None:
     """A version-3 database with messages upgrades: shared_modseq = modseq, mask 1."""
     conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
     for version, script in MIGRATIONS[:3]:
-        from storage.migrations import split_statements
+        from crispin.storage.migrations import split_statements
 
         for statement in split_statements(script):
             conn.execute(statement)

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from storage import MailboxInfo, NotFound, OverQuota, Store, User
-from storage.models import Quota, QuotaResource
+from crispin.storage import MailboxInfo, NotFound, OverQuota, Store, User
+from crispin.storage.models import Quota, QuotaResource
 
 from .helpers import query
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from storage import Store, TimeLimitExceeded
+from crispin.storage import Store, TimeLimitExceeded
 
 ENDLESS = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)"
            " SELECT count(*) FROM n")

@@ -10,8 +10,8 @@ import string
 import threading
 from pathlib import Path
 
-from storage import MailboxInfo, Store, User
-from storage.search import TextContains
+from crispin.storage import MailboxInfo, Store, User
+from crispin.storage.search import TextContains
 
 from .helpers import db_path, query
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import AlreadyExists, InvalidName, NotFound, Store, User
+from crispin.storage import AlreadyExists, InvalidName, NotFound, Store, User
 
 from .helpers import insert_message, query, raw_connect
 

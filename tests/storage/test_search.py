@@ -1,4 +1,4 @@
-"""storage.search: the neutral criteria tree compiled to one SQL query (RFC 3501 §6.4.4
+"""crispin.storage.search: the neutral criteria tree compiled to one SQL query (RFC 3501 §6.4.4
 semantics without IMAP syntax), against a store with appended messages."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from storage import MailboxInfo, Store, User, migrations
-from storage import flags as fl
-from storage.search import (
+from crispin.storage import MailboxInfo, Store, User, migrations
+from crispin.storage import flags as fl
+from crispin.storage.search import (
     All,
     And,
     Criterion,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import InvalidName, NotFound, Store, User
+from crispin.storage import InvalidName, NotFound, Store, User
 
 
 async def test_subscribe_and_list_sorted(store: Store, user: User) -> None:

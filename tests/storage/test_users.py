@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import AlreadyExists, InvalidName, NotFound, Store, User, passwords
+from crispin.storage import AlreadyExists, InvalidName, NotFound, Store, User, passwords
 
 from .helpers import FAST_N, db_path, insert_message, query
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Callable
 
-from protocol.mime import parse_message
-from protocol.mime.addresses import MAX_ADDRESSES
-from protocol.mime.headers import MAX_FIELDS, Headers, header_bounds
-from protocol.mime.parttree import Part
-from protocol.mime.searchtext import body_text, header_text
-from protocol.mime.walker import MAX_TOTAL_PARTS, parse_tree
+from crispin.protocol.mime import parse_message
+from crispin.protocol.mime.addresses import MAX_ADDRESSES
+from crispin.protocol.mime.headers import MAX_FIELDS, Headers, header_bounds
+from crispin.protocol.mime.parttree import Part
+from crispin.protocol.mime.searchtext import body_text, header_text
+from crispin.protocol.mime.walker import MAX_TOTAL_PARTS, parse_tree
 
 
 def many_parts(groups: int, per: int = 1000) -> bytes:

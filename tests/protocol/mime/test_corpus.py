@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from protocol.mime import body_text, fetch_section, parse_message
+from crispin.protocol.mime import body_text, fetch_section, parse_message
 
 from .corpus_format import CORPUS, load, names
 from .syntax import check_body, check_envelope, read

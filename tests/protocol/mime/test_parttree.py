@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.mime import (
+from crispin.protocol.mime import (
     Part,
     fetch_section,
     find_part,

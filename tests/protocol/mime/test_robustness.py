@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.mime import (
+from crispin.protocol.mime import (
     Part,
     body_text,
     fetch_section,
@@ -14,7 +14,7 @@ from protocol.mime import (
     part_tree_from_bytes,
     part_tree_to_bytes,
 )
-from protocol.mime.walker import MAX_DEPTH
+from crispin.protocol.mime.walker import MAX_DEPTH
 
 from .corpus_format import CORPUS, names
 from .syntax import check_body, check_envelope, read

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from protocol.mime import body_text, header_text, parse_message
-from protocol.mime.textdecode import decode_words
+from crispin.protocol.mime import body_text, header_text, parse_message
+from crispin.protocol.mime.textdecode import decode_words
 
 
 def _body(raw: bytes) -> str:

@@ -7,8 +7,8 @@ import calendar
 
 import pytest
 
-from protocol.mime.headers import Headers
-from protocol.mime.sortkeys import (
+from crispin.protocol.mime.headers import Headers
+from crispin.protocol.mime.sortkeys import (
     address_key,
     base_subject,
     casemap,

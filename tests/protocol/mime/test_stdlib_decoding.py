@@ -13,9 +13,9 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.mime import body_text, header_text, parse_message
-from protocol.mime.params import parse_content_type, text_charset
-from protocol.mime.textdecode import MAX_RUN_WORDS, decode_words
+from crispin.protocol.mime import body_text, header_text, parse_message
+from crispin.protocol.mime.params import parse_content_type, text_charset
+from crispin.protocol.mime.textdecode import MAX_RUN_WORDS, decode_words
 
 
 def test_character_split_across_encoded_words() -> None:

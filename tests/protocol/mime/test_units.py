@@ -6,12 +6,12 @@ import datetime
 
 import pytest
 
-from protocol.mime import parse_date_sent
-from protocol.mime.addresses import address_list
-from protocol.mime.headers import header_bounds, split_fields
-from protocol.mime.imapstr import nstring, string
-from protocol.mime.params import parse_content_type, parse_disposition, parse_language
-from protocol.mime.searchtext import address_text
+from crispin.protocol.mime import parse_date_sent
+from crispin.protocol.mime.addresses import address_list
+from crispin.protocol.mime.headers import header_bounds, split_fields
+from crispin.protocol.mime.imapstr import nstring, string
+from crispin.protocol.mime.params import parse_content_type, parse_disposition, parse_language
+from crispin.protocol.mime.searchtext import address_text
 
 
 @pytest.mark.parametrize(

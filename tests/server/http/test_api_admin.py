@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ConfigError
+from crispin.server.config import ConfigError
 from tests.server.harness import ServerThread
 from tests.server.http.conftest import Api, http_server_thread
 from tests.server.http.test_api_messages import deliver, simple
@@ -94,7 +94,7 @@ def test_restore_while_writing(http_server: ServerThread, api: Api) -> None:
 
     async def race() -> None:
         inbox = await store.get_mailbox((await store.get_user("alice")).id, "INBOX")  # type: ignore[union-attr]
-        from server.ingest import deliver as ingest
+        from crispin.server.ingest import deliver as ingest
 
         appends = [ingest(store, inbox.id, simple(f"m{i}")) for i in range(20)]  # type: ignore[union-attr]
         snapshot = http_server.running.http_api.snapshots["s"]  # type: ignore[union-attr]

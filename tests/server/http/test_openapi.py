@@ -7,8 +7,8 @@ import json
 import re
 from typing import Any
 
-from server.http.api import load_routes
-from server.http.router import API
+from crispin.server.http.api import load_routes
+from crispin.server.http.router import API
 from tests.server.harness import ServerThread
 from tests.server.http.conftest import Api, Reply
 from tests.server.http.test_api_messages import MULTIPART

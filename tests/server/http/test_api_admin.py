@@ -11,7 +11,7 @@ import pytest
 from crispin.server.config import ConfigError
 from tests.server.harness import ServerThread
 from tests.server.http.conftest import Api, http_server_thread
-from tests.server.http.test_api_messages import deliver, simple
+from tests.server.http.helpers import deliver, simple
 
 
 def test_health(api: Api) -> None:

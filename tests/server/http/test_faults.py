@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import imaplib
 import socket
-from typing import Any
 
 import imapclient
 import pytest
 
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 from tests.server.http.conftest import Api
-from tests.server.http.test_api_messages import deliver, simple
-
-
-def arm(api: Api, **fault: Any) -> dict[str, Any]:
-    reply = api.request("POST", "/api/faults", fault)
-    assert reply.status == 201, reply.body
-    result: dict[str, Any] = reply.json()
-    return result
-
-
-def history(api: Api) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = api.get("/api/faults").json()["history"]
-    return result
+from tests.server.http.helpers import arm, deliver, history, simple
 
 
 def logged_in_raw(srv: ServerThread, user: str = "alice") -> RawClient:

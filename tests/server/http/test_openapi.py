@@ -11,7 +11,7 @@ from crispin.server.http.api import load_routes
 from crispin.server.http.router import API
 from tests.server.harness import ServerThread
 from tests.server.http.conftest import Api, Reply
-from tests.server.http.test_api_messages import MULTIPART
+from tests.server.http.helpers import MULTIPART
 
 
 def check(schema: dict[str, Any], value: Any, where: str = "$") -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.server.harness import PASSWORD, ServerThread
 from tests.server.http.conftest import Api, http_server_thread
-from tests.server.http.test_faults import arm, history
+from tests.server.http.helpers import arm, history
 
 MESSAGE = (b"From: app@example.com\r\nTo: alice@example.com\r\nSubject: Order 42\r\n\r\n"
            b"Thank you for your order.\r\n")

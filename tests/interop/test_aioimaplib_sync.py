@@ -22,7 +22,7 @@ from aioimaplib import IMAP4, Response
 
 from tests.interop import messages
 from tests.interop.conftest import InteropServer
-from tests.server.test_client_sequences import parse_data, uid_set
+from tests.server.response_grammar import parse_data, uid_set
 
 T = TypeVar("T")
 STEP = 10  # seconds for any one client call

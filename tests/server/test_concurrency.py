@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.server.harness import ServerThread
-from tests.server.test_select import (
+from tests.server.imap_client import (
     Imap,
     client_factory,
     fill,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.server.harness import ServerThread
-from tests.server.test_select import Imap, client_factory, fill, flags_of, message
+from tests.server.imap_client import Imap, client_factory, fill, flags_of, message
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from tests.protocol.mime.corpus_format import load, names
 from tests.server.harness import ServerThread
-from tests.server.test_select import (
+from tests.server.imap_client import (
     Imap,
     client_factory,
     corpus,

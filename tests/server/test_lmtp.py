@@ -15,7 +15,7 @@ import pytest
 
 from tests.server.harness import ServerThread
 from tests.server.process import ServerProcess
-from tests.server.test_smtp import MESSAGE, fetch_all, read_replies, split_received
+from tests.server.smtp_helpers import MESSAGE, fetch_all, read_replies, split_received
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from crispin.server.command_spec import Expunges
 from crispin.server.commands import TABLE
 from crispin.server.view import View
 from tests.server.harness import ServerThread
-from tests.server.test_select import Imap, client_factory, fill, message
+from tests.server.imap_client import Imap, client_factory, fill, message
 
 COMMANDS_DIR = Path(__file__).resolve().parents[2] / "server" / "commands"
 

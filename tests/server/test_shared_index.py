@@ -15,7 +15,7 @@ import pytest
 
 from crispin.server.session import Session
 from tests.server.harness import ServerThread
-from tests.server.test_select import Imap, client_factory, fill, message
+from tests.server.imap_client import Imap, client_factory, fill, message
 
 
 @pytest.fixture

@@ -4,23 +4,20 @@ RFC 3207, RFC 4954, RFC 2920)."""
 from __future__ import annotations
 
 import smtplib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.server.harness import PASSWORD, ServerThread
-
-MESSAGE = (b"From: Sender <sender@example.org>\r\n"
-           b"To: alice@example.com\r\n"
-           b"Subject: hello over SMTP\r\n"
-           b"Message-ID: <smtp-1@example.org>\r\n"
-           b"\r\n"
-           b"First line.\r\n"
-           b".A line that starts with a dot.\r\n"
-           b"..Two dots.\r\n"
-           b"\xc3\xa9t\xc3\xa9 8-bit text\r\n")
+from tests.server.smtp_helpers import (
+    MESSAGE,
+    fetch_all,
+    raw_session,
+    read_replies,
+    smtp_port,
+    split_received,
+)
 
 
 @pytest.fixture
@@ -32,31 +29,6 @@ def mail(tmp_path: Path) -> Iterator[ServerThread]:
         yield srv
     finally:
         srv.stop()
-
-
-def smtp_port(srv: ServerThread, kind: str = "smtp") -> int:
-    return srv.running.mail_port(kind)
-
-
-def fetch_all(srv: ServerThread, user: str = "alice", mailbox: str = "INBOX") -> list[bytes]:
-    imap = srv.login(user)
-    try:
-        typ, _ = imap.select(f'"{mailbox}"')
-        assert typ == "OK", mailbox
-        typ, data = imap.uid("FETCH", "1:*", "(BODY.PEEK[])")
-        assert typ == "OK"
-        return [part[1] for part in data if isinstance(part, tuple)]
-    finally:
-        imap.logout()
-
-
-def split_received(raw: bytes) -> tuple[bytes, bytes]:
-    """(the Received: header Crispin added, the message as sent)."""
-    assert raw.startswith(b"Received: from "), raw[:200]
-    end = raw.index(b"\r\n", 0)
-    while raw[end + 2:end + 3] in (b"\t", b" "):
-        end = raw.index(b"\r\n", end + 2)
-    return raw[:end + 2], raw[end + 2:]
 
 
 def test_smtplib_plain_delivery_read_back_byte_for_byte(mail: ServerThread) -> None:
@@ -152,30 +124,6 @@ def test_auth_login_mechanism_and_starttls_submission(mail: ServerThread) -> Non
         smtp.sendmail("alice@example.com", ["alice@example.com"], MESSAGE)
     trace, rest = split_received(fetch_all(mail)[0])
     assert rest == MESSAGE and b"with ESMTPA" in trace
-
-
-def raw_session(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    assert sock.recv(1024).startswith(b"220 ")
-    return sock
-
-
-def read_replies(sock: socket.socket, count: int) -> list[bytes]:
-    """``count`` complete replies (multi-line ones joined)."""
-    buf = b""
-    replies: list[bytes] = []
-    while len(replies) < count:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed after {replies!r} {buf!r}"
-        buf += chunk
-        while b"\r\n" in buf and len(replies) < count:
-            line, buf = buf.split(b"\r\n", 1)
-            if len(replies) == 0 or not getattr(read_replies, "_cont", False):
-                replies.append(line)
-            else:
-                replies[-1] += b"\n" + line
-            read_replies._cont = line[3:4] == b"-"  # type: ignore[attr-defined]
-    return replies
 
 
 def test_pipelined_transaction_in_one_write(mail: ServerThread) -> None:

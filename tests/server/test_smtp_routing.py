@@ -6,7 +6,7 @@ from __future__ import annotations
 import smtplib
 
 from tests.server.harness import ServerThread
-from tests.server.test_smtp import (
+from tests.server.smtp_helpers import (
     MESSAGE,
     fetch_all,
     raw_session,

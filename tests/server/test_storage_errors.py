@@ -25,7 +25,7 @@ from crispin.storage import (
     TimeLimitExceeded,
 )
 from crispin.storage.store import DB_FILE
-from tests.server.test_select import Imap, fill
+from tests.server.imap_client import Imap, fill
 
 EXPECTED: list[tuple[type[StorageError], str, str | None]] = [
     (NotFound, "NO", "NONEXISTENT"),

@@ -9,8 +9,7 @@ import sqlite3
 from crispin.storage import MailboxInfo, Store, User
 from crispin.storage.search import TextContains, compile_search
 
-from .helpers import query
-from .test_search import BASE
+from .helpers import BASE, query
 
 # Characters whose case folding changes length or is not one-to-one (ß, ẞ, İ, dotless i,
 # final sigma), and the FTS5 and LIKE specials.

@@ -30,9 +30,7 @@ from crispin.storage.search import (
     search,
 )
 
-from .helpers import FAST_N, insert_message, query
-
-BASE = {"envelope": b"(ENV)", "bodystructure": b"(BS)", "body_simple": b"(B)"}
+from .helpers import BASE, FAST_N, insert_message, query
 
 
 def parsed(

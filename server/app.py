@@ -264,7 +264,8 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
     mail_in: MailIn | None = None
     try:
         await _start_checks(store)
-        ctx = ServerContext(config, store, server_context(cert), hub, COMMANDS)
+        ctx = ServerContext(config, store, server_context(cert), hub, COMMANDS,
+                            tls_server_end_point=cert.end_point_binding())
         await provision_users(store, config)
         await preload(store, config)
         if config.get("test", "auth") == "any":

@@ -19,7 +19,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from crispin.storage import AlreadyExists, InvalidName, Store, User
+from crispin.storage import (
+    SCRAM_ITERATIONS,
+    AlreadyExists,
+    InvalidName,
+    SASLprepError,
+    ScramKeys,
+    Store,
+    User,
+    saslprep,
+)
 
 
 class SaslError(Exception):
@@ -156,6 +165,27 @@ class Authenticator:
             return await self._store.get_user(name)
         except (InvalidName, ValueError):
             return None
+
+    async def scram_keys(self, name: str) -> tuple[User | None, ScramKeys, str]:
+        """The user a SCRAM client names and their keys; for an unknown user, or one whose
+        keys are not derived yet, None and made-up keys whose salt is stable per name, so
+        the exchange looks the same and fails at the proof (RFC 5802 §9), and why.
+
+        RFC 5802 §5.1: the name is looked up as sent, then SASLprep'ed (as a query)."""
+        found = await self._store.scram_keys(name)
+        if found is None:
+            try:
+                prepared = saslprep(name, stored=False)
+            except SASLprepError:
+                prepared = name
+            if prepared != name:
+                found = await self._store.scram_keys(prepared)
+        if found is not None and found[1] is not None:
+            return found[0], found[1], ""
+        why = "unknown user" if found is None else "no SCRAM keys yet"
+        salt = hmac.new(self._key, b"scram-salt\0" + name.encode("utf-8", "surrogateescape"),
+                        hashlib.sha256).digest()[:16]
+        return None, ScramKeys(salt, SCRAM_ITERATIONS, os.urandom(32), os.urandom(32)), why
 
     def forget(self, name: str) -> None:
         self._cache.pop(name, None)

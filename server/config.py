@@ -38,6 +38,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "cache_ttl": 300.0,
         "create_starter_account": True,
         "admins": "",
+        "oauth_tokens": "",
+        "oauth_introspection_url": "",
+        "oauth_client_id": "",
+        "oauth_client_secret": "",
+        "oauth_username_field": "username",
+        "oauth_scope": "",
+        "oauth_openid_configuration": "",
     },
     "database": {
         "readers": 4,

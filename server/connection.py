@@ -89,6 +89,15 @@ class Connection:
     def peer_is_loopback(self) -> bool:
         return self._loopback
 
+    def channel_bindings(self) -> dict[str, bytes]:
+        """The channel binding types (RFC 5056, RFC 5929) of this connection and their data,
+        for SCRAM-SHA-256-PLUS; empty without TLS."""
+        if not self._tls:
+            return {}
+        found = {"tls-server-end-point": self.ctx.tls_server_end_point,
+                 "tls-unique": self.stream.tls_unique()}
+        return {name: data for name, data in found.items() if data}
+
     def send(self, response: Response) -> None:
         self.write(self.proto.send(response))
 

@@ -8,13 +8,14 @@ import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crispin.protocol import Atom, Limits, StatusResponse
+from crispin.protocol import Atom, Limits, StatusResponse, oauthbearer, scram
 from crispin.server.auth import Authenticator
 from crispin.server.command_spec import CommandTable
 from crispin.server.config import Config
 from crispin.server.faults import FaultBoard
 from crispin.server.hub import Hub
 from crispin.server.namespaces import Namespaces
+from crispin.server.oauth import TokenChecker
 from crispin.server.outcome import State
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
                      "THREAD=REFERENCES", "THREAD=REFS", "ESEARCH", "SEARCHRES", "WITHIN",
                      "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
                      "PARTIAL")
-SASL_MECHANISMS = ("PLAIN", "LOGIN")
+# SASL mechanisms that send a password (or a bearer token) the network must not see: offered
+# only where ``auth.plaintext`` allows (RFC 3501 §11.1, RFC 7628 §3).
+PLAINTEXT_MECHANISMS = ("PLAIN", "LOGIN")
 
 
 def prelogin_commands(commands: CommandTable) -> frozenset[str]:
@@ -55,7 +58,11 @@ class ServerContext:
     # The command table (``crispin.server.commands.COMMANDS``), handed in so that neither the
     # session nor this module imports the handlers, which import them.
     commands: CommandTable
+    tls_server_end_point: bytes | None = None
+    """The certificate's ``tls-server-end-point`` channel binding (RFC 5929 §4)."""
     authenticator: Authenticator = field(init=False)
+    token_checker: TokenChecker = field(init=False)
+    test_any_password: bool = field(init=False)
     limits: Limits = field(init=False)
     prelogin_limits: Limits = field(init=False)
     trace: bool = field(init=False)
@@ -68,7 +75,9 @@ class ServerContext:
     def __post_init__(self) -> None:
         cfg = self.config
         maker = None
-        if cfg.get("test", "auth") == "any":
+        self.test_any_password = cfg.get("test", "auth") == "any"
+        self.token_checker = TokenChecker(cfg)
+        if self.test_any_password:
             from crispin.server.accounts import create_account
 
             async def maker_fn(name: str, password: str) -> User:
@@ -105,15 +114,33 @@ class ServerContext:
         if session.state is State.NOT_AUTHENTICATED:
             if not session.channel.tls_active:
                 caps.append(Atom("STARTTLS"))
-            if session.plaintext_allowed():
-                caps += [Atom("AUTH=" + m) for m in SASL_MECHANISMS]
+            mechanisms = self.sasl_mechanisms(session)
+            caps += [Atom("AUTH=" + m) for m in mechanisms]
+            if mechanisms:
                 caps.append(Atom("SASL-IR"))
-            else:
+            if not session.plaintext_allowed():
                 # RFC 3501 §6.2.3: LOGIN is refused until TLS is in place.
                 caps.append(Atom("LOGINDISABLED"))
         else:
             caps += [Atom(c) for c in AUTH_CAPABILITIES]
         return caps
+
+    def sasl_mechanisms(self, session: Session, usable_only: bool = True) -> list[str]:
+        """The AUTHENTICATE mechanisms for this connection (``usable_only``: those that may
+        succeed now, for CAPABILITY; else every one the server implements here, so that
+        PLAIN in clear is answered [PRIVACYREQUIRED], not [CANNOT])."""
+        clear_ok = not usable_only or session.plaintext_allowed()
+        found = list(PLAINTEXT_MECHANISMS) if clear_ok else []
+        if not self.test_any_password:
+            # SCRAM sends no password (RFC 5802 §9), so it is offered in clear too; test
+            # mode accepts any password, which a SCRAM proof cannot express.
+            found.append(scram.MECHANISM)
+            if session.channel.channel_bindings():
+                # RFC 5802 §6: -PLUS only where a channel binding exists (TLS).
+                found.append(scram.MECHANISM_PLUS)
+        if self.token_checker.enabled and clear_ok:
+            found.append(oauthbearer.MECHANISM)
+        return found
 
     def greeting(self, session: Session) -> StatusResponse:
         return StatusResponse(None, "OK", "Crispin ready.", "CAPABILITY",

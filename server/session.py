@@ -72,6 +72,8 @@ class Channel(Protocol):
     @property
     def peer_is_loopback(self) -> bool: ...
 
+    def channel_bindings(self) -> dict[str, bytes]: ...
+
 
 @dataclass(eq=False)
 class Session:

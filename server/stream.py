@@ -235,6 +235,9 @@ class StreamProtocol(asyncio.Protocol):
         return self._eof
 
     # -- TLS (server/tls_layer.py: the ssl module's memory BIOs, no private asyncio API) --
+    def tls_unique(self) -> bytes | None:
+        return None if self._tls is None else self._tls.tls_unique()
+
     def begin_tls(self, context: ssl.SSLContext) -> None:
         """From now on the bytes on the wire are TLS; unread input is discarded first
         (RFC 3501 §6.2.1, CVE-2011-0411: plaintext sent before the handshake is not read

@@ -39,6 +39,19 @@ class Certificate:
         digest = cert.fingerprint(hashes.SHA256())
         return ":".join(f"{b:02X}" for b in digest)
 
+    def end_point_binding(self) -> bytes | None:
+        """The ``tls-server-end-point`` channel binding (RFC 5929 §4.1): the hash of the
+        server's certificate (the first of the chain), with the hash function of its
+        signature, SHA-256 in place of MD5 or SHA-1. None when the signature names no hash
+        (Ed25519, Ed448: §4.1 defines nothing for them), so -PLUS is not offered."""
+        cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        algorithm = cert.signature_hash_algorithm
+        if algorithm is None:
+            return None
+        if isinstance(algorithm, hashes.MD5 | hashes.SHA1):
+            algorithm = hashes.SHA256()
+        return cert.fingerprint(algorithm)
+
 
 def generate_self_signed(cert_path: Path, key_path: Path, hostname: str) -> None:
     """Write a self-signed leaf certificate for ``hostname``, localhost, 127.0.0.1 and ::1.

@@ -76,6 +76,16 @@ class TLSLayer:
         """Ciphertext to send now (handshake messages, records, alerts)."""
         return self._out.read() if self._out.pending else b""
 
+    def tls_unique(self) -> bytes | None:
+        """The ``tls-unique`` channel binding (RFC 5929 §3), for TLS 1.2 only: RFC 9266 §3
+        leaves it undefined for TLS 1.3 (whose ``tls-exporter`` the ssl module does not
+        expose). Not on a resumed session either: RFC 7677 §4 (the triple handshake attack)
+        allows it there only with the session hash extension, which ssl cannot confirm."""
+        if not self.handshake_done or self.obj.version() != "TLSv1.2" \
+                or self.obj.session_reused:
+            return None
+        return self.obj.get_channel_binding("tls-unique")
+
     def close(self) -> None:
         """Queue our close_notify (best effort: the peer may be gone)."""
         try:

@@ -44,6 +44,9 @@ from .models import (
 from .names import DELIMITER, INBOX
 from .passwords import is_hash as is_password_hash
 from .rederive import DONE as REDERIVE_DONE
+from .saslprep import SASLprepError, saslprep
+from .scram import ITERATIONS as SCRAM_ITERATIONS
+from .scram import ScramKeys
 from .sorting import SortKey, ThreadRow
 from .store import DB_FILE, Store
 from .store_maintenance import ReclaimTotals
@@ -55,6 +58,7 @@ __all__ = [
     "PRIVATE_FLAG_CHOICES",
     "RECENT",
     "REDERIVE_DONE",
+    "SCRAM_ITERATIONS",
     "SEEN_FLAG",
     "SYSTEM_FLAG_NAMES",
     "AlreadyExists",
@@ -83,7 +87,9 @@ __all__ = [
     "Quota",
     "QuotaResource",
     "ReclaimTotals",
+    "SASLprepError",
     "SchemaTooNew",
+    "ScramKeys",
     "SortKey",
     "SpoolWriter",
     "StorageError",
@@ -96,6 +102,7 @@ __all__ = [
     "flag_names",
     "is_password_hash",
     "read_check",
+    "saslprep",
     "search",
     "validate_flags",
 ]

@@ -230,6 +230,14 @@ Schema (version 11)
     appended and expunged, 10 MB once merged).  ``reclaim.py`` merges when this count is
     large against the live mail.  Counted by the delete and update triggers of
     ``message_text``.
+
+Schema (version 12)
+===================
+
+``users.scram_sha256``
+    The SCRAM-SHA-256 salted keys (``SCRAM-SHA-256$i$salt$StoredKey$ServerKey``, see
+    ``scram.py``), written with every new password; NULL for a password set before this
+    version (or as a bare hash from a users file) until its next password login.
 """
 
 from __future__ import annotations
@@ -529,6 +537,12 @@ BEGIN
         VALUES (NEW.message_id, NEW.headers, NEW.body);
     UPDATE fts_garbage SET deleted = deleted + 1;
 END;
+""",
+    ),
+    (
+        12,
+        """
+ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
 """,
     ),
 ]

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from . import passwords, users
+from . import passwords, scram, users
 from .db import Database
 from .errors import NotFound
 from .models import User
@@ -36,14 +36,16 @@ class UsersMixin:
         ``InvalidPassword`` (empty)."""
         users.validate_user_name(name)
         passwords.validate_password(password)
-        hashed = await self._hash(password)
-        return await self._db.write(partial(users.create_user, name=name, password_hash=hashed))
+        hashed, keys = await self._hash(password)
+        return await self._db.write(partial(users.create_user, name=name, password_hash=hashed,
+                                            scram=keys))
 
     async def set_password(self, name: str, password: str) -> None:
         """``NotFound`` for an unknown user, ``InvalidPassword`` for an empty one."""
         passwords.validate_password(password)
-        hashed = await self._hash(password)
-        await self._db.write(partial(users.set_password, name=name, password_hash=hashed))
+        hashed, keys = await self._hash(password)
+        await self._db.write(partial(users.set_password, name=name, password_hash=hashed,
+                                     scram=keys))
 
     async def create_user_hashed(self, name: str, password_hash: str) -> User:
         """:meth:`create_user` with a hash already in the stored form (a users file)."""
@@ -60,6 +62,7 @@ class UsersMixin:
         found = await self._db.read(partial(users.get_user_and_hash, name=name))
         if found is None:
             raise NotFound(f"no user {name!r}")
+        keys: str | None = None  # a bare hash carries no SCRAM keys: the next login adds them
         if password_hash is not None:
             if not passwords.is_hash(password_hash):
                 raise ValueError("not a password hash in the stored form")
@@ -70,8 +73,9 @@ class UsersMixin:
             assert password is not None
             if await asyncio.to_thread(passwords.verify_password, password, found[1]):
                 return False
-            new = await self._hash(password)
-        await self._db.write(partial(users.set_password, name=name, password_hash=new))
+            new, keys = await self._hash(password)
+        await self._db.write(partial(users.set_password, name=name, password_hash=new,
+                                     scram=keys))
         return True
 
     async def delete_user(self, name: str) -> None:
@@ -96,10 +100,24 @@ class UsersMixin:
         """
         if not password:
             return None  # an account made with an empty password before it was refused
-        found = await self._db.read(partial(users.get_user_and_hash, name=name))
+        found = await self._db.read(partial(users.get_login, name=name))
         stored = found[1] if found is not None else passwords.dummy_hash(self._scrypt_n)
         ok = await self._hashing(passwords.verify_password, password, stored)
-        return found[0] if found is not None and ok else None
+        if found is None or not ok:
+            return None
+        if not found[2]:
+            # A password set before SCRAM existed (or given as a bare hash): its SCRAM keys
+            # can be made now that the password is known to be right.
+            keys = await self._hashing(scram.new_keys, password)
+            if keys is not None:
+                await self._db.write(partial(users.add_scram_keys, name=name,
+                                             password_hash=stored, scram=keys))
+        return found[0]
+
+    async def scram_keys(self, name: str) -> tuple[User, scram.ScramKeys | None] | None:
+        """The user and their SCRAM-SHA-256 keys (None: not derived yet), or None."""
+        found = await self._db.read(partial(users.get_user_and_scram, name=name))
+        return None if found is None else (found[0], scram.decode(found[1]))
 
     async def has_messages(self) -> bool:
         """Whether any mailbox holds a message (a preload goes only into an empty store)."""
@@ -112,8 +130,9 @@ class UsersMixin:
     async def user_count(self) -> int:
         return await self._db.read(users.user_count)
 
-    async def _hash(self, password: str) -> str:
-        return await self._hashing(passwords.hash_password, password, self._scrypt_n)
+    async def _hash(self, password: str) -> tuple[str, str | None]:
+        """The scrypt hash and the SCRAM keys of a new password, in one trip to the pool."""
+        return await self._hashing(_hash_and_keys, password, self._scrypt_n)
 
     async def get_user_by_id(self, user_id: int) -> User | None:
         def query(conn: sqlite3.Connection) -> User | None:
@@ -121,3 +140,7 @@ class UsersMixin:
             return None if row is None else User(int(row[0]), str(row[1]))
 
         return await self._db.read(query)
+
+
+def _hash_and_keys(password: str, n: int) -> tuple[str, str | None]:
+    return passwords.hash_password(password, n), scram.new_keys(password)

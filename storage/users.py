@@ -32,12 +32,15 @@ def validate_user_name(name: str) -> None:
         raise InvalidName("user name reserved or with '/'")
 
 
-def create_user(conn: sqlite3.Connection, name: str, password_hash: str) -> User:
-    """Insert the user and its INBOX (RFC 3501 §5.1: every user has an INBOX)."""
+def create_user(conn: sqlite3.Connection, name: str, password_hash: str,
+                scram: str | None = None) -> User:
+    """Insert the user and its INBOX (RFC 3501 §5.1: every user has an INBOX). ``scram``:
+    the SCRAM keys of the same password (``scram.py``), None when not known."""
     try:
         cur = conn.execute(
-            "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)",
-            (name, password_hash, int(time.time())),
+            "INSERT INTO users (name, password_hash, scram_sha256, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (name, password_hash, scram, int(time.time())),
         )
     except sqlite3.IntegrityError:
         raise AlreadyExists(f"user {name!r} exists") from None
@@ -47,10 +50,39 @@ def create_user(conn: sqlite3.Connection, name: str, password_hash: str) -> User
     return User(user_id, name)
 
 
-def set_password(conn: sqlite3.Connection, name: str, password_hash: str) -> None:
-    cur = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (password_hash, name))
+def set_password(conn: sqlite3.Connection, name: str, password_hash: str,
+                 scram: str | None = None) -> None:
+    """The SCRAM keys always change with the hash: keys of an older password (or none, for a
+    bare hash from a users file) must never outlive it."""
+    cur = conn.execute("UPDATE users SET password_hash = ?, scram_sha256 = ? WHERE name = ?",
+                       (password_hash, scram, name))
     if cur.rowcount == 0:
         raise NotFound(f"no user {name!r}")
+
+
+def add_scram_keys(conn: sqlite3.Connection, name: str, password_hash: str,
+                   scram: str) -> bool:
+    """Store SCRAM keys derived at a password login, only while ``password_hash`` (the one
+    the password was checked against) is still the stored one and no keys are there: a
+    password changed meanwhile by another process keeps its own keys."""
+    cur = conn.execute("UPDATE users SET scram_sha256 = ? WHERE name = ? AND password_hash = ?"
+                       " AND scram_sha256 IS NULL", (scram, name, password_hash))
+    return cur.rowcount > 0
+
+
+def get_user_and_scram(conn: sqlite3.Connection, name: str) -> tuple[User, str | None] | None:
+    row = conn.execute(
+        "SELECT id, name, scram_sha256 FROM users WHERE name = ?", (name,)
+    ).fetchone()
+    return None if row is None else (User(row[0], row[1]), row[2])
+
+
+def get_login(conn: sqlite3.Connection, name: str) -> tuple[User, str, bool] | None:
+    """The user, their password hash, and whether they have SCRAM keys."""
+    row = conn.execute(
+        "SELECT id, name, password_hash, scram_sha256 IS NOT NULL FROM users WHERE name = ?",
+        (name,)).fetchone()
+    return None if row is None else (User(row[0], row[1]), row[2], bool(row[3]))
 
 
 def delete_user(conn: sqlite3.Connection, name: str) -> None:

@@ -133,16 +133,19 @@ def flag_header(flag: bytes, cb_name: str, authz: bytes) -> bytes:
 
 class ScramServer:
     """One exchange. ``plus``: the client chose SCRAM-SHA-256-PLUS. ``channel_bindings``:
-    the channel binding types this connection offers and their data (RFC 5929; empty
-    without TLS: then SCRAM-SHA-256-PLUS is not advertised). ``server_nonce``: fresh
-    random printable characters (§5.1 "r")."""
+    the channel binding types this connection can check and their data (RFC 5929; empty
+    without TLS). ``advertised_plus``: whether SCRAM-SHA-256-PLUS was offered to this client
+    (default: whenever a binding exists), for the downgrade check of §6.
+    ``server_nonce``: fresh random printable characters (§5.1 "r")."""
 
     def __init__(self, plus: bool, channel_bindings: Mapping[str, bytes],
-                 server_nonce: str) -> None:
+                 server_nonce: str, advertised_plus: bool | None = None) -> None:
         if not _is_printable(server_nonce.encode("ascii")):
             raise ValueError("server nonce must be printable ASCII without ','")
         self.plus = plus
         self._bindings = dict(channel_bindings)
+        self._advertised_plus = bool(channel_bindings) if advertised_plus is None \
+            else advertised_plus
         self._server_nonce = server_nonce
         self._first: ClientFirst | None = None
         self._server_first = b""
@@ -162,7 +165,7 @@ class ScramServer:
             raise ScramError("other-error",
                              f"Channel binding was asked for with {MECHANISM}; "
                              f"use {MECHANISM_PLUS}")
-        if first.cbind_flag == "y" and self._bindings:
+        if first.cbind_flag == "y" and self._advertised_plus:
             # §6: the client believes the server cannot bind, yet it can: the mechanism
             # list may have been tampered with (a downgrade), so authentication MUST fail.
             raise ScramError("server-does-support-channel-binding",

@@ -41,6 +41,15 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
 PLAINTEXT_MECHANISMS = ("PLAIN", "LOGIN")
 
 
+def scram_plus_offered(bindings: dict[str, bytes]) -> bool:
+    """Whether CAPABILITY offers SCRAM-SHA-256-PLUS: only where the default channel binding
+    type exists, which a client uses without asking (RFC 5802 §6.1: "tls-unique", on TLS
+    1.2). On TLS 1.3 the default is RFC 9266's "tls-exporter", which Python's ssl does not
+    expose: GNU SASL (mutt) would pick -PLUS there and fail, so it is not offered; a client
+    that asks for -PLUS with "tls-server-end-point" (RFC 5929 §4) is still served."""
+    return "tls-unique" in bindings
+
+
 def prelogin_commands(commands: CommandTable) -> frozenset[str]:
     """The names of the commands the state table allows before login (CAPABILITY, NOOP,
     LOGOUT, STARTTLS, LOGIN, AUTHENTICATE, ID): each command class is named for its
@@ -135,8 +144,8 @@ class ServerContext:
             # SCRAM sends no password (RFC 5802 §9), so it is offered in clear too; test
             # mode accepts any password, which a SCRAM proof cannot express.
             found.append(scram.MECHANISM)
-            if session.channel.channel_bindings():
-                # RFC 5802 §6: -PLUS only where a channel binding exists (TLS).
+            bindings = session.channel.channel_bindings()
+            if scram_plus_offered(bindings) or (bindings and not usable_only):
                 found.append(scram.MECHANISM_PLUS)
         if self.token_checker.enabled and clear_ok:
             found.append(oauthbearer.MECHANISM)

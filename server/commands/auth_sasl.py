@@ -16,6 +16,7 @@ from crispin.server.commands.login_steps import (
     login_failed,
     require_privacy,
 )
+from crispin.server.context import scram_plus_offered
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 from crispin.storage import User
@@ -35,8 +36,9 @@ async def scram(session: Session, cmd: Authenticate, plus: bool) -> Result:
     """RFC 5802 §5: client-first, server-first, client-final, server-final. IMAP4rev1 has
     no room for data with the tagged OK (RFC 4422 §5 item 2b), so the server-final-message
     goes as a last challenge, which the client answers with an empty line."""
-    exchange = ScramServer(plus, session.channel.channel_bindings(),
-                           secrets.token_urlsafe(24))
+    bindings = session.channel.channel_bindings()
+    exchange = ScramServer(plus, bindings, secrets.token_urlsafe(24),
+                           advertised_plus=scram_plus_offered(bindings))
     who = why = ""
     user: User | None = None
     try:

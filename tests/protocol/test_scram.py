@@ -97,8 +97,11 @@ def test_channel_binding_negotiation() -> None:
         with pytest.raises(ScramError) as exc:
             ScramServer(plus, bindings, "s").client_first(message)
         assert exc.value.error == error, message
-    # Without TLS, "y" is right: the client could bind, the server cannot.
+    # Without TLS, "y" is right: the client could bind, the server cannot; so it is where
+    # -PLUS was not offered although a binding exists (TLS 1.3 here).
     assert ScramServer(False, {}, "s").client_first(b"y,,n=user,r=abc").cbind_flag == "y"
+    unoffered = ScramServer(False, binding, "s", advertised_plus=False)
+    assert unoffered.client_first(b"y,,n=user,r=abc").cbind_flag == "y"
 
 
 @pytest.mark.parametrize(("message", "error"), [

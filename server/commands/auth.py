@@ -24,18 +24,18 @@ async def starttls(session: Session, tag: str, cmd: StartTLS) -> Result:
     return Result("Begin TLS negotiation now", after=session.channel.start_tls)
 
 
-async def _finish_login(session: Session, creds: Credentials) -> Result:
+async def _finish_login(session: Session, creds: Credentials, how: str) -> Result:
     user = await session.server.authenticator.verify(creds)
     if user is None:
         await login_failed(session, creds.authcid)
     assert user is not None
-    return logged_in(session, user)
+    return logged_in(session, user, how)
 
 
 async def login(session: Session, tag: str, cmd: Login) -> Result:
     """RFC 3501 §6.2.3."""
     require_privacy(session)
-    return await _finish_login(session, Credentials(cmd.username, cmd.password))
+    return await _finish_login(session, Credentials(cmd.username, cmd.password), "LOGIN")
 
 
 async def authenticate(session: Session, tag: str, cmd: Authenticate) -> Result:
@@ -68,4 +68,4 @@ async def authenticate(session: Session, tag: str, cmd: Authenticate) -> Result:
                                 password.decode("utf-8", "surrogateescape"))
     except SaslError as exc:
         raise CommandFailed(str(exc), status="BAD") from None
-    return await _finish_login(session, creds)
+    return await _finish_login(session, creds, mechanism)

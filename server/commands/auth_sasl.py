@@ -8,7 +8,7 @@ import secrets
 
 from crispin.protocol import Authenticate
 from crispin.protocol import oauthbearer as bearer
-from crispin.protocol.scram import ScramError, ScramServer
+from crispin.protocol.scram import MECHANISM, MECHANISM_PLUS, ScramError, ScramServer
 from crispin.server.auth import SaslError, decode_base64
 from crispin.server.commands.login_steps import (
     challenge,
@@ -65,7 +65,7 @@ async def scram(session: Session, cmd: Authenticate, plus: bool) -> Result:
         reason = why if exc.error == "invalid-proof" and user is None else exc.error
         await login_failed(session, who, reason, text)
     assert user is not None
-    return logged_in(session, user)
+    return logged_in(session, user, MECHANISM_PLUS if plus else MECHANISM)
 
 
 async def oauthbearer(session: Session, cmd: Authenticate) -> Result:
@@ -96,4 +96,4 @@ async def oauthbearer(session: Session, cmd: Authenticate) -> Result:
             await login_failed(session, message.authzid or name or "", why)
     except SaslError as exc:  # "*" instead of the dummy response: an abort, BAD (§3.2.3)
         raise CommandFailed(str(exc), status="BAD") from None
-    return logged_in(session, user)
+    return logged_in(session, user, bearer.MECHANISM)

@@ -29,10 +29,11 @@ async def login_failed(session: Session, who: str, why: str = "",
     raise CommandFailed(text, "AUTHENTICATIONFAILED")
 
 
-def logged_in(session: Session, user: User) -> Result:
+def logged_in(session: Session, user: User, how: str) -> Result:
+    """``how``: LOGIN or the SASL mechanism, for the log (the trace masks it)."""
     session.user = user
     session.state = State.AUTHENTICATED
-    log.info("%s: %s logged in", session.peer, user.name)
+    log.info("%s: %s logged in with %s", session.peer, user.name, how)
     # RFC 3501 §7.1 / RFC 5530: the capability list changes after login, so send it.
     return Result("Logged in", "CAPABILITY", tuple(session.capabilities()))
 

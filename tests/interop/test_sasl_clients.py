@@ -6,6 +6,9 @@ them: ``crispin user add`` and ``CRISPIN_USERS``, so the SCRAM keys come from th
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,4 +87,47 @@ def test_curl_oauthbearer(crispin: InteropServer, client_home: Path) -> None:
     assert rc != 0, out
     assert "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIn0=" in out and "> AQ==" in out
     assert "NO [AUTHENTICATIONFAILED]" in out
+    crispin.assert_no_protocol_errors()
+
+
+@programs("mutt", "tmux")
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "OAUTHBEARER"])
+def test_mutt_logs_in(crispin: InteropServer, client_home: Path, mechanism: str) -> None:
+    """Mutt over STARTTLS told to use one mechanism (``imap_authenticators``): SCRAM through
+    GNU SASL with the password, OAUTHBEARER with the token its refresh command prints. It
+    shows the INBOX, and the server's trace shows the mechanism and the login."""
+    secret = ('set imap_oauth_refresh_command="echo tok-alice-1"' if mechanism == "OAUTHBEARER"
+              else f'set imap_pass="{PASSWORD}"')
+    muttrc = client_home / "muttrc"
+    muttrc.write_text("\n".join([
+        f"set folder=imap://{USER}@localhost:{crispin.port}/", "set spoolfile=+INBOX",
+        "set ssl_starttls=yes", "set ssl_force_tls=yes", f"set certificate_file={crispin.cert}",
+        "set header_cache=", "set message_cachedir=", "set wait_key=no", "set timeout=1",
+        f'set imap_authenticators="{mechanism.lower()}"', secret, ""]))
+    sock = str(client_home / "tmux.sock")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(client_home),
+           "LANG": "C.UTF-8", "TERM": "xterm"}
+
+    def tmux(*args: str) -> str:
+        r = subprocess.run(["tmux", "-S", sock, "-f", "/dev/null", *args], capture_output=True,
+                           text=True, env=env, timeout=10)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    tmux("new-session", "-d", "-x", "150", "-y", "30", "-s", "m",
+         f"mutt -n -F {muttrc}; echo MUTT-EXITED; sleep 60")
+    try:
+        deadline = time.monotonic() + 30
+        screen = ""
+        while time.monotonic() < deadline and "Mutt: =INBOX" not in screen \
+                and "MUTT-EXITED" not in screen:
+            time.sleep(0.2)
+            screen = tmux("capture-pane", "-p", "-t", "m")
+        assert "Mutt: =INBOX" in screen, screen
+    finally:
+        subprocess.run(["tmux", "-S", sock, "kill-server"], capture_output=True, env=env,
+                       timeout=10)
+    log = crispin.log_text()
+    assert f"{USER} logged in with {mechanism}" in log
+    assert "LOGIN <masked>" not in log  # no fallback to a password login
     crispin.assert_no_protocol_errors()

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.protocol.test_oauthbearer import RFC_41, RFC_43_CLIENT, RFC_43_SERVER
+from tests.protocol.rfc7628_examples import RFC_41, RFC_43_CLIENT, RFC_43_SERVER
 from tests.server.harness import ServerThread
 
 RFC_TOKEN = "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="

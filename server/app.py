@@ -22,6 +22,7 @@ from crispin.server.commands import COMMANDS
 from crispin.server.config import Config
 from crispin.server.connection import Connection
 from crispin.server.context import ServerContext
+from crispin.server.header_backfill import HeaderBlockJob
 from crispin.server.http import start_http
 from crispin.server.http.api import HttpApi
 from crispin.server.http.wire import HttpServer
@@ -299,7 +300,7 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
             await reclaimer.stop()
         await store.close()
         raise
-    running.backfill = backfill.start(store, SortKeyJob())
+    running.backfill = backfill.start(store, SortKeyJob(), HeaderBlockJob())
     return running
 
 

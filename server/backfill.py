@@ -2,10 +2,11 @@
 
 Some columns are computed once, at APPEND, from the message header (DESIGN.md "Storage"):
 when that computation changes or a column is added, the messages stored before need it
-computed from their stored header.  Each such change is a :class:`Job` (today two:
-``crispin.server.rederive.AddressJob``, ENVELOPE and the SEARCH address columns of issue 9, and
-``crispin.server.sorting.SortKeyJob``, the SORT/THREAD keys of migration 8); this module runs
-any of them the same way:
+computed from their stored header.  Each such change is a :class:`Job` (today three:
+``crispin.server.rederive.AddressJob``, ENVELOPE and the SEARCH address columns of issue 9,
+``crispin.server.sorting.SortKeyJob``, the SORT/THREAD keys of migration 8, and
+``crispin.server.header_backfill.HeaderBlockJob``, the header blocks of migration 12);
+this module runs any of them the same way:
 
 - in batches of ``BATCH`` messages, each saved in one write transaction *with its
   progress* (a key in ``meta``, or the message's own ``sort_version``), so a restart
@@ -85,16 +86,19 @@ async def run(store: Store, job: Job, batch: int = BATCH) -> int:
     return done
 
 
-def start(store: Store, job: Job) -> asyncio.Task[int]:
-    """Run ``job`` in the background; the task's result is the count (0 after a
-    failure, which is logged: the next start resumes)."""
+def start(store: Store, *jobs: Job) -> asyncio.Task[int]:
+    """Run ``jobs`` one after the other in the background; the task's result is the
+    count (a failure is logged, counts 0, and the next job still runs: the next start
+    resumes the failed one)."""
     async def guarded() -> int:
-        try:
-            return await run(store, job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s: bringing stored messages up to date failed", job.name)
-            return 0
+        done = 0
+        for job in jobs:
+            try:
+                done += await run(store, job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: bringing stored messages up to date failed", job.name)
+        return done
 
-    return asyncio.create_task(guarded(), name=f"backfill-{job.name}")
+    return asyncio.create_task(guarded(), name="backfill-" + "+".join(j.name for j in jobs))

@@ -13,10 +13,9 @@ message reads 64 KiB per command, not 50 MB (issue 10.3).
 
 from __future__ import annotations
 
-import re
-
 from crispin.protocol import BodySection, Raw
 from crispin.protocol.mime import filter_header, part_tree_from_bytes, section_span
+from crispin.protocol.mime.field_select import FieldSelector
 from crispin.storage import MessageRecord
 
 Span = tuple[int, int, str | None]
@@ -30,14 +29,9 @@ class SectionPlan:
         self.name = Raw(item.response_name())
         self.top = not item.part
         self.needs_tree = bool(item.part)
-        self.fields_re: re.Pattern[bytes] | None = None
-        if self.top and item.text == "HEADER.FIELDS":
-            names = b"|".join(re.escape(f.encode("utf-8", "surrogateescape"))
-                              for f in item.fields)
-            # A field whose name is one of ``names`` with its continuation lines, as
-            # crispin.protocol.mime.headers.split_fields cuts them (tests compare the two).
-            self.fields_re = re.compile(
-                rb"(?im)^(?:" + names + rb")[ \t]*:[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
+        # HEADER.FIELDS(.NOT): the field list compiled once for the command.
+        self.selector = FieldSelector(item.fields, item.text == "HEADER.FIELDS.NOT") \
+            if self.top and item.text in ("HEADER.FIELDS", "HEADER.FIELDS.NOT") else None
 
     def span(self, rec: MessageRecord) -> Span | None:
         """Where the section lies in the stored message, or None if it does not exist."""
@@ -67,9 +61,8 @@ class SectionPlan:
 
     def finish(self, header: bytes, filt: str) -> bytes:
         """HEADER.FIELDS(.NOT) of ``header`` (the span's bytes), then ``<partial>``."""
-        if self.fields_re is not None:
-            found = self.fields_re.findall(header)
-            data = b"".join(f if f.endswith(b"\n") else f + b"\r\n" for f in found) + b"\r\n"
+        if self.selector is not None:
+            data = self.selector.select(header)
         else:
             data = filter_header(header, self.item.fields, filt == "HEADER.FIELDS.NOT")
         first, end = self.clip(0, len(data))

@@ -136,6 +136,19 @@ def read(data_dir: Path, relpath: str) -> bytes:
     return (data_dir / relpath).read_bytes()
 
 
+def read_header(data_dir: Path, body: PreparedBody, header_size: object) -> bytes | None:
+    """The first ``header_size`` bytes of an installed body file (its header block), or
+    None if the size is unknown or the file cannot be read."""
+    relpath = body.relpath
+    if relpath is None or not isinstance(header_size, int):
+        return None
+    try:
+        with open(data_dir / relpath, "rb") as f:
+            return f.read(header_size)
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True)
 class BlobFile:
     """A large body kept in a file, not read yet: FETCH reads only the range it answers

@@ -210,12 +210,18 @@ def append(
         )
         assert cur.lastrowid is not None
         message_id = cur.lastrowid
+        header_size = parsed.get("header_size")
         if body.inline is not None:
-            header_size = parsed.get("header_size")
             size = header_size if isinstance(header_size, int) else len(body.inline)
+            header: bytes | None = body.inline[:size]
+        else:
+            # The header block of a body kept in a file too (migration 12), so the header
+            # fetch never opens the file.
+            header = blobs.read_header(data_dir, body, header_size)
+        if header is not None:
             conn.execute(
-                "INSERT INTO message_headers (message_id, header) VALUES (?, ?)",
-                (message_id, body.inline[:size]),
+                "INSERT INTO message_headers (message_id, header, size) VALUES (?, ?, ?)",
+                (message_id, header, body.size),
             )
     store_text(conn, message_id, parsed)
     store_keys(conn, message_id, parsed)

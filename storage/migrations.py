@@ -238,6 +238,18 @@ Schema (version 12)
     The SCRAM-SHA-256 salted keys (``SCRAM-SHA-256$i$salt$StoredKey$ServerKey``, see
     ``scram.py``), written with every new password; NULL for a password set before this
     version (or as a bare hash from a users file) until its next password login.
+
+Schema (version 13)
+===================
+
+``message_headers.size``
+    The message's size beside its header block, so the header fetch every client does on
+    first sync (``UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (...)]``) reads no
+    ``messages`` row (which holds the body: bench/README.md "Opening a big folder").
+    Since this version APPEND also stores the header block of a body kept in a file.
+    Rows stored before are filled in the background (``crispin.server.header_backfill``,
+    progress in ``meta`` under ``header_blocks``); until then a NULL size or a missing row
+    is read from ``messages`` (``header_reads.py``).
 """
 
 from __future__ import annotations
@@ -543,6 +555,12 @@ END;
         12,
         """
 ALTER TABLE users ADD COLUMN scram_sha256 TEXT;
+""",
+    ),
+    (
+        13,
+        """
+ALTER TABLE message_headers ADD COLUMN size INTEGER;
 """,
     ),
 ]

@@ -28,6 +28,7 @@ from . import flags as flags_mod
 from .commits import Subscriber
 from .db import Database
 from .errors import InvalidFlag
+from .header_reads import HeaderReadsMixin
 from .index_reads import IndexMixin
 from .models import MailboxInfo, MailboxStatus
 from .rederive import RederiveMixin
@@ -43,7 +44,7 @@ HASH_THREADS = 2
 
 
 class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, RederiveMixin,
-            SortMixin, MaintenanceMixin):
+            SortMixin, MaintenanceMixin, HeaderReadsMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

@@ -26,6 +26,7 @@ from crispin.server.access import current_rights, require_selected
 from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
 from crispin.server.commands.fetch_flags import fetch_flags
+from crispin.server.commands.fetch_headers import bulk_fetchable, fetch_headers
 from crispin.server.flags import SEEN
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.sections import SectionPlan
@@ -149,6 +150,10 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
         gone = await fetch_flags(session, view, pairs, items, changedsince,
                                  answer_expunged)
+        return _done(gone, cmd)
+    if changedsince is None and bulk_fetchable(items):
+        # The header fetch of a first sync (issue 14): rows and bytes, no records.
+        gone = await fetch_headers(session, view, pairs, items, answer_expunged)
         return _done(gone, cmd)
     plans: list[FetchAttr | SectionPlan] = [
         SectionPlan(i) if isinstance(i, BodySection) else i for i in items]

@@ -1,0 +1,159 @@
+"""Header blocks with their message sizes: the rows of a first-sync header fetch (issue 14).
+
+Every client opening a folder fetches, for every message, its UID, flags, size and a few
+header fields (Thunderbird: ``UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (...)]``).
+The ``messages`` row holds the size, but also the whole body, so reaching it walks pages a
+header fetch does not need; ``message_headers`` (migration 6) holds the header block, and
+since migration 12 the size beside it: one range scan of ``mailbox_messages`` and one
+small-row lookup per message, as plain tuples (no per-message objects).
+
+A ``message_headers`` row may lack its size (stored before migration 12; the backfill job
+``crispin.server.header_backfill`` fills them) and a body kept in a file may have no row at
+all (stored before this change): those few come from ``messages`` in a second query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .db import Database
+from .messages import _uid_json
+from .private import columns, params, viewer_mask
+from .rederive import progress
+
+HeaderRow = tuple[int, int, str, int, int, bytes | None, str | None, int]
+"""(uid, flag bits, keywords, modseq, size, header block, body file path, header size):
+the header block is None only for a body kept in a file that has no stored header (read
+``header size`` bytes of the file); the path is None when the header is there."""
+
+# A range read pays for every message between the lowest and highest UID asked for; when
+# the set is sparser than this, the UIDs are looked up one by one (as fetch_flags does).
+DENSE = 2
+
+
+def header_rows(
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], viewer: int | None = None
+) -> list[HeaderRow]:
+    """The rows of ``uids`` (ascending) that exist, in UID order."""
+    if not uids:
+        return []
+    pmask = viewer_mask(conn, mailbox_id, viewer)
+    join, cols = columns(pmask)
+    low, high = uids[0], uids[-1]
+    base = (f"SELECT mm.uid, {cols}, h.size, h.header, mm.message_id"
+            f" FROM mailbox_messages mm{join}"
+            " LEFT JOIN message_headers h ON h.message_id = mm.message_id"
+            " WHERE mm.mailbox_id = ?")
+    if high - low < DENSE * len(uids):
+        rows: list[Any] = conn.execute(
+            base + " AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
+            params(pmask, viewer, mailbox_id, low, high)).fetchall()
+        if high - low + 1 != len(uids):
+            wanted = set(uids)
+            rows = [r for r in rows if r[0] in wanted]
+    else:
+        rows = conn.execute(
+            base + " AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid",
+            params(pmask, viewer, mailbox_id, _uid_json(uids))).fetchall()
+    lacking = [r[6] for r in rows if r[4] is None or r[5] is None]
+    if not lacking:
+        return [(r[0], r[1], r[2], r[3], r[4], r[5], None, 0) for r in rows]
+    found = {
+        int(mid): (int(size), header, path, int(header_size))
+        for mid, size, header, path, header_size in conn.execute(
+            "SELECT m.id, m.size,"
+            " CASE WHEN m.path IS NULL THEN ifnull(substr(m.body, 1, m.header_size), X'') END,"
+            " m.path, m.header_size FROM messages m"
+            " WHERE m.id IN (SELECT value FROM json_each(?))",
+            (_uid_json(lacking),))
+    }
+    out: list[HeaderRow] = []
+    for r in rows:
+        if r[4] is not None and r[5] is not None:
+            out.append((r[0], r[1], r[2], r[3], r[4], r[5], None, 0))
+            continue
+        size, header, path, header_size = found[r[6]]
+        if r[5] is not None:
+            header, path = r[5], None
+        out.append((r[0], r[1], r[2], r[3], size,
+                    None if header is None else bytes(header), path, header_size))
+    return out
+
+
+PROGRESS_KEY = "header_blocks"
+"""``meta`` key of the backfill: the id of the last message done, or ``DONE``."""
+
+
+def header_blocks_progress(conn: sqlite3.Connection) -> int:
+    """The id of the last message the backfill did (0: none yet), or ``DONE``: one read
+    at each start once it finished (messages stored since get their row at APPEND)."""
+    return progress(conn, PROGRESS_KEY)
+
+
+def messages_without_header_block(
+    conn: sqlite3.Connection, data_dir: Path, after: int, limit: int
+) -> tuple[list[tuple[int, bytes]], int]:
+    """Of the next ``limit`` messages after id ``after``, those whose header block or its
+    size is not stored: (message id, header block); and the last id looked at (``after``
+    when none is left). A body file that cannot be read is left out (FETCH reads it as
+    before, and reports what goes wrong there)."""
+    rows = conn.execute(
+        "SELECT m.id, h.header, h.size, m.path, m.header_size FROM messages m"
+        " LEFT JOIN message_headers h ON h.message_id = m.id"
+        " WHERE m.id > ? ORDER BY m.id LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    out: list[tuple[int, bytes]] = []
+    for mid, header, size, path, header_size in rows:
+        if size is not None or (header is None and path is None):
+            continue
+        if header is None:
+            try:
+                with open(data_dir / path, "rb") as fh:
+                    header = fh.read(int(header_size))
+            except OSError:
+                continue
+        out.append((int(mid), bytes(header)))
+    return out, int(rows[-1][0]) if rows else after
+
+
+def store_header_blocks(conn: sqlite3.Connection, rows: Sequence[tuple[int, bytes]],
+                        last: int) -> None:
+    """Store (message id, header block) rows with each message's size, and the progress
+    (``last``: the last id looked at, or ``DONE``) in the same transaction."""
+    conn.executemany(
+        "INSERT INTO message_headers (message_id, header, size)"
+        " SELECT id, ?, size FROM messages WHERE id = ?"
+        " ON CONFLICT (message_id) DO UPDATE SET size = excluded.size",
+        [(header, mid) for mid, header in rows],
+    )
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                 (PROGRESS_KEY, last))
+
+
+class HeaderReadsMixin:
+    _db: Database
+    data_dir: Path
+
+    async def header_rows(
+        self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None
+    ) -> list[HeaderRow]:
+        """``header_rows`` of ``uids`` (ascending), in one read."""
+        return await self._db.read(
+            lambda conn: header_rows(conn, mailbox_id, uids, viewer))
+
+    async def header_blocks_progress(self) -> int:
+        return await self._db.read(header_blocks_progress)
+
+    async def messages_without_header_block(
+        self, after: int, limit: int
+    ) -> tuple[list[tuple[int, bytes]], int]:
+        return await self._db.read(
+            lambda conn: messages_without_header_block(conn, self.data_dir, after, limit))
+
+    async def store_header_blocks(self, rows: Sequence[tuple[int, bytes]], last: int
+                                  ) -> None:
+        await self._db.write(lambda conn: store_header_blocks(conn, rows, last))

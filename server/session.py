@@ -34,7 +34,7 @@ from crispin.server.outcome import (
     State,
 )
 from crispin.server.storage_errors import answer_for
-from crispin.storage import NotFound, StorageError, StoreResult
+from crispin.storage import Changes, NotFound, StorageError, StoreResult
 
 if TYPE_CHECKING:
     from crispin.server.context import ServerContext
@@ -90,6 +90,10 @@ class Session:
     # (``store_flags``); the command table says whether they are echoed.
     written: list[int] = field(default_factory=list)
     access_serial: int = -1  # storage's access serial when rights were last read
+    # (view modseq, changes since it) read by the running command together with its own
+    # data (a one-message FETCH: one trip to the database, not two); the sync after the
+    # command uses them instead of reading again, if the view has not moved meanwhile.
+    prefetched: tuple[int, Changes] | None = None
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:
@@ -222,9 +226,12 @@ class Session:
         store = self.server.store
         hub = self.server.hub
         try:
+            pre, self.prefetched = self.prefetched, None
             if woken:
                 changes = await hub.woken_changes(store, view.mailbox_id, view.modseq,
                                                   self.viewer)
+            elif pre is not None and pre[0] == view.modseq:
+                changes = pre[1]
             else:
                 changes = await store.changes_since(view.mailbox_id, view.modseq,
                                                     viewer=self.viewer)
@@ -292,6 +299,7 @@ class Session:
         """Run the handler, then ``complete``: the command table's update rules apply to
         every command alike (``crispin.server.command_spec``)."""
         self.written = []
+        self.prefetched = None
         try:
             if self.user is not None:
                 from crispin.server.access import recheck

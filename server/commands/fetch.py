@@ -169,9 +169,19 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         as fit BATCH_BYTES of bodies read from the database (issue 10.2); returns where
         the next batch starts."""
         uids = [u for _, u in live[start:start + BATCH]]
-        recs, bodies = await store.fetch_records_and_bodies(
-            view.mailbox_id, uids, structure, need or "", viewer=session.viewer,
-            budget=BATCH_BYTES)
+        if start == 0 and len(live) == 1 and not set_seen:
+            # One message, nothing written: the changes the sync after the command
+            # reports are read in the same trip (issue 14: 1,000 random BODY.PEEK[]).
+            modseq = view.modseq
+            recs, bodies, changes = await store.fetch_records_bodies_and_changes(
+                view.mailbox_id, uids, structure, need or "", modseq,
+                viewer=session.viewer, budget=BATCH_BYTES)
+            if changes is not None:
+                session.prefetched = (modseq, changes)
+        else:
+            recs, bodies = await store.fetch_records_and_bodies(
+                view.mailbox_id, uids, structure, need or "", viewer=session.viewer,
+                budget=BATCH_BYTES)
         following = start + _consumed(live, start, recs)
         batch = live[start:following]
         records = {r.uid: r for r in recs}

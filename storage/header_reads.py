@@ -101,7 +101,10 @@ def messages_without_header_block(
     when none is left). A body file that cannot be read is left out (FETCH reads it as
     before, and reports what goes wrong there)."""
     rows = conn.execute(
-        "SELECT m.id, h.header, h.size, m.path, m.header_size FROM messages m"
+        # path and header_size lie after the body in a messages row: read only for the
+        # rows without a header block (bodies in files, where the body column is NULL).
+        "SELECT m.id, h.header, h.size, CASE WHEN h.message_id IS NULL THEN m.path END,"
+        " CASE WHEN h.message_id IS NULL THEN m.header_size END FROM messages m"
         " LEFT JOIN message_headers h ON h.message_id = m.id"
         " WHERE m.id > ? ORDER BY m.id LIMIT ?",
         (after, limit),

@@ -17,7 +17,7 @@ from crispin.protocol.mime import filter_header, parse_message
 from crispin.server import backfill
 from crispin.server.header_backfill import HeaderBlockJob
 from tests.server.harness import ServerThread
-from tests.server.test_select import Imap, client_factory
+from tests.server.imap_client import Imap, client_factory
 
 THUNDERBIRD = ("From To Cc Subject Date Message-ID Priority X-Priority References "
                "Newsgroups In-Reply-To Content-Type Reply-To")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.server.harness import ServerThread
-from tests.server.test_select import Imap, client_factory, message
+from tests.server.imap_client import Imap, client_factory, message
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ when that computation changes or a column is added, the messages stored before n
 computed from their stored header.  Each such change is a :class:`Job` (today three:
 ``crispin.server.rederive.AddressJob``, ENVELOPE and the SEARCH address columns of issue 9,
 ``crispin.server.sorting.SortKeyJob``, the SORT/THREAD keys of migration 8, and
-``crispin.server.header_backfill.HeaderBlockJob``, the header blocks of migration 12);
+``crispin.server.header_backfill.HeaderBlockJob``, the header blocks of migration 13);
 this module runs any of them the same way:
 
 - in batches of ``BATCH`` messages, each saved in one write transaction *with its

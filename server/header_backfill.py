@@ -1,4 +1,4 @@
-"""The ``crispin.server.backfill`` job of migration 12: the header block and size of every
+"""The ``crispin.server.backfill`` job of migration 13: the header block and size of every
 message stored before it, in ``message_headers`` (issue 14).
 
 Nothing is computed (storage cannot read a body file inside SQL, and a size is a copy):

@@ -4,10 +4,10 @@ Every client opening a folder fetches, for every message, its UID, flags, size a
 header fields (Thunderbird: ``UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (...)]``).
 The ``messages`` row holds the size, but also the whole body, so reaching it walks pages a
 header fetch does not need; ``message_headers`` (migration 6) holds the header block, and
-since migration 12 the size beside it: one range scan of ``mailbox_messages`` and one
+since migration 13 the size beside it: one range scan of ``mailbox_messages`` and one
 small-row lookup per message, as plain tuples (no per-message objects).
 
-A ``message_headers`` row may lack its size (stored before migration 12; the backfill job
+A ``message_headers`` row may lack its size (stored before migration 13; the backfill job
 ``crispin.server.header_backfill`` fills them) and a body kept in a file may have no row at
 all (stored before this change): those few come from ``messages`` in a second query.
 """

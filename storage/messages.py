@@ -215,7 +215,7 @@ def append(
             size = header_size if isinstance(header_size, int) else len(body.inline)
             header: bytes | None = body.inline[:size]
         else:
-            # The header block of a body kept in a file too (migration 12), so the header
+            # The header block of a body kept in a file too (migration 13), so the header
             # fetch never opens the file.
             header = blobs.read_header(data_dir, body, header_size)
         if header is not None:

@@ -96,7 +96,7 @@ async def fetch_headers(session: Session, view: View, live: list[tuple[int, int]
         for uid, bits, keywords, modseq, size, header, path, header_size in rows:
             if header is None:
                 assert path is not None
-                # A body in a file stored before migration 12, not backfilled yet.
+                # A body in a file stored before migration 13, not backfilled yet.
                 header = await store.read_blob(BlobFile(store.data_dir / path), 0,
                                                header_size)
             out[uid] = (size, bits, keywords, modseq, header)

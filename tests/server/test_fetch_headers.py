@@ -143,9 +143,9 @@ def test_expunged_by_another_session(server: ServerThread, imap: Any) -> None:
     assert bulk.kinds()[-1] == "EXPUNGE"
 
 
-def test_rows_from_before_migration_12_are_read_then_backfilled(
+def test_rows_from_before_migration_13_are_read_then_backfilled(
         server: ServerThread, imap: Any) -> None:
-    """Messages stored before migration 12 have no size beside their header block, and a
+    """Messages stored before migration 13 have no size beside their header block, and a
     body kept in a file no block at all: FETCH reads them from ``messages`` and the file
     until the backfill job stores them, resumably."""
     c = imap()

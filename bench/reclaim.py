@@ -155,6 +155,7 @@ def main() -> int:
         data = server.data_dir
         c = Client(server.port)
         c.ok("CREATE Churn")
+        c.close()
         took = append_many(server.port, "INBOX", 0, args.live)
         print(f"live mail: {args.live} messages appended in {took:.0f} s")
         crispin(data, "maintenance")  # checkpoint the WAL: the reference is the file alone
@@ -169,12 +170,15 @@ def main() -> int:
         for r in range(1, args.rounds + 1):
             took = append_many(server.port, "Churn", first, args.churn)
             first += args.churn
+            # A fresh connection each round: a round of 100,000 APPENDs outlasts the
+            # 30-minute autologout (RFC 3501 §5.4) of a connection left idle meanwhile.
+            c = Client(server.port)
             c.ok("SELECT Churn")
             t = time.perf_counter()
             c.ok("UID STORE 1:* +FLAGS.SILENT (\\Deleted)")
             c.ok("EXPUNGE")
             expunge_s = time.perf_counter() - t
-            c.ok("UNSELECT")
+            c.close()
             f, n = folder(data), counts(data)
             print(f"{f'round {r}':<16} {mb(f['total'])} {mb(f['db'])} {mb(f['wal'])}"
                   f" {mb(f['blobs'])} {n['messages']:>9} {n['tombstones']:>8}"
@@ -194,7 +198,6 @@ def main() -> int:
         print(f"ratio to the live mail: {ratio_bg:.2f} after background reclaim,"
               f" {f['total'] / live['total']:.2f} after `crispin maintenance`")
         print("crispin check:", crispin(data, "check"))
-        c.close()
     return 0
 
 

@@ -16,6 +16,7 @@ sets \\Seen, a part number, CHANGEDSINCE, other items — goes the general way.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from crispin.protocol import BodySection, FetchAttr, FetchItem
@@ -27,9 +28,10 @@ from crispin.server.session import Session
 from crispin.server.view import View
 from crispin.storage import BlobFile, MessageState, flag_names
 
-# Messages per database read and per write: ~1 KB of header each, and a batch formats in
-# a few milliseconds (bench/README.md "Opening a big folder").
-BATCH = 2000
+# Messages per database read and per write: ~1 KB of header each; a batch formats in a
+# few milliseconds, and yields every SLICE messages (bench/README.md "Opening a big folder").
+BATCH = 500
+SLICE = 100  # messages formatted between two yields to the event loop
 PLAIN = frozenset({"UID", "FLAGS", "RFC822.SIZE", "MODSEQ"})
 SECTIONS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 
@@ -109,7 +111,11 @@ async def fetch_headers(session: Session, view: View, live: list[tuple[int, int]
             expunged: dict[int, MessageState] = {} if not answer_expunged else \
                 await expunged_states(session, view, [u for _, u in batch if u not in found])
             out: list[bytes] = []
-            for n, uid in batch:
+            for i, (n, uid) in enumerate(batch):
+                if i and not i % SLICE:
+                    # Let other sessions' commands and database replies in (issue 14:
+                    # another session's NOOP waited for whole batches).
+                    await asyncio.sleep(0)
                 row = found.get(uid)
                 if row is None:
                     if answer_expunged:  # expunged by another session

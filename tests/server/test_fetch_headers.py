@@ -18,6 +18,7 @@ from crispin.server import backfill
 from crispin.server.header_backfill import HeaderBlockJob
 from tests.server.harness import ServerThread
 from tests.server.imap_client import Imap, client_factory
+from tests.server.imap_client import fill as fill_many
 
 THUNDERBIRD = ("From To Cc Subject Date Message-ID Priority X-Priority References "
                "Newsgroups In-Reply-To Content-Type Reply-To")
@@ -185,3 +186,14 @@ def test_rows_from_before_migration_13_are_read_then_backfilled(
     assert rows() == stored
     assert not server.call(HeaderBlockJob().pending(store))
     assert c.cmd(command).untagged == before.untagged
+
+
+def test_many_messages_answered_in_slices(imap: Any) -> None:
+    """More messages than one slice (the loop is yielded every 100) and than one batch
+    (500): every message once, in order, as the general path answers them."""
+    c = imap()
+    fill_many(c, 620)
+    assert c.cmd("EXAMINE INBOX").ok
+    general, bulk = both_ways(c, "FETCH 1:* (UID FLAGS BODY[HEADER.FIELDS (Subject)])")
+    assert len(bulk.untagged) == 620 and bulk.untagged == general.untagged
+    assert bulk.untagged[-1].startswith(b"* 620 FETCH (UID 620 ")

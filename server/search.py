@@ -297,8 +297,11 @@ async def run_search(store: Store, view: View, cmd: Search, viewer: int | None =
             pairs = [(u, m) for u, m in pairs if u not in view.ghosts]
             found = [u for u, _ in pairs]
             return to_numbers(view, found, cmd.uid), [m for _, m in pairs]
-        found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1],
-                                   viewer=viewer, time_limit=time_limit)
+        # Flags and UID sets only (SEARCH UNSEEN): from the shared index (issue 14).
+        quick = await store.search_flags(view.mailbox_id, crit, view.uids[-1], viewer=viewer)
+        found = quick if quick is not None else await store.search(
+            view.mailbox_id, crit, max_uid=view.uids[-1], viewer=viewer,
+            time_limit=time_limit)
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
     except TimeLimitExceeded:

@@ -1,6 +1,7 @@
-"""Reads for the server's shared per-mailbox state (issue 14, DESIGN.md "Speed"): SELECT's
-summary kept per (mailbox, viewer) and shared by every session that selects it while the
-mailbox is unchanged, and flags read as plain rows over a UID range for the bulk
+"""Reads for the server's shared per-mailbox state (issue 14, DESIGN.md "Speed"): the
+in-memory index of each (mailbox, viewer) (``flag_index``: UIDs, system flags, keywords),
+shared by every session and kept current from the changes, which answers SELECT and the
+flag searches; and flags read as plain rows over a UID range for the bulk
 ``FETCH (UID FLAGS)``.
 
 A mixin, so ``store.py`` (being split into modules) does not grow; the sync functions run on
@@ -14,33 +15,16 @@ from collections import OrderedDict
 from functools import partial
 
 from .db import Database
-from .mailboxes import get_mailbox_by_id
-from .message_reads import select_summary
-from .messages import _selectable
-from .models import MailboxInfo, SelectSummary
+from .flag_index import MailboxIndex, answerable, match, read_index, refresh_index
+from .models import SelectSummary
 from .private import columns, params, viewer_mask
+from .search import Criterion
 
 # (uid, system flag bits, keywords as stored, modseq), as ``viewer`` sees them.
 FlagRow = tuple[int, int, str, int]
-# Summaries kept (most recently selected first out last): a 100,000-message mailbox's is
-# 400 KB of UIDs, so at most about 13 MB.
+# Indexes kept (most recently used first out last): a 100,000-message mailbox's is 400 KB
+# of UIDs and 100 KB of flags, so at most about 16 MB.
 SUMMARIES_KEPT = 32
-
-
-def summary_unless_unchanged(
-    conn: sqlite3.Connection, mailbox_id: int, known: MailboxInfo, viewer: int | None = None
-) -> SelectSummary | MailboxInfo:
-    """The mailbox as it is now if nothing in it changed since ``known`` was read (same
-    UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ: every change to its messages or flags, private
-    ones included, bumps the modseq, RFC 7162 §3.1.1); otherwise a full
-    :func:`select_summary`. One read snapshot either way, so the answer is consistent."""
-    box = _selectable(conn, mailbox_id)
-    if (box.uidvalidity, box.uidnext, box.highest) == (
-            known.uidvalidity, known.uidnext, known.highest_modseq):
-        info = get_mailbox_by_id(conn, mailbox_id)
-        assert info is not None
-        return info
-    return select_summary(conn, mailbox_id, viewer)
 
 
 def flag_rows(
@@ -60,48 +44,61 @@ def flag_rows(
 class IndexMixin:
     _db: Database
 
-    def _summaries(self) -> OrderedDict[tuple[int, int | None], SelectSummary]:
-        cache: OrderedDict[tuple[int, int | None], SelectSummary] | None = \
-            self.__dict__.get("_select_summaries")
+    def _indexes(self) -> OrderedDict[tuple[int, int | None], MailboxIndex]:
+        cache: OrderedDict[tuple[int, int | None], MailboxIndex] | None = \
+            self.__dict__.get("_mailbox_indexes")
         if cache is None:
-            cache = self.__dict__["_select_summaries"] = OrderedDict()
+            cache = self.__dict__["_mailbox_indexes"] = OrderedDict()
         return cache
+
+    async def mailbox_index(self, mailbox_id: int, *, viewer: int | None = None
+                            ) -> MailboxIndex:
+        """The mailbox as ``viewer`` sees it now (``flag_index``), shared by every caller:
+        the last one read for this viewer brought up to date with what changed since, in
+        one read (a SELECT of an unchanged 100,000-message mailbox: 61 ms -> a few ms;
+        after a flag change: the changed rows, not the whole mailbox). Its arrays must
+        not be changed in place."""
+        cache = self._indexes()
+        key = (mailbox_id, viewer)
+        cached = cache.get(key)
+        if cached is None:
+            index = await self._db.read(
+                partial(read_index, mailbox_id=mailbox_id, viewer=viewer))
+        else:
+            index = await self._db.read(
+                partial(refresh_index, mailbox_id=mailbox_id, known=cached))
+        # Two callers may refresh at once; the later state wins (counters only grow
+        # within one UIDVALIDITY; a restore forgets everything).
+        current = cache.get(key)
+        if current is None or current.mailbox.uidvalidity != index.mailbox.uidvalidity or \
+                current.mailbox.highest_modseq <= index.mailbox.highest_modseq:
+            cache[key] = index
+        cache.move_to_end(key)
+        while len(cache) > SUMMARIES_KEPT:
+            cache.popitem(last=False)
+        return index
 
     async def shared_select_summary(
         self, mailbox_id: int, *, viewer: int | None = None
     ) -> SelectSummary:
-        """``select_summary``, but when the mailbox did not change since the last one read
-        for this viewer, that one again, with a fresh MailboxInfo: one small read instead
-        of 100,000 UIDs (a second SELECT of a big mailbox: 61 ms -> a few ms). The UID
-        array is shared by every caller: it must not be changed in place."""
-        cache = self._summaries()
-        key = (mailbox_id, viewer)
-        cached = cache.get(key)
-        if cached is None:
-            summary = await self._db.read(
-                partial(select_summary, mailbox_id=mailbox_id, viewer=viewer))
-        else:
-            got = await self.summary_unless_unchanged(mailbox_id, cached.mailbox, viewer=viewer)
-            summary = got if isinstance(got, SelectSummary) else SelectSummary(
-                got, cached.uids, cached.first_unseen_uid, cached.keywords)
-        cache[key] = summary
-        cache.move_to_end(key)
-        while len(cache) > SUMMARIES_KEPT:
-            cache.popitem(last=False)
-        return summary
+        """SELECT's summary from the shared index (``mailbox_index``): the UID array is
+        shared by every caller and must not be changed in place."""
+        return (await self.mailbox_index(mailbox_id, viewer=viewer)).summary()
+
+    async def search_flags(self, mailbox_id: int, criteria: Criterion,
+                           max_uid: int | None = None, *, viewer: int | None = None
+                           ) -> list[int] | None:
+        """``Store.search`` for criteria of system flags and UID sets only (``SEARCH
+        UNSEEN``, ``FLAGGED``, ``1:* NOT DELETED``...), answered from the shared index
+        brought up to date: the same UIDs, without a scan of the mailbox's rows. None
+        for any other criteria (``Store.search`` answers them)."""
+        if not answerable(criteria):
+            return None
+        return match(await self.mailbox_index(mailbox_id, viewer=viewer), criteria, max_uid)
 
     def forget_summaries(self) -> None:
         """After a restore the same counters may stand for other contents."""
-        self._summaries().clear()
-
-    async def summary_unless_unchanged(
-        self, mailbox_id: int, known: MailboxInfo, *, viewer: int | None = None
-    ) -> SelectSummary | MailboxInfo:
-        """The fresh MailboxInfo if the mailbox did not change since ``known``, else what
-        ``select_summary`` returns."""
-        return await self._db.read(
-            partial(summary_unless_unchanged, mailbox_id=mailbox_id, known=known, viewer=viewer)
-        )
+        self._indexes().clear()
 
     async def flag_rows(
         self, mailbox_id: int, low: int, high: int, *, viewer: int | None = None

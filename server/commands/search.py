@@ -106,7 +106,9 @@ def search_line(numbers: list[int], modseqs: list[int] | None) -> bytes:
     mailbox) through the generic serializer cost more than the search (issue 14)."""
     line = b"* SEARCH"
     if numbers:
-        line += b" " + " ".join(map(str, numbers)).encode()
+        # repr() of a list of ints writes every number in C, about 3x faster than one str()
+        # per number; "[1, 2, 3]" less its brackets and commas is "1 2 3".
+        line += b" " + repr(list(numbers))[1:-1].replace(",", "").encode()
     if modseqs:
         line += b" (MODSEQ %d)" % max(modseqs)
     return line + b"\r\n"

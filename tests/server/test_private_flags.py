@@ -131,6 +131,31 @@ def test_private_change_reaches_only_its_user(shared: ServerThread) -> None:
     assert fetches(carol.command(b"c", b"NOOP")) == []
 
 
+def test_flag_searches_stay_per_user(shared: ServerThread) -> None:
+    """SEARCH UNSEEN/SEEN/FLAGGED come from each user's own in-memory index (issue 14):
+    bob's private \\Seen never shows in alice's or carol's answers, a shared \\Flagged in
+    everybody's, and a change of the private mask is followed at once."""
+    alice = login(shared, "alice")
+    alice.command(b"a", b"SELECT Projects")
+    carol = login(shared, "carol")
+    carol.command(b"a", b"SELECT " + BOX)
+    bob = login(shared, "bob")
+    bob.command(b"a", b"SELECT " + BOX)
+    for who in (alice, carol, bob):
+        assert who.command(b"s", b"SEARCH UNSEEN")[0] == b"* SEARCH 1 2 3"
+    bob.command(b"b", b"STORE 1 +FLAGS.SILENT (\\Seen)")
+    bob.command(b"c", b"STORE 2 +FLAGS.SILENT (\\Flagged)")
+    alice.command(b"c", b"STORE 3 +FLAGS.SILENT (\\Seen)")
+    assert bob.command(b"d", b"SEARCH UNSEEN")[0] == b"* SEARCH 2 3"
+    assert alice.command(b"d", b"SEARCH UNSEEN")[0] == b"* SEARCH 1 2"
+    assert carol.command(b"d", b"UID SEARCH SEEN")[0] == b"* SEARCH"
+    for who in (alice, carol, bob):
+        assert who.command(b"f", b"SEARCH FLAGGED")[0] == b"* SEARCH 2"
+    set_mask(shared, 0)  # \\Seen shared now: the owner's bits are everybody's
+    assert bob.command(b"g", b"SEARCH SEEN")[0] == b"* SEARCH 3"
+    assert carol.command(b"g", b"SEARCH UNSEEN")[0] == b"* SEARCH 1 2"
+
+
 def test_mask_seen_flagged_and_none(shared: ServerThread) -> None:
     set_mask(shared, SEEN | FLAGGED)
     alice = login(shared, "alice")

@@ -137,3 +137,90 @@ def test_bulk_flag_fetch_answers_as_before(imap: Any) -> None:
     other = imap()
     other.select()
     assert other.cmd("FETCH 2 (FLAGS)").untagged == [b"* 2 FETCH (FLAGS (\\Flagged Work))"]
+
+
+def test_select_after_a_flag_change_keeps_the_shared_uid_array(
+        server: ServerThread, imap: Any) -> None:
+    """Only flags changed: the shared index takes the changed rows (not the whole
+    mailbox again), so a later SELECT still shares the UID array, with the new state."""
+    a, b = imap(), imap()
+    fill(a, 4)
+    a.select()
+    assert b.select().ok_codes()["UNSEEN"] == b"1"
+    assert b.cmd("STORE 1:2 +FLAGS.SILENT (\\Seen)").ok
+    c = imap()
+    assert c.select().ok_codes()["UNSEEN"] == b"3"
+    first, *others = [v for v in views(server)]
+    assert all(v.uids is first.uids for v in others)
+
+
+def test_select_after_expunge_and_append_follows_the_changes(imap: Any) -> None:
+    """Messages removed and added since the index was read: applied, not re-read."""
+    a, b = imap(), imap()
+    fill(a, 5)
+    a.select()
+    assert b.cmd("STORE 1,3 +FLAGS.SILENT (\\Deleted \\Seen)").ok if b.select() else False
+    assert b.cmd("EXPUNGE").numbered("EXPUNGE") == [1, 2]
+    assert b.append("INBOX", message("six"), "\\Seen Later").ok
+    c = imap()
+    reply = c.select()
+    assert reply.numbered("EXISTS") == [4]
+    assert reply.ok_codes()["UNSEEN"] == b"1"
+    assert b"Later" in reply.untagged[0]
+    assert uids_of(c.cmd("FETCH 1:* (UID)")) == [2, 4, 5, 6]
+    assert c.cmd("UID SEARCH SEEN").untagged == [b"* SEARCH 6"]
+
+
+@pytest.fixture
+def sql_searches(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The criteria of every search that went to SQL (the server runs in this process)."""
+    from crispin.storage import search as storage_search
+
+    calls: list[object] = []
+    real = storage_search.select_matching
+
+    def counting(conn: Any, mailbox_id: int, criteria: Any, *args: Any, **kw: Any) -> Any:
+        calls.append(criteria)
+        return real(conn, mailbox_id, criteria, *args, **kw)
+
+    monkeypatch.setattr(storage_search, "select_matching", counting)
+    return calls
+
+
+def test_flag_searches_are_answered_from_the_shared_index(
+        imap: Any, sql_searches: list[object]) -> None:
+    a = imap()
+    fill(a, 6)
+    a.select()
+    assert a.cmd("STORE 2,4 +FLAGS.SILENT (\\Seen)").ok
+    assert a.cmd("STORE 4:5 +FLAGS.SILENT (\\Flagged)").ok
+    assert a.cmd("SEARCH UNSEEN").untagged == [b"* SEARCH 1 3 5 6"]
+    assert a.cmd("UID SEARCH FLAGGED").untagged == [b"* SEARCH 4 5"]
+    assert a.cmd("SEARCH 2:5 NOT SEEN").untagged == [b"* SEARCH 3 5"]
+    assert a.cmd("SEARCH OR SEEN FLAGGED UNDELETED").untagged == [b"* SEARCH 2 4 5"]
+    assert a.cmd("UID SEARCH UID 3:* UNFLAGGED").untagged == [b"* SEARCH 3 6"]
+    assert a.cmd("SEARCH DELETED").untagged == [b"* SEARCH"]
+    assert sql_searches == []
+    assert a.cmd("SEARCH SUBJECT m3").untagged == [b"* SEARCH 3"]
+    assert len(sql_searches) == 1
+
+
+def test_flag_search_follows_other_sessions_and_keeps_the_numbers(imap: Any) -> None:
+    """Another session's changes reach the index before the search, but the answer uses
+    this session's numbers: an expunged message it was not told of (RFC 3501 §7.4.1: no
+    EXPUNGE during SEARCH) never matches, a message it does not know yet is not shown."""
+    a, b = imap(), imap()
+    fill(a, 5)
+    a.select()
+    b.select()
+    assert a.cmd("SEARCH UNSEEN").untagged == [b"* SEARCH 1 2 3 4 5"]
+    assert b.cmd("STORE 2 +FLAGS.SILENT (\\Seen \\Deleted)").ok
+    assert b.cmd("STORE 4 +FLAGS.SILENT (\\Seen)").ok
+    assert b.cmd("STORE 3 +FLAGS.SILENT (\\Deleted)").ok
+    assert b.cmd("EXPUNGE").numbered("EXPUNGE") == [2, 2]
+    assert b.append("INBOX", message("new")).ok
+    reply = a.cmd("SEARCH UNSEEN")
+    assert reply.untagged[0] == b"* SEARCH 1 5"
+    assert reply.numbered("EXPUNGE") == []
+    assert a.cmd("UID SEARCH UNSEEN").untagged[0] == b"* SEARCH 1 5 6"  # UID form: told
+    assert a.cmd("SEARCH UNSEEN").untagged == [b"* SEARCH 1 3 4"]

@@ -153,14 +153,17 @@ class Session:
             self.state = State.AUTHENTICATED
 
     async def store_flags(self, uids: Sequence[int], mode: StoreMode, flags: Iterable[str],
-                          unchanged_since: int | None = None) -> StoreResult:
+                          unchanged_since: int | None = None, *,
+                          want_states: bool = True) -> StoreResult:
         """The one way a command changes flags in the selected mailbox (STORE, FETCH's
         implicit \\Seen): the change is recorded so that the sync after the command does
-        not echo it when the command table says so (``crispin.server.command_spec``)."""
+        not echo it when the command table says so (``crispin.server.command_spec``).
+        ``want_states`` False: only the messages UNCHANGEDSINCE refused are returned."""
         view = self.view
         assert view is not None
         result = await self.server.store.store_flags(view.mailbox_id, uids, mode, flags,
-                                                     unchanged_since, viewer=self.viewer)
+                                                     unchanged_since, viewer=self.viewer,
+                                                     want_states=want_states)
         if result.changed:
             self.written.append(result.highest_modseq)
         return result

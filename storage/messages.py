@@ -259,6 +259,7 @@ def store_flags(
     keywords: list[str],
     unchanged_since: int | None,
     viewer: int | None = None,
+    want_states: bool = True,
 ) -> StoreResult:
     """RFC 3501 §6.4.6 STORE FLAGS / +FLAGS / -FLAGS, with RFC 7162 §3.1.3 UNCHANGEDSINCE.
 
@@ -272,10 +273,16 @@ def store_flags(
       when everybody sees it (keywords, or bits outside the mailbox's private mask);
     - bits inside ``pmask`` live in the viewer's ``private_flags`` row, whose own modseq
       moves (the owner's private bits in ``mailbox_messages`` are kept).
+    System flags alone on the owner path (``STORE 1:* +FLAGS.SILENT (\\Seen)``) are one
+    UPDATE (``_store_bits``).  ``want_states`` False: the caller needs no message's state (a
+    .SILENT STORE, RFC 3501 §6.4.6), so ``messages`` lists only the ``modified`` ones.
     """
     box = _selectable(conn, mailbox_id)
     pmask = box.private_mask(viewer)
     visible = ~box.mask & ALL_BITS  # bits whose change every user sees
+    if not pmask and not keywords:
+        return _store_bits(conn, box, mailbox_id, uids, mode, bits, unchanged_since, visible,
+                           want_states)
     if pmask:
         rows = conn.execute(
             "SELECT mm.uid, mm.flags, mm.keywords, mm.shared_modseq, pf.flags, pf.modseq"
@@ -343,6 +350,86 @@ def store_flags(
         _bump(conn, mailbox_id, new_modseq)
         highest = new_modseq
     return StoreResult(states, changed, modified, highest)
+
+
+# How each mode computes a message's new system flags from ``flags`` and ``:bits`` in SQL,
+# and which bits it changes (SQLite has no XOR).
+_NEW_BITS = {"add": "flags | :bits", "remove": "flags & ~:bits", "set": ":bits"}
+_DIFF_BITS = {"add": ":bits & ~flags", "remove": "flags & :bits",
+              "set": "(flags | :bits) & ~(flags & :bits)"}
+MAX_SPANS = 16
+"""UID sets of more runs than this are matched through ``json_each``."""
+
+
+def _uid_filter(uids: Sequence[int]) -> tuple[str, dict[str, Any]]:
+    """SQL (over ``uid``) for "one of ``uids``": ranges of consecutive UIDs when they are
+    few (``1:*`` of a mailbox is one primary-key range), else one JSON array."""
+    spans: list[list[int]] = []
+    for uid in sorted(set(uids)):
+        if spans and uid == spans[-1][1] + 1:
+            spans[-1][1] = uid
+        else:
+            spans.append([uid, uid])
+            if len(spans) > MAX_SPANS:
+                return "uid IN (SELECT value FROM json_each(:uids))", {"uids": _uid_json(uids)}
+    if not spans:
+        return "0", {}
+    sql = " OR ".join(f"uid BETWEEN :lo{i} AND :hi{i}" for i in range(len(spans)))
+    names = {f"lo{i}": lo for i, (lo, _) in enumerate(spans)}
+    names.update({f"hi{i}": hi for i, (_, hi) in enumerate(spans)})
+    return f"({sql})", names
+
+
+def _store_bits(
+    conn: sqlite3.Connection,
+    box: _Box,
+    mailbox_id: int,
+    uids: Sequence[int],
+    mode: StoreMode,
+    bits: int,
+    unchanged_since: int | None,
+    visible: int,
+    want_states: bool,
+) -> StoreResult:
+    """``store_flags`` of system flags only, on the owner path, as one UPDATE: the same
+    outcome as the per-message path (one new modseq for every message whose flags
+    change, RFC 7162 §3.1; ``shared_modseq`` too when the change is one every user sees;
+    "set" also clears the keywords), without a Python object per message."""
+    where, names = _uid_filter(uids)
+    names.update(box=mailbox_id, bits=bits, visible=visible, m=box.highest + 1,
+                 since=unchanged_since)
+    scope = f"mailbox_id = :box AND {where}"
+    # A message above UNCHANGEDSINCE is left alone and reported (RFC 7162 §3.1.3).
+    modified: list[MessageState] = []
+    untouched = ""
+    if unchanged_since is not None:
+        modified = [_state(r) for r in conn.execute(
+            f"SELECT uid, flags, keywords, modseq FROM mailbox_messages WHERE {scope}"
+            " AND modseq > :since ORDER BY uid", names)]
+        untouched = " AND modseq <= :since"
+    diff = f"({_DIFF_BITS[mode]}) != 0"
+    shared = f"({_DIFF_BITS[mode]}) & :visible != 0"
+    keywords = ""
+    if mode == "set":  # FLAGS (...) without keywords clears them
+        diff, shared, keywords = (f"({diff} OR keywords != '')",
+                                  f"({shared} OR keywords != '')", ", keywords = ''")
+    changed = sorted(int(r[0]) for r in conn.execute(
+        f"UPDATE mailbox_messages SET flags = {_NEW_BITS[mode]}, modseq = :m,"
+        f" shared_modseq = CASE WHEN {shared} THEN :m ELSE shared_modseq END{keywords}"
+        f" WHERE {scope}{untouched} AND {diff} RETURNING uid",
+        names,
+    ))
+    highest = box.highest
+    if changed:
+        highest = box.highest + 1
+        _bump(conn, mailbox_id, highest)
+    result = modified
+    if want_states:  # after the UPDATE: the modified ones are as they were
+        result = [_state(r) for r in conn.execute(
+            f"SELECT uid, flags, keywords, modseq FROM mailbox_messages WHERE {scope}"
+            " ORDER BY uid", names)]
+    return StoreResult(result, changed, [m.uid for m in modified], highest)
+    return StoreResult(result, changed, modified, highest)
 
 
 def _apply(

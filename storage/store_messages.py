@@ -316,9 +316,11 @@ class MessagesMixin:
         unchanged_since: int | None = None,
         *,
         viewer: int | None = None,
+        want_states: bool = True,
     ) -> StoreResult:
         """RFC 3501 §6.4.6 STORE (``mode`` "set", "add" or "remove"), RFC 7162 §3.1.3;
-        private flags go to ``viewer``'s place, UNCHANGEDSINCE tests their modseq."""
+        private flags go to ``viewer``'s place, UNCHANGEDSINCE tests their modseq.
+        ``want_states`` False (.SILENT): ``messages`` holds only the ``modified`` ones."""
         bits, keywords = flags_mod.encode(flags)
         return await self._db.write(
             partial(
@@ -330,6 +332,7 @@ class MessagesMixin:
                 keywords=keywords,
                 unchanged_since=unchanged_since,
                 viewer=viewer,
+                want_states=want_states,
             )
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crispin.protocol import Atom, Store, Value
+from crispin.protocol import Store, Value
 from crispin.server.access import allowed_flags, current_rights
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
@@ -12,6 +12,7 @@ from crispin.storage import InvalidFlag, StoreMode, StoreResult
 from crispin.storage import validate_flags as encode_flags
 
 MODES: dict[str, StoreMode] = {"": "set", "+": "add", "-": "remove"}
+LINES_PER_WRITE = 2000
 
 
 async def store(session: Session, tag: str, cmd: Store) -> Result:
@@ -35,35 +36,18 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     except InvalidFlag as exc:
         raise CommandFailed(f"Invalid flag: {exc}", status="BAD") from None
     rights = await current_rights(session)
+    # RFC 3501 §6.4.6 .SILENT: no FETCH answers, so no message's state is read back,
+    # except those a conditional STORE reports (RFC 7162 §3.1.3).
+    want = not cmd.silent or conditional
     if all(r in rights for r in "stw"):
         results = [await session.store_flags(uids, MODES[cmd.mode], cmd.flags,
-                                             cmd.unchangedsince)]
+                                             cmd.unchangedsince, want_states=want)]
     else:
-        results = await _store_within_rights(session, uids, cmd, rights)
+        results = await _store_within_rights(session, uids, cmd, rights, want)
     result = _merge(results)
     announce_keywords(session, cmd.flags)
-    changed = set(result.changed)
-    modified = set(result.modified)
-    for m in result.messages:
-        n = view.msn(m.uid)
-        if n is None:
-            continue
-        values: list[Value] = [Atom("UID"), m.uid] if cmd.uid or view.condstore else []
-        if m.uid in modified:
-            # RFC 7162 §3.1.3 example 10: tell the client why the test failed.
-            values += [Atom("MODSEQ"), [m.modseq], Atom("FLAGS"),
-                       view.flags_value(m.uid, m.flags)]
-        elif not cmd.silent:
-            values += [Atom("FLAGS"), view.flags_value(m.uid, m.flags)]
-            if view.condstore:
-                values += [Atom("MODSEQ"), [m.modseq]]
-        elif conditional and m.uid in changed:
-            # RFC 7162 §3.1.3: a conditional STORE reports the new MODSEQ even if .SILENT.
-            values += [Atom("MODSEQ"), [m.modseq]]
-        else:
-            continue
-        session.untagged(n, Atom("FETCH"), values)
-        await session.channel.pace()
+    await _answer(session, cmd, result, conditional)
+    modified = result.modified
     code: str | None = None
     code_args: tuple[Value, ...] = ()
     if modified:
@@ -76,12 +60,53 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     return Result("STORE completed")
 
 
+async def _answer(session: Session, cmd: Store, result: StoreResult, conditional: bool) -> None:
+    """The untagged FETCH of each message (RFC 3501 §6.4.6), built as bytes in bulk: a
+    ``STORE 1:* +FLAGS`` of 100,000 messages is 100,000 lines (issue 14). The UID goes
+    first for UID STORE (§6.4.8) and once CONDSTORE is on (RFC 7162 §3.2.4)."""
+    view = session.view
+    assert view is not None
+    changed = set(result.changed)
+    modified = set(result.modified)
+    head = b"* %d FETCH (UID %d " if cmd.uid or view.condstore else b"* %d FETCH ("
+    with_uid = head.count(b"%d") == 2
+    texts: dict[tuple[str, ...], bytes] = {}
+    out: list[bytes] = []
+    for m in result.messages:
+        n = view.msn(m.uid)
+        if n is None:
+            continue
+        flags = texts.get(m.flags)
+        if flags is None:
+            flags = texts[m.flags] = b"FLAGS " + view.flags_bytes(0, m.flags)
+        if m.uid in view.recent:
+            flags = b"FLAGS " + view.flags_bytes(m.uid, m.flags)
+        modseq = b"MODSEQ (%d)" % m.modseq
+        if m.uid in modified:
+            # RFC 7162 §3.1.3 example 10: tell the client why the test failed.
+            items = modseq + b" " + flags
+        elif not cmd.silent:
+            items = flags + b" " + modseq if view.condstore else flags
+        elif conditional and m.uid in changed:
+            # RFC 7162 §3.1.3: a conditional STORE reports the new MODSEQ even if .SILENT.
+            items = modseq
+        else:
+            continue
+        out.append((head % (n, m.uid) if with_uid else head % n) + items + b")\r\n")
+        if len(out) >= LINES_PER_WRITE:
+            session.channel.write(b"".join(out))
+            out.clear()
+            await session.channel.pace()
+    if out:
+        session.channel.write(b"".join(out))
+
+
 def _changeable(flag: str, rights: str) -> bool:
     return bool(allowed_flags([flag], rights))
 
 
 async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
-                               rights: str) -> list[StoreResult]:
+                               rights: str, want: bool) -> list[StoreResult]:
     """RFC 4314 §4: each flag needs its own right (\\Seen "s", \\Deleted "t", the rest
     "w"); a STORE changes the flags it may and keeps the others, and fails only when it
     may change none of those named."""
@@ -92,14 +117,16 @@ async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
     if cmd.flags and not allowed:
         raise CommandFailed("Permission denied for these flags", "NOPERM")
     if cmd.mode:
-        return [await session.store_flags(uids, MODES[cmd.mode], allowed, cmd.unchangedsince)]
+        return [await session.store_flags(uids, MODES[cmd.mode], allowed, cmd.unchangedsince,
+                                          want_states=want)]
     # Replacing FLAGS: flags the user may not change stay as they are on each message.
     groups: dict[tuple[str, ...], list[int]] = {}
     for m in await store.flag_records(view.mailbox_id, uids, viewer=session.viewer):
         kept = [f for f in m.flags if not _changeable(f, rights)]
         target = tuple(dict.fromkeys([*kept, *allowed]))
         groups.setdefault(target, []).append(m.uid)
-    return [await session.store_flags(group, "set", list(target), cmd.unchangedsince)
+    return [await session.store_flags(group, "set", list(target), cmd.unchangedsince,
+                                      want_states=want)
             for target, group in groups.items()]
 
 

@@ -153,6 +153,38 @@ def test_uid_store_includes_uid(imap: Any) -> None:
 # -- EXPUNGE, UID EXPUNGE ---------------------------------------------------------------------
 
 
+def test_store_answers_byte_for_byte(imap: Any) -> None:
+    """The untagged FETCH of a STORE, written in bulk (issue 14): FLAGS with \\Recent
+    last, UID first for UID STORE (RFC 3501 §6.4.8) and with CONDSTORE, then MODSEQ (RFC
+    7162 §3.2.4); a conditional STORE reports what it refused as MODSEQ then FLAGS and
+    what it changed as MODSEQ even with .SILENT (§3.1.3)."""
+    a = imap()
+    fill(a, 3)
+    a.select()  # every message \Recent in this session
+    fetches = lambda r: [x for x in r.untagged if b" FETCH " in x]  # noqa: E731
+    assert fetches(a.cmd("STORE 1:2 +FLAGS (\\Seen)")) == [
+        b"* 1 FETCH (FLAGS (\\Seen \\Recent))", b"* 2 FETCH (FLAGS (\\Seen \\Recent))"]
+    assert fetches(a.cmd("UID STORE 3 FLAGS (\\Flagged)")) == [
+        b"* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent))"]
+    c = imap()
+    c.select()
+    assert fetches(c.cmd("STORE 2:3 -FLAGS (\\Flagged)")) == [
+        b"* 2 FETCH (FLAGS (\\Seen))", b"* 3 FETCH (FLAGS ())"]
+    b = imap()
+    assert b.cmd("ENABLE CONDSTORE").ok
+    b.select()
+    lines = fetches(b.cmd("STORE 1 +FLAGS (\\Answered)"))
+    m = re.fullmatch(rb"\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Answered\) MODSEQ \((\d+)\)\)",
+                     lines[0])
+    assert m is not None and len(lines) == 1
+    answered = int(m.group(1))
+    reply = b.cmd(f"STORE 1:2 (UNCHANGEDSINCE {answered - 1}) +FLAGS.SILENT (\\Draft)")
+    assert reply.code() == "MODIFIED 1"
+    assert fetches(reply) == [
+        b"* 1 FETCH (UID 1 MODSEQ (%d) FLAGS (\\Seen \\Answered))" % answered,
+        b"* 2 FETCH (UID 2 MODSEQ (%d))" % (answered + 1)]
+
+
 def test_expunge_numbering(imap: Any) -> None:
     c = imap()
     fill(c, 5)

@@ -183,6 +183,70 @@ async def test_unchangedsince(store: Store, inbox: MailboxInfo) -> None:
     assert res.messages[0].flags == ("\\Seen",) and res.messages[0].modseq == first.highest_modseq
 
 
+async def test_system_flag_stores_match_a_model(
+        store: Store, inbox: MailboxInfo, data_dir: Path) -> None:
+    """STOREs of system flags alone are one UPDATE over UID ranges (issue 14): checked
+    against a per-message model of RFC 3501 §6.4.6 and RFC 7162 §3.1.3 on a mailbox with
+    gaps (more UID runs than ``MAX_SPANS``, so both ways of naming the set are used):
+    changed and modified lists, states, one new modseq per change, and ``shared_modseq``
+    left alone for a change of the owner's private \\Seen only (INBOX keeps \\Seen private)."""
+    import random
+
+    from crispin.storage.messages import MAX_SPANS
+
+    for i in range(60):
+        await append(store, inbox, MSG + b"%d" % i, *(["$Tag"] if i % 7 == 0 else []))
+    await store.store_flags(inbox.id, list(range(2, 61, 3)), "add", ["\\Deleted"])
+    await store.expunge(inbox.id)
+    names = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"]
+
+    def rows() -> dict[int, tuple[int, str, int, int]]:
+        return {int(r[0]): (int(r[1]), str(r[2]), int(r[3]), int(r[4])) for r in query(
+            data_dir, "SELECT uid, flags, keywords, modseq, shared_modseq FROM mailbox_messages"
+            " WHERE mailbox_id = ?", (inbox.id,))}
+
+    rng = random.Random(14)
+    for step in range(40):
+        before = rows()
+        present = sorted(before)
+        chosen = present if step % 5 == 0 else sorted(rng.sample(present, rng.randint(1, 30)))
+        if step % 4 == 1:  # runs of neighbours: few spans
+            start = rng.randrange(len(present))
+            chosen = present[start:start + rng.randint(1, 12)]
+        mode = rng.choice(["add", "remove", "set"])
+        flags = rng.sample(names, rng.randint(0 if mode == "set" else 1, 3))
+        highest = (await store.mailbox_status(inbox.id)).highest_modseq
+        since = rng.choice([None, highest, highest - rng.randint(1, 10)])
+        states = rng.random() < 0.5
+        res = await store.store_flags(inbox.id, [*chosen, 999], mode, flags, since,
+                                      want_states=states)
+        bits = flagmod.mask_of(flags)
+        new_modseq = highest + 1
+        changed, modified = [], []
+        expect = dict(before)
+        for uid in chosen:
+            old_bits, kw, modseq, shared = before[uid]
+            if since is not None and modseq > since:
+                modified.append(uid)
+                continue
+            nb = {"add": old_bits | bits, "remove": old_bits & ~bits, "set": bits}[mode]
+            nkw = "" if mode == "set" else kw
+            if nb == old_bits and nkw == kw:
+                continue
+            changed.append(uid)
+            seen_by_all = (nb ^ old_bits) & ~flagmod.SEEN or nkw != kw
+            expect[uid] = (nb, nkw, new_modseq, new_modseq if seen_by_all else shared)
+        assert res.changed == changed and res.modified == modified, step
+        assert res.highest_modseq == (new_modseq if changed else highest)
+        assert rows() == expect, step
+        shown = chosen if states else modified
+        assert [m.uid for m in res.messages] == shown
+        for m in res.messages:
+            b, kw, modseq, _ = expect[m.uid]
+            assert m == MessageState(m.uid, flagmod.decode(b, kw), modseq)
+    assert len(present) // 2 > MAX_SPANS
+
+
 async def test_changes_since(store: Store, inbox: MailboxInfo) -> None:
     await append(store, inbox, b"1")
     await append(store, inbox, b"2")

@@ -236,8 +236,10 @@ class Session:
             elif pre is not None and pre[0] == view.modseq:
                 changes = pre[1]
             else:
+                # The command's own flag changes are not read at all (a STORE 1:* of
+                # 100,000 messages would otherwise be read back here only to be hidden).
                 changes = await store.changes_since(view.mailbox_id, view.modseq,
-                                                    viewer=self.viewer)
+                                                    viewer=self.viewer, skip=hide)
         except NotFound:  # NoSelect too: deleted, its name kept for its inferiors
             raise self.mailbox_gone() from None
         if changes.highest_modseq <= view.modseq and not changes.updated \

@@ -408,17 +408,31 @@ def _store_bits(
             " AND modseq > :since ORDER BY uid", names)]
         untouched = " AND modseq <= :since"
     diff = f"({_DIFF_BITS[mode]}) != 0"
-    shared = f"({_DIFF_BITS[mode]}) & :visible != 0"
+    # shared_modseq moves when every user sees the change (bits outside the mailbox's
+    # private mask, or keywords): not named at all when that cannot happen (the owner's
+    # own \\Seen), so SQLite leaves its index alone; set outright when it always does.
+    if mode != "set" and not bits & visible:
+        shared = ""
+    elif mode != "set" and not bits & ~visible:
+        shared = ", shared_modseq = :m"
+    else:
+        seen_by_all = f"({_DIFF_BITS[mode]}) & :visible != 0"
+        if mode == "set":
+            seen_by_all += " OR keywords != ''"
+        shared = f", shared_modseq = CASE WHEN {seen_by_all} THEN :m ELSE shared_modseq END"
     keywords = ""
     if mode == "set":  # FLAGS (...) without keywords clears them
-        diff, shared, keywords = (f"({diff} OR keywords != '')",
-                                  f"({shared} OR keywords != '')", ", keywords = ''")
-    changed = sorted(int(r[0]) for r in conn.execute(
-        f"UPDATE mailbox_messages SET flags = {_NEW_BITS[mode]}, modseq = :m,"
-        f" shared_modseq = CASE WHEN {shared} THEN :m ELSE shared_modseq END{keywords}"
-        f" WHERE {scope}{untouched} AND {diff} RETURNING uid",
+        diff, keywords = f"({diff} OR keywords != '')", ", keywords = ''"
+    count = conn.execute(
+        f"UPDATE mailbox_messages SET flags = {_NEW_BITS[mode]}, modseq = :m{shared}{keywords}"
+        f" WHERE {scope}{untouched} AND {diff}",
         names,
-    ))
+    ).rowcount
+    # The messages changed are those at the new modseq (read through its index, cheaper
+    # than RETURNING from the UPDATE).
+    changed = [] if count <= 0 else [int(r[0]) for r in conn.execute(
+        "SELECT uid FROM mailbox_messages WHERE mailbox_id = :box AND modseq = :m"
+        " ORDER BY +uid", names)]
     highest = box.highest
     if changed:
         highest = box.highest + 1
@@ -429,7 +443,6 @@ def _store_bits(
             f"SELECT uid, flags, keywords, modseq FROM mailbox_messages WHERE {scope}"
             " ORDER BY uid", names)]
     return StoreResult(result, changed, [m.uid for m in modified], highest)
-    return StoreResult(result, changed, modified, highest)
 
 
 def _apply(

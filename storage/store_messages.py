@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -119,13 +119,16 @@ class MessagesMixin:
         )
 
     async def changes_since(
-        self, mailbox_id: int, modseq: int, *, viewer: int | None = None
+        self, mailbox_id: int, modseq: int, *, viewer: int | None = None,
+        skip: Collection[int] = (),
     ) -> Changes:
         """Messages added/changed and UIDs expunged after ``modseq``, as ``viewer`` sees
-        them (another user's private flag changes are not there)."""
+        them (another user's private flag changes are not there); those last changed at a
+        modseq in ``skip`` (the caller's own, already answered) left out."""
         return await self._db.read(
             partial(
-                message_reads.changes_since, mailbox_id=mailbox_id, modseq=modseq, viewer=viewer
+                message_reads.changes_since, mailbox_id=mailbox_id, modseq=modseq,
+                viewer=viewer, skip=tuple(skip),
             )
         )
 

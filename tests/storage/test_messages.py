@@ -247,6 +247,26 @@ async def test_system_flag_stores_match_a_model(
     assert len(present) // 2 > MAX_SPANS
 
 
+async def test_changes_since_skips_the_callers_own_modseqs(
+        store: Store, inbox: MailboxInfo) -> None:
+    """A session's own STOREs (answered already) are not read back: messages last changed
+    at a skipped modseq are left out, everything before, between and after stays."""
+    for i in range(5):
+        await append(store, inbox, b"%d" % i)
+    base = (await store.mailbox_status(inbox.id)).highest_modseq
+    first = await store.store_flags(inbox.id, [1], "add", ["\\Flagged"])
+    own = await store.store_flags(inbox.id, [2, 3], "add", ["\\Seen"])
+    await store.store_flags(inbox.id, [4], "add", ["\\Draft"])
+    own2 = await store.store_flags(inbox.id, [5], "add", ["\\Seen"])
+    await append(store, inbox, b"new")
+    changes = await store.changes_since(inbox.id, base,
+                                        skip=[own.highest_modseq, own2.highest_modseq, 1])
+    assert [m.uid for m in changes.updated] == [1, 4, 6]
+    assert changes.updated[0].modseq == first.highest_modseq
+    assert [m.uid for m in (await store.changes_since(inbox.id, base)).updated] == \
+        [1, 2, 3, 4, 5, 6]
+
+
 async def test_changes_since(store: Store, inbox: MailboxInfo) -> None:
     await append(store, inbox, b"1")
     await append(store, inbox, b"2")

@@ -24,6 +24,7 @@ from .errors import (
     StorageError,
     TimeLimitExceeded,
 )
+from .flag_index import MailboxIndex
 from .flags import PRIVATE_FLAG_CHOICES, RECENT, SEEN_FLAG, SYSTEM_FLAG_NAMES
 from .flags import decode as flag_names
 from .flags import encode as validate_flags
@@ -75,6 +76,7 @@ __all__ = [
     "InvalidName",
     "InvalidPassword",
     "MailboxChange",
+    "MailboxIndex",
     "MailboxInfo",
     "MailboxStatus",
     "MessageRecord",

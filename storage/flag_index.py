@@ -52,6 +52,8 @@ class MailboxIndex:
     """System flag bits of the message at the same position of ``uids``."""
     keywords: tuple[str, ...]
     viewer: int | None
+    keywords_of: dict[int, str]
+    """The stored keywords of each message that has any, by UID (never changed in place)."""
 
     @property
     def first_unseen_uid(self) -> int | None:
@@ -109,7 +111,11 @@ def read_index(conn: sqlite3.Connection, mailbox_id: int,
     ):
         for kw in str(text).split(" "):
             keywords.setdefault(kw.lower(), kw)
-    return MailboxIndex(info, uids, bytes(flags), tuple(keywords.values()), viewer)
+    keywords_of = {int(uid): str(text) for uid, text in conn.execute(
+        "SELECT uid, keywords FROM mailbox_messages WHERE mailbox_id = ? AND keywords != ''",
+        (mailbox_id,))}
+    return MailboxIndex(info, uids, bytes(flags), tuple(keywords.values()), viewer,
+                        keywords_of)
 
 
 def refresh_index(conn: sqlite3.Connection, mailbox_id: int, known: MailboxIndex,
@@ -150,16 +156,27 @@ def refresh_index(conn: sqlite3.Connection, mailbox_id: int, known: MailboxIndex
         uids.extend(m.uid for m in new)
         flags.extend(flagbits.mask_of(f for f in m.flags if f.startswith("\\")) for m in new)
     keywords = {k.lower(): k for k in known.keywords}
-    for m in changes.updated:
-        for f in m.flags:
-            if not f.startswith("\\"):
+    keywords_of = known.keywords_of
+    worded = [m for m in changes.updated
+              if m.uid in keywords_of or any(not f.startswith("\\") for f in m.flags)]
+    if worded or gone & keywords_of.keys():
+        keywords_of = {u: k for u, k in keywords_of.items() if u not in gone}
+        for m in worded:
+            words = [f for f in m.flags if not f.startswith("\\")]
+            for f in words:
                 keywords.setdefault(f.lower(), f)
+            if words:
+                keywords_of[m.uid] = flagbits.join_keywords(words)
+            else:
+                keywords_of.pop(m.uid, None)
+    for m in changes.updated:
         if m.uid > last:
             continue
         i = _position(uids, m.uid)
         if i is not None:
             flags[i] = flagbits.mask_of(f for f in m.flags if f.startswith("\\"))
-    return MailboxIndex(info, uids, bytes(flags), tuple(keywords.values()), viewer)
+    return MailboxIndex(info, uids, bytes(flags), tuple(keywords.values()), viewer,
+                        keywords_of)
 
 
 def _position(uids: array[int], uid: int) -> int | None:

@@ -11,12 +11,14 @@ event loop is yielded between batches, so a 100,000-message answer never holds i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterable
+from itertools import chain
 
 from crispin.protocol import FetchAttr, FetchItem
 from crispin.server.commands.fetch_expunged import expunged_states
 from crispin.server.session import Session
 from crispin.server.view import View
-from crispin.storage import MessageState, flag_names
+from crispin.storage import MailboxIndex, MessageState, flag_names
 
 FLAGS_BATCH = 5000
 # A range read pays for every message between the lowest and highest UID asked for; when
@@ -63,6 +65,12 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
                 channel.write(format_line(n, m.uid, " ".join(m.flags).encode(), m.modseq))
         return False
 
+    if "MODSEQ" not in names:
+        index = await store.mailbox_index(view.mailbox_id, viewer=session.viewer)
+        if index.uids is view.uids:
+            await _from_index(session, index, live, names, line, flags_text)
+            return False
+
     async def read(batch: list[tuple[int, int]]) -> dict[int, tuple[bytes, int]]:
         uids = [u for _, u in batch]
         low, high = min(uids), max(uids)
@@ -101,3 +109,41 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
         if pending is not None and not pending.done():
             pending.cancel()
     return gone
+
+
+async def _from_index(session: Session, index: MailboxIndex, live: list[tuple[int, int]],
+                      names: list[str], line: bytes,
+                      flags_text: Callable[[int, str], bytes]) -> None:
+    """``FETCH (UID FLAGS)`` from the shared index, brought up to date by the caller, when
+    the view's numbers are the index's positions (its UID array is the index's: nothing
+    added or removed since). A run of consecutive numbers is formatted in one ``%`` of
+    the line repeated (C, not a Python loop per message); the few messages with keywords
+    or \\Recent get their own text."""
+    view = session.view
+    assert view is not None
+    channel = session.channel
+    by_bits = [flags_text(bits, "") for bits in range(32)]
+    special = set(index.keywords_of) | view.recent
+    for start in range(0, len(live), FLAGS_BATCH):
+        batch = live[start:start + FLAGS_BATCH]
+        first = batch[0][0]
+        runs = [batch]
+        if [n for n, _ in batch] != list(range(first, first + len(batch))):
+            runs = [[pair] for pair in batch]  # not one run: one message at a time
+        for run in runs:
+            lo = run[0][0] - 1
+            hi = lo + len(run)
+            texts = [by_bits[b & 31] for b in index.flags[lo:hi]]
+            if special:
+                for k, uid in enumerate(index.uids[lo:hi]):
+                    if uid in special:
+                        text = flags_text(index.flags[lo + k],
+                                          index.keywords_of.get(uid, ""))
+                        if uid in view.recent:
+                            text = text + b" \\Recent" if text else b"\\Recent"
+                        texts[k] = text
+            columns: list[Iterable[object]] = [range(lo + 1, hi + 1)]
+            columns += [index.uids[lo:hi] if n == "UID" else texts for n in names]
+            values = tuple(chain.from_iterable(zip(*columns, strict=True)))
+            channel.write((line * len(run)) % values)
+        await channel.flush()

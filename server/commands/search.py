@@ -108,7 +108,7 @@ def search_line(numbers: list[int], modseqs: list[int] | None) -> bytes:
     if numbers:
         # repr() of a list of ints writes every number in C, about 3x faster than one str()
         # per number; "[1, 2, 3]" less its brackets and commas is "1 2 3".
-        line += b" " + repr(list(numbers))[1:-1].replace(",", "").encode()
+        line += b" " + repr(numbers)[1:-1].replace(",", "").encode()
     if modseqs:
         line += b" (MODSEQ %d)" % max(modseqs)
     return line + b"\r\n"

@@ -224,3 +224,43 @@ def test_flag_search_follows_other_sessions_and_keeps_the_numbers(imap: Any) -> 
     assert reply.numbered("EXPUNGE") == []
     assert a.cmd("UID SEARCH UNSEEN").untagged[0] == b"* SEARCH 1 5 6"  # UID form: told
     assert a.cmd("SEARCH UNSEEN").untagged == [b"* SEARCH 1 3 4"]
+
+
+def test_flag_fetch_from_the_shared_index_follows_changes(
+        imap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``FETCH (UID FLAGS)`` is formatted from the shared index while the view's numbers
+    are its positions, with another session's keyword and flag changes applied first;
+    once the view has its own numbers (a new message), the rows are read as before."""
+    from crispin.storage import index_reads
+
+    reads: list[int] = []
+    real = index_reads.flag_rows
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        reads.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(index_reads, "flag_rows", counting)
+    a, b = imap(), imap()
+    fill(a, 4)
+    a.select()  # \Recent here
+    b.select()
+    assert b.cmd("STORE 2 +FLAGS.SILENT (\\Seen Work)").ok
+    assert b.cmd("STORE 3 +FLAGS.SILENT (\\Flagged)").ok
+    reply = b.cmd("FETCH 1:4 (FLAGS UID)")
+    assert reply.untagged == [
+        b"* 1 FETCH (FLAGS () UID 1)", b"* 2 FETCH (FLAGS (\\Seen Work) UID 2)",
+        b"* 3 FETCH (FLAGS (\\Flagged) UID 3)", b"* 4 FETCH (FLAGS () UID 4)"]
+    solicited = [r for r in a.cmd("UID FETCH 2:3,1 (UID FLAGS)").untagged
+                 if b"FETCH (UID" in r][:3]
+    assert solicited == [b"* 1 FETCH (UID 1 FLAGS (\\Recent))",
+                         b"* 2 FETCH (UID 2 FLAGS (\\Seen Work \\Recent))",
+                         b"* 3 FETCH (UID 3 FLAGS (\\Flagged \\Recent))"]
+    assert b.cmd("STORE 2 -FLAGS.SILENT (Work)").ok
+    assert b.cmd("FETCH 2 (FLAGS)").untagged == [b"* 2 FETCH (FLAGS (\\Seen))"]
+    assert reads == []
+    assert a.append("INBOX", message("five"), "Later").ok
+    assert b.cmd("NOOP").numbered("EXISTS") == [5]
+    assert b.cmd("FETCH 4:5 (FLAGS)").untagged == [b"* 4 FETCH (FLAGS ())",
+                                                   b"* 5 FETCH (FLAGS (Later))"]
+    assert reads != []

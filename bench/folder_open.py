@@ -296,7 +296,7 @@ def main() -> int:
             # opening the folder finds it on a live server.
             op = Op("SELECT INBOX after a flag change (fresh login)")
             for k in range(runs + 1):
-                setup.ok(f"UID STORE {uids[k]} {'+-'[k % 2]}FLAGS.SILENT (\\Flagged)")
+                setup.ok(f"UID STORE {uids[k]} +FLAGS.SILENT (\\Flagged)")
                 cpu0 = proc_cpu_seconds(server.pid)
                 select_once()
                 if k:

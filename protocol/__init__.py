@@ -73,6 +73,7 @@ from .commands import (
     Store,
     Subscribe,
     Thread,
+    Unauthenticate,
     Unselect,
     Unsubscribe,
 )
@@ -181,6 +182,7 @@ __all__ = [
     "Store",
     "Subscribe",
     "Thread",
+    "Unauthenticate",
     "UndecodableName",
     "Unselect",
     "Unsubscribe",

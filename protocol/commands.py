@@ -219,6 +219,11 @@ class Unselect:
 
 
 @dataclass(frozen=True)
+class Unauthenticate:
+    """RFC 8437 §3: back to the not-authenticated state on the same connection."""
+
+
+@dataclass(frozen=True)
 class Expunge:
     """RFC 3501 §6.4.3; ``uid_set`` for UID EXPUNGE (RFC 4315 §2.1)."""
 
@@ -521,6 +526,7 @@ Command: TypeAlias = (
     Capability | Noop | Logout | StartTLS | Authenticate | Login
     | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
     | List | Lsub | Status | Namespace | Enable | Id | Compress | Idle
+    | Unauthenticate
     | Check | Close | Unselect | Expunge | Copy | Move | Fetch | Store | Search | Sort | Thread
     | CancelUpdate
     | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights

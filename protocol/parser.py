@@ -45,7 +45,7 @@ _NO_ARGS: dict[str, Callable[[], c.Command]] = {
     "CAPABILITY": c.Capability, "NOOP": c.Noop, "LOGOUT": c.Logout,
     "STARTTLS": c.StartTLS, "CHECK": c.Check, "CLOSE": c.Close,
     "NAMESPACE": c.Namespace, "IDLE": c.Idle, "UNSELECT": c.Unselect,
-    "EXPUNGE": c.Expunge,
+    "EXPUNGE": c.Expunge, "UNAUTHENTICATE": c.Unauthenticate,
 }
 
 

@@ -174,6 +174,15 @@ class Connection:
         await self.flush()
         self.stream.start_compression(self.proto.discard_buffered())
 
+    def restart_login(self) -> None:
+        """After UNAUTHENTICATE (RFC 8437 §3) the connection is a stranger's again: the
+        pre-login limits (issue 11 point 5), a fresh login deadline and command budget
+        (issue 10 point 14) apply as they did after the greeting."""
+        self.proto.limits = self.ctx.prelogin_limits
+        self._login_deadline = asyncio.get_running_loop().time() + float(
+            self.ctx.config.get("limits", "login_timeout"))
+        self._prelogin_commands = int(self.ctx.config.get("limits", "prelogin_max_commands"))
+
     async def start_tls(self) -> None:
         await self.flush()
         self.proto.discard_buffered()

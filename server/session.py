@@ -58,6 +58,7 @@ class Channel(Protocol):
     async def read_line(self, secret: bool = False) -> bytes | None: ...
     async def start_tls(self) -> None: ...
     async def start_compression(self) -> None: ...
+    def restart_login(self) -> None: ...
     def accept_literal(self) -> None: ...
     def reject_literal(self, status: str, code: str | None, text: str) -> None: ...
     def shape_output(self, output_filter: Callable[[bytes], bytes] | None,
@@ -151,6 +152,21 @@ class Session:
         self.view = None
         if self.state is State.SELECTED:
             self.state = State.AUTHENTICATED
+
+    def unauthenticate(self) -> None:
+        """RFC 8437 §3: reset every piece of connection state but TLS's. The selected
+        mailbox is left without an expunge (its view goes, and with it the saved search
+        ``$`` of RFC 5182 and the CONTEXT updates of RFC 5267, §4.1); ENABLEd extensions
+        (CONDSTORE, QRESYNC) cease; the cached access serial is forgotten so the next user's
+        rights are read afresh. The connection's pre-login limits and deadline return
+        (``Channel.restart_login``)."""
+        self.view = None
+        self.user = None
+        self.state = State.NOT_AUTHENTICATED
+        self.enabled.clear()
+        self.access_serial = -1
+        self.written = []
+        self.channel.restart_login()
 
     async def store_flags(self, uids: Sequence[int], mode: StoreMode, flags: Iterable[str],
                           unchanged_since: int | None = None, *,

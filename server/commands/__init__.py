@@ -25,6 +25,7 @@ from crispin.server.commands import (
     session_info,
     sort,
     store,
+    unauthenticate,
 )
 from crispin.server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, State
 
@@ -39,6 +40,9 @@ TABLE: dict[type, CommandSpec] = {
     p.StartTLS: CommandSpec(auth.starttls, NOT_AUTH),
     p.Login: CommandSpec(auth.login, NOT_AUTH),
     p.Authenticate: CommandSpec(auth.authenticate, NOT_AUTH),
+    # RFC 8437 §6: command-auth and command-select; the selected mailbox goes without an
+    # expunge event (§3), so no updates follow.
+    p.Unauthenticate: CommandSpec(unauthenticate.unauthenticate, AUTH, updates=False),
     p.Create: CommandSpec(mailboxes.create, AUTH),
     p.Delete: CommandSpec(mailboxes.delete, AUTH),
     p.Rename: CommandSpec(mailboxes.rename, AUTH),

@@ -54,7 +54,7 @@ from crispin.protocol.dates import MONTHS
 _SIMPLE = {
     "Capability": b"CAPABILITY", "Noop": b"NOOP", "Logout": b"LOGOUT", "StartTLS": b"STARTTLS",
     "Check": b"CHECK", "Close": b"CLOSE", "Namespace": b"NAMESPACE", "Idle": b"IDLE",
-    "Unselect": b"UNSELECT",
+    "Unselect": b"UNSELECT", "Unauthenticate": b"UNAUTHENTICATE",
 }
 
 

@@ -35,7 +35,7 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
                      "QUOTASET", "SORT", "SORT=DISPLAY", "THREAD=ORDEREDSUBJECT",
                      "THREAD=REFERENCES", "THREAD=REFS", "ESEARCH", "SEARCHRES", "WITHIN",
                      "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
-                     "PARTIAL", "UNAUTHENTICATE")
+                     "PARTIAL", "UNAUTHENTICATE", "STATUS=SIZE")
 # SASL mechanisms that send a password (or a bearer token) the network must not see: offered
 # only where ``auth.plaintext`` allows (RFC 3501 §11.1, RFC 7628 §3).
 PLAINTEXT_MECHANISMS = ("PLAIN", "LOGIN")
@@ -132,6 +132,7 @@ class ServerContext:
                 caps.append(Atom("LOGINDISABLED"))
         else:
             caps += [Atom(c) for c in AUTH_CAPABILITIES]
+            caps.append(Atom(f"APPENDLIMIT={self.append_limit()}"))
         return caps
 
     def sasl_mechanisms(self, session: Session, usable_only: bool = True) -> list[str]:
@@ -150,6 +151,12 @@ class ServerContext:
         if self.token_checker.enabled and clear_ok:
             found.append(oauthbearer.MECHANISM)
         return found
+
+    def append_limit(self) -> int:
+        """The largest message APPEND accepts, the same for every mailbox: advertised as
+        ``APPENDLIMIT=n`` (RFC 7889 §2 (a)), answered to STATUS APPENDLIMIT (§3.1); a
+        larger one is refused with [TOOBIG] (§4). No ACL or quota enters it (§3.3)."""
+        return int(self.config.get("limits", "max_append_size"))
 
     def greeting(self, session: Session) -> StatusResponse:
         return StatusResponse(None, "OK", "Crispin ready.", "CAPABILITY",

@@ -315,6 +315,7 @@ def mailbox_status(
     mailbox_id: int,
     viewer: int | None = None,
     deleted_storage: bool = False,
+    size: bool = False,
 ) -> MailboxStatus:
     """Counters for STATUS / SELECT (RFC 3501 §6.3.10, §6.3.1), computed in one pass over
     the mailbox's rows.  \\Recent: UIDs at or above ``first_recent_uid``.  UNSEEN counts
@@ -337,8 +338,18 @@ def mailbox_status(
         " FROM mailbox_messages WHERE mailbox_id = ?",
         (first_recent, 0 if private_seen else SEEN, DELETED, mailbox_id),
     ).fetchone()
-    kib = 0
-    if deleted_storage and counts[3]:
+    kib = total = 0
+    if size and counts[0]:
+        # RFC 8438 §3: the octets of every message, counted as the STORAGE quota counts
+        # them (storage/quota.py: once per mailbox holding it), so SIZE equals the usage.
+        (total, deleted_octets) = conn.execute(
+            "SELECT coalesce(sum(m.size), 0), coalesce(sum(CASE WHEN (mm.flags & ?) != 0"
+            " THEN m.size ELSE 0 END), 0) FROM mailbox_messages mm"
+            " JOIN messages m ON m.id = mm.message_id WHERE mm.mailbox_id = ?",
+            (DELETED, mailbox_id),
+        ).fetchone()
+        kib = (int(deleted_octets) + 1023) // 1024
+    elif deleted_storage and counts[3]:
         # \Deleted is never private, so the shared bits decide (RFC 9208 §4.1.4: what an
         # EXPUNGE would free, here the messages' sizes, in the STORAGE unit of 1024 octets).
         (octets,) = conn.execute(
@@ -366,6 +377,7 @@ def mailbox_status(
         highest_modseq=int(highest_modseq),
         deleted=int(counts[3]),
         deleted_storage=kib,
+        size=int(total),
     )
 
 

@@ -63,6 +63,7 @@ class MailboxStatus:
     highest_modseq: int
     deleted: int = 0  # messages with \\Deleted (RFC 9208 §4.1.4)
     deleted_storage: int = 0  # their size in KiB, rounded up; computed only when asked
+    size: int = 0  # every message's size in octets (RFC 8438); computed only when asked
 
 
 @dataclass(frozen=True)

@@ -130,16 +130,19 @@ class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, Red
         await self._db.write(partial(mailboxes.rename_mailbox, user_id=user_id, old=old, new=new))
 
     async def mailbox_status(
-        self, mailbox_id: int, *, viewer: int | None = None, deleted_storage: bool = False
+        self, mailbox_id: int, *, viewer: int | None = None, deleted_storage: bool = False,
+        size: bool = False,
     ) -> MailboxStatus:
-        """RFC 3501 §6.3.10 counters (UNSEEN as ``viewer`` sees it), and RFC 9208 DELETED
-        (always) and DELETED-STORAGE (when asked).  ``NotFound`` for an unknown id."""
+        """RFC 3501 §6.3.10 counters (UNSEEN as ``viewer`` sees it), RFC 9208 DELETED
+        (always) and DELETED-STORAGE (when asked), RFC 8438 SIZE (when asked).
+        ``NotFound`` for an unknown id."""
         return await self._db.read(
             partial(
                 mailboxes.mailbox_status,
                 mailbox_id=mailbox_id,
                 viewer=viewer,
                 deleted_storage=deleted_storage,
+                size=size,
             )
         )
 

@@ -112,8 +112,8 @@ async def _begin(session: Session, event: AppendBegin) -> None:
         _reject(session, fault.action.upper(), fault.code,
                 fault.text or "Fault injected by the test")
         return
-    limit = int(session.server.config.get("limits", "max_append_size"))
-    if event.size > limit:
+    limit = session.server.append_limit()
+    if event.size > limit:  # RFC 7889 §4
         _reject(session, "NO", "TOOBIG", f"Message larger than the {limit} byte limit")
         return
     try:

@@ -23,7 +23,7 @@ from crispin.server.storage_errors import failure
 from crispin.storage import AlreadyExists, InvalidName, MailboxInfo, NotFound
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
-                "DELETED", "DELETED-STORAGE")
+                "DELETED", "DELETED-STORAGE", "SIZE", "APPENDLIMIT")
 
 
 def user_id(session: Session) -> int:
@@ -163,13 +163,16 @@ async def unsubscribe(session: Session, tag: str, cmd: Unsubscribe) -> Result:
 async def status_values(session: Session, info: MailboxInfo,
                         items: tuple[str, ...]) -> list[Value]:
     """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10; DELETED and
-    DELETED-STORAGE, in KiB like the STORAGE resource, from RFC 9208 §4.1.4)."""
+    DELETED-STORAGE, in KiB like the STORAGE resource, from RFC 9208 §4.1.4; SIZE in
+    octets, RFC 8438 §3; APPENDLIMIT, RFC 7889 §3.1)."""
     st = await session.server.store.mailbox_status(
-        info.id, viewer=session.viewer, deleted_storage="DELETED-STORAGE" in items)
+        info.id, viewer=session.viewer, deleted_storage="DELETED-STORAGE" in items,
+        size="SIZE" in items)
     values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
               "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen,
               "HIGHESTMODSEQ": st.highest_modseq, "DELETED": st.deleted,
-              "DELETED-STORAGE": st.deleted_storage}
+              "DELETED-STORAGE": st.deleted_storage, "SIZE": st.size,
+              "APPENDLIMIT": session.server.append_limit()}
     pairs: list[Value] = []
     for item in dict.fromkeys(items):
         pairs += [Atom(item), values[item]]

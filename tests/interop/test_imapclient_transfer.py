@@ -1,0 +1,50 @@
+"""Message transfer extensions (issue 16) through imapclient, a client nobody here wrote:
+STATUS=SIZE (RFC 8438), APPENDLIMIT (RFC 7889)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from imapclient import IMAPClient
+
+from tests.server.harness import PASSWORD, ServerThread
+
+
+def msg(subject: str, body: str = "hello") -> bytes:
+    return (f"From: Ann <ann@example.com>\r\nTo: bob@example.com\r\nSubject: {subject}\r\n"
+            f"\r\n{body}\r\n").encode()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerThread]:
+    srv = ServerThread(tmp_path / "data", limits={"max_append_size": 4096})
+    srv.add_user("alice")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def client(server: ServerThread) -> Iterator[IMAPClient]:
+    c = IMAPClient("127.0.0.1", port=server.port, ssl=False, timeout=15)
+    c.login("alice", PASSWORD)
+    try:
+        yield c
+    finally:
+        c.logout()
+
+
+def test_status_size_and_appendlimit(client: IMAPClient) -> None:
+    caps = client.capabilities()
+    assert b"STATUS=SIZE" in caps and b"APPENDLIMIT=4096" in caps
+    messages = [msg("one"), msg("two", "x" * 500)]
+    for m in messages:
+        client.append("INBOX", m)
+    status = client.folder_status("INBOX", ["MESSAGES", "SIZE", "APPENDLIMIT"])
+    assert status == {b"MESSAGES": 2, b"SIZE": sum(map(len, messages)), b"APPENDLIMIT": 4096}
+    client.select_folder("INBOX")
+    sizes = client.fetch([1, 2], ["RFC822.SIZE"])
+    assert sum(d[b"RFC822.SIZE"] for d in sizes.values()) == status[b"SIZE"]

@@ -82,6 +82,12 @@ def parse_append_more(buf: bytes, mailbox: str, limits: Limits) -> AppendAnnounc
     [date-time SP] literal`` after the previous message. Always raises."""
     r = Reader(buf, limits, partial=True)
     r.sp()
+    # Leniency for a real client: imapclient's multiappend() (3.0, 4.x) writes a space
+    # after each message literal and then " {n}" for the next, so two spaces separate
+    # consecutive messages. Extra spaces here are unambiguous; elsewhere the grammar's
+    # single SP is kept.
+    while r.peek() == 0x20:
+        r.pos += 1
     _append_message(r, mailbox)
     raise AssertionError("unreachable")
 

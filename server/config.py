@@ -66,6 +66,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_line_length": 65536,
         "max_literal_size": 65536,
         "max_append_size": 52428800,
+        "max_multiappend_size": 52428800,
+        "max_multiappend_messages": 5000,
         "storage_busy_timeout": 10.0,
         "prelogin_command_literal_bytes": 16384,
         "search_max_criteria": 100,

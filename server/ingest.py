@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -149,6 +149,33 @@ async def deliver(store: Store, mailbox_id: int, body: bytes | Path | PreparedBo
         columns = await analyse_body(body)
     return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
                                       viewer=viewer)
+
+
+async def deliver_all(store: Store, mailbox_id: int,
+                      messages: Sequence[tuple[bytes | PreparedBody, Iterable[str],
+                                               datetime | None]],
+                      *, viewer: int | None = None) -> list[int]:
+    """Store several messages in one transaction, all or none (MULTIAPPEND, RFC 3502
+    §6.3.11); returns their UIDs in order. Each is parsed first, one after another (a
+    message that cannot be analysed stores nothing); every spooled body is moved into
+    place or dropped, whatever happens."""
+    prepared: list[PreparedBody] = [m[0] for m in messages if isinstance(m[0], PreparedBody)]
+    try:
+        items = []
+        for body, flags, internal_date in messages:
+            if isinstance(body, PreparedBody):
+                assert body.tmp_path is not None
+                columns = await analyse_body(body.tmp_path)
+            else:
+                columns = await analyse_body(body)
+                body = await store.prepare_body(body)
+                prepared.append(body)
+            items.append((body, tuple(flags), internal_date, columns))
+        done = await store.append_messages(mailbox_id, items, viewer=viewer)
+    finally:
+        for body in prepared:
+            store.discard_body(body)  # a no-op for the ones moved into place
+    return [uid for uid, _ in done]
 
 
 async def analyse_body(body: bytes | Path) -> Columns:

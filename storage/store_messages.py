@@ -83,6 +83,44 @@ class MessagesMixin:
         finally:
             blobs.discard(prepared)  # installed files have moved; a leftover temp goes
 
+    async def append_messages(
+        self,
+        mailbox_id: int,
+        items: Sequence[tuple[blobs.PreparedBody, Iterable[str], datetime | None,
+                              Mapping[str, bytes | int | str | None]]],
+        *,
+        viewer: int | None = None,
+    ) -> list[tuple[int, int]]:
+        """Several messages into one mailbox in ONE write transaction: all of them or none
+        (MULTIAPPEND, RFC 3502 §6.3.11).  Each item is (body from :meth:`prepare_body` or
+        :meth:`spool`, flags, internal date, parsed columns); the quota is enforced for
+        the whole in that transaction (each append sees the ones before it).  Returns
+        (uid, modseq) per message, in order; every body's temporary file is gone after
+        (moved into place, or removed when the transaction failed)."""
+        rows = []
+        for body, flags, internaldate, parsed in items:
+            fields = dict(parsed)
+            messages.check_parsed(fields)
+            bits, keywords = flags_mod.encode(flags)
+            when = messages.to_stored_date(internaldate or datetime.now(UTC))
+            rows.append((body, bits, keywords, when, fields))
+
+        def write(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            return [messages.append(conn, self.data_dir, mailbox_id, body, bits, keywords,
+                                    when, fields, viewer)
+                    for body, bits, keywords, when, fields in rows]
+
+        try:
+            return await self._db.write(write)
+        finally:
+            for body, *_ in items:
+                blobs.discard(body)
+
+    async def prepare_body(self, body: bytes) -> blobs.PreparedBody:
+        """Hash a body held in memory (and write it to a temporary file when it is too
+        large to live in the database row), for :meth:`append_messages`."""
+        return await asyncio.to_thread(blobs.prepare, self.data_dir, body, self.inline_max)
+
     async def append_to_mailboxes(
         self,
         targets: Sequence[tuple[int, Iterable[str]]],

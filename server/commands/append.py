@@ -1,7 +1,16 @@
 """APPEND (RFC 3501 §6.3.11) arrives as events, not as one command: the message literal is
 streamed (AppendBegin, AppendData..., AppendEnd) into a spool, so a 50 MB message never sits
 in memory while it arrives. The size limit is checked when the literal is announced, before
-the client sends a byte of it (RFC 7888 §4 / RFC 5530 [TOOBIG])."""
+the client sends a byte of it (RFC 7888 §4 / RFC 5530 [TOOBIG]).
+
+MULTIAPPEND (RFC 3502): one APPEND may carry several messages (one AppendBegin each). They
+are all stored in one transaction when the command ends, or none is: a message refused
+(too big, over quota, a bad flag) or a broken command discards every message before it
+(§6.3.11 "If the server rejects any message, none are appended"). What one command may
+hold is bounded: ``limits.max_multiappend_size`` octets and ``max_multiappend_messages``
+messages together (each still at most ``max_append_size``), so its memory is no more than
+one largest APPEND's; past ``MEMORY_BUDGET`` the messages go to spool files as they
+arrive."""
 
 from __future__ import annotations
 
@@ -14,7 +23,7 @@ from crispin.protocol import AppendBegin, AppendData, AppendEnd, Event
 from crispin.server import names
 from crispin.server.access import allowed_flags, rights_on_mailbox
 from crispin.server.commands.copy import check_quota, target_mailbox
-from crispin.server.ingest import deliver
+from crispin.server.ingest import deliver, deliver_all
 from crispin.server.outcome import AUTH, CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
@@ -35,6 +44,9 @@ log = logging.getLogger("crispin.append")
 # A message larger than storage keeps inline goes to a spool file as it arrives, written
 # (and hashed) in a worker thread at most this much at a time (issue 10.4, 10.7).
 SPOOL_WRITE = 1024 * 1024
+# The messages of one MULTIAPPEND kept in memory together, at most: the ones after it are
+# spooled to files as they arrive, whatever their size.
+MEMORY_BUDGET = 4 * 1024 * 1024
 
 
 @dataclass
@@ -42,12 +54,13 @@ class Spool:
     size: int
     flags: tuple[str, ...]
     internal_date: datetime | None
+    to_file: bool = False
     buffer: bytearray = field(default_factory=bytearray)
     file: SpoolWriter | None = None
 
     async def write(self, data: bytes, store: Store) -> None:
         self.buffer += data
-        if self.file is None and self.size > store.inline_max:
+        if self.file is None and (self.to_file or self.size > store.inline_max):
             self.file = await store.spool()
         if self.file is not None and len(self.buffer) >= SPOOL_WRITE:
             await self._drain()
@@ -84,6 +97,13 @@ class PendingAppend:
     mailbox: MailboxInfo
     messages: list[Spool] = field(default_factory=list)
 
+    @property
+    def octets(self) -> int:
+        return sum(spool.size for spool in self.messages)
+
+    def in_memory(self, inline_max: int) -> int:
+        return sum(s.size for s in self.messages if not s.to_file and s.size <= inline_max)
+
     def discard(self) -> None:
         for spool in self.messages:
             spool.discard()
@@ -111,6 +131,11 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     if fault is not None:
         _reject(session, fault.action.upper(), fault.code,
                 fault.text or "Fault injected by the test")
+        return
+    if event.size == 0:
+        # RFC 3502 §6.3.11: a zero-length message is an error that MUST be answered NO;
+        # a client uses it to cancel a MULTIAPPEND (nothing before it is stored).
+        _reject(session, "NO", None, "Zero-length message: APPEND cancelled")
         return
     limit = session.server.append_limit()
     if event.size > limit:  # RFC 7889 §4
@@ -141,17 +166,42 @@ async def _begin(session: Session, event: AppendBegin) -> None:
             return
         pending = PendingAppend(event.tag, info)
         session.append = pending
-    else:
-        # A second message in one APPEND is MULTIAPPEND (RFC 3502), which is not
-        # advertised: refused before its bytes come (a non-synchronising one is counted
-        # away, never kept), so one command cannot pile up messages (issue 11.4).
-        _reject(session, "BAD", None, "MULTIAPPEND is not supported")
+    elif not await _may_add(session, pending, event):
         return
     # RFC 4314 §4: flags the user has no right to set are dropped, the APPEND succeeds.
     rights = await rights_on_mailbox(session, pending.mailbox)
     flags = tuple(allowed_flags(event.flags, rights))
-    pending.messages.append(Spool(event.size, flags, event.internal_date))
+    store = session.server.store
+    to_file = pending.in_memory(store.inline_max) + event.size > MEMORY_BUDGET
+    pending.messages.append(Spool(event.size, flags, event.internal_date, to_file))
     session.channel.accept_literal()
+
+
+async def _may_add(session: Session, pending: PendingAppend, event: AppendBegin) -> bool:
+    """A further message of a MULTIAPPEND (RFC 3502 §6.3.11): refused, and the whole
+    command with it, when the command's bounds or the quota cannot take it; answered
+    before its bytes come (a non-synchronising one is counted away, never kept)."""
+    config = session.server.config
+    most = int(config.get("limits", "max_multiappend_messages"))
+    if len(pending.messages) >= most:
+        _reject(session, "NO", "LIMIT", f"More than {most} messages in one APPEND")
+        return False
+    total = pending.octets + event.size
+    limit = int(config.get("limits", "max_multiappend_size"))
+    if total > limit:
+        _reject(session, "NO", "TOOBIG", f"Messages of one APPEND over {limit} bytes")
+        return False
+    try:
+        # RFC 9208 §4.3 for all of them together; storage checks again when it commits.
+        await check_quota(session, pending.mailbox.id, total, len(pending.messages) + 1)
+    except CommandFailed as exc:
+        _reject(session, "NO", exc.code, exc.text)
+        return False
+    except StorageError as exc:
+        answer = await session.storage_failure(exc, "APPEND")
+        _reject(session, answer.status, answer.code, answer.text)
+        return False
+    return True
 
 
 async def _end(session: Session, event: AppendEnd) -> None:
@@ -178,12 +228,26 @@ async def _end(session: Session, event: AppendEnd) -> None:
 
 
 async def _store(session: Session, pending: PendingAppend) -> Result:
-    uids = []
-    for spool in pending.messages:
-        uid, _ = await deliver(session.server.store, pending.mailbox.id, await spool.body(),
-                               spool.flags, spool.internal_date, viewer=session.viewer)
-        uids.append(uid)
-    # RFC 4315 §3: APPENDUID uidvalidity uid-set.
+    store = session.server.store
+    if len(pending.messages) == 1:
+        spool = pending.messages[0]
+        uid, _ = await deliver(store, pending.mailbox.id, await spool.body(), spool.flags,
+                               spool.internal_date, viewer=session.viewer)
+        uids = [uid]
+    else:
+        # RFC 3502 §6.3.11: all in one transaction, or none.
+        bodies = []
+        try:
+            for spool in pending.messages:
+                bodies.append((await spool.body(), spool.flags, spool.internal_date))
+        except BaseException:
+            for body, _, _ in bodies:
+                if isinstance(body, PreparedBody):
+                    store.discard_body(body)
+            raise
+        uids = await deliver_all(store, pending.mailbox.id, bodies, viewer=session.viewer)
+    # RFC 4315 §3: APPENDUID uidvalidity uid-set, in the order of the messages (RFC 3502
+    # §6.3.11's example: "APPENDUID 38505 3955:3956").
     return Result("APPEND completed", "APPENDUID",
                   (pending.mailbox.uidvalidity, compact_set(uids)))
 

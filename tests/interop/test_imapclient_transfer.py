@@ -48,3 +48,23 @@ def test_status_size_and_appendlimit(client: IMAPClient) -> None:
     client.select_folder("INBOX")
     sizes = client.fetch([1, 2], ["RFC822.SIZE"])
     assert sum(d[b"RFC822.SIZE"] for d in sizes.values()) == status[b"SIZE"]
+
+
+def test_multiappend(client: IMAPClient) -> None:
+    assert b"MULTIAPPEND" in client.capabilities()
+    answer = client.multiappend("INBOX", [
+        msg("first"), {"msg": msg("second"), "flags": [r"\Seen"]}, msg("third")])
+    # RFC 4315 §3 with RFC 3502: one APPENDUID carrying every UID, in order
+    typ, data = answer
+    assert typ == "OK" and data[0].startswith(b"[APPENDUID ") \
+        and data[0].split(b"]")[0].endswith(b" 1:3"), answer
+    client.select_folder("INBOX")
+    fetched = client.fetch([1, 2, 3], ["FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"])
+    subjects = [fetched[n][b"BODY[HEADER.FIELDS (SUBJECT)]"].strip() for n in (1, 2, 3)]
+    assert subjects == [b"Subject: first", b"Subject: second", b"Subject: third"]
+    assert b"\\Seen" in fetched[2][b"FLAGS"] and b"\\Seen" not in fetched[1][b"FLAGS"]
+    # a message over APPENDLIMIT refuses the whole command: nothing stored
+    before = client.folder_status("INBOX", ["MESSAGES"])[b"MESSAGES"]
+    typ, data = client.multiappend("INBOX", [msg("ok"), msg("too big", "z" * 5000)])
+    assert typ == "NO" and data[0].startswith(b"[TOOBIG]"), data
+    assert client.folder_status("INBOX", ["MESSAGES"])[b"MESSAGES"] == before

@@ -102,7 +102,16 @@ def test_appenduid(imap: Any) -> None:
     assert [(i["UID"], i["ENVELOPE"][1]) for _, i in f] == [(1, b"m0"), (2, b"m1"), (3, b"m2")]
 
 
-@pytest.mark.parametrize("name", ["8bit", "binary-part", "bare-lf", "plain", "empty"])
+def test_an_empty_message_is_refused(imap: Any) -> None:
+    """RFC 3502 §6.3.11 (MULTIAPPEND is advertised): "A zero-length message literal
+    argument is an error, and MUST return a NO"."""
+    c = imap()
+    assert corpus("empty") == b""
+    assert c.append("INBOX", corpus("empty")).status == "NO"
+    assert c.cmd("NOOP").ok
+
+
+@pytest.mark.parametrize("name", ["8bit", "binary-part", "bare-lf", "plain"])
 def test_stored_byte_for_byte(imap: Any, name: str) -> None:
     c = imap()
     raw = corpus(name)

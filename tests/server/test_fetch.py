@@ -26,7 +26,9 @@ from tests.server.imap_client import (
 def imap(server: ServerThread) -> Iterator[Callable[..., Imap]]:
     yield from client_factory(server)
 
-CORPUS_NAMES = names()
+# The empty message cannot be APPENDed (RFC 3502 §6.3.11: a zero-length literal is NO,
+# test_append.py), so it is left out of these APPEND-then-FETCH checks.
+CORPUS_NAMES = [n for n in names() if n != "empty"]
 DATE = "17-Jul-1996 02:44:25 -0700"
 
 

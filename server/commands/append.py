@@ -55,39 +55,64 @@ class Spool:
     flags: tuple[str, ...]
     internal_date: datetime | None
     to_file: bool = False
+    binary: bool = False  # sent as a literal8 (RFC 3516 §4.4)
+    nul: bool = False
     buffer: bytearray = field(default_factory=bytearray)
     file: SpoolWriter | None = None
+    received: int = 0
+    # A spooled message once complete: its file closed, hashed and fsynced, so that a
+    # MULTIAPPEND holds one open file at a time, not one per message.
+    prepared: PreparedBody | None = None
+    store: Store | None = None
 
     async def write(self, data: bytes, store: Store) -> None:
+        self.store = store
+        if self.binary and not self.nul:
+            self.nul = b"\0" in data
         self.buffer += data
+        self.received += len(data)
         if self.file is None and (self.to_file or self.size > store.inline_max):
             self.file = await store.spool()
-        if self.file is not None and len(self.buffer) >= SPOOL_WRITE:
+        if self.file is None:
+            return
+        if len(self.buffer) >= SPOOL_WRITE or self.received >= self.size:
             await self._drain()
+        if self.received >= self.size:
+            self.prepared = await self._finish()
 
     async def _drain(self) -> None:
         assert self.file is not None
         data, self.buffer = bytes(self.buffer), bytearray()
         await asyncio.to_thread(self.file.write, data)
 
-    async def body(self) -> bytes | PreparedBody:
-        """The message: bytes when small, else the spooled file, hashed and fsynced,
-        which storage moves into place (the spool no longer owns it)."""
-        if self.file is None:
-            return bytes(self.buffer)
-        if self.buffer:
-            await self._drain()
+    async def _finish(self) -> PreparedBody:
         file, self.file = self.file, None
+        assert file is not None
         try:
             return await asyncio.to_thread(file.finish)
         except BaseException:
             file.discard()
             raise
 
+    async def body(self) -> bytes | PreparedBody:
+        """The message: bytes when small, else the spooled file, hashed and fsynced,
+        which storage moves into place (the spool no longer owns it)."""
+        if self.prepared is not None:
+            prepared, self.prepared = self.prepared, None
+            return prepared
+        if self.file is None:
+            return bytes(self.buffer)
+        if self.buffer:
+            await self._drain()
+        return await self._finish()
+
     def discard(self) -> None:
         if self.file is not None:
             self.file.discard()
             self.file = None
+        if self.prepared is not None and self.store is not None:
+            self.store.discard_body(self.prepared)
+            self.prepared = None
         self.buffer = bytearray()
 
 
@@ -173,7 +198,8 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     flags = tuple(allowed_flags(event.flags, rights))
     store = session.server.store
     to_file = pending.in_memory(store.inline_max) + event.size > MEMORY_BUDGET
-    pending.messages.append(Spool(event.size, flags, event.internal_date, to_file))
+    pending.messages.append(Spool(event.size, flags, event.internal_date, to_file,
+                                  event.binary))
     session.channel.accept_literal()
 
 
@@ -210,7 +236,15 @@ async def _end(session: Session, event: AppendEnd) -> None:
     if pending is None:
         return
     try:
-        result = await _store(session, pending)
+        if any(spool.nul for spool in pending.messages):
+            # RFC 3516 §4.4: a mailbox that cannot store binary content fails the APPEND
+            # with UNKNOWN-CTE. Messages are kept as sent, and FETCH BODY must return them
+            # as BODYSTRUCTURE describes them, in strings that cannot carry NUL (§6): so
+            # a literal8 holding NUL is refused rather than re-encoded.
+            result = Result("Messages with NUL octets cannot be stored", "UNKNOWN-CTE",
+                            status="NO")
+        else:
+            result = await _store(session, pending)
     except NotFound:
         result = Result("Mailbox does not exist", "TRYCREATE", status="NO")
     except OverQuota as exc:

@@ -14,7 +14,7 @@ few thousand messages once held both database readers for seconds. Three bounds:
 SORT and THREAD (RFC 5256) search too, so they go through the same budget: their programs
 are counted, their queries (the ordering included, done by SQLite) get the time limit, and
 THREAD's own Python work (linking the references of every match) runs off the event loop
-under the same limit (:func:`within`).  The count is also enforced by the parser itself
+under the same limit (:func:`deadline_check`).  The count is also enforced by the parser itself
 (``protocol.Limits.max_search_criteria``), which stops at the first key over it so that a
 refused program of thousands of keys is not parsed whole; :meth:`SearchBudget.check` stays
 for programs that did not come through it.
@@ -25,15 +25,12 @@ Over budget: ``NO [LIMIT]`` (RFC 5530 §3), and the connection goes on.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from crispin.protocol import SearchAnd, SearchKey, SearchNot, SearchOr
 from crispin.server.config import Config
 from crispin.server.outcome import CommandFailed
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -78,10 +75,12 @@ def count_criteria(key: SearchKey, stop: int) -> int:
 TIME_LIMIT_TEXT = "Search took too long; narrow it down"
 
 
-def within(items: Iterable[T], deadline: float, every: int = 256) -> Iterator[T]:
-    """``items``, raising NO [LIMIT] once ``time.monotonic()`` passes ``deadline`` (looked
-    at every ``every`` items): bounds a pure-Python pass over a search's matches."""
-    for i, item in enumerate(items):
-        if i % every == 0 and time.monotonic() > deadline:
+def deadline_check(deadline: float) -> Callable[[], None]:
+    """A check that raises NO [LIMIT] once ``time.monotonic()`` passes ``deadline``: a
+    pure-Python pass over a search's matches (THREAD's linking) calls it every few
+    thousand messages."""
+    def check() -> None:
+        if time.monotonic() > deadline:
             raise CommandFailed(TIME_LIMIT_TEXT, "LIMIT")
-        yield item
+
+    return check

@@ -15,18 +15,18 @@ the command table's ``BY_NUMBER``); their UID forms may.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from crispin.protocol import Sort, Thread
 from crispin.protocol.mime import SortFields, sort_fields
 from crispin.protocol.mime.headers import Headers
 from crispin.server import backfill
 from crispin.server.search import criteria
-from crispin.server.search_budget import TIME_LIMIT_TEXT, SearchBudget, within
+from crispin.server.search_budget import TIME_LIMIT_TEXT, SearchBudget, deadline_check
 from crispin.server.session import CommandFailed
-from crispin.server.threader import ALGORITHMS, render
+from crispin.server.threader import ALGORITHMS, Check, render
 from crispin.server.view import View
-from crispin.storage import SortKey, Store, ThreadRow, TimeLimitExceeded
+from crispin.storage import ROW_UID, SortKey, Store, ThreadRow, TimeLimitExceeded
 from crispin.storage import search as s
 
 SORT_KEYS: dict[str, SortKey] = {
@@ -134,17 +134,16 @@ async def run_thread(store: Store, view: View, cmd: Thread, viewer: int | None,
         raise CommandFailed(TIME_LIMIT_TEXT, "LIMIT") from None
     ghosts = view.ghosts
     if ghosts:
-        rows = [r for r in rows if r.uid not in ghosts]
+        rows = [r for r in rows if r[ROW_UID] not in ghosts]
     if cmd.uid:
-        numbered = [(r, r.uid) for r in rows]
+        numbered = [(r, r[ROW_UID]) for r in rows]
     else:
         msn = {u: i for i, u in enumerate(view.uids, 1)}
-        numbered = [(r, msn[r.uid]) for r in rows]
-    deadline = budget.deadline()
-    # Every algorithm takes its rows in one pass (the linking of step 1 is the costly
-    # part), so a deadline checked as the rows are taken bounds it.
-    return await asyncio.to_thread(_threads, cmd.algorithm, within(numbered, deadline))
+        numbered = [(r, msn[r[ROW_UID]]) for r in rows]
+    # The linking of step 1 is the costly part: the algorithm checks the deadline there.
+    check = deadline_check(budget.deadline())
+    return await asyncio.to_thread(_threads, cmd.algorithm, numbered, check)
 
 
-def _threads(algorithm: str, numbered: Iterable[tuple[ThreadRow, int]]) -> bytes:
-    return render(ALGORITHMS[algorithm](numbered))
+def _threads(algorithm: str, numbered: list[tuple[ThreadRow, int]], check: Check) -> bytes:
+    return render(ALGORITHMS[algorithm](numbered, check))

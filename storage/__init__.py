@@ -48,7 +48,16 @@ from .rederive import DONE as REDERIVE_DONE
 from .saslprep import SASLprepError, saslprep
 from .scram import ITERATIONS as SCRAM_ITERATIONS
 from .scram import ScramKeys
-from .sorting import SortKey, ThreadRow
+from .sorting import (
+    ROW_DATE,
+    ROW_MESSAGE_ID,
+    ROW_REFERENCES,
+    ROW_REPLY,
+    ROW_SUBJECT,
+    ROW_UID,
+    SortKey,
+    ThreadRow,
+)
 from .store import DB_FILE, Store
 from .store_maintenance import ReclaimTotals
 
@@ -59,6 +68,12 @@ __all__ = [
     "PRIVATE_FLAG_CHOICES",
     "RECENT",
     "REDERIVE_DONE",
+    "ROW_DATE",
+    "ROW_MESSAGE_ID",
+    "ROW_REFERENCES",
+    "ROW_REPLY",
+    "ROW_SUBJECT",
+    "ROW_UID",
     "SCRAM_ITERATIONS",
     "SEEN_FLAG",
     "SYSTEM_FLAG_NAMES",

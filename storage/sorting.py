@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal, cast
 
 from . import search as search_mod
 from .db import Database
@@ -59,16 +58,20 @@ _KEY_SQL: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadRow:
-    """What THREAD needs of one message (RFC 5256 §3)."""
+ThreadRow = tuple[int, int, int, str, int, str | None, str]
+"""What THREAD needs of one message (RFC 5256 §3), the row as the query returns it (no
+Python object per message: issue 15, THREAD of 100,000 messages within 1 s): UID, 0 (the
+modseq column of ``search.select_matching``, unused), sent date (INTERNALDATE when the Date
+header is missing, §2.2), base subject, 1 for a reply, normalised Message-ID (None: none)
+and the normalised references separated by spaces (oldest first)."""
 
-    uid: int
-    date: int
-    subject: str
-    reply: bool
-    message_id: str | None
-    references: tuple[str, ...]
+# Positions in a ThreadRow (Final: a type checker knows each column's type).
+ROW_UID: Final = 0
+ROW_DATE: Final = 2
+ROW_SUBJECT: Final = 3
+ROW_REPLY: Final = 4
+ROW_MESSAGE_ID: Final = 5
+ROW_REFERENCES: Final = 6
 
 
 def sort(
@@ -98,16 +101,14 @@ def thread_rows(
     viewer: int | None = None,
 ) -> list[ThreadRow]:
     """The matching messages' threading keys, in UID order."""
-    rows = search_mod.select_matching(
+    # Every column already in its final form (coalesce in SQL): the rows are used as
+    # they come, without a Python step per message.
+    return cast(list[ThreadRow], search_mod.select_matching(
         conn, mailbox_id, criteria, max_uid, viewer,
-        columns=f"{SENT_DATE}, k.subject, k.reply, k.thread_id, k.thread_refs",
+        columns=f"{SENT_DATE}, coalesce(k.subject, ''), coalesce(k.reply, 0), k.thread_id,"
+                " coalesce(k.thread_refs, '')",
         joins=_JOIN,
-    )
-    return [
-        ThreadRow(int(r[0]), int(r[2]), r[3] or "", bool(r[4]), r[5],
-                  tuple(r[6].split()) if r[6] else ())
-        for r in rows
-    ]
+    ))
 
 
 # -- messages stored before their keys existed ----------------------------------------------

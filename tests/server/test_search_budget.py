@@ -8,7 +8,9 @@ import time
 import pytest
 
 from crispin.server.outcome import CommandFailed
-from crispin.server.search_budget import within
+from crispin.server.search_budget import deadline_check
+from crispin.server.threader import references, render
+from crispin.storage.sorting import ThreadRow
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 
@@ -91,10 +93,16 @@ def test_sort_and_thread_are_within_the_same_budget(make_server) -> None:  # typ
 
 def test_threading_stops_at_the_deadline() -> None:
     """THREAD's own pass over the matches (crispin.server.sorting) is bounded by the same time."""
-    assert list(within(range(1000), time.monotonic() + 60)) == list(range(1000))
+    deadline_check(time.monotonic() + 60)()  # in time: nothing
     with pytest.raises(CommandFailed) as exc:
-        list(within(range(1000), time.monotonic() - 1))
+        deadline_check(time.monotonic() - 1)()
     assert exc.value.code == "LIMIT"
+    # The threader calls it while it links the messages' references.
+    rows: list[tuple[ThreadRow, int]] = [((n, 0, n, f"s{n}", 0, f"m{n}", ""), n)
+                                         for n in range(1, 10_000)]
+    with pytest.raises(CommandFailed):
+        references(rows, deadline_check(time.monotonic() - 1))
+    assert render(references(rows, deadline_check(time.monotonic() + 60))).startswith(b"(1)(2)(3)")
 
 
 def test_a_refused_search_with_save_empties_the_saved_result(server: ServerThread) -> None:

@@ -13,7 +13,8 @@ def rows(*specs: tuple[str, int, str | None, str]) -> list[tuple[ThreadRow, int]
     for n, (subject, date, mid, refs_) in enumerate(specs, 1):
         reply = subject.startswith("re ")
         base = subject[3:] if reply else subject
-        out.append((ThreadRow(n, date, base, reply, mid, tuple(refs_.split())), n))
+        row: ThreadRow = (n, 0, date, base, int(reply), mid, " ".join(refs_.split()))
+        out.append((row, n))
     return out
 
 

@@ -33,6 +33,7 @@ from crispin.server.reclaimer import Reclaimer
 from crispin.server.session import Session
 from crispin.server.sorting import SortKeyJob
 from crispin.server.stream import StreamProtocol
+from crispin.server.text_index import TextIndexJob
 from crispin.server.tls import ensure_certificate, server_context
 from crispin.storage import Store
 
@@ -201,6 +202,8 @@ class RunningServer:
     # Fills SORT/THREAD keys of messages stored before they existed (migration 8) in the
     # background, so the first SORT after an upgrade does not wait for all of them.
     backfill: asyncio.Task[int] | None = None
+    # Indexes the text of mail stored before the full-text index existed (migration 14).
+    text_index: asyncio.Task[int] | None = None
     mail_in: MailIn | None = None
 
     @property
@@ -230,10 +233,11 @@ class RunningServer:
             self.rederive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.rederive
-        if self.backfill is not None:
-            self.backfill.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.backfill
+        for task in (self.backfill, self.text_index):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.http is not None:
             await self.http.stop()
         await self.listener.stop()
@@ -301,6 +305,7 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
         await store.close()
         raise
     running.backfill = backfill.start(store, SortKeyJob(), HeaderBlockJob())
+    running.text_index = backfill.start(store, TextIndexJob())
     return running
 
 

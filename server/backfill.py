@@ -18,6 +18,11 @@ this module runs any of them the same way:
 
 Storage does not parse (it knows no MIME syntax): it hands out (message id, header) rows
 and stores the values the server computed.
+
+A :class:`StorageJob` has nothing to compute here: storage brings a batch up to date by
+itself (``crispin.server.text_index.TextIndexJob``, the full-text index of mail stored before
+it existed).  It runs the same way (:func:`run_storage_job`, :func:`start`): batches, each
+with its progress in one transaction, one run at a time, in the background at start.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from crispin.storage import Store
 
@@ -66,6 +71,25 @@ class Job(Protocol):
         ...
 
 
+@runtime_checkable
+class StorageJob(Protocol):
+    """A backfill that storage does by itself, a batch per call."""
+
+    name: str
+    done_message: str
+    batch: int
+    """Messages per call (per write transaction)."""
+
+    async def pending(self, store: Store) -> bool:
+        """Whether any message may still need it."""
+        ...
+
+    async def step(self, store: Store, limit: int) -> int:
+        """Bring up to ``limit`` more messages up to date, with the progress, in one
+        transaction; returns how many (0: none was left)."""
+        ...
+
+
 _locks: weakref.WeakKeyDictionary[Store, dict[str, asyncio.Lock]] = \
     weakref.WeakKeyDictionary()
 
@@ -86,7 +110,21 @@ async def run(store: Store, job: Job, batch: int = BATCH) -> int:
     return done
 
 
-def start(store: Store, *jobs: Job) -> asyncio.Task[int]:
+async def run_storage_job(store: Store, job: StorageJob) -> int:
+    """Run ``job`` to the end over ``store``; returns how many messages it did."""
+    lock = _locks.setdefault(store, {}).setdefault(job.name, asyncio.Lock())
+    done = 0
+    async with lock:
+        if not await job.pending(store):
+            return 0
+        while count := await job.step(store, job.batch):
+            done += count
+    if done:
+        log.info("%s for %d stored messages", job.done_message, done)
+    return done
+
+
+def start(store: Store, *jobs: Job | StorageJob) -> asyncio.Task[int]:
     """Run ``jobs`` one after the other in the background; the task's result is the
     count (a failure is logged, counts 0, and the next job still runs: the next start
     resumes the failed one)."""
@@ -94,7 +132,10 @@ def start(store: Store, *jobs: Job) -> asyncio.Task[int]:
         done = 0
         for job in jobs:
             try:
-                done += await run(store, job)
+                if isinstance(job, StorageJob):
+                    done += await run_storage_job(store, job)
+                else:
+                    done += await run(store, job)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -38,13 +38,14 @@ from .store_browse import BrowseMixin
 from .store_maintenance import MaintenanceMixin
 from .store_messages import MessagesMixin
 from .store_users import UsersMixin
+from .text_index import TextIndexMixin
 
 DB_FILE = "crispin.db"
 HASH_THREADS = 2
 
 
 class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, RederiveMixin,
-            SortMixin, MaintenanceMixin, HeaderReadsMixin):
+            SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

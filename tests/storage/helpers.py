@@ -67,3 +67,36 @@ def query(data_dir: Path, sql: str, params: tuple[object, ...] = ()) -> list[tup
         return list(conn.execute(sql, params).fetchall())
     finally:
         conn.close()
+
+
+def text_parsed(headers: str, body: str) -> dict[str, bytes | int | str | None]:
+    """``parsed`` at APPEND with the SEARCH text (case-folded, as the server computes it)."""
+    return {**BASE, "text_headers": headers.casefold(), "text_body": body.casefold()}
+
+
+def as_before_the_index(data_dir: Path) -> None:
+    """Take a database back to schema version 8 (the full-text index, and what came after
+    it, gone), as a store last opened by a Crispin before issue 15's text index: the next
+    open runs migrations 9 and later on mail already stored."""
+    conn = raw_connect(data_dir)
+    conn.execute("BEGIN IMMEDIATE")
+    for trigger in ("message_text_fts_insert", "message_text_fts_delete",
+                    "message_text_fts_update"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DROP TABLE message_text_fts")
+    conn.execute("DROP TABLE fts_garbage")  # migration 11
+    conn.execute("ALTER TABLE mailboxes DROP COLUMN vanished_floor")  # migration 10
+    conn.execute("ALTER TABLE users DROP COLUMN scram_sha256")  # migration 12
+    conn.execute("ALTER TABLE message_headers DROP COLUMN size")  # migration 13
+    conn.execute("DELETE FROM meta WHERE key LIKE 'fts_backlog_%'")  # migration 14
+    conn.execute("PRAGMA user_version = 8")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def fts_documents(data_dir: Path) -> int:
+    """How many messages the full-text index holds."""
+    conn = raw_connect(data_dir)
+    (n,) = conn.execute("SELECT count(*) FROM message_text_fts_docsize").fetchone()
+    conn.close()
+    return int(n)

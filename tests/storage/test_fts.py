@@ -9,15 +9,12 @@ import sqlite3
 from crispin.storage import MailboxInfo, Store, User
 from crispin.storage.search import TextContains, compile_search
 
-from .helpers import BASE, query
+from .helpers import query
+from .helpers import text_parsed as parsed
 
 # Characters whose case folding changes length or is not one-to-one (ß, ẞ, İ, dotless i,
 # final sigma), and the FTS5 and LIKE specials.
 ALPHABET = "abcSs ßẞÉéiİ\u0131Σ\u03c3ς\"'%_\\*:(){}-"
-
-
-def parsed(headers: str, body: str) -> dict[str, bytes | int | str | None]:
-    return {**BASE, "text_headers": headers.casefold(), "text_body": body.casefold()}
 
 
 async def test_index_answers_like_the_scan(store: Store, user: User) -> None:

@@ -8,7 +8,7 @@ reads everything (so the answers are also checked to be complete):
 - ``search``: 3,000 pipelined ``SEARCH ALL`` over 2,000 messages (~26 MB of replies);
 - ``fetch``: ``FETCH 1:* BODY.PEEK[]`` of 20 x 10 MB messages (200 MB);
 - ``append``: one APPEND carrying 1,000 x 250 KB non-synchronising literals (MULTIAPPEND,
-  not advertised).
+  refused at the message past ``limits.max_multiappend_size``, 50 MB).
 
 The client socket has a 32 KiB receive buffer and reads nothing until the commands are
 sent (and another client has done a full LOGIN round trip).

@@ -23,6 +23,7 @@ from crispin.protocol import (
     Raw,
 )
 from crispin.server.access import current_rights, require_selected
+from crispin.server.binary import BinaryPlan
 from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
 from crispin.server.commands.fetch_flags import fetch_flags
@@ -47,17 +48,14 @@ FLAG_ITEMS = frozenset({"UID", "FLAGS", "MODSEQ"})
 STRUCTURE_ITEMS = frozenset({"ENVELOPE", "BODYSTRUCTURE", "BODY"})
 SIMPLE_ITEMS = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE",
                           "BODYSTRUCTURE", "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT",
-                          "MODSEQ"})
+                          "MODSEQ", "BINARY.SIZE"})
 HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 
 
 def _check_items(items: Sequence[FetchItem]) -> None:
     for item in items:
-        if isinstance(item, FetchAttr):
-            if item.name not in SIMPLE_ITEMS:
-                raise CommandFailed(f"FETCH item {item.name} is not supported", status="BAD")
-        elif item.binary:
-            raise CommandFailed("BINARY is not supported", status="BAD")
+        if isinstance(item, FetchAttr) and item.name not in SIMPLE_ITEMS:
+            raise CommandFailed(f"FETCH item {item.name} is not supported", status="BAD")
 
 
 def _body_need(items: Sequence[FetchItem]) -> str | None:
@@ -68,7 +66,7 @@ def _body_need(items: Sequence[FetchItem]) -> str | None:
             if item.part or item.text not in HEADER_TEXTS:
                 return "full"
             need = "header"
-        elif item.name in ("RFC822", "RFC822.TEXT"):
+        elif item.name in ("RFC822", "RFC822.TEXT", "BINARY.SIZE"):
             return "full"
         elif item.name == "RFC822.HEADER":
             need = "header"
@@ -155,9 +153,9 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         # The header fetch of a first sync (issue 14): rows and bytes, no records.
         gone = await fetch_headers(session, view, pairs, items, answer_expunged)
         return _done(gone, cmd)
-    plans: list[FetchAttr | SectionPlan] = [
-        SectionPlan(i) if isinstance(i, BodySection) else i for i in items]
-    structure = any((isinstance(i, SectionPlan) and i.needs_tree) or
+    plans = [_plan(i) for i in items]
+    binary = [p for p in plans if isinstance(p, BinaryPlan)]
+    structure = any((isinstance(i, SectionPlan | BinaryPlan) and i.needs_tree) or
                     (isinstance(i, FetchAttr) and i.name in STRUCTURE_ITEMS) for i in plans)
     # Batches are cut at a UID (storage returns a prefix in UID order, see load()); a
     # set like "5,1:3" is answered in ascending order, each message once.
@@ -200,6 +198,11 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
             flags = {u: r.flags for u, r in records.items()}
             modseqs = {u: r.modseq for u, r in records.items()}
             seen_now: set[int] = set()
+            for plan in binary:
+                for record in records.values():
+                    # RFC 3516 §4.3: an encoding that cannot be undone fails the FETCH
+                    # (NO [UNKNOWN-CTE]) before this batch sets any \Seen.
+                    plan.locate(record)
             if set_seen:
                 unseen = [u for u, f in flags.items() if SEEN not in f]
                 if unseen:
@@ -237,6 +240,13 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         if pending is not None and not pending.done():
             pending.cancel()
     return _done(missing, cmd)
+
+
+def _plan(item: FetchItem) -> FetchAttr | SectionPlan | BinaryPlan:
+    """Work each body item out once for the whole FETCH; BINARY (RFC 3516) has its own."""
+    if isinstance(item, BodySection):
+        return BinaryPlan(item) if item.binary else SectionPlan(item)
+    return BinaryPlan(item) if item.name == "BINARY.SIZE" else item
 
 
 def _consumed(live: list[tuple[int, int]], start: int, recs: list[MessageRecord]) -> int:

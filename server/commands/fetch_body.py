@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crispin.protocol import FetchAttr, format_datetime
+from crispin.server.binary import BinaryPlan, DecodedStream
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Disconnect, Session
 from crispin.server.view import View
@@ -39,7 +40,7 @@ class Stream:
     length: int
 
 
-Piece = bytes | Stream
+Piece = bytes | Stream | DecodedStream
 
 
 def _rfc822_span(name: str, rec: MessageRecord) -> tuple[int, int]:
@@ -67,12 +68,17 @@ def _literal(name: bytes, content: bytes | Stream | None) -> list[Piece]:
 
 async def item_pieces(session: Session, view: View, rec: MessageRecord,
                       flags: tuple[str, ...], modseq: int, body: Body | None,
-                      items: Sequence[FetchAttr | SectionPlan]) -> list[list[Piece]]:
+                      items: Sequence[FetchAttr | SectionPlan | BinaryPlan]
+                      ) -> list[list[Piece]]:
     """The FETCH data items of one message, each a list of pieces: 100,000 of these go
     out in a first sync, so they are written directly rather than through the generic
     serializer (every value here is a number, a literal, prepared bytes or a flag atom)."""
     out: list[list[Piece]] = []
     for item in items:
+        if isinstance(item, BinaryPlan):  # RFC 3516, crispin.server.binary
+            assert body is not None
+            out.append(list(await item.pieces(session, rec, body)))
+            continue
         if isinstance(item, SectionPlan):
             assert body is not None
             span = item.span(rec)
@@ -120,7 +126,7 @@ async def send_fetch(session: Session, n: int, items: list[list[Piece]]) -> None
         if i:
             pieces.append(b" ")
         pieces += item
-    if not any(isinstance(p, Stream) for p in pieces):
+    if all(isinstance(p, bytes) for p in pieces):
         channel.write(b"* %d FETCH (%s)\r\n" % (n, b"".join(
             p for p in pieces if isinstance(p, bytes))))
         await channel.pace()
@@ -129,8 +135,10 @@ async def send_fetch(session: Session, n: int, items: list[list[Piece]]) -> None
     for piece in pieces:
         if isinstance(piece, bytes):
             channel.write(piece)
-            continue
-        await _stream(session, piece)
+        elif isinstance(piece, DecodedStream):
+            await piece.send(session)
+        else:
+            await _stream(session, piece)
     channel.write(b")\r\n")
     await channel.pace()
 

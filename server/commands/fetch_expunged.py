@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crispin.protocol import FetchAttr, FetchItem
+from crispin.server.binary import BinaryPlan
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Session
 from crispin.server.view import View
@@ -47,11 +48,16 @@ async def expunged_states(session: Session, view: View,
 
 
 def expunged_items(view: View, uid: int, state: MessageState | None,
-                   items: Sequence[FetchItem | SectionPlan]) -> tuple[list[bytes], bool]:
+                   items: Sequence[FetchItem | SectionPlan | BinaryPlan]
+                   ) -> tuple[list[bytes], bool]:
     """The FETCH items of an expunged message, and whether any data was missing."""
     out: list[bytes] = []
     missing = state is None
     for item in items:
+        if isinstance(item, BinaryPlan):
+            out.append(item.placeholder())
+            missing = True
+            continue
         if isinstance(item, SectionPlan):
             out.append(bytes(item.name) + b" NIL")
             missing = True

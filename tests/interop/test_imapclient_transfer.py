@@ -68,3 +68,28 @@ def test_multiappend(client: IMAPClient) -> None:
     typ, data = client.multiappend("INBOX", [msg("ok"), msg("too big", "z" * 5000)])
     assert typ == "NO" and data[0].startswith(b"[TOOBIG]"), data
     assert client.folder_status("INBOX", ["MESSAGES"])[b"MESSAGES"] == before
+
+
+def test_fetch_binary(client: IMAPClient, server: ServerThread) -> None:
+    """imapclient reads BINARY[...] answers and BINARY.SIZE. Its parser (imaplib's literal
+    reading, imapclient 3.x's lexer) does not take a literal8 (``~{n}``, RFC 3516 §4.3) in
+    a response: it hands back the marker, not the data. So the octets here have no NUL,
+    which the server sends as a plain literal (§4.3's SHOULD); literal8 answers are
+    checked at the socket (tests/server/test_binary.py)."""
+    import base64
+
+    blob = bytes(range(1, 256))
+    part = base64.encodebytes(blob).replace(b"\n", b"\r\n")
+    message = (b"Subject: b\r\nMIME-Version: 1.0\r\n"
+               b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+               b"--B\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable"
+               b"\r\n\r\nna=C3=AFve\r\n--B\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Transfer-Encoding: base64\r\n\r\n" + part + b"--B--\r\n")
+    assert b"BINARY" in client.capabilities()
+    client.append("INBOX", message)
+    client.select_folder("INBOX")
+    got = client.fetch([1], ["BINARY.PEEK[1]", "BINARY.PEEK[2]", "BINARY.SIZE[2]"])[1]
+    assert got[b"BINARY[1]"] == "na\u00efve".encode()  # the CRLF before "--B" is the boundary's
+    assert got[b"BINARY[2]"] == blob
+    assert got[b"BINARY.SIZE[2]"] == len(blob)
+    assert b"\\Seen" not in client.get_flags([1])[1]

@@ -40,7 +40,7 @@ APPEND_CHUNK = 65536
 _MARKER = re.compile(rb"(~?)\{(\d+)(\+?)\}\Z")
 #: ``tag SP APPEND SP``: the one command whose literals the framer must recognise as they
 #: are announced (the message literal is streamed, not collected).
-_APPEND = re.compile(rb"[^ ]* APPEND ", re.IGNORECASE)
+_APPEND = re.compile(rb"[^ ]* (?:APPEND|REPLACE|UID +REPLACE) ", re.IGNORECASE)
 #: Bytes kept of a line that is being dropped: enough to see a literal marker at its end.
 _TAIL = 32
 _HUGE = 2**64
@@ -101,6 +101,7 @@ class ServerConnection:
         self._pending: tuple[bool, int, bool] | None = None  # (is_append, size, sync)
         self._skip_error: CommandError | None = None
         self._append_mailbox: str | None = None
+        self._replacing = False  # REPLACE (RFC 8508): one message, no MULTIAPPEND after it
 
     # --- public API -------------------------------------------------------------
 
@@ -358,9 +359,10 @@ class ServerConnection:
                 return
         except AppendAnnounce as a:
             self._append_mailbox = a.mailbox
+            self._replacing = a.replace is not None
             self._events.append(AppendBegin(
                 self._tag or "*", a.mailbox, a.flags, a.internal_date, a.size, a.binary,
-                a.synchronizing,
+                a.synchronizing, a.replace,
             ))
             self._pending = (True, size, sync)
             self._state = _State.DECIDE
@@ -420,10 +422,18 @@ class ServerConnection:
             return
         marker = _marker(line)
         if marker is None:
+            name = "REPLACE" if self._replacing else "APPEND"
             self._events.append(
-                CommandError(self._tag, "BAD", None, "Expected end of APPEND command"),
+                CommandError(self._tag, "BAD", None, f"Expected end of {name} command"),
             )
             self._reset()
+            return
+        if self._replacing:
+            # RFC 8508 §3.2: REPLACE takes one message literal, never several; a
+            # non-synchronising one that follows is skipped with the rest of the command.
+            size, _binary, sync = marker
+            self._abandon(size, sync, CommandError(
+                self._tag, "BAD", None, "Expected end of REPLACE command"))
             return
         self._cmd = bytearray(line)
         # The line limit is per message: MULTIAPPEND may carry any number of them.

@@ -34,7 +34,9 @@ class AppendBegin:
     No size limit is applied here: the server compares ``size`` with its own
     limit and calls ``accept_literal()`` or ``reject_literal("NO", "TOOBIG", ...)``.
     With MULTIAPPEND (RFC 3502) one APPEND yields several AppendBegin events,
-    all with the same mailbox, before one AppendEnd.
+    all with the same mailbox, before one AppendEnd. REPLACE and UID REPLACE
+    (RFC 8508 §3.2, §3.3) arrive the same way, with ``replace`` = (the message
+    number or UID, whether it is a UID), and carry exactly one message.
     """
 
     tag: str
@@ -44,6 +46,7 @@ class AppendBegin:
     size: int
     binary: bool
     synchronizing: bool
+    replace: tuple[int, bool] | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ class AppendAnnounce(Exception):
     size: int
     binary: bool
     synchronizing: bool
+    replace: tuple[int, bool] | None = None
 
 
 _STATUS_ITEMS = frozenset({
@@ -99,9 +100,12 @@ def _uid(r: Reader) -> c.Command:
     """RFC 3501 §6.4.8 ``uid``, plus UID MOVE (RFC 6851) and UID EXPUNGE (RFC 4315)."""
     r.sp()
     name = r.keyword("command name")
-    if name not in ("EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD"):
+    if name not in ("EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD",
+                    "REPLACE"):
         raise ParseError(f"Unknown UID command {name[:40]}")
     r.sp()
+    if name == "REPLACE":
+        return _replace(r, uid=True)
     if name == "EXPUNGE":
         seq = r.sequence_set()
         r.end()
@@ -261,7 +265,19 @@ def _append(r: Reader) -> c.Command:
     raise AssertionError("unreachable")
 
 
-def _append_message(r: Reader, mailbox: str) -> None:
+def _replace(r: Reader, uid: bool = False) -> c.Command:
+    """RFC 8508 §3.2 ``replace`` = "REPLACE" SP seq-number SP mailbox append-message
+    (``uid-replace`` with a UID, §3.3); streamed like APPEND's message."""
+    number = r.number(nonzero=True)
+    r.sp()
+    mailbox = r.mailbox()
+    r.sp()
+    _append_message(r, mailbox, (number, uid))
+    raise AssertionError("unreachable")
+
+
+def _append_message(r: Reader, mailbox: str,
+                    replace: tuple[int, bool] | None = None) -> None:
     """``[flag-list SP] [date-time SP] literal`` (RFC 3501 §9 ``append``, literal8 RFC 3516)."""
     flags: tuple[str, ...] = ()
     internal_date: datetime | None = None
@@ -286,7 +302,7 @@ def _append_message(r: Reader, mailbox: str) -> None:
     r.expect(b"}", "}")
     if not (r.partial and r.at_end()):
         raise ParseError("Unexpected data after APPEND literal")
-    raise AppendAnnounce(mailbox, flags, internal_date, size, binary, sync)
+    raise AppendAnnounce(mailbox, flags, internal_date, size, binary, sync, replace)
 
 
 def _enable(r: Reader) -> c.Command:
@@ -356,6 +372,7 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     "LSUB": _lsub,
     "STATUS": _status,
     "APPEND": _append,
+    "REPLACE": _replace,  # RFC 8508
     "COPY": _copy_or_move(c.Copy),
     "MOVE": _copy_or_move(c.Move),
     "FETCH": _fetch,

@@ -154,11 +154,13 @@ async def deliver(store: Store, mailbox_id: int, body: bytes | Path | PreparedBo
 async def deliver_all(store: Store, mailbox_id: int,
                       messages: Sequence[tuple[bytes | PreparedBody, Iterable[str],
                                                datetime | None]],
-                      *, viewer: int | None = None) -> list[int]:
+                      *, viewer: int | None = None,
+                      replace: tuple[int, int] | None = None) -> list[int]:
     """Store several messages in one transaction, all or none (MULTIAPPEND, RFC 3502
     §6.3.11); returns their UIDs in order. Each is parsed first, one after another (a
     message that cannot be analysed stores nothing); every spooled body is moved into
-    place or dropped, whatever happens."""
+    place or dropped, whatever happens. ``replace``: (mailbox id, UID) of a message removed
+    in the same transaction (REPLACE, RFC 8508)."""
     prepared: list[PreparedBody] = [m[0] for m in messages if isinstance(m[0], PreparedBody)]
     try:
         items = []
@@ -171,7 +173,7 @@ async def deliver_all(store: Store, mailbox_id: int,
                 body = await store.prepare_body(body)
                 prepared.append(body)
             items.append((body, tuple(flags), internal_date, columns))
-        done = await store.append_messages(mailbox_id, items, viewer=viewer)
+        done = await store.append_messages(mailbox_id, items, viewer=viewer, replace=replace)
     finally:
         for body in prepared:
             store.discard_body(body)  # a no-op for the ones moved into place

@@ -509,6 +509,21 @@ def expunge(
     return gone, modseq
 
 
+def remove_one(conn: sqlite3.Connection, mailbox_id: int, uid: int) -> int:
+    """RFC 8508 §3.4: the message REPLACE removes, \\Deleted or not (the effect of
+    ``STORE +FLAGS.SILENT (\\Deleted)`` then ``UID EXPUNGE`` of it alone); returns the
+    new modseq. ``NotFound`` if the UID is no longer there (expunged meanwhile)."""
+    highest = _selectable(conn, mailbox_id).highest
+    found = conn.execute("SELECT 1 FROM mailbox_messages WHERE mailbox_id = ? AND uid = ?",
+                         (mailbox_id, uid)).fetchone()
+    if found is None:
+        raise NotFound(f"no message with UID {uid} in mailbox {mailbox_id}")
+    modseq = highest + 1
+    _remove(conn, mailbox_id, [uid], modseq)
+    _bump(conn, mailbox_id, modseq)
+    return modseq
+
+
 def copy(
     conn: sqlite3.Connection,
     source_id: int,

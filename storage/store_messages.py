@@ -90,10 +90,14 @@ class MessagesMixin:
                               Mapping[str, bytes | int | str | None]]],
         *,
         viewer: int | None = None,
+        replace: tuple[int, int] | None = None,
     ) -> list[tuple[int, int]]:
         """Several messages into one mailbox in ONE write transaction: all of them or none
-        (MULTIAPPEND, RFC 3502 §6.3.11).  Each item is (body from :meth:`prepare_body` or
-        :meth:`spool`, flags, internal date, parsed columns); the quota is enforced for
+        (MULTIAPPEND, RFC 3502 §6.3.11).  ``replace`` = (mailbox id, UID): that message is
+        removed first in the same transaction (REPLACE, RFC 8508 §3.4: one action, and the
+        quota counts the net change); ``NotFound`` if it is gone.  Each item is (body
+        from :meth:`prepare_body` or :meth:`spool`, flags, internal date, parsed
+        columns); the quota is enforced for
         the whole in that transaction (each append sees the ones before it).  Returns
         (uid, modseq) per message, in order; every body's temporary file is gone after
         (moved into place, or removed when the transaction failed)."""
@@ -106,6 +110,8 @@ class MessagesMixin:
             rows.append((body, bits, keywords, when, fields))
 
         def write(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+            if replace is not None:
+                messages.remove_one(conn, *replace)
             return [messages.append(conn, self.data_dir, mailbox_id, body, bits, keywords,
                                     when, fields, viewer)
                     for body, bits, keywords, when, fields in rows]

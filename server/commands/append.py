@@ -22,6 +22,7 @@ from datetime import datetime
 from crispin.protocol import AppendBegin, AppendData, AppendEnd, Event
 from crispin.server import names
 from crispin.server.access import allowed_flags, rights_on_mailbox
+from crispin.server.commands import replace
 from crispin.server.commands.copy import check_quota, target_mailbox
 from crispin.server.ingest import deliver, deliver_all
 from crispin.server.outcome import AUTH, CommandFailed, Result
@@ -121,6 +122,7 @@ class PendingAppend:
     tag: str
     mailbox: MailboxInfo
     messages: list[Spool] = field(default_factory=list)
+    replace_uid: int | None = None  # REPLACE (RFC 8508): the message it removes
 
     @property
     def octets(self) -> int:
@@ -174,22 +176,27 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     pending: PendingAppend | None = session.append
     if pending is None or pending.tag != event.tag:
         abandon(session)
+        replace_uid: int | None = None
         try:
+            if event.replace is not None:
+                replace_uid = replace.replaced_uid(session, event)
             if (bad_name := names.undecodable(event)) is not None:
                 # As for every command naming a mailbox (server/names.py): NO, not BAD.
                 raise CommandFailed(f"Invalid mailbox name: {bad_name.reason}", "CANNOT")
             info = await target_mailbox(session, event.mailbox)
-            await check_quota(session, info.id, event.size, 1)
+            if replace_uid is None:
+                # REPLACE: the quota counts the net change, in the transaction (RFC 8508).
+                await check_quota(session, info.id, event.size, 1)
         except CommandFailed as exc:
             # Refused before the client sends the message (RFC 3501 §6.3.11 TRYCREATE,
             # RFC 9208 OVERQUOTA, RFC 4314 NOPERM).
-            _reject(session, "NO", exc.code, exc.text)
+            _reject(session, exc.status, exc.code, exc.text)
             return
         except StorageError as exc:
             answer = await session.storage_failure(exc, "APPEND")
             _reject(session, answer.status, answer.code, answer.text)
             return
-        pending = PendingAppend(event.tag, info)
+        pending = PendingAppend(event.tag, info, replace_uid=replace_uid)
         session.append = pending
     elif not await _may_add(session, pending, event):
         return
@@ -263,7 +270,7 @@ async def _end(session: Session, event: AppendEnd) -> None:
 
 async def _store(session: Session, pending: PendingAppend) -> Result:
     store = session.server.store
-    if len(pending.messages) == 1:
+    if len(pending.messages) == 1 and pending.replace_uid is None:
         spool = pending.messages[0]
         uid, _ = await deliver(store, pending.mailbox.id, await spool.body(), spool.flags,
                                spool.internal_date, viewer=session.viewer)
@@ -279,7 +286,20 @@ async def _store(session: Session, pending: PendingAppend) -> Result:
                 if isinstance(body, PreparedBody):
                     store.discard_body(body)
             raise
-        uids = await deliver_all(store, pending.mailbox.id, bodies, viewer=session.viewer)
+        removed = None
+        if pending.replace_uid is not None:
+            assert session.view is not None
+            removed = (session.view.mailbox_id, pending.replace_uid)
+        try:
+            uids = await deliver_all(store, pending.mailbox.id, bodies, viewer=session.viewer,
+                                     replace=removed)
+        except NotFound:
+            if removed is not None and await store.get_mailbox_by_id(pending.mailbox.id):
+                return Result("The message to replace no longer exists", "EXPUNGEISSUED",
+                              status="NO")
+            raise
+        if pending.replace_uid is not None:
+            return await replace.replaced(session, pending.mailbox, pending.replace_uid, uids)
     # RFC 4315 §3: APPENDUID uidvalidity uid-set, in the order of the messages (RFC 3502
     # §6.3.11's example: "APPENDUID 38505 3955:3956").
     return Result("APPEND completed", "APPENDUID",

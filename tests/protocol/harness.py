@@ -65,6 +65,9 @@ def render(event: Event) -> str:
         if event.binary:
             parts.append("binary")
         parts.append("sync" if event.synchronizing else "nonsync")
+        if event.replace is not None:
+            number, uid = event.replace
+            parts.append(f"replace={'uid ' if uid else ''}{number}")
         return " ".join(parts)
     if isinstance(event, AppendData):
         return f"DATA {event.tag} {event.data!r}"

@@ -94,6 +94,8 @@ class Router:
         self.create_folders = bool(config.get("smtp", "create_folders"))
         self.catch_all = str(config.get("smtp", "catch_all")).strip()
         self._routes: dict[str, tuple[float, User, str, int]] = {}
+        # Whether a mailbox's quota root has limits: (expiry, store.quota_changes then, answer).
+        self._limited: dict[int, tuple[float, int, bool]] = {}
         self._unsubscribe = store.on_commit(self._on_commit) if cache else None
 
     def close(self) -> None:
@@ -102,8 +104,10 @@ class Router:
             self._unsubscribe = None
 
     def _on_commit(self, report: CommitReport) -> None:
-        if self._routes and any(c.kinds & STRUCTURE for c in report.changes):
+        if (self._routes or self._limited) and any(c.kinds & STRUCTURE
+                                                     for c in report.changes):
             self._routes.clear()
+            self._limited.clear()  # a renamed shared mailbox may change quota root
 
     async def resolve(self, address: str) -> Recipient:
         local, domain = split_address(address)
@@ -121,6 +125,25 @@ class Router:
             self._routes[local] = (now + CACHE_SECONDS, recipient.user, recipient.mailbox,
                                    recipient.mailbox_id)
         return recipient
+
+    async def over_quota(self, mailbox_id: int, octets: int) -> bool:
+        """Whether adding a message of ``octets`` would take the mailbox past its quota
+        (RFC 9208 §5.1), for the early refusal at RCPT. With the cache on, whether the
+        mailbox's root has limits is remembered until a SETQUOTA of this server, a change
+        of mailboxes, or CACHE_SECONDS (a quota set by another process): a mailbox without
+        (the common case) costs no read. Only the early answer depends on it: the storage
+        write enforces the quota in its own transaction whatever this said."""
+        if self._unsubscribe is None:
+            return await self.store.check_quota(mailbox_id, octets, 1) is not None
+        now = time.monotonic()
+        cached = self._limited.get(mailbox_id)
+        if cached is not None and cached[0] > now and cached[1] == self.store.quota_changes:
+            limited = cached[2]
+        else:
+            changes = self.store.quota_changes
+            limited = await self.store.has_quota(mailbox_id)
+            self._limited[mailbox_id] = (now + CACHE_SECONDS, changes, limited)
+        return limited and await self.store.check_quota(mailbox_id, octets, 1) is not None
 
     async def _resolve(self, address: str, local: str) -> Recipient:
         user, folder = await self._user(local)

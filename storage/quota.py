@@ -76,6 +76,12 @@ def _limits(
     return None if row is None else (row[0], row[1])
 
 
+def has_quota(conn: sqlite3.Connection, mailbox_id: int) -> bool:
+    """Whether the mailbox's root has limits at all (``check_quota`` can only refuse when
+    it has): two indexed lookups, no usage sum.  ``NotFound``."""
+    return _limits(conn, *quota_root_of(conn, mailbox_id)) is not None
+
+
 _USAGE_SQL = (
     "SELECT coalesce(sum(g.size), 0), count(*) FROM mailboxes m"
     " JOIN mailbox_messages mm ON mm.mailbox_id = m.id"

@@ -15,6 +15,9 @@ from .models import AclEntry, MailboxInfo, Quota, QuotaResource
 
 class AccessMixin:
     _db: Database
+    #: Bumped by every ``set_quota`` of this Store: what caches of ``has_quota`` answers
+    #: compare (the SMTP router's; another process's changes are not counted).
+    quota_changes: int = 0
 
     async def get_acl(self, mailbox_id: int) -> list[AclEntry]:
         """Stored ACL entries sorted by identifier (owner's implicit rights not included).
@@ -60,15 +63,19 @@ class AccessMixin:
         self, root_kind: str, root_id: int, storage_kib: int | None, messages: int | None
     ) -> None:
         """RFC 9208 SETQUOTA; see ``quota.set_quota``."""
-        await self._db.write(
-            partial(
-                quota.set_quota,
-                root_kind=root_kind,
-                root_id=root_id,
-                storage_kib=storage_kib,
-                messages=messages,
+        try:
+            await self._db.write(
+                partial(
+                    quota.set_quota,
+                    root_kind=root_kind,
+                    root_id=root_id,
+                    storage_kib=storage_kib,
+                    messages=messages,
+                )
             )
-        )
+        finally:
+            # After the commit: an answer read before it carries the older count.
+            self.quota_changes += 1
 
     async def get_quota(self, root_kind: str, root_id: int) -> Quota | None:
         """Limits and current usage; None without a quota."""
@@ -77,6 +84,10 @@ class AccessMixin:
     async def quota_root_of(self, mailbox_id: int) -> tuple[str, int]:
         """("user", owner id) or ("mailbox", top-level shared mailbox id); ``NotFound``."""
         return await self._db.read(partial(quota.quota_root_of, mailbox_id=mailbox_id))
+
+    async def has_quota(self, mailbox_id: int) -> bool:
+        """Whether the mailbox's quota root has limits; ``NotFound``."""
+        return await self._db.read(partial(quota.has_quota, mailbox_id=mailbox_id))
 
     async def check_quota(
         self, mailbox_id: int, add_octets: int, add_messages: int

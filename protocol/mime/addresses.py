@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .imapstr import NIL, nstring
 
@@ -210,9 +211,28 @@ def _last_comment(toks: list[_Tok]) -> bytes | None:
     return comments[-1] if comments else None
 
 
+# One message's parse reads its From and To several times (ENVELOPE's from, sender and
+# reply-to default to From; SEARCH and SORT keys read them again): eight parses of two
+# fields for a typical message, a third of the parse of a 10 KB one (bench/README.md
+# "Mail in"). Short fields are remembered; long ones (bounded only by MAX_ADDRESSES, up
+# to megabytes) are parsed each time rather than kept alive.
+_MEMO_FIELD = 1024
+
+
 def parse_addresses(value: bytes, most: int = MAX_ADDRESSES) -> list[Address]:
     """Parse an address-list (tolerantly) into IMAP address structures with group markers;
     only its first ``most`` entries (addresses, groups) are read."""
+    if len(value) <= _MEMO_FIELD:
+        return list(_parse_short(bytes(value), most))
+    return _parse(value, most)
+
+
+@lru_cache(maxsize=64)
+def _parse_short(value: bytes, most: int) -> tuple[Address, ...]:
+    return tuple(_parse(value, most))
+
+
+def _parse(value: bytes, most: int) -> list[Address]:
     toks = _bounded_tokens(value, most)
     out: list[Address] = []
     i, n = 0, len(toks)

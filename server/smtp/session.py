@@ -277,7 +277,7 @@ class SmtpSession:
             log.info("%s: refused recipient %r: %s", self.peer[0], cmd.address, exc.text)
             self._reply(Reply(exc.code, exc.text, exc.enhanced))
             return
-        if await self.ctx.store.check_quota(recipient.mailbox_id, tx.size, 1) is not None:
+        if await self.router.over_quota(recipient.mailbox_id, tx.size):
             # RFC 9208 §5.1 / RFC 3463 X.2.2: refused now rather than after the data.
             self._reply(Reply(552, f"Mailbox of {cmd.address} is full", "5.2.2"))
             return

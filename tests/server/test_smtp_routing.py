@@ -93,6 +93,20 @@ def test_full_mailbox_refused_at_rcpt(make_server: object) -> None:
     assert len(fetch_all(srv)) == 1 and len(fetch_all(srv, "bob")) == 1
 
 
+def test_quota_set_after_mail_arrived_is_seen_at_rcpt(make_server: object) -> None:
+    """The router remembers that bob's mailbox has no quota (no database read per RCPT,
+    server/delivery.py); a SETQUOTA on this server makes it look again, so the next
+    message is refused at RCPT (RFC 9208 §5.1), not taken."""
+    srv = make_server()  # type: ignore[operator]
+    srv.add_user("bob")
+    assert send(srv, "bob@x") == {}
+    assert send(srv, "bob@x") == {}  # the answer "no quota" from the cache
+    _quota(srv, "bob", None, 2)
+    refused = send(srv, "bob@x")
+    assert refused["bob@x"][0] == 552 and refused["bob@x"][1].startswith(b"5.2.2")
+    assert len(fetch_all(srv, "bob")) == 2
+
+
 def test_lmtp_full_mailbox_found_after_data_refused_for_that_recipient_only(
         make_server: object) -> None:
     srv = make_server(smtp={"lmtp_port": 0})  # type: ignore[operator]

@@ -57,6 +57,20 @@ async def test_set_get_remove(store: Store, user: User) -> None:
     await store.set_quota("user", user.id, None, None)  # removing nothing is fine
 
 
+async def test_has_quota_follows_set_quota(store: Store, user: User, inbox: MailboxInfo) -> None:
+    """``has_quota`` (the SMTP router's cached early check) and the count of changes its
+    cache compares."""
+    assert await store.has_quota(inbox.id) is False
+    before = store.quota_changes
+    await store.set_quota("user", user.id, None, 3)
+    assert store.quota_changes == before + 1
+    assert await store.has_quota(inbox.id) is True
+    await store.set_quota("user", user.id, None, None)
+    assert await store.has_quota(inbox.id) is False
+    with pytest.raises(NotFound):
+        await store.has_quota(inbox.id + 1000)
+
+
 async def test_set_quota_errors(store: Store, user: User, inbox: MailboxInfo) -> None:
     with pytest.raises(ValueError):
         await store.set_quota("group", 1, 10, None)

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from crispin.protocol.mime import parse_date_sent
-from crispin.protocol.mime.addresses import address_list
+from crispin.protocol.mime.addresses import MAX_ADDRESSES, address_list, parse_addresses
 from crispin.protocol.mime.headers import header_bounds, split_fields
 from crispin.protocol.mime.imapstr import nstring, string
 from crispin.protocol.mime.params import parse_content_type, parse_disposition, parse_language
@@ -67,6 +67,18 @@ def test_nstring_nil() -> None:
 )
 def test_address_list(header: bytes, want: bytes) -> None:
     assert address_list(header) == want
+
+
+def test_remembered_addresses_are_the_same_and_not_shared() -> None:
+    """Short fields are parsed once and remembered (one message reads From several
+    times); each caller still gets its own list, and the bound still applies."""
+    first = parse_addresses(b"A <a@x>, b@y")
+    first.clear()
+    assert [a.mailbox for a in parse_addresses(b"A <a@x>, b@y")] == [b"a", b"b"]
+    assert len(parse_addresses(b"a@x, b@y, c@z", 2)) == 2
+    assert len(parse_addresses(b"a@x, b@y, c@z")) == 3
+    long = b", ".join(b"u%d@x" % i for i in range(MAX_ADDRESSES + 5))
+    assert len(parse_addresses(long)) == MAX_ADDRESSES
 
 
 def test_content_type_basic() -> None:

@@ -23,9 +23,6 @@ from crispin.server.config import Config
 from crispin.server.connection import Connection
 from crispin.server.context import ServerContext
 from crispin.server.header_backfill import HeaderBlockJob
-from crispin.server.http import start_http
-from crispin.server.http.api import HttpApi
-from crispin.server.http.wire import HttpServer
 from crispin.server.hub import Hub
 from crispin.server.ingest import stop_parse_processes
 from crispin.server.provision import preload, provision_users
@@ -38,6 +35,8 @@ from crispin.server.tls import ensure_certificate, server_context
 from crispin.storage import Store
 
 if TYPE_CHECKING:
+    from crispin.server.http.api import HttpApi
+    from crispin.server.http.wire import HttpServer
     from crispin.server.smtp.listener import MailIn
 
 log = logging.getLogger("crispin")
@@ -291,6 +290,9 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
         mail_in = running.mail_in = await start_mail_in(ctx)
         running.rederive = rederive.start(store)
         if config.get("http", "enabled"):
+            # Imported only when enabled: start-up time (issue 12, container healthy in 5 s).
+            from crispin.server.http import start_http
+
             running.http, running.http_api, running.http_address = await start_http(
                 ctx, listener.disconnect,
                 (config.host, running.port, running.tls_port), mail_in.outgoing())
@@ -306,6 +308,7 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
         raise
     running.backfill = backfill.start(store, SortKeyJob(), HeaderBlockJob())
     running.text_index = backfill.start(store, TextIndexJob())
+    await store.warmed()
     return running
 
 

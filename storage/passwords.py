@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
 
 from .errors import InvalidPassword
 
@@ -71,6 +72,9 @@ def is_hash(text: str) -> bool:
 
 
 _dummy: dict[int, str] = {}
+# Store.open starts the first hash in the background; a login that needs it meanwhile waits
+# for that one instead of computing a second.
+_dummy_lock = threading.Lock()
 
 
 def dummy_hash(n: int = SCRYPT_N) -> str:
@@ -81,7 +85,10 @@ def dummy_hash(n: int = SCRYPT_N) -> str:
     """
     h = _dummy.get(n)
     if h is None:
-        h = _dummy[n] = hash_password(base64.b64encode(os.urandom(18)).decode(), n)
+        with _dummy_lock:
+            h = _dummy.get(n)
+            if h is None:
+                h = _dummy[n] = hash_password(base64.b64encode(os.urandom(18)).decode(), n)
     return h
 
 

@@ -14,11 +14,12 @@ flags existed; see ``messages.py`` for the owner and private paths.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
@@ -60,6 +61,8 @@ class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, Red
         # so a burst of logins queues behind itself, not in front of blob reads and MIME
         # parsing in the default pool (issue 10.6).
         self._hash_pool = ThreadPoolExecutor(HASH_THREADS, thread_name_prefix="crispin-scrypt")
+        self._warming: Future[str] = Future()
+        self._warming.set_result("")  # until open() starts the real one
         self._snapshots: list[sqlite3.Connection] = []  # see MaintenanceMixin
         self.inline_max = blobs.INLINE_MAX
         """Bodies up to this many bytes are stored inside the database."""
@@ -80,9 +83,17 @@ class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, Red
             os.chmod(data_dir, 0o700)  # mkdir's mode is filtered by the umask
         db = await Database.open(data_dir / DB_FILE, **db_options)
         store = cls(db, data_dir, scrypt_n)
-        # Warm the dummy hash so the first unknown-user login costs the same as the others.
-        await store._hashing(passwords.dummy_hash, scrypt_n)
+        # Warm the dummy hash so the first unknown-user login costs the same as the others,
+        # on a hashing thread while the server goes on starting (one scrypt, ~0.1-0.3 s:
+        # issue 12, container start to healthy within 5 s); ``warmed`` waits for it, and a
+        # login that needs it before then waits for it too (passwords.dummy_hash).
+        store._warming = store._hash_pool.submit(passwords.dummy_hash, scrypt_n)
         return store
+
+    async def warmed(self) -> None:
+        """Until the start-up hash of :meth:`open` is done (a server says it is ready only
+        then: its memory peak and first logins are those of a warm server)."""
+        await asyncio.wrap_future(self._warming)
 
     async def close(self) -> None:
         self._hash_pool.shutdown(wait=False)

@@ -69,6 +69,22 @@ def test_bad_users_entry_stops_the_server(tmp_path: Path) -> None:
         ServerProcess(tmp_path / "data", env={"CRISPIN_USERS": "alice"})
 
 
+def test_accounts_made_side_by_side_and_one_bad_name_stops_the_server(tmp_path: Path) -> None:
+    """Configured accounts are hashed in parallel at start (server/provision.py); a name
+    given twice still takes its last password, and one invalid name among good ones is the
+    configuration error it was, not an error group."""
+    srv = ServerThread(tmp_path / "data", accounts={
+        "users": "erin:first,frank:f-pw,erin:second,grace:g-pw"})
+    try:
+        assert can_login(srv.port, "erin", "second")
+        assert not can_login(srv.port, "erin", "first")
+        assert can_login(srv.port, "frank", "f-pw") and can_login(srv.port, "grace", "g-pw")
+    finally:
+        srv.stop()
+    with pytest.raises(RuntimeError, match="invalid user name 'a/b'"):
+        ServerProcess(tmp_path / "other", env={"CRISPIN_USERS": "alice:x,a/b:y,bob:z"})
+
+
 def test_any_password_test_mode(tmp_path: Path) -> None:
     srv = ServerThread(tmp_path / "data", test={"auth": "any"})
     try:

@@ -166,11 +166,9 @@ def _build(
     return f, [i for i, p in enumerate(parent_of) if p == NONE]
 
 
-def _prune(f: _Forest, roots: list[int]) -> list[int]:
-    """Step 3: dummies without children go; dummies with children are replaced by them,
-    except at the top when that would put several children at the root."""
-    kids, number, parent = f.kids, f.number, f.parent
-    # Post-order without recursion: each node's children are rebuilt after theirs.
+def _parents_deepest_first(kids: list[list[int] | None], roots: list[int]) -> list[int]:
+    """The nodes that have children, each after all of its descendants (post-order without
+    recursion: threads can be thousands deep)."""
     order: list[int] = []
     stack = list(roots)
     while stack:
@@ -179,7 +177,15 @@ def _prune(f: _Forest, roots: list[int]) -> list[int]:
         if k:
             order.append(node)
             stack.extend(k)
-    for node in reversed(order):
+    order.reverse()
+    return order
+
+
+def _prune(f: _Forest, roots: list[int]) -> list[int]:
+    """Step 3: dummies without children go; dummies with children are replaced by them,
+    except at the top when that would put several children at the root."""
+    kids, number, parent = f.kids, f.number, f.parent
+    for node in _parents_deepest_first(kids, roots):
         k = kids[node]
         assert k is not None
         if any(number[c] == 0 for c in k):
@@ -214,15 +220,7 @@ def _sort_all(f: _Forest, roots: list[int]) -> None:
     child, which must be in place first); the top level last."""
     kids, number, key = f.kids, f.number, f.key
     by_key = key.__getitem__
-    order: list[int] = []
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        k = kids[node]
-        if k:
-            order.append(node)
-            stack.extend(k)
-    for node in reversed(order):
+    for node in _parents_deepest_first(kids, roots):
         k = kids[node]
         assert k is not None
         if len(k) > 1:

@@ -32,6 +32,19 @@ from .models import (
 )
 
 
+def _append_columns(
+    flags: Iterable[str], internaldate: datetime | None,
+    parsed: Mapping[str, bytes | int | str | None],
+) -> tuple[int, list[str], tuple[int, int], dict[str, bytes | int | str | None]]:
+    """What one APPEND stores besides its body: flag bits and keywords, the stored
+    INTERNALDATE (now when the client gave none, RFC 3501 §6.3.11) and the checked
+    APPEND-time columns."""
+    fields = dict(parsed)
+    messages.check_parsed(fields)
+    bits, keywords = flags_mod.encode(flags)
+    return bits, keywords, messages.to_stored_date(internaldate or datetime.now(UTC)), fields
+
+
 class MessagesMixin:
     _db: Database
     data_dir: Path
@@ -65,10 +78,7 @@ class MessagesMixin:
         required).  ``NotFound`` (``NoSelect`` for a placeholder) → [TRYCREATE];
         ``InvalidFlag``.
         """
-        parsed = dict(parsed or {})
-        messages.check_parsed(parsed)
-        bits, keywords = flags_mod.encode(flags)
-        when = messages.to_stored_date(internaldate or datetime.now(UTC))
+        bits, keywords, when, fields = _append_columns(flags, internaldate, parsed or {})
         prepared = body if isinstance(body, blobs.PreparedBody) else await self._prepare(body)
         try:
             return await self._db.write(
@@ -80,7 +90,7 @@ class MessagesMixin:
                     bits=bits,
                     keywords=keywords,
                     internaldate=when,
-                    parsed=parsed,
+                    parsed=fields,
                     viewer=viewer,
                 )
             )
@@ -105,13 +115,8 @@ class MessagesMixin:
         the whole in that transaction (each append sees the ones before it).  Returns
         (uid, modseq) per message, in order; every body's temporary file is gone after
         (moved into place, or removed when the transaction failed)."""
-        rows = []
-        for body, flags, internaldate, parsed in items:
-            fields = dict(parsed)
-            messages.check_parsed(fields)
-            bits, keywords = flags_mod.encode(flags)
-            when = messages.to_stored_date(internaldate or datetime.now(UTC))
-            rows.append((body, bits, keywords, when, fields))
+        rows = [(body, *_append_columns(flags, internaldate, parsed))
+                for body, flags, internaldate, parsed in items]
 
         def write(conn: sqlite3.Connection) -> list[tuple[int, int]]:
             if replace is not None:
@@ -129,7 +134,7 @@ class MessagesMixin:
     async def prepare_body(self, body: bytes) -> blobs.PreparedBody:
         """Hash a body held in memory (and write it to a temporary file when it is too
         large to live in the database row), for :meth:`append_messages`."""
-        return await asyncio.to_thread(blobs.prepare, self.data_dir, body, self.inline_max)
+        return await self._prepare(body)
 
     async def append_to_mailboxes(
         self,

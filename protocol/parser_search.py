@@ -1,5 +1,5 @@
 """SEARCH arguments (RFC 3501 §6.4.4, ESEARCH RFC 4731, MODSEQ RFC 7162 §3.1.5,
-YOUNGER/OLDER RFC 5032)."""
+YOUNGER/OLDER RFC 5032, EMAILID/THREADID RFC 8474 §6)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ _STRING_ARG = frozenset({"BCC", "BODY", "CC", "FROM", "SUBJECT", "TEXT", "TO"})
 _DATE_ARG = frozenset({"BEFORE", "ON", "SINCE", "SENTBEFORE", "SENTON", "SENTSINCE"})
 _WITH_ARG = _STRING_ARG | _DATE_ARG | {
     "LARGER", "SMALLER", "YOUNGER", "OLDER", "KEYWORD", "UNKEYWORD", "UID", "HEADER", "MODSEQ",
+    "EMAILID", "THREADID",
 }
+_OBJECTID_CHARS = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _RETURN_OPTS = frozenset({
     "MIN", "MAX", "ALL", "COUNT", "SAVE",  # RFC 4731 §3.1, RFC 5182 §2
     "CONTEXT", "UPDATE", "PARTIAL",  # RFC 5267 §4, RFC 9394 §3.1
@@ -182,6 +185,8 @@ def search_key(r: Reader, ops: int, count: _Count) -> SearchKey:
         return SearchTerm(name, (field, r.astring()))
     elif name == "MODSEQ":
         return _modseq(r)
+    elif name in ("EMAILID", "THREADID"):
+        arg = _objectid(r)
     else:
         raise ParseError(f"Unknown search key {name}")
     return SearchTerm(name, (arg,))
@@ -194,6 +199,15 @@ def _date(r: Reader) -> SearchArg:
         return parse_date(raw.decode("ascii"))
     except (ValueError, UnicodeDecodeError):
         raise ParseError("Invalid date") from None
+
+
+def _objectid(r: Reader) -> str:
+    """RFC 8474 §7 ``objectid = 1*255(ALPHA / DIGIT / "_" / "-")``, case kept (ids are
+    case-sensitive). Taken as an astring, so a client that quotes it is understood."""
+    raw = r.astring()
+    if not 0 < len(raw) <= 255 or not _OBJECTID_CHARS.issuperset(raw):
+        raise ParseError("Invalid object id")
+    return raw.decode("ascii")
 
 
 def _modseq(r: Reader) -> SearchTerm:

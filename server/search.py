@@ -43,6 +43,7 @@ from crispin.protocol import (
     SequenceSet,
 )
 from crispin.protocol.mime import ParsedMessage, SearchFields, body_text, header_text
+from crispin.server import objectid
 from crispin.server.outcome import CommandFailed
 from crispin.server.search_budget import TIME_LIMIT_TEXT, SearchBudget
 from crispin.server.view import View
@@ -195,6 +196,12 @@ class _Builder:
             modseq = t.args[-1]
             assert isinstance(modseq, int)
             return s.ModseqAtLeast(modseq)
+        if name == "EMAILID":
+            # RFC 8474 §6: exactly this id; one this server never gave matches nothing.
+            found = objectid.parse_email_id(_text(t.args[0]))
+            return s.UidIn(()) if found is None else s.BodyAndDate(*found)
+        if name == "THREADID":
+            return s.UidIn(())  # RFC 8474 §5.2: no threads computed, nothing matches
         if name in ("YOUNGER", "OLDER"):
             interval = t.args[0]
             assert isinstance(interval, int)

@@ -85,6 +85,7 @@ FTS_MAX_TERMS = 24
 __all__ = [
     "All",
     "And",
+    "BodyAndDate",
     "Criterion",
     "DateCmp",
     "FlagSet",
@@ -180,6 +181,16 @@ class InternalCmp:
 
 
 @dataclass(frozen=True)
+class BodyAndDate:
+    """The message holds the stored body ``message_id`` and has this INTERNALDATE (Unix
+    seconds, zone offset in minutes): what the server's EMAILID names (RFC 8474 §6)."""
+
+    message_id: int
+    internaldate: int
+    zone: int
+
+
+@dataclass(frozen=True)
 class SizeCmp:
     """Message size in octets (RFC822.SIZE) smaller (``<``) or larger (``>``) than ``n``."""
 
@@ -211,7 +222,7 @@ class Not:
 
 Criterion: TypeAlias = (
     All | FlagSet | Keyword | UidIn | TextContains | HeaderContains | DateCmp | InternalCmp
-    | SizeCmp | ModseqAtLeast | And | Or | Not
+    | SizeCmp | ModseqAtLeast | BodyAndDate | And | Or | Not
 )
 
 _EPOCH = date(1970, 1, 1)
@@ -292,6 +303,10 @@ class _Compiler:
                 self.needs_private = True
                 return f"{PF_MODSEQ} >= {self.p(int(c.n))}"
             return f"mm.modseq >= {self.p(int(c.n))}"
+        if isinstance(c, BodyAndDate):
+            return (f"(mm.message_id = {self.p(int(c.message_id))}"
+                    f" AND mm.internaldate = {self.p(int(c.internaldate))}"
+                    f" AND mm.internaldate_tz = {self.p(int(c.zone))})")
         if isinstance(c, SizeCmp):
             self.needs_message = True
             op = "<" if c.op == "<" else ">"

@@ -24,6 +24,8 @@ from crispin.protocol import (
 )
 from crispin.server.access import current_rights, require_selected
 from crispin.server.binary import BinaryPlan
+from crispin.server.commands.fetch_attrs import ITEMS as ATTR_ITEMS
+from crispin.server.commands.fetch_attrs import AttrPlan
 from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
 from crispin.server.commands.fetch_flags import fetch_flags
@@ -54,7 +56,8 @@ HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 
 def _check_items(items: Sequence[FetchItem]) -> None:
     for item in items:
-        if isinstance(item, FetchAttr) and item.name not in SIMPLE_ITEMS:
+        if isinstance(item, FetchAttr) and item.name not in SIMPLE_ITEMS \
+                and item.name not in ATTR_ITEMS:
             raise CommandFailed(f"FETCH item {item.name} is not supported", status="BAD")
 
 
@@ -242,10 +245,13 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     return _done(missing, cmd)
 
 
-def _plan(item: FetchItem) -> FetchAttr | SectionPlan | BinaryPlan:
-    """Work each body item out once for the whole FETCH; BINARY (RFC 3516) has its own."""
+def _plan(item: FetchItem) -> FetchAttr | SectionPlan | BinaryPlan | AttrPlan:
+    """Work each body item out once for the whole FETCH; BINARY (RFC 3516) has its own,
+    and so have the attributes of ``fetch_attrs`` (RFC 8474)."""
     if isinstance(item, BodySection):
         return BinaryPlan(item) if item.binary else SectionPlan(item)
+    if item.name in ATTR_ITEMS:
+        return AttrPlan(item.name)
     return BinaryPlan(item) if item.name == "BINARY.SIZE" else item
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from crispin.protocol import FetchAttr, FetchItem
 from crispin.server.binary import BinaryPlan
+from crispin.server.commands.fetch_attrs import AttrPlan
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Session
 from crispin.server.view import View
@@ -48,7 +49,7 @@ async def expunged_states(session: Session, view: View,
 
 
 def expunged_items(view: View, uid: int, state: MessageState | None,
-                   items: Sequence[FetchItem | SectionPlan | BinaryPlan]
+                   items: Sequence[FetchItem | SectionPlan | BinaryPlan | AttrPlan]
                    ) -> tuple[list[bytes], bool]:
     """The FETCH items of an expunged message, and whether any data was missing."""
     out: list[bytes] = []
@@ -61,6 +62,13 @@ def expunged_items(view: View, uid: int, state: MessageState | None,
         if isinstance(item, SectionPlan):
             out.append(bytes(item.name) + b" NIL")
             missing = True
+            continue
+        if isinstance(item, AttrPlan):
+            known = item.placeholder()
+            if known is None:
+                missing = True
+            else:
+                out.append(known)
             continue
         if not isinstance(item, FetchAttr):
             raise TypeError(f"unplanned FETCH item {item!r}")  # a BodySection: plan it

@@ -14,7 +14,7 @@ from crispin.protocol import (
     Unsubscribe,
     Value,
 )
-from crispin.server import names
+from crispin.server import names, objectid
 from crispin.server.access import mailbox_for, rights_on
 from crispin.server.namespaces import Place
 from crispin.server.outcome import CommandFailed, Result
@@ -23,7 +23,7 @@ from crispin.server.storage_errors import failure
 from crispin.storage import AlreadyExists, InvalidName, MailboxInfo, NotFound
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
-                "DELETED", "DELETED-STORAGE", "SIZE", "APPENDLIMIT")
+                "DELETED", "DELETED-STORAGE", "SIZE", "APPENDLIMIT", "MAILBOXID")
 
 
 def user_id(session: Session) -> int:
@@ -101,8 +101,9 @@ async def create(session: Session, tag: str, cmd: Create) -> Result:
         raise CommandFailed("INBOX already exists", "ALREADYEXISTS")
     place = await _writable_place(session, name)
     # AlreadyExists, InvalidName: answered from ``crispin.server.storage_errors``.
-    await session.server.store.create_mailbox_in(place.owner_id, place.name, special_use)
-    return Result("CREATE completed")
+    info = await session.server.store.create_mailbox_in(place.owner_id, place.name, special_use)
+    # RFC 8474 §4.1: the new mailbox's MAILBOXID in the tagged OK.
+    return Result("CREATE completed", "MAILBOXID", ([Atom(objectid.mailbox_id(info))],))
 
 
 async def delete(session: Session, tag: str, cmd: Delete) -> Result:
@@ -164,15 +165,16 @@ async def status_values(session: Session, info: MailboxInfo,
                         items: tuple[str, ...]) -> list[Value]:
     """The STATUS attribute list, in the order asked (RFC 3501 §6.3.10; DELETED and
     DELETED-STORAGE, in KiB like the STORAGE resource, from RFC 9208 §4.1.4; SIZE in
-    octets, RFC 8438 §3; APPENDLIMIT, RFC 7889 §3.1)."""
+    octets, RFC 8438 §3; APPENDLIMIT, RFC 7889 §3.1; MAILBOXID, RFC 8474 §4.3)."""
     st = await session.server.store.mailbox_status(
         info.id, viewer=session.viewer, deleted_storage="DELETED-STORAGE" in items,
         size="SIZE" in items)
-    values = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
-              "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen,
-              "HIGHESTMODSEQ": st.highest_modseq, "DELETED": st.deleted,
-              "DELETED-STORAGE": st.deleted_storage, "SIZE": st.size,
-              "APPENDLIMIT": session.server.append_limit()}
+    values: dict[str, Value] = {"MESSAGES": st.messages, "RECENT": st.recent, "UIDNEXT": st.uidnext,
+                                "UIDVALIDITY": st.uidvalidity, "UNSEEN": st.unseen,
+                                "HIGHESTMODSEQ": st.highest_modseq, "DELETED": st.deleted,
+                                "DELETED-STORAGE": st.deleted_storage, "SIZE": st.size,
+                                "APPENDLIMIT": session.server.append_limit(),
+                                "MAILBOXID": [Atom(objectid.mailbox_id(info))]}
     pairs: list[Value] = []
     for item in dict.fromkeys(items):
         pairs += [Atom(item), values[item]]

@@ -17,6 +17,7 @@ from crispin.protocol import (
     Unselect,
     Value,
 )
+from crispin.server import objectid
 from crispin.server.access import current_rights, mailbox_for
 from crispin.server.outcome import CommandFailed, Result, State
 from crispin.server.session import Session
@@ -113,6 +114,8 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     # RFC 7162 §3.1.2.1: sent on every SELECT, not only after a CONDSTORE enabling
     # command: Thunderbird uses CONDSTORE only when the server volunteers it.
     session.untagged_status("OK", "Highest", "HIGHESTMODSEQ", (info.highest_modseq,))
+    # RFC 8474 §4.2: on every successful SELECT and EXAMINE.
+    session.untagged_status("OK", "Mailbox id", "MAILBOXID", ([Atom(objectid.mailbox_id(info))],))
     if condstore:
         session.enable_condstore()
     view.condstore = session.condstore

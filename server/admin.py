@@ -141,4 +141,11 @@ async def _import(store: Store, args: argparse.Namespace) -> int:
                 progress.advance()
     except ImportError_ as exc:
         return _fail(str(exc))
+    # Delivery leaves new mail's full-text indexing to the server (storage/text_index.py);
+    # an import indexes what it brought before it ends, in large batches, so the next
+    # SEARCH TEXT finds it in the index instead of scanning it.
+    from crispin.server import backfill
+    from crispin.server.text_index import TextIndexJob
+
+    await backfill.run_storage_job(store, TextIndexJob())
     return 0

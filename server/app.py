@@ -30,7 +30,7 @@ from crispin.server.reclaimer import Reclaimer
 from crispin.server.session import Session
 from crispin.server.sorting import SortKeyJob
 from crispin.server.stream import StreamProtocol
-from crispin.server.text_index import TextIndexJob
+from crispin.server.text_index import TextIndexer, TextIndexJob
 from crispin.server.tls import ensure_certificate, server_context
 from crispin.storage import Store
 
@@ -201,8 +201,11 @@ class RunningServer:
     # Fills SORT/THREAD keys of messages stored before they existed (migration 8) in the
     # background, so the first SORT after an upgrade does not wait for all of them.
     backfill: asyncio.Task[int] | None = None
-    # Indexes the text of mail stored before the full-text index existed (migration 14).
+    # Indexes the text of mail stored before the full-text index existed (migration 14),
+    # and what new mail waits at start (migration 15).
     text_index: asyncio.Task[int] | None = None
+    # Indexes new mail after the commits that brought it (off the delivery's transaction).
+    text_indexer: TextIndexer | None = None
     mail_in: MailIn | None = None
 
     @property
@@ -237,6 +240,8 @@ class RunningServer:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        if self.text_indexer is not None:
+            await self.text_indexer.stop()
         if self.http is not None:
             await self.http.stop()
         await self.listener.stop()
@@ -308,6 +313,8 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
         raise
     running.backfill = backfill.start(store, SortKeyJob(), HeaderBlockJob())
     running.text_index = backfill.start(store, TextIndexJob())
+    running.text_indexer = TextIndexer(store)
+    running.text_indexer.start()
     await store.warmed()
     return running
 

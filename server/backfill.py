@@ -94,11 +94,16 @@ _locks: weakref.WeakKeyDictionary[Store, dict[str, asyncio.Lock]] = \
     weakref.WeakKeyDictionary()
 
 
+def lock(store: Store, name: str) -> asyncio.Lock:
+    """The lock that keeps job ``name`` to one run at a time over ``store`` (also taken by
+    ``crispin.server.text_index.TextIndexer`` between its runs of the text-index job)."""
+    return _locks.setdefault(store, {}).setdefault(name, asyncio.Lock())
+
+
 async def run(store: Store, job: Job, batch: int = BATCH) -> int:
     """Run ``job`` to the end over ``store``; returns how many messages it computed."""
-    lock = _locks.setdefault(store, {}).setdefault(job.name, asyncio.Lock())
     done = 0
-    async with lock:
+    async with lock(store, job.name):
         if not await job.pending(store):
             return 0
         while rows := await job.next_batch(store, batch):
@@ -112,9 +117,8 @@ async def run(store: Store, job: Job, batch: int = BATCH) -> int:
 
 async def run_storage_job(store: Store, job: StorageJob) -> int:
     """Run ``job`` to the end over ``store``; returns how many messages it did."""
-    lock = _locks.setdefault(store, {}).setdefault(job.name, asyncio.Lock())
     done = 0
-    async with lock:
+    async with lock(store, job.name):
         if not await job.pending(store):
             return 0
         while count := await job.step(store, job.batch):

@@ -20,8 +20,9 @@ Text matching
     BODY/TEXT needles of three characters or more first look up their trigrams in
     ``message_text_fts`` (FTS5, trigram tokenizer, migration 9), so only the messages
     holding all of them are tested with LIKE: same answers as the scan, at index speed.
-    Shorter needles have no trigram and scan.  Messages stored before the index existed
-    and not yet indexed (``text_index.py``) are always candidates.
+    Shorter needles have no trigram and scan.  Messages not yet indexed (stored before
+    the index existed, or new mail the background indexing has not reached:
+    ``text_index.py``) are always candidates.
 
 ``HeaderContains``
     The stored header text has one ``name: value`` line per field (names and values
@@ -61,7 +62,7 @@ from typing import Any, Literal, TypeAlias
 from .errors import NoSelect, NotFound, StorageError
 from .flags import bit_of
 from .private import PF_JOIN, PF_MODSEQ
-from .text_index import BACKLOG_SQL
+from .text_index import unindexed_sql
 
 TEXT_KEYS: Mapping[str, str] = {"text_headers": "headers", "text_body": "body"}
 """Keys of ``parsed`` at APPEND that go to ``message_text`` columns, not to ``messages``."""
@@ -369,11 +370,11 @@ class _Compiler:
         grams = sorted({needle[i : i + 3] for i in range(len(needle) - 2)})[:FTS_MAX_TERMS]
         terms = " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
         query = self.p("{" + columns + "} : (" + terms + ")")
-        # Messages stored before the index and not yet in it (text_index.py) are
-        # candidates too, so the answer is the scan's while the backlog is indexed.
+        # Messages not yet in the index (stored before it, or new mail it has not reached:
+        # text_index.py) are candidates too, so the answer is the scan's at every moment.
         return (f"((mm.message_id IN (SELECT rowid FROM message_text_fts"
                 f" WHERE message_text_fts MATCH {query})"
-                f" OR mm.message_id BETWEEN {BACKLOG_SQL}) AND {exact()})")
+                f" OR {unindexed_sql('mm.message_id')}) AND {exact()})")
 
     def header(self, name: str, needle: str) -> str:
         self.needs_text = True

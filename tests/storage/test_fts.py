@@ -53,6 +53,9 @@ async def test_index_follows_append_and_sweep(store: Store, user: User, data_dir
     assert isinstance(box, MailboxInfo)
     await store.append_message(box.id, b"one", ("\\Deleted",), None, parsed("", "zeppelin one"))
     await store.append_message(box.id, b"two", (), None, parsed("", "zeppelin two"))
+    assert await store.search(box.id, TextContains("body", "ZEPPELIN")) == [1, 2]  # scanned
+    assert await store.index_text_backlog(10) == 2  # new mail is indexed after the commit
+    assert await store.text_unindexed() == 0
     assert await store.search(box.id, TextContains("body", "ZEPPELIN")) == [1, 2]
     await store.expunge(box.id, [1])
     assert await store.search(box.id, TextContains("body", "zeppelin")) == [2]

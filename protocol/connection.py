@@ -84,6 +84,9 @@ class ServerConnection:
         self._last_tag: str | None = None  # for errors on raw lines (AUTHENTICATE)
         self._tag_window = max(1, min(1024, limits.max_line_length))
         self._connection_literal_bytes = 0  # every literal accepted, for the limit of that name
+        #: The client enabled UTF-8 (RFC 6855 §3, RFC 9051 §6.3.1): commands are parsed
+        #: with UTF-8 mailbox names, and responses carry them in UTF-8, not modified UTF-7.
+        self.utf8 = False
         self._reset()
 
     def _reset(self) -> None:
@@ -102,6 +105,7 @@ class ServerConnection:
         self._skip_error: CommandError | None = None
         self._append_mailbox: str | None = None
         self._replacing = False  # REPLACE (RFC 8508): one message, no MULTIAPPEND after it
+        self._utf8_append = False  # the message was ``UTF8 (~{n})``: ")" follows it
 
     # --- public API -------------------------------------------------------------
 
@@ -167,7 +171,7 @@ class ServerConnection:
         return data
 
     def send(self, response: Response) -> bytes:
-        return serialize(response)
+        return serialize(response, self.utf8)
 
     # --- framing ------------------------------------------------------------------
 
@@ -308,7 +312,7 @@ class ServerConnection:
         event: Event
         self.parsed_bytes += len(self._cmd)
         try:
-            tag, command = parse_command(bytes(self._cmd), self.limits)
+            tag, command = parse_command(bytes(self._cmd), self.limits, utf8=self.utf8)
             event = CommandReceived(tag, command)
             self._last_tag = tag
         except ParseError as exc:
@@ -339,9 +343,10 @@ class ServerConnection:
             self.parsed_bytes += len(self._cmd)
             if more:
                 assert self._append_mailbox is not None
-                parse_append_more(bytes(self._cmd), self._append_mailbox, self.limits)
+                parse_append_more(bytes(self._cmd), self._append_mailbox, self.limits,
+                                  self.utf8)
             else:
-                parse_command(bytes(self._cmd), self.limits, partial=True)
+                parse_command(bytes(self._cmd), self.limits, partial=True, utf8=self.utf8)
             error: CommandError | None = CommandError(
                 self._tag, "BAD", None, "Unexpected literal",
             )
@@ -360,6 +365,7 @@ class ServerConnection:
         except AppendAnnounce as a:
             self._append_mailbox = a.mailbox
             self._replacing = a.replace is not None
+            self._utf8_append = a.utf8
             self._events.append(AppendBegin(
                 self._tag or "*", a.mailbox, a.flags, a.internal_date, a.size, a.binary,
                 a.synchronizing, a.replace,
@@ -415,7 +421,20 @@ class ServerConnection:
 
     def _append_after(self, line: bytes) -> None:
         """After an APPEND message: CRLF ends the command; another literal is
-        MULTIAPPEND (RFC 3502 §6.3.11)."""
+        MULTIAPPEND (RFC 3502 §6.3.11). After ``UTF8 (~{n})`` the ``)`` comes first
+        (RFC 6855 §4)."""
+        if self._utf8_append:
+            if line[:1] != b")":
+                error = CommandError(self._tag, "BAD", None, "Expected ) after UTF8 data")
+                marker = _marker(line)
+                if marker is None:
+                    self._events.append(error)
+                    self._reset()
+                else:  # a non-synchronising literal that follows is counted away
+                    self._abandon(marker[0], marker[2], error)
+                return
+            line = line[1:]
+            self._utf8_append = False
         if not line:
             self._events.append(AppendEnd(self._tag or "*"))
             self._reset()

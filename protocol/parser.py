@@ -31,6 +31,8 @@ class AppendAnnounce(Exception):
     binary: bool
     synchronizing: bool
     replace: tuple[int, bool] | None = None
+    #: Sent as RFC 6855 §4 ``utf8-literal`` (``UTF8 (~{n})``): the ``)`` follows the data.
+    utf8: bool = False
 
 
 _STATUS_ITEMS = frozenset({
@@ -50,10 +52,12 @@ _NO_ARGS: dict[str, Callable[[], c.Command]] = {
 }
 
 
-def parse_command(buf: bytes, limits: Limits, partial: bool = False) -> tuple[str, c.Command]:
+def parse_command(buf: bytes, limits: Limits, partial: bool = False,
+                  utf8: bool = False) -> tuple[str, c.Command]:
     """Parse ``tag SP command``; raise ParseError, or in partial mode Incomplete /
-    AppendAnnounce when the buffer ends at an announced literal."""
-    r = Reader(buf, limits, partial)
+    AppendAnnounce when the buffer ends at an announced literal. ``utf8``: the client
+    enabled UTF-8 (see ``Reader.utf8``)."""
+    r = Reader(buf, limits, partial, utf8)
     tag = r.take(TAG_CHARS).decode("ascii")
     if not tag:
         raise ParseError("Invalid tag")
@@ -78,10 +82,11 @@ def parse_command(buf: bytes, limits: Limits, partial: bool = False) -> tuple[st
     return tag, handler(r)
 
 
-def parse_append_more(buf: bytes, mailbox: str, limits: Limits) -> AppendAnnounce:
+def parse_append_more(buf: bytes, mailbox: str, limits: Limits,
+                      utf8: bool = False) -> AppendAnnounce:
     """A MULTIAPPEND continuation (RFC 3502 §6.3.11): ``SP [flag-list SP]
     [date-time SP] literal`` after the previous message. Always raises."""
-    r = Reader(buf, limits, partial=True)
+    r = Reader(buf, limits, partial=True, utf8=utf8)
     r.sp()
     # Leniency for a real client: imapclient's multiappend() (3.0, 4.x) writes a space
     # after each message literal and then " {n}" for the next, so two spaces separate
@@ -205,7 +210,7 @@ def _list(r: Reader) -> c.Command:
             selection.append(r.keyword("selection option"))
         r.close_paren()
         r.sp()
-    reference = r.mutf7(r.astring())
+    reference = r.mailbox_name(r.astring())
     r.sp()
     if r.peek() == 0x28:
         r.open_paren()
@@ -234,7 +239,7 @@ def _list(r: Reader) -> c.Command:
 
 
 def _lsub(r: Reader) -> c.Command:
-    reference = r.mutf7(r.astring())
+    reference = r.mailbox_name(r.astring())
     r.sp()
     pattern = r.list_mailbox()
     r.end()
@@ -291,6 +296,12 @@ def _append_message(r: Reader, mailbox: str,
         except (ValueError, UnicodeDecodeError):
             raise ParseError("Invalid date-time") from None
         r.sp()
+    # RFC 6855 §4: append-data =/ utf8-literal = "UTF8" SP "(" literal8 ")".
+    utf8 = r.buf[r.pos : r.pos + 6].upper() == b"UTF8 ("
+    if utf8:
+        r.pos += 6
+        if r.peek() != 0x7E:
+            raise ParseError("Expected literal8 in UTF8 (...)")
     binary = r.peek() == 0x7E
     if binary:
         r.pos += 1
@@ -302,7 +313,7 @@ def _append_message(r: Reader, mailbox: str,
     r.expect(b"}", "}")
     if not (r.partial and r.at_end()):
         raise ParseError("Unexpected data after APPEND literal")
-    raise AppendAnnounce(mailbox, flags, internal_date, size, binary, sync, replace)
+    raise AppendAnnounce(mailbox, flags, internal_date, size, binary, sync, replace, utf8)
 
 
 def _enable(r: Reader) -> c.Command:

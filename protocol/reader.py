@@ -55,14 +55,18 @@ class Reader:
     """Cursor over one framed command: each method consumes what it returns,
     or raises ParseError leaving the command to be answered with BAD."""
 
-    __slots__ = ("buf", "depth", "limits", "partial", "pos")
+    __slots__ = ("buf", "depth", "limits", "partial", "pos", "utf8")
 
-    def __init__(self, buf: bytes, limits: Limits, partial: bool = False) -> None:
+    def __init__(self, buf: bytes, limits: Limits, partial: bool = False,
+                 utf8: bool = False) -> None:
         self.buf = buf
         self.pos = 0
         self.limits = limits
         self.partial = partial
         self.depth = 0
+        #: The client ENABLEd UTF8=ACCEPT (RFC 6855 §3) or IMAP4rev2 (RFC 9051 §6.3.1):
+        #: quoted strings must be valid UTF-8 and mailbox names are UTF-8, not modified UTF-7.
+        self.utf8 = utf8
 
     # --- primitives ---------------------------------------------------------
 
@@ -146,7 +150,19 @@ class Reader:
         return value
 
     def quoted(self) -> bytes:
-        """RFC 3501 §9 ``quoted``; 8-bit octets are tolerated (RFC 6855 clients send UTF-8)."""
+        """RFC 3501 §9 ``quoted``; 8-bit octets are tolerated (RFC 6855 clients send UTF-8),
+        and once UTF-8 is enabled they must be UTF-8: RFC 6855 §3 "the server MUST reject,
+        with a BAD response, any octet sequences with the high bit set that fail to comply
+        with the formal syntax requirements of UTF-8"."""
+        value = self._quoted()
+        if self.utf8 and not value.isascii():
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ParseError("Invalid UTF-8 in quoted string") from None
+        return value
+
+    def _quoted(self) -> bytes:
         self.pos += 1
         buf = self.buf
         end = buf.find(b'"', self.pos)
@@ -236,15 +252,24 @@ class Reader:
         return None if self.nil() else self.string()
 
     def mailbox(self) -> str:
-        """RFC 3501 §9 ``mailbox``: astring in modified UTF-7; INBOX in any case is INBOX."""
-        name = self.mutf7(self.astring())
+        """RFC 3501 §9 ``mailbox``: astring in modified UTF-7 (in UTF-8 once enabled);
+        INBOX in any case is INBOX."""
+        name = self.mailbox_name(self.astring())
         if isinstance(name, UndecodableName):
             return name
         return "INBOX" if name.upper() == "INBOX" else name
 
-    def mutf7(self, raw: bytes) -> str:
+    def mailbox_name(self, raw: bytes) -> str:
         """The decoded name, or an :class:`UndecodableName` the server refuses with NO:
-        the astring itself is well-formed, so the command is not BAD."""
+        the astring itself is well-formed, so the command is not BAD.
+
+        Names are kept as Unicode text, whichever way they came: modified UTF-7 (RFC 3501
+        §5.1.3) from a client that did not enable UTF-8, UTF-8 from one that did (RFC 6855
+        §3 "MUST accept UTF8-quoted mailbox names and convert them to the appropriate
+        internal format"; RFC 9051 §5.1): so "&AOk-t&AOk-" from the one and "été" from the
+        other name the same mailbox."""
+        if self.utf8:
+            return utf8_name(raw)
         try:
             return decode_mutf7(raw)
         except ValueError as exc:
@@ -253,11 +278,11 @@ class Reader:
     def list_mailbox(self) -> str:
         """RFC 3501 §9 ``list-mailbox``: a string, or an atom that may hold % * ]."""
         if self.peek() == 0x22 or self.literal_next():
-            return self.mutf7(self.string())
+            return self.mailbox_name(self.string())
         value = self.take(LIST_CHARS)
         if not value:
             raise ParseError("Expected mailbox pattern")
-        return self.mutf7(value)
+        return self.mailbox_name(value)
 
     def sequence_set(self) -> SequenceSet:
         """RFC 3501 §9 ``sequence-set``, or ``$`` (RFC 5182 §2)."""
@@ -306,6 +331,26 @@ class Reader:
                 flags.append(self.flag())
         self.close_paren()
         return tuple(flags)
+
+
+#: RFC 6855 §3: mailbox names "MUST NOT contain control characters (U+0000-U+001F and
+#: U+0080-U+009F), a delete character (U+007F), a line separator (U+2028), or a paragraph
+#: separator (U+2029)".
+_NAME_FORBIDDEN = frozenset([*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])
+
+
+def utf8_name(raw: bytes) -> str:
+    """A mailbox name sent by a client that enabled UTF-8: invalid UTF-8 is a syntax error
+    (BAD, RFC 6855 §3); a name holding a character §3 forbids is an
+    :class:`UndecodableName` (NO [CANNOT]: such a mailbox can never exist)."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("Invalid UTF-8 in mailbox name") from None
+    if not (name.isascii() and name.isprintable()) and \
+            any(ord(ch) in _NAME_FORBIDDEN for ch in name):
+        return UndecodableName(raw, "Control or separator character in mailbox name")
+    return name
 
 
 SYSTEM_FLAGS = {

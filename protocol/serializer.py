@@ -84,6 +84,17 @@ def _mailbox(value: str) -> bytes:
     return _bytes(encode_mutf7(value))
 
 
+def _mailbox_utf8(value: str) -> bytes:
+    """RFC 6855 §3 / RFC 9051 §5.1: to a client that enabled UTF-8, names go as UTF-8, in a
+    quoted string where one can hold them (``uQUOTED-CHAR``), else as a literal."""
+    data = value.encode("utf-8", "surrogateescape")
+    if len(data) <= MAX_QUOTED and not any(c < 0x20 or c == 0x7F for c in data):
+        if b"\\" in data or b'"' in data:
+            data = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        return b'"' + data + b'"'
+    return b"{%d}\r\n" % len(data) + data
+
+
 def _none(value: None) -> bytes:
     return b"NIL"
 
@@ -114,6 +125,20 @@ _FALLBACK: tuple[tuple[type, Callable[[Any], bytes]], ...] = (
 )
 
 
+def _seq_utf8(value: list[Value] | tuple[Value, ...]) -> bytes:
+    return b"(" + b" ".join([serialize_value_utf8(v) for v in value]) + b")"
+
+
+def serialize_value_utf8(value: Value) -> bytes:
+    """As :func:`serialize_value`, for a client that enabled UTF-8 (RFC 6855 §3): mailbox
+    names in UTF-8, not modified UTF-7; everything else the same."""
+    if isinstance(value, Mailbox):
+        return _mailbox_utf8(value)
+    if type(value) is list or type(value) is tuple:
+        return _seq_utf8(value)
+    return serialize_value(value)
+
+
 def serialize_value(value: Value) -> bytes:
     """One response value, per the rules on :data:`crispin.protocol.responses.Value`."""
     writer = _WRITERS.get(type(value))
@@ -132,17 +157,19 @@ def _clean_text(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def serialize(response: Response) -> bytes:
-    """A complete response line, CRLF included (RFC 3501 §7)."""
+def serialize(response: Response, utf8: bool = False) -> bytes:
+    """A complete response line, CRLF included (RFC 3501 §7); ``utf8``: for a client that
+    enabled UTF-8 (:func:`serialize_value_utf8`)."""
+    value_writer = serialize_value_utf8 if utf8 else serialize_value
     if type(response) is DataResponse:
-        return b"* " + b" ".join([serialize_value(v) for v in response.items]) + b"\r\n"
+        return b"* " + b" ".join([value_writer(v) for v in response.items]) + b"\r\n"
     if type(response) is StatusResponse:
         out = (b"* " if response.tag is None else response.tag.encode("ascii") + b" ")
         out += response.status.encode("ascii")
         if response.code:
             out += b" [" + response.code.encode("ascii")
             for arg in response.code_args:
-                out += b" " + serialize_value(arg)
+                out += b" " + value_writer(arg)
             out += b"]"
         text = _clean_text(response.text)
         if text:

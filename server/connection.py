@@ -174,10 +174,17 @@ class Connection:
         await self.flush()
         self.stream.start_compression(self.proto.discard_buffered())
 
+    def use_utf8(self) -> None:
+        """ENABLE UTF8=ACCEPT (RFC 6855 §3) or IMAP4rev2 (RFC 9051 §6.3.1): from the next
+        command on, mailbox names are read and written in UTF-8."""
+        self.proto.utf8 = True
+
     def restart_login(self) -> None:
         """After UNAUTHENTICATE (RFC 8437 §3) the connection is a stranger's again: the
         pre-login limits (issue 11 point 5), a fresh login deadline and command budget
-        (issue 10 point 14) apply as they did after the greeting."""
+        (issue 10 point 14) apply as they did after the greeting; what ENABLE turned on
+        (UTF-8 names) ceases."""
+        self.proto.utf8 = False
         self.proto.limits = self.ctx.prelogin_limits
         self._login_deadline = asyncio.get_running_loop().time() + float(
             self.ctx.config.get("limits", "login_timeout"))

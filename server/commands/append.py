@@ -58,6 +58,10 @@ class Spool:
     to_file: bool = False
     binary: bool = False  # sent as a literal8 (RFC 3516 §4.4)
     nul: bool = False
+    header_8bit: bool = False  # an octet over 0x7F in the header fields (RFC 6855 §4)
+    # The header's end not yet seen: the last two octets of it so far ("\n" at the start,
+    # so that a message opening with an empty line has no header fields).
+    header_tail: bytes | None = b"\n"
     buffer: bytearray = field(default_factory=bytearray)
     file: SpoolWriter | None = None
     received: int = 0
@@ -70,6 +74,8 @@ class Spool:
         self.store = store
         if self.binary and not self.nul:
             self.nul = b"\0" in data
+        if self.header_tail is not None:
+            self._scan_header(data)
         self.buffer += data
         self.received += len(data)
         if self.file is None and (self.to_file or self.size > store.inline_max):
@@ -80,6 +86,17 @@ class Spool:
             await self._drain()
         if self.received >= self.size:
             self.prepared = await self._finish()
+
+    def _scan_header(self, data: bytes) -> None:
+        """Note 8-bit octets in the header fields, which end at the first empty line (RFC
+        5322 §2.1), as the message streams in."""
+        assert self.header_tail is not None
+        window = self.header_tail + data
+        ends = [i for i in (window.find(b"\n\r\n"), window.find(b"\n\n")) if i >= 0]
+        head = window[:min(ends)] if ends else window
+        if not head.isascii():
+            self.header_8bit = True
+        self.header_tail = None if ends or self.header_8bit else window[-2:]
 
     async def _drain(self) -> None:
         assert self.file is not None
@@ -250,6 +267,13 @@ async def _end(session: Session, event: AppendEnd) -> None:
             # a literal8 holding NUL is refused rather than re-encoded.
             result = Result("Messages with NUL octets cannot be stored", "UNKNOWN-CTE",
                             status="NO")
+        elif "UTF8=ACCEPT" not in session.enabled and any(
+                spool.header_8bit for spool in pending.messages):
+            # RFC 6855 §4: a server that supports UTF8=ACCEPT "MUST reject, with a NO
+            # response, an APPEND command that includes any 8-bit character in message
+            # header fields" from a client that has not issued ENABLE UTF8=ACCEPT.
+            result = Result("8-bit header fields need ENABLE UTF8=ACCEPT (RFC 6855)",
+                            "CANNOT", status="NO")
         else:
             result = await _store(session, pending)
     except NotFound:

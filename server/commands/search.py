@@ -41,6 +41,11 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
     view = session.view
     assert view is not None
     require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
+    if cmd.charset is not None and "UTF8=ACCEPT" in session.enabled:
+        # RFC 6855 §3: after ENABLE UTF8=ACCEPT a client "MUST NOT issue a SEARCH command
+        # that contains a charset specification"; the server "SHOULD reject the command
+        # with a BAD response (due to the conflicting charset labels)".
+        raise CommandFailed("No CHARSET after ENABLE UTF8=ACCEPT", "CLIENTBUG", status="BAD")
     if uses_modseq(cmd.criteria):
         session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
     save = cmd.returns is not None and "SAVE" in cmd.returns

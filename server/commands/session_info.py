@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from crispin.protocol import Atom, Compress, Enable, Id, Namespace, Value
+from crispin.protocol import Atom, Compress, Enable, Id, Mailbox, Namespace, Value
 from crispin.server import names
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
@@ -14,7 +14,7 @@ from crispin.server.session import Session
 log = logging.getLogger("crispin.session")
 
 # Extensions a client may ENABLE (RFC 5161 §3.1).
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
 
 
 def server_version() -> str:
@@ -36,11 +36,12 @@ async def id_(session: Session, tag: str, cmd: Id) -> Result:
 
 async def namespace(session: Session, tag: str, cmd: Namespace) -> Result:
     """RFC 2342 §5: the personal namespace has no prefix; other users' mailboxes shared
-    with this user, and the mailboxes of no single user, each have theirs."""
+    with this user, and the mailboxes of no single user, each have theirs. The prefixes are
+    mailbox names: modified UTF-7, or UTF-8 once enabled (RFC 6855 §3)."""
     ns = session.server.namespaces
-    personal: list[Value] = [["", names.DELIMITER]]
-    others: list[Value] = [[ns.other, names.DELIMITER]]
-    shared: list[Value] = [[ns.shared, names.DELIMITER]]
+    personal: list[Value] = [[Mailbox(""), names.DELIMITER]]
+    others: list[Value] = [[Mailbox(ns.other), names.DELIMITER]]
+    shared: list[Value] = [[Mailbox(ns.shared), names.DELIMITER]]
     session.untagged(Atom("NAMESPACE"), personal, others, shared)
     return Result("NAMESPACE completed")
 
@@ -55,6 +56,10 @@ async def enable(session: Session, tag: str, cmd: Enable) -> Result:
     for capability in newly:
         if capability == "QRESYNC":
             session.enable_qresync()
+        elif capability == "UTF8=ACCEPT":
+            # RFC 6855 §3: from now on UTF-8 in quoted strings and mailbox names, both ways.
+            session.enabled.add(capability)
+            session.channel.use_utf8()
         else:
             session.enable_condstore()
     session.untagged(Atom("ENABLED"), *[Atom(c) for c in newly])

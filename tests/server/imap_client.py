@@ -80,6 +80,13 @@ class Reply:
         return out
 
 
+def header_is_8bit(msg: bytes) -> bool:
+    """Whether the header fields (up to the first empty line) hold an octet over 0x7F."""
+    text = b"\n" + msg
+    ends = [i for i in (text.find(b"\n\r\n"), text.find(b"\n\n")) if i >= 0]
+    return not text[:min(ends) if ends else len(text)].isascii()
+
+
 class Imap:
     """One raw connection: ``cmd("FETCH 1 FLAGS")`` sends with a fresh tag and returns the
     :class:`Reply`. Literals in responses are read by their byte count."""
@@ -89,6 +96,7 @@ class Imap:
         self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
         self.buf = b""
         self.n = 0
+        self.utf8 = False
         self.greeting = self.response()
         if user is not None:
             assert self.cmd(f"LOGIN {user} \"{PASSWORD}\"").ok
@@ -146,6 +154,11 @@ class Imap:
 
     def append(self, mailbox: str, msg: bytes, flags: str | None = None,
                date: str | None = None, plus: bool = False) -> Reply:
+        if not self.utf8 and header_is_8bit(msg):
+            # RFC 6855 §4: 8-bit header fields only after ENABLE UTF8=ACCEPT, as a client
+            # that sends them must do (a session that did not is answered NO).
+            assert self.cmd("ENABLE UTF8=ACCEPT").ok
+            self.utf8 = True
         tag = self.tag()
         head = f"{tag} APPEND {mailbox}"
         if flags is not None:

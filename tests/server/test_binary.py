@@ -181,6 +181,7 @@ def test_large_base64_attachment_streamed(server: ServerThread) -> None:
 def test_append_literal8(server: ServerThread) -> None:
     c = server.raw()
     c.command(b"l", LOGIN)
+    c.command(b"u", b"ENABLE UTF8=ACCEPT")  # RFC 6855 §4: for the 8-bit Subject
     eight = "Subject: caf\u00e9\r\n\r\nna\u00efve\r\n".encode()
     c.send(b"a APPEND INBOX ~{%d}\r\n" % len(eight))
     assert c.line() == b"+ Ready for literal data"

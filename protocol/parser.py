@@ -16,7 +16,6 @@ from .parser_fetch import parse_fetch, parse_store
 from .parser_search import parse_search
 from .parser_sort import parse_cancelupdate, parse_sort, parse_thread
 from .reader import MAX_NUMBER64, TAG_CHARS, ParseError, Reader
-from .sequence import MAX_NUMBER
 
 
 @dataclass
@@ -308,7 +307,9 @@ def _append_message(r: Reader, mailbox: str,
     if r.peek() != 0x7B:
         raise ParseError("Expected message literal")
     r.pos += 1
-    size = r.number(limit=MAX_NUMBER64 if binary else MAX_NUMBER)
+    # RFC 9051 §9 ``literal = "{" number64 ["+"] "}"`` (Appendix E item 1): a size over
+    # 4 GB is refused for its size (NO [TOOBIG]), not as bad syntax.
+    size = r.number(limit=MAX_NUMBER64)
     sync = not r.maybe_plus()
     r.expect(b"}", "}")
     if not (r.partial and r.at_end()):

@@ -172,7 +172,7 @@ def search_key(r: Reader, ops: int, count: _Count) -> SearchKey:
     elif name in _DATE_ARG:
         arg = _date(r)
     elif name in ("LARGER", "SMALLER"):
-        arg = r.number()
+        arg = r.number(limit=MAX_NUMBER64)  # RFC 9051 §9: number64 (Appendix E item 1)
     elif name in ("YOUNGER", "OLDER"):
         arg = r.number(nonzero=True)
     elif name in ("KEYWORD", "UNKEYWORD"):

@@ -56,6 +56,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "acl": {
         "subscribe_on_grant": True,
     },
+    "imap": {
+        # IMAP4rev2 (RFC 9051) advertised and ENABLE-able; off until every difference holds
+        # (docs/imap4rev2.md: MESSAGE/GLOBAL in BODYSTRUCTURE does not yet).
+        "imap4rev2": False,
+    },
     "limits": {
         "max_connections": 2000,
         "max_connections_per_ip": 100,

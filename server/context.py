@@ -119,8 +119,15 @@ class ServerContext:
         self.admins = frozenset(n.strip() for n in str(cfg.get("auth", "admins")).split(",")
                                 if n.strip())
 
+    @property
+    def imap4rev2(self) -> bool:
+        """IMAP4rev2 (RFC 9051) offered beside IMAP4rev1 (Appendix A): ``imap.imap4rev2``."""
+        return bool(self.config.get("imap", "imap4rev2"))
+
     def capabilities(self, session: Session) -> list[Atom]:
         caps = [Atom(c) for c in BASE_CAPABILITIES]
+        if self.imap4rev2:
+            caps.insert(1, Atom("IMAP4rev2"))
         if session.state is State.NOT_AUTHENTICATED:
             if not session.channel.tls_active:
                 caps.append(Atom("STARTTLS"))

@@ -317,13 +317,22 @@ async def run_search(store: Store, view: View, cmd: Search, viewer: int | None =
 
 
 def uses_modseq(key: SearchKey) -> bool:
+    return uses_term(key, frozenset({"MODSEQ"}))
+
+
+#: RFC 9051 §9 ``search-key`` has no NEW, OLD nor RECENT (Appendix E item 12).
+NOT_IN_REV2 = frozenset({"NEW", "OLD", "RECENT"})
+
+
+def uses_term(key: SearchKey, names: frozenset[str]) -> bool:
+    """Whether any search key in ``key`` is one of ``names``."""
     if isinstance(key, SearchAnd):
-        return any(uses_modseq(k) for k in key.keys)
+        return any(uses_term(k, names) for k in key.keys)
     if isinstance(key, SearchOr):
-        return uses_modseq(key.left) or uses_modseq(key.right)
+        return uses_term(key.left, names) or uses_term(key.right, names)
     if isinstance(key, SearchNot):
-        return uses_modseq(key.key)
-    return key.name == "MODSEQ"
+        return uses_term(key.key, names)
+    return key.name in names
 
 
 def to_numbers(view: View, found: Sequence[int], uid: bool) -> list[int]:

@@ -131,6 +131,17 @@ class Session:
     def qresync(self) -> bool:
         return "QRESYNC" in self.enabled
 
+    @property
+    def rev2(self) -> bool:
+        """ENABLE IMAP4rev2 was sent (RFC 9051 Appendix A): the session speaks rev2."""
+        return "IMAP4REV2" in self.enabled
+
+    @property
+    def utf8(self) -> bool:
+        """The client enabled UTF8=ACCEPT (RFC 6855) or IMAP4rev2 (RFC 9051 §5.1, Appendix E
+        item 16): mailbox names in UTF-8, and it may APPEND 8-bit header fields."""
+        return "UTF8=ACCEPT" in self.enabled or self.rev2
+
     def enable_condstore(self) -> None:
         """RFC 7162 §3.1: the first CONDSTORE enabling command makes every later FETCH
         carry MODSEQ; with a mailbox selected, HIGHESTMODSEQ is reported at once."""
@@ -205,7 +216,11 @@ class Session:
         """RFC 3501 §2.3.2: a message is \\Recent in exactly one session, the first to be
         told about it; SELECT and the syncs after it claim here and nowhere else. A
         read-only session (EXAMINE) shows the messages no session has claimed yet without
-        claiming them, so that EXAMINE and STATUS count the same RECENT."""
+        claiming them, so that EXAMINE and STATUS count the same RECENT. An IMAP4rev2
+        session has no \\Recent (RFC 9051 Appendix E item 12) and claims nothing, leaving
+        the messages recent for a rev1 session."""
+        if self.rev2:
+            return
         store = self.server.store
         if view.readonly:
             view.recent.update(await store.claim_recent(view.mailbox_id, claim=False))

@@ -45,6 +45,8 @@ class View:
     # RFC 7162: how this session wants changes reported (set from the session's ENABLEs).
     condstore: bool = False
     qresync: bool = False
+    # RFC 9051 Appendix E item 12: an IMAP4rev2 session is sent no RECENT response.
+    rev2: bool = False
     # RFC 5182 SEARCHRES: the UIDs of the last SEARCH RETURN (SAVE), the "$" set.  Kept as
     # UIDs, so an expunged message simply drops out of it; a new SELECT makes a new view,
     # so the variable starts empty, as §2.1 requires.
@@ -188,7 +190,8 @@ class View:
                 self.uids, self.uids_shared = array("I", self.uids), False
             self.uids.extend(new)
             out.append(DataResponse((len(self.uids), Atom("EXISTS"))))
-            out.append(DataResponse((len(self.recent), Atom("RECENT"))))
+            if not self.rev2:
+                out.append(DataResponse((len(self.recent), Atom("RECENT"))))
         for change in changes.updated:
             if change.uid > last or change.uid in self.ghosts:
                 continue

@@ -267,7 +267,7 @@ async def _end(session: Session, event: AppendEnd) -> None:
             # a literal8 holding NUL is refused rather than re-encoded.
             result = Result("Messages with NUL octets cannot be stored", "UNKNOWN-CTE",
                             status="NO")
-        elif "UTF8=ACCEPT" not in session.enabled and any(
+        elif not session.utf8 and any(
                 spool.header_8bit for spool in pending.messages):
             # RFC 6855 §4: a server that supports UTF8=ACCEPT "MUST reject, with a NO
             # response, an APPEND command that includes any 8-bit character in message

@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from crispin.protocol import Atom, List, Lsub, Mailbox, UndecodableName, Value
 from crispin.server import names
 from crispin.server.access import ALL_RIGHTS
-from crispin.server.commands.mailboxes import STATUS_ITEMS, status_values, user_id
+from crispin.server.commands.mailboxes import (
+    STATUS_ITEMS,
+    check_status_items,
+    status_values,
+    user_id,
+)
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 from crispin.storage import MailboxInfo
@@ -77,7 +82,7 @@ async def visible_tree(session: Session) -> dict[str, Visible]:
     return tree
 
 
-def _parse_options(cmd: List) -> tuple[set[str], dict[str, object]]:
+def _parse_options(session: Session, cmd: List) -> tuple[set[str], dict[str, object]]:
     selection = set(cmd.selection)
     unknown = selection - SELECTION_OPTIONS
     if unknown:
@@ -95,14 +100,16 @@ def _parse_options(cmd: List) -> tuple[set[str], dict[str, object]]:
             if not items or any(not isinstance(i, str) or i.upper() not in STATUS_ITEMS
                                 for i in items):
                 raise CommandFailed("Invalid STATUS return option", status="BAD")
-            returns[name] = tuple(str(i).upper() for i in items)
+            wanted = tuple(str(i).upper() for i in items)
+            check_status_items(session, wanted)
+            returns[name] = wanted
         else:
             returns[name] = True
     return selection, returns
 
 
 async def list_(session: Session, tag: str, cmd: List) -> Result:
-    selection, returns = _parse_options(cmd)
+    selection, returns = _parse_options(session, cmd)
     if len(cmd.patterns) == 1 and cmd.patterns[0] == "" and not selection:
         # RFC 3501 §6.3.8: an empty pattern asks for the delimiter and the root name.
         session.untagged(Atom("LIST"), [NOSELECT], names.DELIMITER, "")
@@ -182,6 +189,18 @@ async def list_(session: Session, tag: str, cmd: List) -> Result:
             values = await status_values(session, info, status_items)
             session.untagged(Atom("STATUS"), Mailbox(name), values)
     return Result("LIST completed")
+
+
+async def list_selected(session: Session, name: str, info: MailboxInfo) -> None:
+    """The untagged LIST an IMAP4rev2 SELECT/EXAMINE returns (RFC 9051 §6.3.2), with the
+    attributes LIST itself gives the mailbox."""
+    name = names.normalize(name)
+    prefix = name + names.DELIMITER
+    children = any(other.startswith(prefix) for other in await visible_tree(session))
+    attrs: list[Value] = [NOSELECT] if info.noselect else []
+    attrs.append(HAS_CHILDREN if children else HAS_NO_CHILDREN)
+    attrs += special_use_atoms(info)
+    session.untagged(Atom("LIST"), attrs, names.DELIMITER, Mailbox(name))
 
 
 async def lsub(session: Session, tag: str, cmd: Lsub) -> Result:

@@ -3,6 +3,8 @@ UNSUBSCRIBE, STATUS (RFC 3501 §6.3)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from crispin.protocol import (
     Atom,
     Create,
@@ -20,7 +22,7 @@ from crispin.server.namespaces import Place
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.storage_errors import failure
-from crispin.storage import AlreadyExists, InvalidName, MailboxInfo, NotFound
+from crispin.storage import AlreadyExists, HasChildren, InvalidName, MailboxInfo, NotFound
 
 STATUS_ITEMS = ("MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ",
                 "DELETED", "DELETED-STORAGE", "SIZE", "APPENDLIMIT", "MAILBOXID")
@@ -48,7 +50,12 @@ async def existing_mailbox(session: Session, name: str, need: str = "r") -> Mail
 async def _writable_place(session: Session, raw: str) -> Place:
     """Where a new name would go, if the user may create there: anywhere in their own
     namespace; elsewhere, with the "k" right on the nearest existing superior
-    (RFC 4314 §4 CREATE)."""
+    (RFC 4314 §4 CREATE). A UTF-8 name must be Net-Unicode, hence in NFC: RFC 9051 §5.1
+    "Server implementations MUST prohibit the creation of 8-bit mailbox names that do not
+    comply with Net-Unicode", RFC 6855 §3 likewise (a modified UTF-7 name of a rev1
+    client is taken as it decodes)."""
+    if session.utf8 and not unicodedata.is_normalized("NFC", raw):
+        raise CommandFailed("Mailbox name not in Unicode NFC", "CANNOT")
     place = await session.server.namespaces.resolve(session, raw)
     if place.kind == "personal":
         return place
@@ -120,6 +127,13 @@ async def delete(session: Session, tag: str, cmd: Delete) -> Result:
         await session.server.store.delete_mailbox_in(access.place.owner_id, access.place.name)
     except InvalidName as exc:
         raise failure(exc, "Mailbox cannot be deleted") from None
+    except HasChildren:
+        if not session.rev2:
+            raise
+        # RFC 9051 §6.3.4: "The NO response SHOULD include the HASCHILDREN response code"
+        # (§7.1); rev1 sessions keep [CANNOT] (storage_errors).
+        raise CommandFailed("Mailbox has inferior hierarchical names; delete them first",
+                            "HASCHILDREN") from None
     return Result("DELETE completed")
 
 
@@ -181,11 +195,17 @@ async def status_values(session: Session, info: MailboxInfo,
     return pairs
 
 
+def check_status_items(session: Session, items: tuple[str, ...]) -> None:
+    """BAD for an item the server does not know, and for RECENT from an IMAP4rev2 session
+    (RFC 9051 §9 ``status-att`` has no RECENT, Appendix E item 12)."""
+    for item in items:
+        if item not in STATUS_ITEMS or (item == "RECENT" and session.rev2):
+            raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
+
+
 async def status(session: Session, tag: str, cmd: Status) -> Result:
     """RFC 3501 §6.3.10."""
-    for item in cmd.items:
-        if item not in STATUS_ITEMS:
-            raise CommandFailed(f"Unknown STATUS item {item}", status="BAD")
+    check_status_items(session, cmd.items)
     info = await existing_mailbox(session, cmd.mailbox, "r")
     if "HIGHESTMODSEQ" in cmd.items:
         session.enable_condstore()  # RFC 7162 §3.1.6

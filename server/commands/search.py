@@ -25,11 +25,13 @@ stay numbered as ghosts that never match.
 
 from __future__ import annotations
 
+import dataclasses
+
 from crispin.protocol import Atom, CancelUpdate, PartialRange, Search, Value
 from crispin.server.access import require_selected
 from crispin.server.contexts import MAX_CONTEXTS, Context, frozen_sets
 from crispin.server.outcome import CommandFailed, Result
-from crispin.server.search import run_search, uses_modseq
+from crispin.server.search import NOT_IN_REV2, run_search, uses_modseq, uses_term
 from crispin.server.search_budget import SearchBudget
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
@@ -46,6 +48,14 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
         # that contains a charset specification"; the server "SHOULD reject the command
         # with a BAD response (due to the conflicting charset labels)".
         raise CommandFailed("No CHARSET after ENABLE UTF8=ACCEPT", "CLIENTBUG", status="BAD")
+    if session.rev2:
+        if uses_term(cmd.criteria, NOT_IN_REV2):
+            raise CommandFailed("NEW, OLD and RECENT are not IMAP4rev2 search keys",
+                                "CLIENTBUG", status="BAD")
+        if cmd.returns is None:
+            # RFC 9051 §6.4.4: always ESEARCH; "If no result option is specified ...,
+            # ALL is assumed" (Appendix E item 4). The rev1 path below is untouched.
+            cmd = dataclasses.replace(cmd, returns=())
     if uses_modseq(cmd.criteria):
         session.enable_condstore()  # RFC 7162 §3.1: SEARCH MODSEQ enables CONDSTORE
     save = cmd.returns is not None and "SAVE" in cmd.returns

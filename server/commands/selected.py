@@ -19,6 +19,7 @@ from crispin.protocol import (
 )
 from crispin.server import objectid
 from crispin.server.access import current_rights, mailbox_for
+from crispin.server.commands.listing import list_selected
 from crispin.server.outcome import CommandFailed, Result, State
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
@@ -105,9 +106,14 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     permanent: list[Value] = [] if readonly else [*flags, Atom("\\*")]
     session.untagged_status("OK", "Flags permitted", "PERMANENTFLAGS", (permanent,))
     session.untagged(view.exists, Atom("EXISTS"))
-    session.untagged(len(view.recent), Atom("RECENT"))
-    if first_unseen:
-        session.untagged_status("OK", "First unseen", "UNSEEN", (first_unseen,))
+    if session.rev2:
+        # RFC 9051 §6.3.2: "The server MUST return a LIST response with the mailbox name"
+        # with accurate attributes; RECENT and [UNSEEN] are gone (Appendix E items 11, 12).
+        await list_selected(session, name, info)
+    else:
+        session.untagged(len(view.recent), Atom("RECENT"))
+        if first_unseen:
+            session.untagged_status("OK", "First unseen", "UNSEEN", (first_unseen,))
     session.untagged_status("OK", "UIDs valid", "UIDVALIDITY", (info.uidvalidity,))
     uidnext = max(info.uidnext, (view.uids[-1] + 1) if view.uids else 1)
     session.untagged_status("OK", "Predicted next UID", "UIDNEXT", (uidnext,))
@@ -120,6 +126,7 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
         session.enable_condstore()
     view.condstore = session.condstore
     view.qresync = session.qresync
+    view.rev2 = session.rev2
     session.view = view
     session.state = State.SELECTED
     if qresync is not None and qresync.uidvalidity == info.uidvalidity:
@@ -156,7 +163,11 @@ async def examine(session: Session, tag: str, cmd: Examine) -> Result:
 
 
 async def check(session: Session, tag: str, cmd: Check) -> Result:
-    """RFC 3501 §6.4.1: every change is already on disk before its OK; nothing to do."""
+    """RFC 3501 §6.4.1: every change is already on disk before its OK; nothing to do.
+    IMAP4rev2 removed CHECK (RFC 9051 Appendix E item 17; not in its §9 grammar): BAD."""
+    if session.rev2:
+        raise CommandFailed("CHECK is not part of IMAP4rev2, use NOOP", "CLIENTBUG",
+                            status="BAD")
     return Result("CHECK completed")
 
 

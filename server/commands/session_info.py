@@ -14,7 +14,9 @@ from crispin.server.session import Session
 log = logging.getLogger("crispin.session")
 
 # Extensions a client may ENABLE (RFC 5161 §3.1).
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2"})
+# How ENABLED names them (the command's words arrive upper-cased).
+CANONICAL = {"IMAP4REV2": "IMAP4rev2"}
 
 
 def server_version() -> str:
@@ -52,17 +54,21 @@ async def enable(session: Session, tag: str, cmd: Enable) -> Result:
     if not cmd.capabilities:
         raise CommandFailed("ENABLE needs at least one capability", status="BAD")
     newly = [c for c in dict.fromkeys(cmd.capabilities)
-             if c in ENABLEABLE and c not in session.enabled]
+             if c in ENABLEABLE and c not in session.enabled
+             and (c != "IMAP4REV2" or session.server.imap4rev2)]
     for capability in newly:
         if capability == "QRESYNC":
             session.enable_qresync()
-        elif capability == "UTF8=ACCEPT":
-            # RFC 6855 §3: from now on UTF-8 in quoted strings and mailbox names, both ways.
+        elif capability in ("UTF8=ACCEPT", "IMAP4REV2"):
+            # RFC 6855 §3: from now on UTF-8 in quoted strings and mailbox names, both ways;
+            # RFC 9051 §5.1 and Appendix A: the same for IMAP4rev2, whose other changes
+            # (docs/imap4rev2.md) follow ``Session.rev2``. ENABLE is allowed only in the
+            # authenticated state, so no mailbox is selected here.
             session.enabled.add(capability)
             session.channel.use_utf8()
         else:
             session.enable_condstore()
-    session.untagged(Atom("ENABLED"), *[Atom(c) for c in newly])
+    session.untagged(Atom("ENABLED"), *[Atom(CANONICAL.get(c, c)) for c in newly])
     return Result("ENABLE completed")
 
 

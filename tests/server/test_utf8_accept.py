@@ -222,3 +222,15 @@ def test_imaplib_enable_utf8(server: ServerThread) -> None:
         assert b'"&BB8EQAQ4BDIENQRC-"' in b" ".join(x for x in listed if isinstance(x, bytes))
     finally:
         legacy.logout()
+
+
+def test_names_must_be_nfc(server: ServerThread) -> None:
+    """RFC 6855 §3 and RFC 9051 §5.1: UTF-8 names are Net-Unicode (NFC); a decomposed one
+    is not created (NO [CANNOT]), the composed one is."""
+    c = login(server, utf8=True)
+    decomposed = "Cafe\u0301".encode()
+    assert c.command(b"a", b'CREATE "' + decomposed + b'"')[-1].startswith(b"a NO [CANNOT]")
+    assert c.command(b"b", 'CREATE "Café"'.encode())[-1].startswith(b"b OK")
+    reply = c.command(b"c", 'RENAME "Café" "' .encode() + decomposed + b'"')[-1]
+    assert reply.startswith(b"c NO [CANNOT]")
+    c.close()

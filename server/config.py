@@ -57,6 +57,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "subscribe_on_grant": True,
     },
     "imap": {
+        # UTF8=ACCEPT (RFC 6855) advertised and ENABLE-able, and then 8-bit header fields
+        # refused in APPEND from sessions that did not enable it (§4). Off by default for
+        # now: Thunderbird enables it when offered, and the interop suite still expects
+        # modified UTF-7 on the wire from it; and legacy uploaders (mbsync, imapsync) of
+        # old mail with raw 8-bit headers would be refused.
+        "utf8_accept": False,
         # IMAP4rev2 (RFC 9051) advertised and ENABLE-able; off until every difference holds
         # (docs/imap4rev2.md: MESSAGE/GLOBAL in BODYSTRUCTURE does not yet).
         "imap4rev2": False,

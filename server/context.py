@@ -36,7 +36,7 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
                      "THREAD=REFERENCES", "THREAD=REFS", "ESEARCH", "SEARCHRES", "WITHIN",
                      "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
                      "PARTIAL", "UNAUTHENTICATE", "STATUS=SIZE", "MULTIAPPEND", "BINARY",
-                     "REPLACE", "OBJECTID", "UTF8=ACCEPT")
+                     "REPLACE", "OBJECTID")
 # SASL mechanisms that send a password (or a bearer token) the network must not see: offered
 # only where ``auth.plaintext`` allows (RFC 3501 §11.1, RFC 7628 §3).
 PLAINTEXT_MECHANISMS = ("PLAIN", "LOGIN")
@@ -120,6 +120,11 @@ class ServerContext:
                                 if n.strip())
 
     @property
+    def utf8_accept(self) -> bool:
+        """UTF8=ACCEPT (RFC 6855) offered: ``imap.utf8_accept``."""
+        return bool(self.config.get("imap", "utf8_accept"))
+
+    @property
     def imap4rev2(self) -> bool:
         """IMAP4rev2 (RFC 9051) offered beside IMAP4rev1 (Appendix A): ``imap.imap4rev2``."""
         return bool(self.config.get("imap", "imap4rev2"))
@@ -140,6 +145,8 @@ class ServerContext:
                 caps.append(Atom("LOGINDISABLED"))
         else:
             caps += [Atom(c) for c in AUTH_CAPABILITIES]
+            if self.utf8_accept:
+                caps.append(Atom("UTF8=ACCEPT"))
             caps.append(Atom(f"APPENDLIMIT={self.append_limit()}"))
         return caps
 

@@ -267,11 +267,13 @@ async def _end(session: Session, event: AppendEnd) -> None:
             # a literal8 holding NUL is refused rather than re-encoded.
             result = Result("Messages with NUL octets cannot be stored", "UNKNOWN-CTE",
                             status="NO")
-        elif not session.utf8 and any(
+        elif session.server.utf8_accept and not session.utf8 and any(
                 spool.header_8bit for spool in pending.messages):
             # RFC 6855 §4: a server that supports UTF8=ACCEPT "MUST reject, with a NO
             # response, an APPEND command that includes any 8-bit character in message
-            # header fields" from a client that has not issued ENABLE UTF8=ACCEPT.
+            # header fields" from a client that has not issued ENABLE UTF8=ACCEPT (nor
+            # IMAP4rev2, whose headers may be UTF-8). Not offering it, the server takes
+            # them as IMAP4rev1 servers always have.
             result = Result("8-bit header fields need ENABLE UTF8=ACCEPT (RFC 6855)",
                             "CANNOT", status="NO")
         else:

@@ -55,7 +55,8 @@ async def enable(session: Session, tag: str, cmd: Enable) -> Result:
         raise CommandFailed("ENABLE needs at least one capability", status="BAD")
     newly = [c for c in dict.fromkeys(cmd.capabilities)
              if c in ENABLEABLE and c not in session.enabled
-             and (c != "IMAP4REV2" or session.server.imap4rev2)]
+             and (c != "IMAP4REV2" or session.server.imap4rev2)
+             and (c != "UTF8=ACCEPT" or session.server.utf8_accept)]
     for capability in newly:
         if capability == "QRESYNC":
             session.enable_qresync()

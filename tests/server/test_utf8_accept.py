@@ -4,6 +4,11 @@ not enable it (modified UTF-7 names, APPEND of 8-bit header fields refused with 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 LOGIN = b'LOGIN alice "' + PASSWORD.encode() + b'"'
@@ -12,6 +17,34 @@ ETE_MUTF7 = b"&AOk-t&AOk-"
 ETE_UTF8 = "été".encode()
 UTF8_MESSAGE = ("From: Jörg <jörg@exämple.org>\r\nSubject: Grüße aus Köln\r\n\r\n"
                 "Hallo\r\n").encode()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerThread]:
+    """A server with ``imap.utf8_accept`` on (off by default, see server/config.py)."""
+    srv = ServerThread(tmp_path / "data", imap={"utf8_accept": True})
+    srv.add_user("alice")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_off_by_default(tmp_path: Path) -> None:
+    """Not offered unless configured: ENABLE enables nothing (RFC 5161 §3.1), names stay
+    modified UTF-7, and an APPEND of 8-bit header fields is taken as before."""
+    srv = ServerThread(tmp_path / "plain")
+    srv.add_user("alice")
+    try:
+        c = srv.raw()
+        assert c.command(b"a", LOGIN)[-1].startswith(b"a OK")
+        assert b"UTF8=ACCEPT" not in c.command(b"b", b"CAPABILITY")[0].split()
+        assert c.command(b"c", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED"
+        assert append(c, b"d", b"INBOX", UTF8_MESSAGE)[-1].startswith(b"d OK")
+        assert c.command(b"e", 'CREATE "é"'.encode())[-1].startswith(b"e NO [CANNOT]")
+        c.close()
+    finally:
+        srv.stop()
 
 
 def login(server: ServerThread, utf8: bool) -> RawClient:

@@ -24,7 +24,7 @@ from .errors import (
     StorageError,
     TimeLimitExceeded,
 )
-from .flag_index import MailboxIndex
+from .flag_index import MailboxIndex, answerable, match_mask
 from .flags import PRIVATE_FLAG_CHOICES, RECENT, SEEN_FLAG, SYSTEM_FLAG_NAMES
 from .flags import decode as flag_names
 from .flags import encode as validate_flags
@@ -116,8 +116,10 @@ __all__ = [
     "ThreadRow",
     "TimeLimitExceeded",
     "User",
+    "answerable",
     "flag_names",
     "is_password_hash",
+    "match_mask",
     "read_check",
     "saslprep",
     "search",

@@ -201,7 +201,7 @@ def answerable(criteria: Criterion) -> bool:
 def match(index: MailboxIndex, criteria: Criterion, max_uid: int | None = None) -> list[int]:
     """The UIDs matching ``criteria`` (``answerable``), ascending, up to ``max_uid``:
     what ``search.search`` answers on the same snapshot."""
-    mask = _mask(index, criteria)
+    mask = match_mask(index, criteria)
     uids = index.uids
     if max_uid is not None:
         end = bisect_right(uids, max_uid)
@@ -210,8 +210,8 @@ def match(index: MailboxIndex, criteria: Criterion, max_uid: int | None = None) 
     return list(compress(uids, mask))
 
 
-def _mask(index: MailboxIndex, c: Criterion) -> bytes:
-    """One byte per message, 1 where ``c`` holds."""
+def match_mask(index: MailboxIndex, c: Criterion) -> bytes:
+    """One byte per message of ``index.uids``, 1 where ``c`` (``answerable``) holds."""
     n = len(index.uids)
     if isinstance(c, All):
         return _ONE * n
@@ -225,12 +225,12 @@ def _mask(index: MailboxIndex, c: Criterion) -> bytes:
             mask[a:b] = _ONE * (b - a)
         return bytes(mask)
     if isinstance(c, Not):
-        return _mask(index, c.term).translate(_NOT)
+        return match_mask(index, c.term).translate(_NOT)
     assert isinstance(c, (And, Or))
     if not c.terms:
         return _ONE * n if isinstance(c, And) else bytes(n)
-    acc = int.from_bytes(_mask(index, c.terms[0]), "big")
+    acc = int.from_bytes(match_mask(index, c.terms[0]), "big")
     for term in c.terms[1:]:
-        other = int.from_bytes(_mask(index, term), "big")
+        other = int.from_bytes(match_mask(index, term), "big")
         acc = acc & other if isinstance(c, And) else acc | other
     return acc.to_bytes(n, "big")

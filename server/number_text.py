@@ -50,6 +50,11 @@ class NumberText:
         first, start, step = self.widths[k]
         return start + (position - first) * step
 
+    def slice(self, start: int, end: int) -> bytes:
+        """The numbers at positions ``start`` to ``end`` (excluded), each with its
+        leading space."""
+        return self.text[self.offset(start):self.offset(end)]
+
     def spans(self, runs: Iterable[tuple[int, int]]) -> bytes:
         """The numbers at the half-open position ranges ``runs`` (ascending), each with
         its leading space."""

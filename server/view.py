@@ -89,45 +89,48 @@ class View:
         return None
 
     # -- sequence sets ------------------------------------------------------------------------
-    def by_msn(self, seqset: SequenceSet) -> list[tuple[int, int]]:
-        """(msn, uid) pairs for a message-number set; numbers beyond EXISTS are an error."""
+    def runs(self, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
+        """The messages a set names as half-open ranges of positions in ``uids`` (message
+        number - 1), ascending and apart: a set resolves sorted and merged (RFC 3501 §9:
+        each message once). A message number beyond EXISTS is an error
+        (``InvalidSequence``); UIDs not in the view are simply absent (RFC 3501 §6.4.8),
+        and "*" is the largest UID, so "n:*" always includes the last message. "$"
+        (RFC 5182) is the saved messages still in the view, whichever kind of set."""
+        uids = self.uids
         if seqset.saved:
-            return self.saved_pairs()
-        out: list[tuple[int, int]] = []
-        count = len(self.uids)
+            positions = [n - 1 for n in map(self.msn, sorted(self.saved)) if n is not None]
+            out: list[tuple[int, int]] = []
+            for i in positions:
+                if out and out[-1][1] == i:
+                    out[-1] = (out[-1][0], i + 1)
+                else:
+                    out.append((i, i + 1))
+            return out
+        if uid:
+            if not uids:
+                return []
+            spans = ((bisect_left(uids, lo), bisect_left(uids, hi + 1))
+                     for lo, hi in seqset.resolve(uids[-1]))
+            return [(a, b) for a, b in spans if a < b]
+        count = len(uids)
+        out = []
         for lo, hi in seqset.resolve(count):
             if lo < 1 or hi > count:
                 raise InvalidSequence("Invalid message sequence number")
-            out.extend((n, self.uids[n - 1]) for n in range(lo, hi + 1))
+            out.append((lo - 1, hi))
         return out
 
-    def by_uid(self, seqset: SequenceSet) -> list[tuple[int, int]]:
-        """(msn, uid) pairs for a UID set: UIDs not in the view are simply absent (RFC 3501
-        §6.4.8), and "*" is the largest UID, so "n:*" always includes the last message."""
-        if seqset.saved:
-            return self.saved_pairs()
-        if not self.uids:
-            return []
+    def pairs(self, runs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """(msn, uid) for every position of ``runs``."""
+        uids = self.uids
         out: list[tuple[int, int]] = []
-        for lo, hi in seqset.resolve(self.uids[-1]):
-            start = bisect_left(self.uids, lo)
-            end = bisect_left(self.uids, hi + 1)
-            out.extend((i + 1, self.uids[i]) for i in range(start, end))
-        return out
-
-    def saved_pairs(self) -> list[tuple[int, int]]:
-        """RFC 5182 "$": the saved messages still in the view, as (msn, uid) pairs: the same
-        messages whether a command takes message numbers or UIDs (§2.1), and none when
-        the variable is empty ("a valid, but non-matching list")."""
-        out: list[tuple[int, int]] = []
-        for uid in self.saved:
-            n = self.msn(uid)
-            if n is not None:
-                out.append((n, uid))
+        for a, b in runs:
+            out.extend(zip(range(a + 1, b + 1), uids[a:b], strict=True))
         return out
 
     def select(self, seqset: SequenceSet, uid: bool) -> list[tuple[int, int]]:
-        return self.by_uid(seqset) if uid else self.by_msn(seqset)
+        """(msn, uid) pairs of the messages a set names (``runs``)."""
+        return self.pairs(self.runs(seqset, uid))
 
     # -- updates ------------------------------------------------------------------------------
     def flags_bytes(self, uid: int, flags: Iterable[str]) -> bytes:

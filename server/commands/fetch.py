@@ -28,7 +28,7 @@ from crispin.server.commands.fetch_attrs import ITEMS as ATTR_ITEMS
 from crispin.server.commands.fetch_attrs import AttrPlan
 from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
-from crispin.server.commands.fetch_flags import fetch_flags
+from crispin.server.commands.fetch_flags import fetch_flags, fetch_flags_from_index
 from crispin.server.commands.fetch_headers import bulk_fetchable, fetch_headers
 from crispin.server.flags import SEEN
 from crispin.server.outcome import CommandFailed, Result
@@ -112,7 +112,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     changedsince, vanished, partial = _modifiers(session, cmd)
     _check_items(cmd.items)
     try:
-        pairs = view.select(cmd.sequence_set, cmd.uid)
+        runs = view.runs(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
     require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
@@ -141,6 +141,12 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     # expunged one is skipped (RFC 3501 §6.4.8). CHANGEDSINCE asks only for messages that
     # changed, which they did not.
     answer_expunged = changedsince is None and not cmd.uid
+    flags_only = all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items)
+    if flags_only and changedsince is None and partial is None and not any(
+            isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items) and \
+            await fetch_flags_from_index(session, view, runs, items):
+        return _done(False, cmd)
+    pairs = view.pairs(runs)
     if not answer_expunged:
         pairs = [(n, u) for n, u in pairs if u not in view.ghosts]
     if partial is not None:
@@ -148,7 +154,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         # names (ascending UIDs), chosen before CHANGEDSINCE filters them (§3.4).
         pairs = partial.pick(pairs)
     missing = False
-    if all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items):
+    if flags_only:
         gone = await fetch_flags(session, view, pairs, items, changedsince,
                                  answer_expunged)
         return _done(gone, cmd)

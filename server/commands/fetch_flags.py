@@ -11,11 +11,13 @@ event loop is yielded between batches, so a 100,000-message answer never holds i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from itertools import chain
 
 from crispin.protocol import FetchAttr, FetchItem
 from crispin.server.commands.fetch_expunged import expunged_states
+from crispin.server.number_text import message_numbers, uid_text
 from crispin.server.session import Session
 from crispin.server.view import View
 from crispin.storage import MailboxIndex, MessageState, flag_names
@@ -36,14 +38,8 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
     line = b"* %d FETCH (" + b" ".join(_TEMPLATES[n] for n in names) + b")\r\n"
     store = session.server.store
     channel = session.channel
-    texts: dict[tuple[int, str], bytes] = {}
     recent = view.recent
-
-    def flags_text(bits: int, keywords: str) -> bytes:
-        text = texts.get((bits, keywords))
-        if text is None:
-            text = texts[(bits, keywords)] = " ".join(flag_names(bits, keywords)).encode()
-        return text
+    flags_text = flag_text_cache()
 
     def format_line(n: int, uid: int, flags: bytes, modseq: int) -> bytes:
         if uid in recent:
@@ -64,12 +60,6 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
             if n is not None:
                 channel.write(format_line(n, m.uid, " ".join(m.flags).encode(), m.modseq))
         return False
-
-    if "MODSEQ" not in names:
-        index = await store.mailbox_index(view.mailbox_id, viewer=session.viewer)
-        if index.uids is view.uids:
-            await _from_index(session, index, live, names, line, flags_text)
-            return False
 
     async def read(batch: list[tuple[int, int]]) -> dict[int, tuple[bytes, int]]:
         uids = [u for _, u in batch]
@@ -111,39 +101,135 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
     return gone
 
 
-async def _from_index(session: Session, index: MailboxIndex, live: list[tuple[int, int]],
-                      names: list[str], line: bytes,
-                      flags_text: Callable[[int, str], bytes]) -> None:
-    """``FETCH (UID FLAGS)`` from the shared index, brought up to date by the caller, when
-    the view's numbers are the index's positions (its UID array is the index's: nothing
-    added or removed since). A run of consecutive numbers is formatted in one ``%`` of
-    the line repeated (C, not a Python loop per message); the few messages with keywords
-    or \\Recent get their own text."""
-    view = session.view
-    assert view is not None
+def flag_text_cache() -> Callable[[int, str], bytes]:
+    """``flags_text(bits, keywords)``: the FLAGS text of each distinct flag set made once."""
+    texts: dict[tuple[int, str], bytes] = {}
+
+    def flags_text(bits: int, keywords: str) -> bytes:
+        text = texts.get((bits, keywords))
+        if text is None:
+            text = texts[(bits, keywords)] = " ".join(flag_names(bits, keywords)).encode()
+        return text
+
+    return flags_text
+
+
+async def fetch_flags_from_index(session: Session, view: View, runs: list[tuple[int, int]],
+                                 items: list[FetchItem]) -> bool:
+    """``FETCH (UID FLAGS)`` (no MODSEQ) of the positions ``runs`` from the shared index,
+    brought up to date first, when the view's numbers are the index's positions (its UID
+    array is the index's: nothing added or removed since, so no ghost either). False when
+    they are not (the caller answers from rows)."""
+    names = [i.name for i in items if isinstance(i, FetchAttr)]
+    index = await session.server.store.mailbox_index(view.mailbox_id, viewer=session.viewer)
+    if index.uids is not view.uids:
+        return False
+    await _from_index(session, view, index, runs, names)
+    return True
+
+
+async def _from_index(session: Session, view: View, index: MailboxIndex,
+                      runs: list[tuple[int, int]], names: list[str]) -> None:
+    """Each line is pieces joined (``_Layout``): message numbers and UIDs are slices of
+    text written once (``number_text``), split; the flags with the constant text around
+    them come from a table by flag byte; only messages with keywords or \\Recent get
+    their own text. FLAGS_BATCH lines per write, and the event loop is yielded between
+    writes, so other sessions run meanwhile (issue 14: no 50 ms hold)."""
     channel = session.channel
-    by_bits = [flags_text(bits, "") for bits in range(32)]
-    special = set(index.keywords_of) | view.recent
-    for start in range(0, len(live), FLAGS_BATCH):
-        batch = live[start:start + FLAGS_BATCH]
-        first = batch[0][0]
-        runs = [batch]
-        if [n for n, _ in batch] != list(range(first, first + len(batch))):
-            runs = [[pair] for pair in batch]  # not one run: one message at a time
-        for run in runs:
-            lo = run[0][0] - 1
-            hi = lo + len(run)
-            texts = [by_bits[b & 31] for b in index.flags[lo:hi]]
-            if special:
-                for k, uid in enumerate(index.uids[lo:hi]):
-                    if uid in special:
-                        text = flags_text(index.flags[lo + k],
-                                          index.keywords_of.get(uid, ""))
-                        if uid in view.recent:
-                            text = text + b" \\Recent" if text else b"\\Recent"
-                        texts[k] = text
-            columns: list[Iterable[object]] = [range(lo + 1, hi + 1)]
-            columns += [index.uids[lo:hi] if n == "UID" else texts for n in names]
-            values = tuple(chain.from_iterable(zip(*columns, strict=True)))
-            channel.write((line * len(run)) % values)
-        await channel.flush()
+    flags_text = flag_text_cache()
+    layout = _Layout(names)
+    tables = [layout.table(k, flags_text) for k in range(layout.flag_columns)]
+    uids = index.uids
+    uid_numbers = uid_text(uids)
+    numbers = message_numbers(len(uids))
+    recent = view.recent
+    # Positions whose flags text is not their system bits' alone, ascending.
+    special = sorted({i for u in chain(index.keywords_of, recent)
+                      if (i := _position(uids, u)) is not None})
+    for a, b in runs:
+        for lo in range(a, b, FLAGS_BATCH):
+            hi = min(b, lo + FLAGS_BATCH)
+            columns: list[Sequence[bytes]] = []
+            for kind, value in layout.columns:
+                if kind == "N":
+                    columns.append(numbers.slice(lo, hi).split())
+                elif kind == "U":
+                    columns.append(uid_numbers.slice(lo, hi).split())
+                elif kind == "F":
+                    columns.append(list(map(tables[value].__getitem__, index.flags[lo:hi])))
+                else:
+                    columns.append(layout.consts[value])
+            for i in special[bisect_left(special, lo):bisect_left(special, hi)]:
+                uid = uids[i]
+                text = flags_text(index.flags[i], index.keywords_of.get(uid, ""))
+                if uid in recent:
+                    text = text + b" \\Recent" if text else b"\\Recent"
+                for k, (kind, value) in enumerate(layout.columns):
+                    if kind == "F":
+                        column = columns[k]
+                        assert isinstance(column, list)
+                        column[i - lo] = layout.around(value, text)
+            channel.write(layout.join(columns, hi - lo))
+            await channel.flush()
+            await asyncio.sleep(0)
+
+
+def _position(uids: Sequence[int], uid: int) -> int | None:
+    i = bisect_left(uids, uid)
+    return i if i < len(uids) and uids[i] == uid else None
+
+
+class _Layout:
+    """``* n FETCH (UID u FLAGS (...))\\r\\n`` for the items asked, in their order, cut
+    into columns: the message number ("N"), the UID ("U"), each FLAGS item ("F": the
+    constant text on either side merged into its table entries) and the constant text
+    left between two numbers ("C"). A batch's lines are its columns interleaved (a list
+    filled by slice assignment) and joined once: C loops, not one per message."""
+
+    def __init__(self, names: list[str]) -> None:
+        tokens: list[tuple[str, bytes]] = [("C", b"* "), ("N", b""), ("C", b" FETCH (")]
+        for k, name in enumerate(names):
+            if k:
+                tokens.append(("C", b" "))
+            tokens += [("C", b"UID "), ("U", b"")] if name == "UID" else \
+                [("C", b"FLAGS ("), ("F", b""), ("C", b")")]
+        tokens.append(("C", b")\r\n"))
+        seq: list[tuple[str, bytes]] = []
+        for kind, text in tokens:
+            if kind == "C" and seq and seq[-1][0] == "C":
+                seq[-1] = ("C", seq[-1][1] + text)
+            else:
+                seq.append((kind, text))
+        self.columns: list[tuple[str, int]] = []
+        self.wraps: list[tuple[bytes, bytes]] = []
+        self.consts: list[list[bytes]] = []
+        for k, (kind, text) in enumerate(seq):
+            before_f = k + 1 < len(seq) and seq[k + 1][0] == "F"
+            after_f = k > 0 and seq[k - 1][0] == "F"
+            if kind == "C" and not (before_f or after_f):
+                self.columns.append(("C", len(self.consts)))
+                self.consts.append([text] * FLAGS_BATCH)
+            elif kind == "F":
+                before = seq[k - 1][1] if k and seq[k - 1][0] == "C" and not (
+                    k > 1 and seq[k - 2][0] == "F") else b""
+                after = seq[k + 1][1] if k + 1 < len(seq) and seq[k + 1][0] == "C" else b""
+                self.columns.append(("F", len(self.wraps)))
+                self.wraps.append((before, after))
+            elif kind != "C":
+                self.columns.append((kind, 0))
+        self.flag_columns = len(self.wraps)
+
+    def around(self, column: int, text: bytes) -> bytes:
+        before, after = self.wraps[column]
+        return before + text + after
+
+    def table(self, column: int, flags_text: Callable[[int, str], bytes]) -> list[bytes]:
+        """The text of FLAGS column ``column`` for each system flag byte."""
+        return [self.around(column, flags_text(bits & 31, "")) for bits in range(256)]
+
+    def join(self, columns: list[Sequence[bytes]], count: int) -> bytes:
+        width = len(columns)
+        parts: list[bytes] = [b""] * (width * count)
+        for k, column in enumerate(columns):
+            parts[k::width] = column[:count] if len(column) != count else column
+        return b"".join(parts)

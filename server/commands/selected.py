@@ -199,7 +199,7 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
         raise CommandFailed("Permission denied (needs the 'e' right)", "NOPERM")
     uids = None
     if cmd.uid_set is not None:
-        uids = [uid for _, uid in view.by_uid(cmd.uid_set)]
+        uids = [uid for _, uid in view.select(cmd.uid_set, True)]
     expunged, modseq = await session.server.store.expunge(view.mailbox_id, uids,
                                                          viewer=session.viewer)
     await session.report_own_expunges(expunged)

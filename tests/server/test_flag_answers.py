@@ -1,7 +1,9 @@
 """The flag answers built in bulk from the shared index (issue 14) against the general path:
 ``SEARCH`` of flags and sets cut from ready-made number text (``server/number_text.py``)
-against the SQL search. Two sessions with the same history run the same commands, one with
-the fast path, the other with it switched off; their answers must be the same bytes.
+against the SQL search, ``FETCH (UID FLAGS)`` joined in columns from the index
+(``fetch_flags._from_index``) against the rows read from SQL. Two sessions with the same
+history run the same commands, one with the fast path, the other with it switched off;
+their answers must be the same bytes.
 
 Real connections to 127.0.0.1; the server runs in this process, so switching a path off is
 patching a function."""
@@ -50,14 +52,30 @@ class Paths:
 
         monkeypatch.setattr(number_text.NumberText, "spans", counting)
 
+        from crispin.server.commands import fetch_flags
+
+        self.joined = 0
+        join = fetch_flags._Layout.join
+
+        def joining(layout: Any, columns: Any, count: int) -> bytes:
+            self.joined += 1
+            return join(layout, columns, count)
+
+        monkeypatch.setattr(fetch_flags._Layout, "join", joining)
+
     @contextlib.contextmanager
     def general(self) -> Iterator[None]:
         from crispin.server import search
+        from crispin.server.commands import fetch
         from crispin.storage import index_reads
+
+        async def never(*args: Any) -> bool:
+            return False
 
         with self.monkeypatch.context() as m:
             m.setattr(search, "answerable", lambda criteria: False)
             m.setattr(index_reads, "answerable", lambda criteria: False)
+            m.setattr(fetch, "fetch_flags_from_index", never)
             yield
 
 
@@ -200,3 +218,75 @@ def test_private_flags_of_a_shared_mailbox(
     theirs.select("Projects")
     assert same(paths, mine, theirs, ["SEARCH UNSEEN", "UID SEARCH FLAGGED"]) == [
         b"* SEARCH " + b" ".join(b"%d" % n for n in range(1, 26)), b"* SEARCH 5 6"]
+
+
+FETCHES = [
+    "FETCH 1:* (UID FLAGS)", "UID FETCH 1:* (FLAGS)", "FETCH 1:* (FLAGS UID)", "FETCH 1:* FLAGS",
+    "UID FETCH 5:50,90:* (UID FLAGS)", "FETCH 3,7,9:12 (FLAGS)", "FETCH 2:4,3:6 (UID)",
+    "UID FETCH 100000:* FLAGS", "UID FETCH 13 (FLAGS)", "FETCH * (UID FLAGS)",
+]
+
+
+def test_flag_fetches_match_the_general_path(
+        imap: Any, paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    """UIDs across widths with gaps, keywords, the batch cut every 7 lines (keywords and
+    \\Recent at the edges of batches): the same bytes as the rows path."""
+    from crispin.server.commands import fetch_flags
+
+    monkeypatch.setattr(fetch_flags, "FLAGS_BATCH", 7)
+    a = imap()
+    fill(a, 110)
+    a.select()
+    assert a.cmd("STORE 12:14,100 +FLAGS.SILENT (\\Deleted)").ok
+    assert a.cmd("EXPUNGE").ok
+    flag_mix(a, 106, 2)
+    assert a.cmd("STORE 7,8,14 +FLAGS.SILENT ($Junk)").ok
+    fast, slow = imap(), imap()
+    fast.select()
+    slow.select()
+    answers = same(paths, fast, slow, FETCHES)
+    assert paths.joined >= 30
+    assert answers[0] == b"* 1 FETCH (UID 1 FLAGS (\\Seen))"
+    assert same(paths, fast, slow, ["UID SEARCH RETURN (SAVE) FLAGGED", "FETCH $ (UID FLAGS)",
+                                    "UID FETCH $ FLAGS"])[1].startswith(b"* ")
+    whole = fast.cmd("FETCH 1:* (UID FLAGS)")
+    lines = [r for r in whole.untagged if b" FETCH " in r]
+    assert len(lines) == 106 and lines[-1].startswith(b"* 106 FETCH (UID 110 FLAGS (")
+    assert any(b"$Junk" in line for line in lines)
+
+
+def test_recent_in_flag_fetches(imap: Any, paths: Paths) -> None:
+    """EXAMINE shows \\Recent without claiming it (RFC 3501 §6.3.2), so two read-only
+    sessions both see it: in the fast answer as in the general one."""
+    a = imap()
+    for n in range(1, 13):
+        assert a.append("INBOX", message(f"m{n}"), "\\Seen Work" if n in (2, 5) else None).ok
+    fast, slow = imap(), imap()
+    assert fast.cmd("EXAMINE INBOX").ok and slow.cmd("EXAMINE INBOX").ok
+    answers = same(paths, fast, slow, FETCHES[:6])
+    assert answers[0] == b"* 1 FETCH (UID 1 FLAGS (\\Recent))"
+
+
+def test_flag_fetch_after_another_sessions_changes(imap: Any, paths: Paths) -> None:
+    """Flags changed by another session are in the answer; once the view's numbers are
+    not the index's (an expunge it was told of... or not yet), the rows path answers,
+    ghosts included (RFC 2180 §4.1), the same for both."""
+    a = imap()
+    fill(a, 20)
+    a.select()
+    fast, slow, other = imap(), imap(), imap()
+    fast.select()
+    slow.select()
+    other.select()
+    assert other.cmd("STORE 1:5 +FLAGS.SILENT (\\Flagged Later)").ok
+    joined = paths.joined
+    assert same(paths, fast, slow, ["FETCH 1:6 (UID FLAGS)"])[0] == \
+        b"* 1 FETCH (UID 1 FLAGS (\\Flagged Later))"
+    assert paths.joined > joined
+    assert other.cmd("STORE 3 +FLAGS.SILENT (\\Deleted)").ok
+    assert other.cmd("EXPUNGE").ok
+    joined = paths.joined
+    reply = same(paths, fast, slow, ["FETCH 1:* (UID FLAGS)", "UID FETCH 1:* (UID FLAGS)",
+                                     "FETCH 1:* (UID FLAGS)"])
+    assert paths.joined == joined  # ghost, then own numbers: from the rows
+    assert reply[0] == b"* 1 FETCH (UID 1 FLAGS (\\Flagged Later))"

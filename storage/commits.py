@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -129,6 +130,37 @@ _SCHEMA = [
     _trigger("commit_expunged", "INSERT", "expunged", ChangeKind.EXPUNGED,
              "NEW.mailbox_id", "NEW.modseq"),
 ]
+
+
+_ROW_TRIGGERS = {s.split()[6]: s for s in _SCHEMA[1:]}
+
+
+@contextmanager
+def logged_once(conn: sqlite3.Connection, trigger: str) -> Iterator[bool]:
+    """For one statement that changes many rows (``STORE 1:*`` of 100,000 messages), the
+    row trigger ``trigger`` is off: SQLite has no statement triggers, and running one per
+    row costs as much as the change itself. The caller records the change once with
+    ``record``; yields whether this connection logs at all (the writer's does). The
+    trigger is dropped and created again inside the caller's transaction, so a rollback
+    (of the write's SAVEPOINT or of the batch) restores it too."""
+    statement = _ROW_TRIGGERS[trigger]
+    installed = conn.execute(
+        "SELECT 1 FROM sqlite_temp_master WHERE type = 'trigger' AND name = ?", (trigger,)
+    ).fetchone() is not None
+    if not installed:
+        yield False
+        return
+    conn.execute(f"DROP TRIGGER temp.{trigger}")
+    try:
+        yield True
+    finally:
+        conn.execute(statement)
+
+
+def record(conn: sqlite3.Connection, mailbox_id: int, kind: ChangeKind, modseq: int) -> None:
+    """What the row triggers log, written once (``logged_once``)."""
+    conn.execute(_UPSERT.format(mailbox="?", kind=kind.value, modseq="?"),
+                 (mailbox_id, modseq))
 
 
 def install(conn: sqlite3.Connection) -> None:

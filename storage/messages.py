@@ -28,11 +28,12 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from . import blobs, quota
+from . import blobs, commits, quota
 from . import flags as flagbits
 from .blobs import PreparedBody
 from .errors import NoSelect, NotFound
@@ -359,11 +360,19 @@ _DIFF_BITS = {"add": ":bits & ~flags", "remove": "flags & :bits",
               "set": "(flags | :bits) & ~(flags & :bits)"}
 MAX_SPANS = 16
 """UID sets of more runs than this are matched through ``json_each``."""
+LOG_ONCE_OVER = 64
+"""A STORE of more messages than this records its change once, not per row (the trigger
+is taken off for the statement, ``commits.logged_once``: a schema change of the writer's
+connection, worth it only when many rows change)."""
 
 
 def _uid_filter(uids: Sequence[int]) -> tuple[str, dict[str, Any]]:
     """SQL (over ``uid``) for "one of ``uids``": ranges of consecutive UIDs when they are
     few (``1:*`` of a mailbox is one primary-key range), else one JSON array."""
+    if isinstance(uids, range) and uids.step == 1:  # a whole run (``STORE 1:*``)
+        if not uids:
+            return "0", {}
+        return "(uid BETWEEN :lo0 AND :hi0)", {"lo0": uids[0], "hi0": uids[-1]}
     spans: list[list[int]] = []
     for uid in sorted(set(uids)):
         if spans and uid == spans[-1][1] + 1:
@@ -423,11 +432,19 @@ def _store_bits(
     keywords = ""
     if mode == "set":  # FLAGS (...) without keywords clears them
         diff, keywords = f"({diff} OR keywords != '')", ", keywords = ''"
-    count = conn.execute(
-        f"UPDATE mailbox_messages SET flags = {_NEW_BITS[mode]}, modseq = :m{shared}{keywords}"
-        f" WHERE {scope}{untouched} AND {diff}",
-        names,
-    ).rowcount
+    # One change record for the whole statement, not the row trigger once per message
+    # (``commits.logged_once``): what IDLE and other sessions' sync need is the mailbox,
+    # the kind and the new modseq, the same for every row changed here (RFC 7162 §3.1).
+    once = len(uids) > LOG_ONCE_OVER
+    with commits.logged_once(conn, "commit_message_flags") if once else nullcontext(False) \
+            as logs:
+        count = conn.execute(
+            f"UPDATE mailbox_messages SET flags = {_NEW_BITS[mode]}, modseq = :m{shared}"
+            f"{keywords} WHERE {scope}{untouched} AND {diff}",
+            names,
+        ).rowcount
+    if logs and count > 0:
+        commits.record(conn, mailbox_id, commits.ChangeKind.FLAGS, box.highest + 1)
     # The messages changed are those at the new modseq (read through its index, cheaper
     # than RETURNING from the UPDATE).
     changed = [] if count <= 0 else [int(r[0]) for r in conn.execute(

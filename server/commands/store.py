@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from crispin.protocol import Store, Value
 from crispin.server.access import allowed_flags, current_rights
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
-from crispin.server.view import InvalidSequence
+from crispin.server.view import InvalidSequence, View
 from crispin.storage import InvalidFlag, StoreMode, StoreResult
 from crispin.storage import validate_flags as encode_flags
 
@@ -19,7 +21,7 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     view = session.view
     assert view is not None
     try:
-        pairs = view.select(cmd.sequence_set, cmd.uid)
+        runs = view.runs(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
     if view.readonly:
@@ -30,7 +32,7 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
     # A message another session expunged (a ghost until this session is told, RFC 3501
     # §7.4.1) is left alone, silently: RFC 2180 §4.2.1 allows it, Dovecot does it, and a
     # tagged NO would make client libraries throw on an ordinary sync (issue 9 point 2).
-    uids = [u for _, u in pairs if u not in view.ghosts]
+    uids = _uids(view, runs)
     try:
         encode_flags(cmd.flags)
     except InvalidFlag as exc:
@@ -66,7 +68,7 @@ async def _answer(session: Session, cmd: Store, result: StoreResult, conditional
     first for UID STORE (§6.4.8) and once CONDSTORE is on (RFC 7162 §3.2.4)."""
     view = session.view
     assert view is not None
-    changed = set(result.changed)
+    changed = set(result.changed) if conditional else set()
     modified = set(result.modified)
     head = b"* %d FETCH (UID %d " if cmd.uid or view.condstore else b"* %d FETCH ("
     with_uid = head.count(b"%d") == 2
@@ -101,11 +103,21 @@ async def _answer(session: Session, cmd: Store, result: StoreResult, conditional
         session.channel.write(b"".join(out))
 
 
+def _uids(view: View, runs: list[tuple[int, int]]) -> Sequence[int]:
+    """The view's UIDs at ``runs`` but its ghosts. One run and no ghost (``STORE 1:*``)
+    is a ``range`` of UIDs, which storage matches as one range: the UIDs between two of
+    the view's are the view's, or expunged (new mail only gets larger ones)."""
+    if len(runs) == 1 and not view.ghosts:
+        a, b = runs[0]
+        return range(view.uids[a], view.uids[b - 1] + 1)
+    return [u for _, u in view.pairs(runs) if u not in view.ghosts]
+
+
 def _changeable(flag: str, rights: str) -> bool:
     return bool(allowed_flags([flag], rights))
 
 
-async def _store_within_rights(session: Session, uids: list[int], cmd: Store,
+async def _store_within_rights(session: Session, uids: Sequence[int], cmd: Store,
                                rights: str, want: bool) -> list[StoreResult]:
     """RFC 4314 §4: each flag needs its own right (\\Seen "s", \\Deleted "t", the rest
     "w"); a STORE changes the flags it may and keeps the others, and fails only when it

@@ -160,3 +160,69 @@ async def test_group_commit_is_one_report(store: Store, user: User, rec: Recorde
     changes = [c for r in rec.reports for c in r.changes]
     assert sorted(c.mailbox_id for c in changes) == sorted(b.id for b in boxes)
     assert len(rec.reports) < 30  # batched writes, one report per commit
+
+
+def _row_trigger(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_temp_master WHERE type = 'trigger'"
+                        " AND name = 'commit_message_flags'").fetchone() is not None
+
+
+async def test_bulk_store_reported_once_and_trigger_kept(
+        store: Store, user: User, rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A STORE of many messages records its change once instead of by the row trigger
+    (issue 14): the same report as before; the trigger is back for the next write, also
+    when the write fails and is rolled back."""
+    from crispin.storage import messages
+
+    box = await inbox(store, user)
+    for k in range(5):
+        await store.append_message(box, b"Subject: %d\r\n\r\nx\r\n" % k, parsed=PARSED)
+    rec.take()
+    monkeypatch.setattr(messages, "LOG_ONCE_OVER", 2)
+    result = await store.store_flags(box, [1, 2, 3, 4, 5], "add", ["\\Flagged"])
+    assert result.changed == [1, 2, 3, 4, 5]
+    assert rec.take() == [MailboxChange(box, result.highest_modseq, frozenset({K.FLAGS}))]
+    assert await store.store_flags(box, [1, 2, 3, 4, 5], "add", ["\\Flagged"]) is not None
+    assert rec.take() == []  # nothing changed: nothing reported
+    assert await store.database.write(_row_trigger)
+
+    def bulk_then_fail(conn: sqlite3.Connection) -> None:
+        messages.store_flags(conn, box, [1, 2, 3, 4], "add", messages.flagbits.SEEN, [],
+                             None)
+        raise NotFound("rolled back")
+
+    with pytest.raises(NotFound):
+        await store.database.write(bulk_then_fail)
+    assert rec.take() == []
+    assert await store.database.write(_row_trigger)
+    # The row trigger still reports a small STORE.
+    monkeypatch.setattr(messages, "LOG_ONCE_OVER", 64)
+    small = await store.store_flags(box, [2], "add", ["\\Seen"])
+    assert rec.take() == [MailboxChange(box, small.highest_modseq, frozenset({K.FLAGS}))]
+
+
+def test_logged_once_restores_the_trigger_when_the_statement_fails() -> None:
+    from crispin.storage import commits
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("CREATE TABLE mailboxes (id INTEGER PRIMARY KEY, name TEXT, private_flags,"
+                 " special_use, noselect, highest_modseq)")
+    conn.execute("CREATE TABLE mailbox_messages (mailbox_id, uid, modseq)")
+    conn.execute("CREATE TABLE private_flags (mailbox_id, modseq)")
+    conn.execute("CREATE TABLE expunged (mailbox_id, modseq)")
+    commits.install(conn)
+    conn.execute("BEGIN")
+    with pytest.raises(sqlite3.OperationalError), \
+            commits.logged_once(conn, "commit_message_flags") as logs:
+        assert logs and not _row_trigger(conn)
+        conn.execute("UPDATE nowhere SET x = 1")
+    assert _row_trigger(conn)
+    conn.execute("ROLLBACK")
+    assert _row_trigger(conn)
+    conn.execute("INSERT INTO mailbox_messages VALUES (1, 1, 1)")
+    conn.execute("UPDATE mailbox_messages SET modseq = 2")
+    assert sorted(conn.execute("SELECT * FROM commit_log").fetchall()) == [
+        (1, "appended", 1), (1, "flags", 2)]
+    plain = sqlite3.connect(":memory:", isolation_level=None)
+    with commits.logged_once(plain, "commit_message_flags") as logs:
+        assert not logs  # no log on this connection: nothing to take off

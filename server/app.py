@@ -264,10 +264,16 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
     hub = Hub()
     busy_timeout = float(config.get("limits", "storage_busy_timeout"))
     readers = int(config.get("database", "readers"))
-    store = await (Store.open(data_dir, busy_timeout=busy_timeout, readers=readers)
+    synchronous = str(config.get("database", "synchronous"))
+    if synchronous != "full":
+        log.warning("database.synchronous = %s: a commit survives the process being "
+                    "killed, but not the machine losing power (for test mail servers)",
+                    synchronous)
+    store = await (Store.open(data_dir, busy_timeout=busy_timeout, readers=readers,
+                              synchronous=synchronous)
                    if scrypt_n is None else
                    Store.open(data_dir, busy_timeout=busy_timeout, readers=readers,
-                              scrypt_n=scrypt_n))
+                              synchronous=synchronous, scrypt_n=scrypt_n))
     listener: Listener | None = None
     reclaimer: Reclaimer | None = None
     mail_in: MailIn | None = None

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "database": {
         "readers": 4,
+        "synchronous": "full",
     },
     "namespaces": {
         "other_users": "Other Users/",
@@ -201,6 +202,7 @@ def _coerce(section: str, key: str, value: Any) -> Any:
 # Settings limited to a set of values.
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("auth", "plaintext"): ("loopback", "always", "never"),
+    ("database", "synchronous"): ("full", "normal"),
     ("log", "level"): ("debug", "info", "warning", "error"),
     ("smtp", "bare_lf"): ("accept", "reject"),
     ("test", "auth"): ("normal", "any"),

@@ -9,10 +9,10 @@ Writes
     queued function (up to ``max_batch``), and runs them on its own thread inside one
     ``BEGIN IMMEDIATE`` transaction, each inside a SAVEPOINT: a function that raises is
     rolled back alone and its caller gets the exception; the others commit together, with
-    one fsync (``synchronous=FULL`` in WAL mode).  While a batch commits, new writes queue
-    up and form the next batch, so under load many sessions share one fsync, and a lone
-    write is not delayed by any timer.  ``write`` returns only after COMMIT: everything
-    answered OK is on disk.
+    one fsync (``synchronous=FULL`` in WAL mode; see ``connect`` for NORMAL).  While a
+    batch commits, new writes queue up and form the next batch, so under load many
+    sessions share one fsync, and a lone write is not delayed by any timer.  ``write``
+    returns only after COMMIT: everything answered OK is on disk.
 
     A write once queued is carried out even if its caller is cancelled meanwhile (a client
     that disconnects mid-command): the caller gets ``CancelledError``, the change commits
@@ -78,9 +78,25 @@ PROGRESS_STEPS = 10000
 a millisecond of work, so the check costs nothing and the limit is kept closely)."""
 
 
-def connect(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+SYNCHRONOUS = ("full", "normal")
+"""``PRAGMA synchronous`` settings a store may use (``Database(synchronous=...)``)."""
+
+
+def connect(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+            synchronous: str = "full") -> sqlite3.Connection:
     """Open a connection with Crispin's settings: autocommit mode (transactions are
-    explicit), foreign keys on, ``synchronous=FULL`` (a commit is durable when it returns)."""
+    explicit), foreign keys on, ``synchronous=FULL`` by default.
+
+    In WAL mode (SQLite "PRAGMA synchronous", "WAL mode"): FULL fsyncs the WAL at every
+    COMMIT, so a commit is durable when it returns, even against power loss (DESIGN.md
+    "Storage").  NORMAL writes the WAL at COMMIT but fsyncs it only at checkpoints: a
+    commit survives the process being killed (SIGKILL: the data is in the kernel's page
+    cache, and the WAL is replayed at the next open) but the last commits may be lost if
+    the machine loses power; the database stays consistent either way.  NORMAL is for a
+    throw-away test mail server (``database.synchronous``); it saves one fsync per
+    group-commit batch."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, got {synchronous!r}")
     conn = sqlite3.connect(
         str(path),
         timeout=busy_timeout,
@@ -89,7 +105,7 @@ def connect(path: Path, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.C
         cached_statements=256,
     )
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
     return conn
 
 
@@ -178,8 +194,12 @@ class Database:
         readers: int = 2,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         max_batch: int = 256,
+        synchronous: str = "full",
     ) -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, got {synchronous!r}")
         self.path = path
+        self._synchronous = synchronous
         self._busy_timeout = busy_timeout
         self._max_batch = max_batch
         self._readers_wanted = readers
@@ -228,7 +248,7 @@ class Database:
         return db
 
     def _open_reader(self) -> sqlite3.Connection:
-        conn = connect(self.path, self._busy_timeout)
+        conn = connect(self.path, self._busy_timeout, self._synchronous)
         conn.execute("PRAGMA query_only = ON")
         return conn
 
@@ -236,7 +256,7 @@ class Database:
         # Pre-create the file so SQLite inherits mode 0600 for it and for -wal/-shm.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
-        conn = connect(self.path, self._busy_timeout)
+        conn = connect(self.path, self._busy_timeout, self._synchronous)
         try:
             if conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0:
                 # A new database: free pages can be given back step by step (reclaim.py).

@@ -73,6 +73,25 @@ def test_database_readers_sizes_the_reader_pool(tmp_path: Path) -> None:
         srv.stop()
 
 
+def test_database_synchronous_is_full_unless_set_to_normal(tmp_path: Path) -> None:
+    """Issue 12: ``normal`` (SQLite WAL mode: no fsync per commit) for test mail servers;
+    nothing else is accepted (``off`` would lose answered mail on a crash)."""
+    from tests.server.harness import ServerThread
+
+    assert load_config(None, environ={}).get("database", "synchronous") == "full"
+    env = {"CRISPIN_DATABASE_SYNCHRONOUS": "off"}
+    with pytest.raises(ConfigError, match=r"database\.synchronous must be one of full, normal"):
+        load_config(None, environ=env)
+    for value, pragma in (("full", 2), ("normal", 1)):
+        srv = ServerThread(tmp_path / value, database={"synchronous": value})
+        try:
+            db = srv.running.ctx.store.database
+            got = srv.call(db.write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0]))
+            assert got == pragma
+        finally:
+            srv.stop()
+
+
 def test_unknown_environment_variables_are_ignored_with_a_warning() -> None:
     cfg = load_config(None, environ={"CRISPIN_SERVR_PORT": "1", "CRISPIN_SERVER_PORT": "7",
                                      "CRISPIN_TEST_ARTIFACTS": "/tmp/x"})

@@ -91,6 +91,9 @@ from .events import (
     LiteralAnnounced,
 )
 from .limits import Limits
+from .metadata import Depth as MetadataDepth
+from .metadata import GetMetadata, SetMetadata
+from .metadata import entry_name as metadata_entry_name
 from .mutf7 import UndecodableName, decode_mutf7, encode_mutf7
 from .responses import (
     Atom,
@@ -138,6 +141,7 @@ __all__ = [
     "FetchAttr",
     "FetchItem",
     "GetAcl",
+    "GetMetadata",
     "GetQuota",
     "GetQuotaRoot",
     "Id",
@@ -152,6 +156,7 @@ __all__ = [
     "Logout",
     "Lsub",
     "Mailbox",
+    "MetadataDepth",
     "Move",
     "MyRights",
     "Namespace",
@@ -173,6 +178,7 @@ __all__ = [
     "SequenceSet",
     "ServerConnection",
     "SetAcl",
+    "SetMetadata",
     "SetQuota",
     "Sort",
     "SortCriterion",
@@ -190,6 +196,7 @@ __all__ = [
     "decode_mutf7",
     "encode_mutf7",
     "format_datetime",
+    "metadata_entry_name",
     "parse_date",
     "parse_datetime",
     "serialize",

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeAlias, TypeVar
 
+from .metadata import GetMetadata, SetMetadata
 from .sequence import MAX_NUMBER, SequenceSet
 
 _T = TypeVar("_T")
@@ -531,6 +532,7 @@ Command: TypeAlias = (
     | CancelUpdate
     | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights
     | GetQuota | GetQuotaRoot | SetQuota
+    | GetMetadata | SetMetadata
 )
 
 

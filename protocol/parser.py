@@ -10,6 +10,7 @@ from datetime import datetime
 from . import commands as c
 from .dates import parse_datetime
 from .limits import MAX_ID_PAIRS, Limits
+from .metadata import HANDLERS as METADATA_HANDLERS
 from .parser_acl import HANDLERS as ACL_HANDLERS
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
@@ -397,5 +398,6 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     "ID": _id,
     "COMPRESS": _compress,
     **ACL_HANDLERS,
+    **METADATA_HANDLERS,
 }
 

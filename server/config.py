@@ -88,6 +88,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "prelogin_line_length": 8192,
         "prelogin_max_commands": 50,
     },
+    "metadata": {
+        "max_size": 16384,
+        "max_entries": 100,
+        "max_user_entries": 1000,
+        "private": True,
+        "admin": "",
+    },
     "mailboxes": {
         "drafts": "Drafts",
         "sent": "Sent",

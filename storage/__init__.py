@@ -9,7 +9,7 @@ from . import search
 from .blobs import BlobFile, PreparedBody, SpoolWriter
 from .browse import Filters, Found
 from .check import Problem
-from .commits import ChangeKind, CommitReport, MailboxChange
+from .commits import ChangeKind, CommitReport, MailboxChange, MetadataChange
 from .errors import (
     AlreadyExists,
     Busy,
@@ -30,6 +30,7 @@ from .flags import decode as flag_names
 from .flags import encode as validate_flags
 from .health import read_check
 from .messages import StoreMode
+from .metadata import MetadataLimits, MetadataTooBig, MetadataTooMany
 from .models import (
     Changes,
     CopyResult,
@@ -96,6 +97,10 @@ __all__ = [
     "MailboxStatus",
     "MessageRecord",
     "MessageState",
+    "MetadataChange",
+    "MetadataLimits",
+    "MetadataTooBig",
+    "MetadataTooMany",
     "NoSelect",
     "NotFound",
     "OverQuota",

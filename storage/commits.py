@@ -13,7 +13,10 @@ How changes are found
     nobody), but by SQLite: TEMP triggers on the writer's own connection record every row
     change of ``mailboxes``, ``mailbox_messages``, ``private_flags`` and ``expunged`` into
     the TEMP table ``commit_log`` (one row per mailbox and kind; per-connection, so other
-    processes and the read connections pay nothing). The log is part of the transaction:
+    processes and the read connections pay nothing), and every annotation set or removed
+    (RFC 5464, table ``metadata``) into ``metadata_log``: the report names those entries
+    (``CommitReport.metadata``) and gives their mailboxes the kind ``METADATA``. The log
+    is part of the transaction:
     a write rolled back (its SAVEPOINT, or the whole batch) takes its entries with it. The
     writer drains the log just before COMMIT and hands it out once COMMIT returned, so a
     report always describes data that is on disk and visible to every reader.
@@ -60,6 +63,9 @@ class ChangeKind(StrEnum):
     """It is gone (DELETE, or its owner deleted): sessions holding it must let go."""
     SETTINGS = "settings"
     """Its settings changed (which flags are private, special use, selectability)."""
+    METADATA = "metadata"
+    """One of its annotations (RFC 5464) was set or removed; which ones, in
+    ``CommitReport.metadata``."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +79,27 @@ class MailboxChange:
 
 
 @dataclass(frozen=True)
+class MetadataChange:
+    """One annotation (RFC 5464) set or removed in a commit: what an unsolicited METADATA
+    response (§4.4.2) or a NOTIFY MailboxMetadataChange/ServerMetadataChange (RFC 5465
+    §5.7, §5.8) names."""
+
+    mailbox_id: int | None
+    """None: a server annotation."""
+    user_id: int | None
+    """The user whose private entry it is; None: a shared entry, everybody's concern."""
+    name: str
+    """The entry name, lower-cased."""
+
+
+@dataclass(frozen=True)
 class CommitReport:
     """Every mailbox that one committed write transaction (a group-commit batch) changed,
-    in ascending id order. Never empty: a commit that changed no mailbox is not reported."""
+    in ascending id order, and the annotations it changed. Never empty: a commit that
+    changed neither is not reported."""
 
     changes: tuple[MailboxChange, ...]
+    metadata: tuple[MetadataChange, ...] = ()
 
     @property
     def mailbox_ids(self) -> tuple[int, ...]:
@@ -91,6 +113,7 @@ Subscriber = Callable[[CommitReport], None]
 # changed. TEMP triggers may watch tables of the main database (SQLite "CREATE TRIGGER":
 # a TEMP trigger can refer to any database's tables).
 _LOG = "temp.commit_log"
+_METADATA_LOG = "temp.metadata_log"
 _UPSERT = (
     "INSERT INTO commit_log (mailbox_id, kind, modseq) VALUES ({mailbox}, '{kind}', {modseq})"
     " ON CONFLICT (mailbox_id, kind) DO UPDATE SET modseq = max(modseq, excluded.modseq);"
@@ -129,6 +152,18 @@ _SCHEMA = [
              "NEW.mailbox_id", "NEW.modseq"),
     _trigger("commit_expunged", "INSERT", "expunged", ChangeKind.EXPUNGED,
              "NEW.mailbox_id", "NEW.modseq"),
+    # Annotations (RFC 5464): which entries, for METADATA and NOTIFY (0 stands for the
+    # server and for "shared", since NULLs would not conflict in the key).
+    "CREATE TEMP TABLE IF NOT EXISTS metadata_log (mailbox_id INTEGER NOT NULL,"
+    " user_id INTEGER NOT NULL, name TEXT NOT NULL, PRIMARY KEY (mailbox_id, user_id, name))"
+    " WITHOUT ROWID",
+    *(
+        f"CREATE TEMP TRIGGER IF NOT EXISTS commit_metadata_{event.lower()} AFTER {event}"
+        f" ON main.metadata BEGIN INSERT OR IGNORE INTO metadata_log"
+        f" (mailbox_id, user_id, name) VALUES (ifnull({row}.mailbox_id, 0),"
+        f" ifnull({row}.user_id, 0), {row}.name); END"
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
 ]
 
 
@@ -179,17 +214,36 @@ def drain(conn: sqlite3.Connection) -> CommitReport | None:
         f"SELECT l.mailbox_id, l.kind, coalesce(m.highest_modseq, 0) FROM {_LOG} l"
         " LEFT JOIN main.mailboxes m ON m.id = l.mailbox_id ORDER BY l.mailbox_id"
     ).fetchall()
-    if not rows:
-        return None
-    conn.execute(f"DELETE FROM {_LOG}")
+    # Entries of a mailbox deleted in the same commit went with it (ON DELETE CASCADE):
+    # its DELETED change says all there is to say.
+    entries = conn.execute(
+        f"SELECT l.mailbox_id, l.user_id, l.name FROM {_METADATA_LOG} l"
+        " WHERE l.mailbox_id = 0 OR EXISTS (SELECT 1 FROM main.mailboxes m"
+        " WHERE m.id = l.mailbox_id) ORDER BY l.mailbox_id, l.user_id, l.name"
+    ).fetchall()
+    conn.execute(f"DELETE FROM {_METADATA_LOG}")
     kinds: dict[int, set[ChangeKind]] = {}
     modseqs: dict[int, int] = {}
     for mailbox_id, kind, modseq in rows:
         kinds.setdefault(int(mailbox_id), set()).add(ChangeKind(kind))
         modseqs[int(mailbox_id)] = int(modseq)
+    if rows:
+        conn.execute(f"DELETE FROM {_LOG}")
+    metadata = tuple(MetadataChange(int(box) or None, int(user) or None, str(name))
+                     for box, user, name in entries)
+    for change in metadata:
+        if change.mailbox_id is not None:
+            box = change.mailbox_id
+            if box not in kinds:
+                modseqs[box] = int(conn.execute(
+                    "SELECT highest_modseq FROM main.mailboxes WHERE id = ?", (box,)
+                ).fetchone()[0])
+            kinds.setdefault(box, set()).add(ChangeKind.METADATA)
+    if not kinds and not metadata:
+        return None
     return CommitReport(tuple(
-        MailboxChange(box, modseqs[box], frozenset(found)) for box, found in kinds.items()
-    ))
+        MailboxChange(box, modseqs[box], frozenset(kinds[box])) for box in sorted(kinds)
+    ), metadata)
 
 
 def deliver(subscribers: list[Subscriber], report: CommitReport) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from . import serial
 from .errors import AlreadyExists, HasChildren, InvalidName, NotFound, StorageError
 from .flags import DELETED, FLAGGED, SEEN
+from .metadata import copy_entries
 from .models import MailboxInfo, MailboxStatus
 from .names import INBOX, ancestors, inferior_range, is_inferior, validate_name
 
@@ -279,6 +280,8 @@ def _rename_inbox(conn: sqlite3.Connection, user_id: int, inbox: MailboxInfo, ne
     """
     _create_ancestors(conn, user_id, new)
     new_id = insert_mailbox(conn, user_id, new)
+    # RFC 5464 §4.1: INBOX's annotations are copied to the new mailbox and kept on INBOX.
+    copy_entries(conn, inbox.id, new_id)
     count = int(
         conn.execute(
             "SELECT count(*) FROM mailbox_messages WHERE mailbox_id = ?", (inbox.id,)

@@ -277,6 +277,17 @@ Schema (version 15)
     SEARCH BODY/TEXT tests those messages by the scan meanwhile, as it does the range of
     version 14.  The triggers leave ids ``>= fts_tail`` alone; a ``message_text`` row
     inserted below it (none is today) is still indexed at once.
+
+Schema (version 16)
+===================
+
+``metadata(mailbox_id, user_id, name, value)``
+    Annotations (RFC 5464 METADATA, see ``metadata.py``): ``mailbox_id`` NULL for a server
+    entry, ``user_id`` NULL for a shared ("/shared/...") entry and the owner of a private
+    ("/private/...") one; ``name`` lower-cased (entry names are case-insensitive, §3.2).
+    Both references are ON DELETE CASCADE: a deleted mailbox or user takes its entries
+    along.  Unique per (mailbox, user, name), NULLs counted as one value (an expression
+    index, since NULLs are distinct in a UNIQUE constraint).
 """
 
 from __future__ import annotations
@@ -676,6 +687,20 @@ BEGIN
         VALUES (NEW.message_id, NEW.headers, NEW.body);
     UPDATE fts_garbage SET deleted = deleted + 1;
 END;
+""",
+    ),
+    (
+        16,
+        """
+CREATE TABLE metadata (
+    mailbox_id INTEGER REFERENCES mailboxes(id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    value BLOB NOT NULL
+);
+CREATE UNIQUE INDEX metadata_entry
+    ON metadata (ifnull(mailbox_id, 0), ifnull(user_id, 0), name);
+CREATE INDEX metadata_user ON metadata (user_id) WHERE user_id IS NOT NULL;
 """,
     ),
 ]

@@ -38,6 +38,7 @@ from .store_access import AccessMixin
 from .store_browse import BrowseMixin
 from .store_maintenance import MaintenanceMixin
 from .store_messages import MessagesMixin
+from .store_metadata import MetadataMixin
 from .store_users import UsersMixin
 from .text_index import TextIndexMixin
 
@@ -46,7 +47,7 @@ HASH_THREADS = 2
 
 
 class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, RederiveMixin,
-            SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin):
+            SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin, MetadataMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

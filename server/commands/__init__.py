@@ -19,6 +19,7 @@ from crispin.server.commands import (
     idle,
     listing,
     mailboxes,
+    metadata,
     quota,
     search,
     selected,
@@ -80,6 +81,8 @@ TABLE: dict[type, CommandSpec] = {
     p.GetQuotaRoot: CommandSpec(quota.getquotaroot, AUTH),
     p.GetQuota: CommandSpec(quota.getquota, AUTH),
     p.SetQuota: CommandSpec(quota.setquota, AUTH),
+    p.GetMetadata: CommandSpec(metadata.getmetadata, AUTH),  # RFC 5464 §4.2
+    p.SetMetadata: CommandSpec(metadata.setmetadata, AUTH),  # RFC 5464 §4.3
 }
 
 

@@ -90,6 +90,7 @@ def as_before_the_index(data_dir: Path) -> None:
     conn.execute("ALTER TABLE message_headers DROP COLUMN size")  # migration 13
     conn.execute("DELETE FROM meta WHERE key LIKE 'fts_backlog_%'")  # migration 14
     conn.execute("DELETE FROM meta WHERE key = 'fts_tail'")  # migration 15
+    conn.execute("DROP TABLE metadata")  # migration 16
     conn.execute("PRAGMA user_version = 8")
     conn.execute("COMMIT")
     conn.close()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from crispin.protocol import Atom, Limits, StatusResponse, oauthbearer, scram
+from crispin.server import metadata_events
 from crispin.server.auth import Authenticator
 from crispin.server.command_spec import CommandTable
 from crispin.server.config import Config
@@ -182,3 +183,4 @@ class ServerContext:
 
     async def session_closed(self, session: Session) -> None:
         self.sessions.discard(session)
+        metadata_events.disable(session)

@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
-from crispin.storage import Changes, CommitReport, Store
+from crispin.storage import Changes, CommitReport, MetadataChange, Store
 
 log = logging.getLogger("crispin.hub")
 
@@ -40,6 +40,8 @@ class Hub:
         # Watchers of every mailbox at once (the HTTP long-poll and the web inbox's live
         # list): woken by any change, they look for what they wait for themselves.
         self._everything: set[asyncio.Event] = set()
+        # Sessions told of changed annotations (RFC 5464 §4.4.2, ``metadata_events``).
+        self._metadata: set[Callable[[tuple[MetadataChange, ...]], None]] = set()
 
     def watch(self, mailbox_id: int, modseq: int) -> asyncio.Event:
         """An event set whenever the mailbox changes; ``modseq`` is what the watcher has
@@ -67,6 +69,15 @@ class Hub:
 
     def unwatch_all(self, event: asyncio.Event) -> None:
         self._everything.discard(event)
+
+    def watch_metadata(self, listener: Callable[[tuple[MetadataChange, ...]], None]) -> None:
+        """Call ``listener(changes)`` with the annotations each commit of this process
+        changed (RFC 5464; changes by other processes are not seen: only the IMAP server
+        writes annotations)."""
+        self._metadata.add(listener)
+
+    def unwatch_metadata(self, listener: Callable[[tuple[MetadataChange, ...]], None]) -> None:
+        self._metadata.discard(listener)
 
     def notify_all(self) -> None:
         """Everything may have changed (a snapshot was restored): wake every watcher."""
@@ -116,6 +127,9 @@ class Hub:
                 self._known[change.mailbox_id] = max(self._known[change.mailbox_id],
                                                      change.modseq)
         self.notify(*report.mailbox_ids)
+        if report.metadata:
+            for listener in list(self._metadata):
+                listener(report.metadata)
 
     def start(self, store: Store) -> None:
         """Listen to ``store``'s commit reports and poll for other processes' changes."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crispin.protocol import Atom, DataResponse, Response, StatusResponse, Value
-from crispin.server import contexts
+from crispin.server import contexts, metadata_events
 from crispin.server.auth import plaintext_allowed
 from crispin.server.command_spec import CommandSpec, Handler
 from crispin.server.faults import run_with_fault
@@ -38,6 +38,7 @@ from crispin.storage import Changes, NotFound, StorageError, StoreResult
 
 if TYPE_CHECKING:
     from crispin.server.context import ServerContext
+    from crispin.server.metadata_events import MetadataListener
     from crispin.server.view import View
     from crispin.storage import StoreMode, User
 
@@ -96,6 +97,8 @@ class Session:
     # data (a one-message FETCH: one trip to the database, not two); the sync after the
     # command uses them instead of reading again, if the view has not moved meanwhile.
     prefetched: tuple[int, Changes] | None = None
+    # Unsolicited METADATA after ENABLE METADATA (RFC 5464 §4.1; ``metadata_events``).
+    metadata_events: MetadataListener | None = None
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:
@@ -176,6 +179,7 @@ class Session:
         self.user = None
         self.state = State.NOT_AUTHENTICATED
         self.enabled.clear()
+        metadata_events.disable(self)
         self.access_serial = -1
         self.written = []
         self.channel.restart_login()
@@ -297,6 +301,8 @@ class Session:
         sent before DONE (which the client would then read as a command)."""
         try:
             await self.sync(allow_expunge=True, woken=woken)
+            if self.metadata_events is not None:
+                await self.metadata_events.flush()
         except Disconnect:
             raise
         except StorageError as exc:
@@ -392,6 +398,11 @@ class Session:
             except Exception:
                 log.exception("%s: mailbox sync failed", self.peer)
                 broken = True
+        if self.metadata_events is not None and (spec is None or spec.updates):
+            try:
+                await self.metadata_events.flush()
+            except StorageError as exc:
+                log.warning("%s: METADATA updates failed in storage: %r", self.peer, exc)
         self.written = []
         self.channel.send(StatusResponse(tag, result.status, result.text, result.code,
                                          result.code_args))

@@ -29,6 +29,9 @@ async def idle(session: Session, tag: str, cmd: Idle) -> Result:
     # asyncio.wait per wake-up (with 1,000 idlers that machinery was a third of the cost of
     # a fan-out, bench/README.md).
     reader.add_done_callback(lambda _: wake.set())
+    listener = session.metadata_events
+    if listener is not None:  # unsolicited METADATA (RFC 5464 §4.4) wakes IDLE too
+        listener.wake = wake
     try:
         while True:
             await wake.wait()
@@ -50,3 +53,5 @@ async def idle(session: Session, tag: str, cmd: Idle) -> Result:
                 await reader
         if view is not None:
             hub.unwatch(view.mailbox_id, wake)
+        if listener is not None:
+            listener.wake = None

@@ -27,15 +27,13 @@ from crispin.protocol import (
     SetMetadata,
     Value,
 )
-from crispin.protocol.reader import ATOM_CHARS
 from crispin.server import names
 from crispin.server.access import mailbox_for, nonexistent
+from crispin.server.metadata_events import ACCESS_RIGHTS, entry_item
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 from crispin.storage import MetadataLimits, MetadataTooBig, MetadataTooMany
 
-# RFC 5464 §3.3: any one of these beside "l".
-ACCESS_RIGHTS = frozenset("rswip")
 ADMIN_ENTRY = "/shared/admin"
 
 
@@ -61,13 +59,6 @@ async def target(session: Session, mailbox: str) -> int | None:
         raise CommandFailed("Permission denied (needs the 'l' right and one of 'rswip')",
                             "NOPERM")
     return access.info.id
-
-
-def entry_item(name: str) -> Value:
-    """An entry name as an astring: an atom when it can be one (as the RFC's examples)."""
-    if name and all(ord(c) in ATOM_CHARS for c in name):
-        return Atom(name)
-    return name
 
 
 def value_item(value: bytes) -> Value:
@@ -138,6 +129,9 @@ async def setmetadata(session: Session, tag: str, cmd: SetMetadata) -> Result:
                 and session.user.name not in session.server.admins:
             raise CommandFailed("Only administrators may set shared server annotations",
                                 "NOPERM")
+    listener = session.metadata_events
+    if listener is not None:  # not reported back to this session (RFC 5464 §4.4)
+        listener.own = frozenset((mailbox_id, name) for name, _ in cmd.entries)
     try:
         await session.server.store.set_metadata(mailbox_id, session.user.id,
                                                 list(cmd.entries), limits(session))
@@ -147,4 +141,7 @@ async def setmetadata(session: Session, tag: str, cmd: SetMetadata) -> Result:
     except MetadataTooMany:
         raise CommandFailed("Too many annotations", "METADATA",
                             code_args=(Atom("TOOMANY"),)) from None
+    finally:
+        if listener is not None:
+            listener.own = frozenset()
     return Result("SETMETADATA completed")

@@ -7,14 +7,15 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from crispin.protocol import Atom, Compress, Enable, Id, Mailbox, Namespace, Value
-from crispin.server import names
+from crispin.server import metadata_events, names
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 
 log = logging.getLogger("crispin.session")
 
 # Extensions a client may ENABLE (RFC 5161 §3.1).
-ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2"})
+ENABLEABLE = frozenset({"CONDSTORE", "QRESYNC", "UTF8=ACCEPT", "IMAP4REV2", "METADATA",
+                        "METADATA-SERVER"})
 # How ENABLED names them (the command's words arrive upper-cased).
 CANONICAL = {"IMAP4REV2": "IMAP4rev2"}
 
@@ -67,6 +68,10 @@ async def enable(session: Session, tag: str, cmd: Enable) -> Result:
             # authenticated state, so no mailbox is selected here.
             session.enabled.add(capability)
             session.channel.use_utf8()
+        elif capability.startswith("METADATA"):
+            # RFC 5464 §4.1: unsolicited METADATA responses from now on.
+            metadata_events.enable(session, capability)
+            session.enabled.add(capability)
         else:
             session.enable_condstore()
     session.untagged(Atom("ENABLED"), *[Atom(CANONICAL.get(c, c)) for c in newly])

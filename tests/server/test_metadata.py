@@ -246,3 +246,77 @@ def test_entries_go_with_delete_and_follow_rename(server: ServerThread) -> None:
     for box in (b"INBOX", b"Old"):
         assert raw.command(b"h", b"GETMETADATA %s /private/comment" % box)[0] == \
             b'* METADATA "%s" (/private/comment "inbox")' % box
+
+
+def test_unsolicited_metadata_after_enable(make_server) -> None:  # type: ignore[no-untyped-def]
+    """RFC 5464 §4.1, §4.4.2: after ENABLE METADATA, changes by a third party are named
+    (without values) after the next command; the session's own are not echoed."""
+    server: ServerThread = make_server(auth={"admins": "bob"})
+    server.add_user("bob")
+    server.add_user("carol")
+    alice, other = login(server), login(server)
+    assert alice.command(b"a", b"CREATE Team")[-1].startswith(b"a OK")
+    assert alice.command(b"a", b"SETACL Team bob lr")[-1].startswith(b"a OK")
+    # Not enabled: nothing unsolicited.
+    assert other.command(b"b", b'SETMETADATA INBOX (/private/comment "x")')[-1] \
+        .startswith(b"b OK")
+    assert alice.command(b"c", b"NOOP") == [b"c OK NOOP completed"]
+    assert alice.command(b"d", b"ENABLE METADATA") == \
+        [b"* ENABLED METADATA", b"d OK ENABLE completed"]
+    assert other.command(b"e", b'SETMETADATA INBOX (/private/comment NIL '
+                                b'/shared/comment "y")')[-1].startswith(b"e OK")
+    bob = login(server, "bob")
+    assert bob.command(b"f", b'SETMETADATA "Other Users/alice/Team" '
+                             b'(/shared/comment "z" /private/comment "bob\'s own")')[-1] \
+        .startswith(b"f OK")
+    assert bob.command(b"g", b'SETMETADATA "" (/shared/comment "server")')[-1] \
+        .startswith(b"g OK")
+    # The server's entries first, then each mailbox by its name for alice; bob's private
+    # entry is his alone (§3.3).
+    assert alice.command(b"h", b"NOOP") == [
+        b'* METADATA "" /shared/comment',
+        b'* METADATA "INBOX" /private/comment /shared/comment',
+        b'* METADATA "Team" /shared/comment',
+        b"h OK NOOP completed",
+    ]
+    # Her own change is not reported back to her.
+    assert alice.command(b"i", b'SETMETADATA Team (/shared/comment "mine")') == \
+        [b"i OK SETMETADATA completed"]
+    assert alice.command(b"j", b"NOOP") == [b"j OK NOOP completed"]
+    # bob, enabled, hears of alice's change under the name he knows the mailbox by; carol,
+    # who may not see Team, hears nothing of it.
+    carol = login(server, "carol")
+    assert bob.command(b"k", b"ENABLE METADATA")[0] == b"* ENABLED METADATA"
+    assert carol.command(b"k", b"ENABLE METADATA")[0] == b"* ENABLED METADATA"
+    assert alice.command(b"l", b'SETMETADATA Team (/shared/comment NIL)')[-1] \
+        .startswith(b"l OK")
+    assert bob.command(b"m", b"NOOP") == \
+        [b'* METADATA "Other Users/alice/Team" /shared/comment', b"m OK NOOP completed"]
+    assert carol.command(b"m", b"NOOP") == [b"m OK NOOP completed"]
+
+
+def test_metadata_server_only_and_during_idle(make_server) -> None:  # type: ignore[no-untyped-def]
+    server: ServerThread = make_server(auth={"admins": "alice"})
+    alice, other = login(server), login(server)
+    assert alice.command(b"a", b"ENABLE METADATA-SERVER") == \
+        [b"* ENABLED METADATA-SERVER", b"a OK ENABLE completed"]
+    assert other.command(b"b", b'SETMETADATA INBOX (/private/comment "x")')[-1] \
+        .startswith(b"b OK")
+    assert other.command(b"b", b'SETMETADATA "" (/private/comment "x")')[-1] \
+        .startswith(b"b OK")
+    # METADATA-SERVER: server entries only.
+    assert alice.command(b"c", b"NOOP") == \
+        [b'* METADATA "" /private/comment', b"c OK NOOP completed"]
+    # During IDLE (authenticated state, no mailbox selected) the change is pushed at once.
+    alice.send(b"d IDLE\r\n")
+    assert alice.line().startswith(b"+ ")
+    assert other.command(b"e", b'SETMETADATA "" (/shared/comment "hello")')[-1] \
+        .startswith(b"e OK")
+    assert alice.line() == b'* METADATA "" /shared/comment'
+    alice.send(b"DONE\r\n")
+    assert alice.until_tagged(b"d") == [b"d OK IDLE terminated"]
+    # UNAUTHENTICATE ends it (RFC 8437 §3: ENABLEd extensions cease).
+    assert alice.command(b"f", b"UNAUTHENTICATE")[-1].startswith(b"f OK")
+    alice = login(server)
+    assert other.command(b"g", b'SETMETADATA "" (/shared/comment NIL)')[-1].startswith(b"g OK")
+    assert alice.command(b"h", b"NOOP") == [b"h OK NOOP completed"]

@@ -523,6 +523,26 @@ class SetQuota:
     resources: tuple[tuple[str, int], ...]
 
 
+@dataclass(frozen=True)
+class EventGroup:
+    """One ``event-group``: ``kind`` upper-cased (SELECTED, PERSONAL, SUBTREE...),
+    ``mailboxes`` for SUBTREE/MAILBOXES, ``events`` empty for NONE."""
+
+    kind: str
+    mailboxes: tuple[str, ...]
+    events: tuple[str, ...]
+    fetch: tuple[FetchItem, ...] = ()
+    """MessageNew's fetch-att list (SELECTED/SELECTED-DELAYED only)."""
+
+
+@dataclass(frozen=True)
+class Notify:
+    """RFC 5465 §3.1 (grammar in ``notify.py``): ``groups`` empty for NOTIFY NONE."""
+
+    groups: tuple[EventGroup, ...]
+    status: bool = False
+
+
 Command: TypeAlias = (
     Capability | Noop | Logout | StartTLS | Authenticate | Login
     | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
@@ -532,7 +552,7 @@ Command: TypeAlias = (
     | CancelUpdate
     | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights
     | GetQuota | GetQuotaRoot | SetQuota
-    | GetMetadata | SetMetadata
+    | GetMetadata | SetMetadata | Notify
 )
 
 

@@ -11,6 +11,7 @@ from . import commands as c
 from .dates import parse_datetime
 from .limits import MAX_ID_PAIRS, Limits
 from .metadata import HANDLERS as METADATA_HANDLERS
+from .notify import HANDLERS as NOTIFY_HANDLERS
 from .parser_acl import HANDLERS as ACL_HANDLERS
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
@@ -399,5 +400,6 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     "COMPRESS": _compress,
     **ACL_HANDLERS,
     **METADATA_HANDLERS,
+    **NOTIFY_HANDLERS,
 }
 

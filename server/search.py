@@ -69,13 +69,18 @@ _TEXT_KEYS: dict[str, s.TextField] = {
     "TEXT": "text",
     "TO": "to",
 }
-_DATE_KEYS: dict[str, tuple[Literal["internal", "sent"], Literal["<", "=", ">="]]] = {
+_DATE_KEYS: dict[str, tuple[Literal["internal", "sent", "saved"],
+                            Literal["<", "=", ">="]]] = {
     "BEFORE": ("internal", "<"),
     "ON": ("internal", "="),
     "SINCE": ("internal", ">="),
     "SENTBEFORE": ("sent", "<"),
     "SENTON": ("sent", "="),
     "SENTSINCE": ("sent", ">="),
+    # RFC 8514 §4.3: the save date, which every mailbox here supports (migration 17).
+    "SAVEDBEFORE": ("saved", "<"),
+    "SAVEDON": ("saved", "="),
+    "SAVEDSINCE": ("saved", ">="),
 }
 
 
@@ -198,6 +203,8 @@ class _Builder:
             modseq = t.args[-1]
             assert isinstance(modseq, int)
             return s.ModseqAtLeast(modseq)
+        if name == "SAVEDATESUPPORTED":
+            return s.All()  # RFC 8514 §4.3: every mailbox keeps save dates
         if name == "EMAILID":
             # RFC 8474 §6: exactly this id; one this server never gave matches nothing.
             found = objectid.parse_email_id(_text(t.args[0]))

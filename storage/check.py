@@ -11,7 +11,9 @@ What must hold (see migrations.py for the schema):
 - every body kept in a file has its file, of its size; every file under ``blobs/`` belongs
   to a row; no temporary file is left over from an APPEND a crash cut off (issue 11 point
   10: ``blobs/tmp/``, ``spool/``);
-- no private-flag row outlives its message, no quota its root.
+- no private-flag row outlives its message, no quota its root;
+- every message in a mailbox has its save date (RFC 8514, migration 17; repaired with
+  its INTERNALDATE, what the migration gave the rows stored before it).
 Quota usage is not stored (``quota.py`` sums it when asked), so it cannot drift.
 
 ``Problem.repairable`` says whether ``repair`` fixes it: counters are raised, refcounts
@@ -144,6 +146,11 @@ def check(conn: sqlite3.Connection, data_dir: Path, full: bool = True) -> list[P
     if orphan_flags:
         problems.append(Problem("orphan_private_flags", f"{orphan_flags} rows of messages"
                                 " no longer there", True))
+    (undated,) = conn.execute(
+        "SELECT count(*) FROM mailbox_messages WHERE savedate IS NULL").fetchone()
+    if undated:
+        problems.append(Problem("no_save_date", f"{undated} messages without a save date",
+                                True))
     for kind, root_id in conn.execute(
         "SELECT root_kind, root_id FROM quotas q WHERE (root_kind = 'user' AND NOT EXISTS"
         " (SELECT 1 FROM users WHERE id = q.root_id)) OR (root_kind = 'mailbox' AND NOT"
@@ -211,13 +218,14 @@ def repair(conn: sqlite3.Connection, data_dir: Path) -> None:
         "DELETE FROM private_flags WHERE NOT EXISTS (SELECT 1 FROM mailbox_messages mm"
         " WHERE mm.mailbox_id = private_flags.mailbox_id AND mm.uid = private_flags.uid)"
     )
+    conn.execute("UPDATE mailbox_messages SET savedate = internaldate WHERE savedate IS NULL")
     conn.execute(
         "DELETE FROM quotas WHERE (root_kind = 'user' AND NOT EXISTS (SELECT 1 FROM users"
         " WHERE id = quotas.root_id)) OR (root_kind = 'mailbox' AND NOT EXISTS (SELECT 1"
         " FROM mailboxes WHERE id = quotas.root_id AND owner_id IS NULL))"
     )
     for table, rowid, _, _ in conn.execute("PRAGMA foreign_key_check").fetchall():
-        if table in ("message_text", "message_headers"):
+        if table in ("message_text", "message_headers", "message_previews"):
             conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))
     repair_counters(conn)  # after the orphans went: they must not raise UIDNEXT
     remove_orphan_files(conn, data_dir)

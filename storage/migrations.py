@@ -288,6 +288,23 @@ Schema (version 16)
     Both references are ON DELETE CASCADE: a deleted mailbox or user takes its entries
     along.  Unique per (mailbox, user, name), NULLs counted as one value (an expression
     index, since NULLs are distinct in a UNIQUE constraint).
+
+Schema (version 17)
+===================
+
+``mailbox_messages.savedate``
+    When the message was saved into this mailbox (RFC 8514 §3), Unix seconds: set by the
+    trigger ``mailbox_messages_savedate`` to the current time on every insert that gives
+    none, so APPEND (any way in: IMAP, SMTP, LMTP, import), COPY, MOVE and RENAME INBOX
+    all give the new row a new save date, and no writer has to remember it.  It never
+    changes while the message stays in the mailbox.  Rows stored before this version
+    have no record of it: they get their INTERNALDATE (for mail that was delivered, the
+    time it arrived; RFC 8514 §4.3 falls back to the internal date too, where a store
+    has no save date), so that every mailbox supports the attribute (SAVEDATESUPPORTED).
+
+``message_previews(message_id, preview)``
+    The RFC 8970 PREVIEW text of a stored body (at most 200 characters), computed once
+    and kept with it (ON DELETE CASCADE).  A body without a row has none computed yet.
 """
 
 from __future__ import annotations
@@ -701,6 +718,25 @@ CREATE TABLE metadata (
 CREATE UNIQUE INDEX metadata_entry
     ON metadata (ifnull(mailbox_id, 0), ifnull(user_id, 0), name);
 CREATE INDEX metadata_user ON metadata (user_id) WHERE user_id IS NOT NULL;
+""",
+    ),
+    (
+        17,
+        """
+ALTER TABLE mailbox_messages ADD COLUMN savedate INTEGER;
+UPDATE mailbox_messages SET savedate = internaldate;
+
+CREATE TRIGGER mailbox_messages_savedate AFTER INSERT ON mailbox_messages
+WHEN NEW.savedate IS NULL
+BEGIN
+    UPDATE mailbox_messages SET savedate = CAST(strftime('%s', 'now') AS INTEGER)
+        WHERE mailbox_id = NEW.mailbox_id AND uid = NEW.uid;
+END;
+
+CREATE TABLE message_previews (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    preview    TEXT NOT NULL
+);
 """,
     ),
 ]

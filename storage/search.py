@@ -37,7 +37,9 @@ Dates
     timezone"), as integer arithmetic on seconds.  ``DateCmp("sent", ...)`` compares
     ``messages.sent_on`` ("YYYY-MM-DD", the Date header's day in its own zone); a message
     without a usable Date header never matches a sent-date criterion (so the ``Not`` of
-    one matches it).
+    one matches it).  ``DateCmp("saved", ...)`` compares the UTC day of
+    ``mailbox_messages.savedate`` (RFC 8514 §4.3, migration 17), the zone FETCH SAVEDATE
+    shows it in.
 
 Private flags (migrations.py, version 4)
     A search runs for a viewer.  For the mailbox's owner (and ``viewer`` None) it is the
@@ -164,10 +166,10 @@ class HeaderContains:
 
 @dataclass(frozen=True)
 class DateCmp:
-    """Day of the internal date (``internal``) or of the Date header (``sent``) is before
-    (``<``), on (``=``) or on-or-after (``>=``) ``day``."""
+    """Day of the internal date (``internal``), of the Date header (``sent``) or of the
+    save date (``saved``) is before (``<``), on (``=``) or on-or-after (``>=``) ``day``."""
 
-    kind: Literal["internal", "sent"]
+    kind: Literal["internal", "sent", "saved"]
     op: Literal["<", "=", ">="]
     day: date
 
@@ -386,8 +388,10 @@ class _Compiler:
         return "(" + " AND ".join(tests) + ")"
 
     def date(self, c: DateCmp) -> str:
-        if c.kind == "internal":
-            local = "(mm.internaldate + mm.internaldate_tz * 60)"
+        if c.kind in ("internal", "saved"):
+            # Every row has a save date (migration 17), so the comparison is never NULL.
+            local = "(mm.internaldate + mm.internaldate_tz * 60)" if c.kind == "internal" \
+                else "coalesce(mm.savedate, 0)"
             start = (c.day - _EPOCH).days * _DAY
             if c.op == "<":
                 return f"{local} < {self.p(start)}"

@@ -26,6 +26,7 @@ from typing import Any, Self
 
 from . import blobs, mailboxes, passwords, subscriptions
 from . import flags as flags_mod
+from .attributes import AttributesMixin
 from .commits import Subscriber
 from .db import Database
 from .errors import InvalidFlag
@@ -47,7 +48,8 @@ HASH_THREADS = 2
 
 
 class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, RederiveMixin,
-            SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin, MetadataMixin):
+            SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin, MetadataMixin,
+            AttributesMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

@@ -25,7 +25,7 @@ from crispin.protocol import (
 from crispin.server.access import current_rights, require_selected
 from crispin.server.binary import BinaryPlan
 from crispin.server.commands.fetch_attrs import ITEMS as ATTR_ITEMS
-from crispin.server.commands.fetch_attrs import AttrPlan
+from crispin.server.commands.fetch_attrs import AttrPlan, Batch, read_batch
 from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
 from crispin.server.commands.fetch_flags import fetch_flags, fetch_flags_from_index
@@ -170,8 +170,10 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     # set like "5,1:3" is answered in ascending order, each message once.
     live = sorted(set(pairs), key=lambda pair: pair[1])
 
+    attrs = [p for p in plans if isinstance(p, AttrPlan)]
+
     async def load(start: int) -> tuple[
-            list[tuple[int, int]], dict[int, MessageRecord], dict[int, Body], int]:
+            list[tuple[int, int]], dict[int, MessageRecord], dict[int, Body], int, Batch]:
         """The batch of ``live`` from ``start``: at most BATCH messages, and only as many
         as fit BATCH_BYTES of bodies read from the database (issue 10.2); returns where
         the next batch starts."""
@@ -195,13 +197,15 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         if changedsince is not None:
             records = {u: r for u, r in records.items() if r.modseq > changedsince}
             batch = [(n, u) for n, u in batch if u in records]
-        return batch, records, bodies, following
+        # SAVEDATE and the like (RFC 8514): one more read, only when asked for.
+        extra = await read_batch(session, view, attrs, list(records)) if attrs else {}
+        return batch, records, bodies, following, extra
 
     # The next batch is read from the database while this one is formatted and sent.
     pending = asyncio.ensure_future(load(0)) if live else None
     try:
         while pending is not None:
-            batch, records, bodies, following = await pending
+            batch, records, bodies, following, extra = await pending
             pending = asyncio.ensure_future(load(following)) if following < len(live) \
                 else None
             flags = {u: r.flags for u, r in records.items()}
@@ -233,7 +237,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                         send(DataResponse((n, FETCH, Raw(b"(" + b" ".join(known) + b")"))))
                     continue
                 parts = await item_pieces(session, view, rec, flags[uid], modseqs[uid],
-                                          bodies.get(uid), plans)
+                                          bodies.get(uid), plans, extra)
                 if uid in seen_now:
                     # RFC 3501 §6.4.5: report the \Seen that this FETCH set; with
                     # CONDSTORE, with its UID and new MODSEQ (RFC 7162 §3.2.4).

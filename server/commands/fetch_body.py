@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from crispin.protocol import FetchAttr, format_datetime
 from crispin.server.binary import BinaryPlan, DecodedStream
-from crispin.server.commands.fetch_attrs import AttrPlan
+from crispin.server.commands.fetch_attrs import AttrPlan, Batch
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Disconnect, Session
 from crispin.server.view import View
@@ -69,8 +69,8 @@ def _literal(name: bytes, content: bytes | Stream | None) -> list[Piece]:
 
 async def item_pieces(session: Session, view: View, rec: MessageRecord,
                       flags: tuple[str, ...], modseq: int, body: Body | None,
-                      items: Sequence[FetchAttr | SectionPlan | BinaryPlan | AttrPlan]
-                      ) -> list[list[Piece]]:
+                      items: Sequence[FetchAttr | SectionPlan | BinaryPlan | AttrPlan],
+                      extra: Batch | None = None) -> list[list[Piece]]:
     """The FETCH data items of one message, each a list of pieces: 100,000 of these go
     out in a first sync, so they are written directly rather than through the generic
     serializer (every value here is a number, a literal, prepared bytes or a flag atom)."""
@@ -81,7 +81,7 @@ async def item_pieces(session: Session, view: View, rec: MessageRecord,
             out.append(list(await item.pieces(session, rec, body)))
             continue
         if isinstance(item, AttrPlan):  # RFC 8474, crispin.server.commands.fetch_attrs
-            out.append([item.piece(rec)])
+            out.append([item.piece(rec, extra or {})])
             continue
         if isinstance(item, SectionPlan):
             assert body is not None

@@ -1,14 +1,17 @@
 """Message attribute extensions (issue 16) through imapclient, a client nobody here wrote:
-OBJECTID (RFC 8474). imapclient passes FETCH items it does not know through and parses the
-answer generically; these tests check that what it makes of Crispin's answers is usable."""
+OBJECTID (RFC 8474), SAVEDATE (RFC 8514). imapclient passes FETCH items it does not know
+through and parses the answer generically; these tests check that what it makes of
+Crispin's answers is usable."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
+from imapclient.datetime_util import parse_to_datetime
 
 from tests.server.harness import PASSWORD, ServerThread
 
@@ -57,3 +60,18 @@ def test_objectid(client: IMAPClient) -> None:
     assert client.folder_status("Kept", ["MAILBOXID"])[b"MAILBOXID"] == archive
     client.select_folder("Kept")
     assert client.fetch([1], ["EMAILID"])[1][b"EMAILID"] == emails[1]
+
+
+def test_savedate(client: IMAPClient) -> None:
+    assert b"SAVEDATE" in client.capabilities()
+    client.append("INBOX", msg("old"), msg_time=datetime(2015, 1, 1, 18, 50, 53))
+    client.select_folder("INBOX")
+    fetched = client.fetch([1], ["SAVEDATE", "INTERNALDATE"])[1]
+    # imapclient hands the string over as it came; its own date-time parser reads it
+    saved = parse_to_datetime(fetched[b"SAVEDATE"], normalise=False)
+    assert saved.year >= 2026 and fetched[b"INTERNALDATE"].year == 2015
+    day = saved.date()
+    assert client.search(["SAVEDSINCE", day]) == [1]
+    assert client.search(["SAVEDBEFORE", day]) == []
+    assert client.search(["SAVEDBEFORE", day + timedelta(days=2)]) == [1]
+    assert client.search(["SAVEDATESUPPORTED"]) == [1]

@@ -74,6 +74,19 @@ def text_parsed(headers: str, body: str) -> dict[str, bytes | int | str | None]:
     return {**BASE, "text_headers": headers.casefold(), "text_body": body.casefold()}
 
 
+def schema_at(path: Path, version: int) -> sqlite3.Connection:
+    """A new database file at ``path`` with the schema of ``version`` (migrations 1 to
+    ``version`` applied), in autocommit mode, for testing the migrations after it."""
+    from crispin.storage.migrations import MIGRATIONS, split_statements
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, script in MIGRATIONS[:version]:
+        for statement in split_statements(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    return conn
+
+
 def as_before_the_index(data_dir: Path) -> None:
     """Take a database back to schema version 8 (the full-text index, and what came after
     it, gone), as a store last opened by a Crispin before issue 15's text index: the next
@@ -91,6 +104,9 @@ def as_before_the_index(data_dir: Path) -> None:
     conn.execute("DELETE FROM meta WHERE key LIKE 'fts_backlog_%'")  # migration 14
     conn.execute("DELETE FROM meta WHERE key = 'fts_tail'")  # migration 15
     conn.execute("DROP TABLE metadata")  # migration 16
+    conn.execute("DROP TRIGGER mailbox_messages_savedate")  # migration 17
+    conn.execute("ALTER TABLE mailbox_messages DROP COLUMN savedate")
+    conn.execute("DROP TABLE message_previews")
     conn.execute("PRAGMA user_version = 8")
     conn.execute("COMMIT")
     conn.close()

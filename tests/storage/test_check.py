@@ -46,7 +46,8 @@ async def test_every_kind_found_and_repaired(store: Store, user: User) -> None:
         f"INSERT INTO expunged (mailbox_id, uid, modseq) VALUES ({box.id}, 2, 3)",
         f"INSERT INTO private_flags (mailbox_id, user_id, uid, flags, modseq)"
         f" VALUES ({box.id}, {bob.id}, 99, 1, 3)",
-        "INSERT INTO quotas (root_kind, root_id, messages) VALUES ('user', 999, 5)")
+        "INSERT INTO quotas (root_kind, root_id, messages) VALUES ('user', 999, 5)",
+        "UPDATE mailbox_messages SET savedate = NULL WHERE uid = 1")
     (store.data_dir / "blobs" / "ab").mkdir(parents=True, exist_ok=True)
     (store.data_dir / "blobs" / "ab" / "stray").write_bytes(b"nobody's")
     (store.data_dir / "blobs" / "tmp").mkdir(exist_ok=True)
@@ -55,10 +56,14 @@ async def test_every_kind_found_and_repaired(store: Store, user: User) -> None:
     (store.data_dir / lost).unlink()
 
     kinds = sorted({p.kind for p in await store.check()})
-    assert kinds == ["missing_file", "modseq", "orphan_file", "orphan_private_flags",
-                     "orphan_quota", "refcount", "temporary_file", "uid_reused", "uidnext"]
+    assert kinds == ["missing_file", "modseq", "no_save_date", "orphan_file",
+                     "orphan_private_flags", "orphan_quota", "refcount", "temporary_file",
+                     "uid_reused", "uidnext"]
     left = await store.repair()
     assert [(p.kind, p.repairable) for p in left] == [("missing_file", False)]
+    # the save date a repair gives is the INTERNALDATE, as migration 17 gave old rows
+    assert query(store.data_dir, "SELECT savedate = internaldate FROM mailbox_messages"
+                 " WHERE uid = 1") == [(1,)]
     # After repair the mailbox works: the next UID is new.
     uid, _ = await store.append_message(box.id, b"Subject: new\r\n\r\nz", parsed=PARSED)
     assert uid == 4

@@ -6,16 +6,14 @@ owner.  Every flag-reading or -writing method takes ``viewer``.
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from crispin.storage import MailboxInfo, Store, User
 from crispin.storage import search as s
 from crispin.storage.flags import DELETED, FLAGGED, SEEN
-from crispin.storage.migrations import MIGRATIONS, migrate
+from crispin.storage.migrations import migrate
 
-from .helpers import query
+from .helpers import query, schema_at
 
 PARSED = {"envelope": b"(ENV)", "bodystructure": b"(BS)", "body_simple": b"(B)"}
 
@@ -262,13 +260,7 @@ async def test_append_by_non_owner(store: Store, people, projects: MailboxInfo) 
 
 def test_migration_4_backfills(tmp_path) -> None:
     """A version-3 database with messages upgrades: shared_modseq = modseq, mask 1."""
-    conn = sqlite3.connect(tmp_path / "db", isolation_level=None)
-    for version, script in MIGRATIONS[:3]:
-        from crispin.storage.migrations import split_statements
-
-        for statement in split_statements(script):
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {version}")
+    conn = schema_at(tmp_path / "db", 3)
     conn.execute("INSERT INTO users (name, password_hash, created_at) VALUES ('a', 'x', 0)")
     conn.execute("INSERT INTO mailboxes (owner_id, name, uidvalidity, created_at)"
                  " VALUES (1, 'INBOX', 1, 0)")

@@ -253,10 +253,12 @@ class Move:
 class FetchAttr:
     """A simple FETCH data item (RFC 3501 §6.4.5), e.g. ``ENVELOPE``, ``UID``,
     ``MODSEQ`` (RFC 7162). ``BINARY.SIZE`` (RFC 3516 §4.2) carries its section
-    part in ``part``."""
+    part in ``part``; ``PREVIEW`` (RFC 8970 §6) its modifiers in ``modifiers``
+    (upper-cased, e.g. ``("LAZY",)``)."""
 
     name: str
     part: tuple[int, ...] = ()
+    modifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""FETCH and STORE arguments (RFC 3501 §6.4.5, §6.4.6; RFC 3516; RFC 7162 §3.1)."""
+"""FETCH and STORE arguments (RFC 3501 §6.4.5, §6.4.6; RFC 3516; RFC 7162 §3.1;
+PREVIEW, RFC 8970 §6)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def fetch_att(r: Reader) -> FetchItem:
         raise ParseError("Expected fetch attribute")
     if name in _SIMPLE:
         return FetchAttr(name)
+    if name == "PREVIEW":
+        return FetchAttr(name, modifiers=_preview_mods(r))
     if name in ("BODY", "BODY.PEEK"):
         if r.peek() != 0x5B:
             if name == "BODY":
@@ -69,6 +72,31 @@ def fetch_att(r: Reader) -> FetchItem:
             return FetchAttr(name, part)
         return BodySection(name == "BINARY.PEEK", part, None, (), _partial(r), True)
     raise ParseError(f"Unknown fetch attribute {name}")
+
+
+_PREVIEW_MODS = frozenset({"LAZY"})
+
+
+def _preview_mods(r: Reader) -> tuple[str, ...]:
+    """RFC 8970 §6: ``"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]``,
+    ``preview-mod = "LAZY"``.  A list that does not start with a preview-mod is not
+    this item's: in ``FETCH 1 PREVIEW (CHANGEDSINCE 5)`` it is the fetch-modifiers."""
+    start = r.pos
+    if r.buf[r.pos : r.pos + 2] != b" (":
+        return ()
+    r.pos += 2
+    word = r.take(_NAME_CHARS).decode("ascii").upper()
+    if word not in _PREVIEW_MODS:
+        r.pos = start
+        return ()
+    mods = [word]
+    while r.maybe_sp():
+        word = r.take(_NAME_CHARS).decode("ascii").upper()
+        if word not in _PREVIEW_MODS:
+            raise ParseError(f"Unknown PREVIEW modifier {word[:40]}")
+        mods.append(word)
+    r.close_paren()
+    return tuple(dict.fromkeys(mods))
 
 
 def _section(r: Reader) -> tuple[tuple[int, ...], str | None, tuple[str, ...], tuple[str, ...]]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from crispin.protocol.mime import ParsedMessage, parse_message, part_tree_to_bytes
+from crispin.protocol.mime.preview import message_preview
 from crispin.server.search import search_columns
 from crispin.server.sorting import sort_columns
 from crispin.storage import PreparedBody, Store
@@ -118,6 +119,7 @@ def parsed_columns(raw: bytes, parsed: ParsedMessage) -> dict[str, bytes | int |
     }
     columns.update(search_columns(raw, parsed))
     columns.update(sort_columns(parsed.sort_fields))
+    columns["preview"] = message_preview(raw, tree)  # RFC 8970, computed once, here
     return columns
 
 

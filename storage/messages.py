@@ -35,6 +35,7 @@ from typing import Any, Literal, NamedTuple
 
 from . import blobs, commits, quota
 from . import flags as flagbits
+from .attributes import PREVIEW_KEY, store_preview
 from .blobs import PreparedBody
 from .errors import NoSelect, NotFound
 from .models import (
@@ -69,11 +70,13 @@ PARSED_COLUMNS = frozenset(
         "hdr_references",
         *TEXT_KEYS,
         *SORT_KEYS,
+        PREVIEW_KEY,
     }
 )
 """Keys accepted in ``parsed`` at APPEND: columns of ``messages`` (see migrations.py),
-``TEXT_KEYS`` for ``message_text`` (see ``search.store_text``) and ``SORT_KEYS`` for
-``sort_keys`` (see ``sorting.store_keys``)."""
+``TEXT_KEYS`` for ``message_text`` (see ``search.store_text``), ``SORT_KEYS`` for
+``sort_keys`` (see ``sorting.store_keys``) and ``PREVIEW_KEY`` for ``message_previews``
+(see ``attributes.store_preview``)."""
 
 REQUIRED_PARSED = ("envelope", "bodystructure", "body_simple")
 
@@ -201,7 +204,8 @@ def append(
             blobs.discard(body)
     else:
         blobs.install(data_dir, body)
-        stored = {k: v for k, v in parsed.items() if k not in TEXT_KEYS and k not in SORT_KEYS}
+        stored = {k: v for k, v in parsed.items()
+                  if k not in TEXT_KEYS and k not in SORT_KEYS and k != PREVIEW_KEY}
         columns = ["sha256", "size", "body", "path", "created_at", *stored]
         values = [body.sha256, body.size, body.inline, body.relpath, int(time.time())]
         values.extend(stored.values())
@@ -226,6 +230,7 @@ def append(
             )
     store_text(conn, message_id, parsed)
     store_keys(conn, message_id, parsed)
+    store_preview(conn, message_id, parsed)
     modseq = highest + 1
     conn.execute(
         "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, shared_modseq,"

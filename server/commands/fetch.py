@@ -198,7 +198,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
             records = {u: r for u, r in records.items() if r.modseq > changedsince}
             batch = [(n, u) for n, u in batch if u in records]
         # SAVEDATE and the like (RFC 8514): one more read, only when asked for.
-        extra = await read_batch(session, view, attrs, list(records)) if attrs else {}
+        extra = await read_batch(session, view, attrs, records) if attrs else {}
         return batch, records, bodies, following, extra
 
     # The next batch is read from the database while this one is formatted and sent.
@@ -261,7 +261,7 @@ def _plan(item: FetchItem) -> FetchAttr | SectionPlan | BinaryPlan | AttrPlan:
     if isinstance(item, BodySection):
         return BinaryPlan(item) if item.binary else SectionPlan(item)
     if item.name in ATTR_ITEMS:
-        return AttrPlan(item.name)
+        return AttrPlan(item.name, "LAZY" in item.modifiers)
     return BinaryPlan(item) if item.name == "BINARY.SIZE" else item
 
 

@@ -1,7 +1,7 @@
 """Message attribute extensions (issue 16) through imapclient, a client nobody here wrote:
-OBJECTID (RFC 8474), SAVEDATE (RFC 8514). imapclient passes FETCH items it does not know
-through and parses the answer generically; these tests check that what it makes of
-Crispin's answers is usable."""
+OBJECTID (RFC 8474), SAVEDATE (RFC 8514), PREVIEW (RFC 8970). imapclient passes FETCH
+items it does not know through and parses the answer generically; these tests check that
+what it makes of Crispin's answers is usable."""
 
 from __future__ import annotations
 
@@ -75,3 +75,18 @@ def test_savedate(client: IMAPClient) -> None:
     assert client.search(["SAVEDBEFORE", day]) == []
     assert client.search(["SAVEDBEFORE", day + timedelta(days=2)]) == [1]
     assert client.search(["SAVEDATESUPPORTED"]) == [1]
+
+
+def test_preview(client: IMAPClient) -> None:
+    assert b"PREVIEW" in client.capabilities()
+    client.append("INBOX", msg("plain", "Hello,\r\n\r\n  see you at   noon.\r\n"))
+    client.append("INBOX", msg("utf-8", "Gr\u00fc\u00dfe " * 60))
+    client.select_folder("INBOX")
+    fetched = client.fetch([1, 2], ["PREVIEW"])
+    assert fetched[1][b"PREVIEW"] == b"Hello, see you at noon."
+    # a literal (UTF-8, RFC 8970 §3.3), 200 characters
+    text = fetched[2][b"PREVIEW"].decode("utf-8")
+    assert len(text) <= 200 and text.startswith("Gr\u00fc\u00dfe Gr\u00fc\u00dfe")
+    # the LAZY modifier goes through imapclient as an item of its own
+    lazy = client.fetch([1], ["PREVIEW (LAZY)"])
+    assert lazy[1][b"PREVIEW"] == b"Hello, see you at noon."

@@ -96,6 +96,8 @@ def fetch_item(item: FetchItem) -> bytes:
     if isinstance(item, FetchAttr):
         if item.name == "BINARY.SIZE":
             return b"BINARY.SIZE[" + ".".join(map(str, item.part)).encode() + b"]"
+        if item.modifiers:
+            return item.name.encode() + b" (" + " ".join(item.modifiers).encode() + b")"
         return item.name.encode()
     name = b"BINARY" if item.binary else b"BODY"
     if item.peek:

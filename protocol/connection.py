@@ -18,10 +18,15 @@ import re
 from collections import deque
 from enum import Enum, auto
 
+from .commands import Command
 from .events import (
     AppendBegin,
     AppendData,
     AppendEnd,
+    CatenateBegin,
+    CatenateEnd,
+    CatenateText,
+    CatenateUrl,
     CommandError,
     CommandReceived,
     ConnectionClosed,
@@ -30,7 +35,8 @@ from .events import (
     LiteralAnnounced,
 )
 from .limits import DEFAULT_LIMITS, LITERAL_MINUS_MAX, Limits
-from .parser import AppendAnnounce, parse_append_more, parse_command
+from .parser import AppendAnnounce, parse_append_more, parse_catenate_rest, parse_command
+from .parser_catenate import CatenateItems, MessageStart, UrlPart
 from .reader import Incomplete, ParseError, read_tag
 from .responses import Response, StatusResponse
 from .serializer import serialize
@@ -106,6 +112,11 @@ class ServerConnection:
         self._append_mailbox: str | None = None
         self._replacing = False  # REPLACE (RFC 8508): one message, no MULTIAPPEND after it
         self._utf8_append = False  # the message was ``UTF8 (~{n})``: ")" follows it
+        self._replace: tuple[int, bool] | None = None
+        # Which fragment of an APPEND the next line continues: None (a new command),
+        # "append" (after a message literal: the end, or MULTIAPPEND's next message),
+        # "catenate" (after a TEXT literal, inside a CATENATE list, RFC 4469 §5).
+        self._more: str | None = None
 
     # --- public API -------------------------------------------------------------
 
@@ -306,47 +317,64 @@ class ServerConnection:
         if marker is None:
             self._finish_command()
         else:
-            self._literal(*marker, more=False)
+            self._literal(*marker)
+
+    def _parse_fragment(self, partial: bool) -> tuple[str, Command]:
+        """Parse the command so far, or the fragment of an APPEND after a streamed literal."""
+        cmd = bytes(self._cmd)
+        if self._more is None:
+            return parse_command(cmd, self.limits, partial, utf8=self.utf8)
+        assert self._append_mailbox is not None
+        if self._more == "append":
+            parse_append_more(cmd, self._append_mailbox, self.limits, partial, self.utf8)
+        parse_catenate_rest(cmd, self._append_mailbox, self._replace, self.limits, partial,
+                            self.utf8)
+        raise AssertionError("unreachable")
 
     def _finish_command(self) -> None:
         event: Event
         self.parsed_bytes += len(self._cmd)
         try:
-            tag, command = parse_command(bytes(self._cmd), self.limits, utf8=self.utf8)
+            tag, command = self._parse_fragment(partial=False)
             event = CommandReceived(tag, command)
             self._last_tag = tag
+        except CatenateItems as items:
+            # A CATENATE whose last parts are URLs ends the APPEND on a line of its own.
+            assert items.final is None  # literals end a fragment only in partial mode
+            self._catenate_items(items)
+            self._events.append(AppendEnd(self._tag or "*"))
+            self._reset()
+            return
         except ParseError as exc:
-            event = CommandError(self._tag, exc.status, exc.code, exc.text,
+            text = exc.text
+            if self._more == "append":
+                text = "Expected end of APPEND command"
+            event = CommandError(self._tag, exc.status, exc.code, text,
                                  empties_saved=exc.empties_saved)
         except Exception as exc:  # The parser must never take the connection down.
             event = CommandError(self._tag, "BAD", None, "Invalid command", exc)
         self._events.append(event)
         self._reset()
 
-    def _check_prefix(self, more: bool) -> bool:
+    def _check_prefix(self) -> bool:
         """Whether to parse the command so far before this literal. The parser cannot
         resume where it stopped, so parsing at every literal would cost the whole command
         again each time (quadratic: 64 literals in 64 KB). It is parsed for APPEND (whose
         message literal must be recognised) and otherwise whenever the text has doubled
         since the last check: early errors for the first literals, total work linear.
         The final parse checks everything anyway."""
-        if more or _APPEND.match(self._cmd, 0, 128):
+        if self._more or _APPEND.match(self._cmd, 0, 128):
             return True
         return len(self._cmd) >= 2 * self._checked
 
-    def _literal(self, size: int, binary: bool, sync: bool, more: bool) -> None:
+    def _literal(self, size: int, binary: bool, sync: bool) -> None:
         """A literal was announced at the end of the current line."""
         try:
-            if not self._check_prefix(more):
+            if not self._check_prefix():
                 raise Incomplete
             self._checked = len(self._cmd)
             self.parsed_bytes += len(self._cmd)
-            if more:
-                assert self._append_mailbox is not None
-                parse_append_more(bytes(self._cmd), self._append_mailbox, self.limits,
-                                  self.utf8)
-            else:
-                parse_command(bytes(self._cmd), self.limits, partial=True, utf8=self.utf8)
+            self._parse_fragment(partial=True)
             error: CommandError | None = CommandError(
                 self._tag, "BAD", None, "Unexpected literal",
             )
@@ -363,22 +391,54 @@ class ServerConnection:
                     self._state = _State.LITERAL
                 return
         except AppendAnnounce as a:
-            self._append_mailbox = a.mailbox
-            self._replacing = a.replace is not None
-            self._utf8_append = a.utf8
-            self._events.append(AppendBegin(
-                self._tag or "*", a.mailbox, a.flags, a.internal_date, a.size, a.binary,
-                a.synchronizing, a.replace,
-            ))
-            self._pending = (True, size, sync)
-            self._state = _State.DECIDE
+            self._announce_message(a, size, sync)
             return
+        except CatenateItems as items:
+            if items.final is not None:
+                self._catenate_items(items)
+                if isinstance(items.final, AppendAnnounce):
+                    self._announce_message(items.final, size, sync)
+                else:
+                    self._events.append(CatenateText(self._tag or "*", size, sync))
+                    self._pending = (True, size, sync)
+                    self._state = _State.DECIDE
+                    self._more = "catenate"
+                return
+            error = CommandError(self._tag, "BAD", None, "Unexpected literal")
         except ParseError as exc:
             error = CommandError(self._tag, exc.status, exc.code, exc.text,
                                  empties_saved=exc.empties_saved)
         except Exception as exc:  # a parser bug: answered BAD, logged by the server
             error = CommandError(self._tag, "BAD", None, "Invalid command", exc)
         self._abandon(size, sync, error)
+
+    def _announce_message(self, a: AppendAnnounce, size: int, sync: bool) -> None:
+        """An APPEND message literal: the server decides, then it is streamed."""
+        self._append_mailbox = a.mailbox
+        self._replacing = a.replace is not None
+        self._utf8_append = a.utf8
+        self._events.append(AppendBegin(
+            self._tag or "*", a.mailbox, a.flags, a.internal_date, a.size, a.binary,
+            a.synchronizing, a.replace,
+        ))
+        self._pending = (True, size, sync)
+        self._state = _State.DECIDE
+        self._more = "append"
+
+    def _catenate_items(self, found: CatenateItems) -> None:
+        """The CATENATE messages and parts one fragment went through, as events."""
+        tag = self._tag or "*"
+        self._append_mailbox = found.mailbox
+        for item in found.items:
+            if isinstance(item, MessageStart):
+                self._replacing = item.replace is not None
+                self._replace = item.replace
+                self._events.append(CatenateBegin(tag, found.mailbox, item.flags,
+                                                  item.internal_date, item.replace))
+            elif isinstance(item, UrlPart):
+                self._events.append(CatenateUrl(tag, item.url))
+            else:
+                self._events.append(CatenateEnd(tag))
 
     def _literal_limits(self, size: int, sync: bool) -> CommandError | None:
         """RFC 5530 codes: TOOBIG for sizes, LIMIT for counts; RFC 7888 §5 for LITERAL-."""
@@ -421,8 +481,9 @@ class ServerConnection:
 
     def _append_after(self, line: bytes) -> None:
         """After an APPEND message: CRLF ends the command; another literal is
-        MULTIAPPEND (RFC 3502 §6.3.11). After ``UTF8 (~{n})`` the ``)`` comes first
-        (RFC 6855 §4)."""
+        MULTIAPPEND (RFC 3502 §6.3.11), as is a CATENATE message (RFC 4469 §5). After a
+        CATENATE TEXT literal: the rest of the list. After ``UTF8 (~{n})`` the ``)`` comes
+        first (RFC 6855 §4)."""
         if self._utf8_append:
             if line[:1] != b")":
                 error = CommandError(self._tag, "BAD", None, "Expected ) after UTF8 data")
@@ -435,11 +496,19 @@ class ServerConnection:
                 return
             line = line[1:]
             self._utf8_append = False
+        marker = _marker(line)
+        if self._more == "catenate" or (line and marker is None and not self._replacing):
+            self._cmd = bytearray(line)
+            self._text = len(line)
+            if marker is None:
+                self._finish_command()
+            else:
+                self._literal(*marker)
+            return
         if not line:
             self._events.append(AppendEnd(self._tag or "*"))
             self._reset()
             return
-        marker = _marker(line)
         if marker is None:
             name = "REPLACE" if self._replacing else "APPEND"
             self._events.append(
@@ -457,4 +526,4 @@ class ServerConnection:
         self._cmd = bytearray(line)
         # The line limit is per message: MULTIAPPEND may carry any number of them.
         self._text = len(line)
-        self._literal(*marker, more=True)
+        self._literal(*marker)

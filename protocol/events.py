@@ -65,6 +65,47 @@ class AppendEnd:
 
 
 @dataclass(frozen=True)
+class CatenateBegin:
+    """A message of an APPEND built with CATENATE (RFC 4469 §3, §5 ``append-data``)
+    starts. Its parts follow in order: :class:`CatenateUrl` for each ``URL``, and for each
+    ``TEXT`` literal a :class:`CatenateText` (decided like an AppendBegin's literal:
+    ``accept_literal()`` or ``reject_literal()``) and its AppendData chunks; then
+    :class:`CatenateEnd`. With MULTIAPPEND (RFC 3502) it may come before or after
+    AppendBegin messages of the same command, which ends with one AppendEnd."""
+
+    tag: str
+    mailbox: str
+    flags: tuple[str, ...]
+    internal_date: datetime | None
+    replace: tuple[int, bool] | None = None
+
+
+@dataclass(frozen=True)
+class CatenateUrl:
+    """A ``URL`` part (RFC 4469 §5 ``url`` = "URL" SP astring), as the client sent it."""
+
+    tag: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CatenateText:
+    """A ``TEXT`` part's literal was announced (RFC 4469 §5 ``text-literal``): the server
+    answers ``accept_literal()`` or ``reject_literal()``; its octets come as AppendData."""
+
+    tag: str
+    size: int
+    synchronizing: bool
+
+
+@dataclass(frozen=True)
+class CatenateEnd:
+    """The ``)`` closing a CATENATE list: the message is complete."""
+
+    tag: str
+
+
+@dataclass(frozen=True)
 class ContinuationLine:
     """A raw line requested by ``expect_line()`` (AUTHENTICATE, IDLE's DONE), without CRLF."""
 
@@ -98,5 +139,6 @@ class ConnectionClosed:
 
 Event: TypeAlias = (
     CommandReceived | LiteralAnnounced | AppendBegin | AppendData | AppendEnd
+    | CatenateBegin | CatenateUrl | CatenateText | CatenateEnd
     | ContinuationLine | CommandError | ConnectionClosed
 )

@@ -13,6 +13,7 @@ from .limits import MAX_ID_PAIRS, Limits
 from .metadata import HANDLERS as METADATA_HANDLERS
 from .notify import HANDLERS as NOTIFY_HANDLERS
 from .parser_acl import HANDLERS as ACL_HANDLERS
+from .parser_catenate import CatenateItems, Item, catenate, parse_catenate_more
 from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
 from .parser_search import parse_search
@@ -84,10 +85,12 @@ def parse_command(buf: bytes, limits: Limits, partial: bool = False,
 
 
 def parse_append_more(buf: bytes, mailbox: str, limits: Limits,
-                      utf8: bool = False) -> AppendAnnounce:
+                      partial: bool = True, utf8: bool = False) -> AppendAnnounce:
     """A MULTIAPPEND continuation (RFC 3502 §6.3.11): ``SP [flag-list SP]
-    [date-time SP] literal`` after the previous message. Always raises."""
-    r = Reader(buf, limits, partial=True, utf8=utf8)
+    [date-time SP] literal`` after the previous message (or CATENATE, RFC 4469 §5: a line
+    without a literal at its end, ``partial`` False, when its parts are all URLs). Always
+    raises."""
+    r = Reader(buf, limits, partial, utf8)
     r.sp()
     # Leniency for a real client: imapclient's multiappend() (3.0, 4.x) writes a space
     # after each message literal and then " {n}" for the next, so two spaces separate
@@ -97,6 +100,13 @@ def parse_append_more(buf: bytes, mailbox: str, limits: Limits,
         r.pos += 1
     _append_message(r, mailbox)
     raise AssertionError("unreachable")
+
+
+def parse_catenate_rest(buf: bytes, mailbox: str, replace: tuple[int, bool] | None,
+                        limits: Limits, partial: bool = True,
+                        utf8: bool = False) -> CatenateItems:
+    """The rest of a CATENATE list after a TEXT literal (RFC 4469 §5). Always raises."""
+    parse_catenate_more(buf, mailbox, replace, limits, partial, _append_message, utf8)
 
 
 # --- individual commands --------------------------------------------------------
@@ -282,9 +292,11 @@ def _replace(r: Reader, uid: bool = False) -> c.Command:
     raise AssertionError("unreachable")
 
 
-def _append_message(r: Reader, mailbox: str,
-                    replace: tuple[int, bool] | None = None) -> None:
-    """``[flag-list SP] [date-time SP] literal`` (RFC 3501 §9 ``append``, literal8 RFC 3516)."""
+def _append_message(r: Reader, mailbox: str, replace: tuple[int, bool] | None = None,
+                    items: list[Item] | None = None) -> None:
+    """``[flag-list SP] [date-time SP] literal`` (RFC 3501 §9 ``append``, literal8 RFC 3516),
+    or ``CATENATE (...)`` (RFC 4469 §5). ``items``: what CATENATE messages before this one
+    (in the same fragment of a MULTIAPPEND) reported."""
     flags: tuple[str, ...] = ()
     internal_date: datetime | None = None
     if r.peek() == 0x28:
@@ -297,6 +309,8 @@ def _append_message(r: Reader, mailbox: str,
         except (ValueError, UnicodeDecodeError):
             raise ParseError("Invalid date-time") from None
         r.sp()
+    if r.peek() in (0x43, 0x63):  # "C": RFC 4469 §5 append-data =/ "CATENATE" ...
+        catenate(r, mailbox, flags, internal_date, replace, items or [], _append_message)
     # RFC 6855 §4: append-data =/ utf8-literal = "UTF8" SP "(" literal8 ")".
     utf8 = r.buf[r.pos : r.pos + 6].upper() == b"UTF8 ("
     if utf8:
@@ -316,7 +330,10 @@ def _append_message(r: Reader, mailbox: str,
     r.expect(b"}", "}")
     if not (r.partial and r.at_end()):
         raise ParseError("Unexpected data after APPEND literal")
-    raise AppendAnnounce(mailbox, flags, internal_date, size, binary, sync, replace, utf8)
+    announce = AppendAnnounce(mailbox, flags, internal_date, size, binary, sync, replace, utf8)
+    if items:
+        raise CatenateItems(mailbox, tuple(items), announce)
+    raise announce
 
 
 def _enable(r: Reader) -> c.Command:

@@ -17,6 +17,10 @@ from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,
+    CatenateBegin,
+    CatenateEnd,
+    CatenateText,
+    CatenateUrl,
     CommandError,
     CommandReceived,
     ConnectionClosed,
@@ -294,7 +298,8 @@ class Connection:
             await session.execute(event.tag, event.command)
         elif isinstance(event, LiteralAnnounced):
             self.accept_literal()
-        elif isinstance(event, AppendBegin | AppendData | AppendEnd):
+        elif isinstance(event, AppendBegin | AppendData | AppendEnd | CatenateBegin | CatenateUrl
+                        | CatenateText | CatenateEnd):
             await self.ctx.commands.append_event(session, event)
         elif isinstance(event, CommandError):
             if session.append is not None:

@@ -10,7 +10,15 @@ are all stored in one transaction when the command ends, or none is: a message r
 hold is bounded: ``limits.max_multiappend_size`` octets and ``max_multiappend_messages``
 messages together (each still at most ``max_append_size``), so its memory is no more than
 one largest APPEND's; past ``MEMORY_BUDGET`` the messages go to spool files as they
-arrive."""
+arrive.
+
+CATENATE (RFC 4469): a message may instead be built from parts — TEXT literals, streamed
+like a message literal, and URLs of messages or parts the user may read, copied from storage
+in chunks (``crispin.server.urlparts``) — into the same spool, so it takes the same path into
+storage as any APPEND (one transaction with the rest of a MULTIAPPEND, the quota checked in
+it). A part that fails makes the command fail whole: NO [BADURL url] (§4.1), NO [TOOBIG]
+past the size limit (§4.2), answered at the next literal (which is then refused, so the
+client sends no more) or at the end of the command."""
 
 from __future__ import annotations
 
@@ -19,7 +27,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from crispin.protocol import AppendBegin, AppendData, AppendEnd, Event
+from crispin.protocol import (
+    AppendBegin,
+    AppendData,
+    AppendEnd,
+    CatenateBegin,
+    CatenateEnd,
+    CatenateText,
+    CatenateUrl,
+    Event,
+)
 from crispin.server import names
 from crispin.server.access import allowed_flags, rights_on_mailbox
 from crispin.server.commands import replace
@@ -28,6 +45,7 @@ from crispin.server.ingest import deliver, deliver_all
 from crispin.server.outcome import AUTH, CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
+from crispin.server.urlparts import BadUrl, catenate_part, response_text
 from crispin.storage import (
     InvalidFlag,
     MailboxInfo,
@@ -69,6 +87,9 @@ class Spool:
     # MULTIAPPEND holds one open file at a time, not one per message.
     prepared: PreparedBody | None = None
     store: Store | None = None
+    # CATENATE (RFC 4469): built part by part; ``size`` grows with each part, and the
+    # message is complete at the ")" of its list, not when ``size`` octets have come.
+    growing: bool = False
 
     async def write(self, data: bytes, store: Store) -> None:
         self.store = store
@@ -84,7 +105,7 @@ class Spool:
             return
         if len(self.buffer) >= SPOOL_WRITE or self.received >= self.size:
             await self._drain()
-        if self.received >= self.size:
+        if self.received >= self.size and not self.growing:
             self.prepared = await self._finish()
 
     def _scan_header(self, data: bytes) -> None:
@@ -153,28 +174,48 @@ class PendingAppend:
             spool.discard()
 
 
+@dataclass
+class Refused:
+    """An APPEND refused while no literal was waiting for an answer (a CATENATE part): the
+    refusal is sent at its next literal, or as its tagged response at its end; what the
+    client sends until then is read and dropped."""
+
+    tag: str
+    status: str
+    code: str | None
+    text: str
+
+
 def _reject(session: Session, status: str, code: str | None, text: str) -> None:
     session.channel.reject_literal(status, code, text)
     abandon(session)
 
 
+def _refuse(session: Session, tag: str, status: str, code: str | None, text: str) -> None:
+    abandon(session)
+    session.append = Refused(tag, status, code, text)
+
+
+def _refused(session: Session) -> bool:
+    """Whether the APPEND in progress was refused already; a literal of it is refused too."""
+    refused = session.append
+    if not isinstance(refused, Refused):
+        return False
+    session.append = None
+    session.channel.reject_literal(refused.status, refused.code, refused.text)
+    return True
+
+
 def abandon(session: Session) -> None:
     """Forget a half-received APPEND (a syntax error after its literal, a disconnect)."""
-    pending: PendingAppend | None = session.append
-    if pending is not None:
+    pending: PendingAppend | Refused | None = session.append
+    if isinstance(pending, PendingAppend):
         pending.discard()
-        session.append = None
+    session.append = None
 
 
 async def _begin(session: Session, event: AppendBegin) -> None:
-    if session.state not in AUTH:
-        _reject(session, "BAD", None, "APPEND is not allowed before login")
-        return
-    faults = session.server.faults
-    fault = faults.take(session, "APPEND", ("no", "bad")) if faults.faults else None
-    if fault is not None:
-        _reject(session, fault.action.upper(), fault.code,
-                fault.text or "Fault injected by the test")
+    if _refused(session):
         return
     if event.size == 0:
         # RFC 3502 §6.3.11: a zero-length message is an error that MUST be answered NO;
@@ -185,13 +226,42 @@ async def _begin(session: Session, event: AppendBegin) -> None:
     if event.size > limit:  # RFC 7889 §4
         _reject(session, "NO", "TOOBIG", f"Message larger than the {limit} byte limit")
         return
+    refusal = await _new_message(session, event, event.size)
+    if refusal is not None:
+        _reject(session, *refusal)
+        return
+    pending = session.append
+    assert isinstance(pending, PendingAppend)
+    store = session.server.store
+    to_file = pending.in_memory(store.inline_max) + event.size > MEMORY_BUDGET
+    pending.messages.append(Spool(event.size, await _flags(session, pending, event),
+                                  event.internal_date, to_file, event.binary))
+    session.channel.accept_literal()
+
+
+async def _flags(session: Session, pending: PendingAppend,
+                 event: AppendBegin | CatenateBegin) -> tuple[str, ...]:
+    # RFC 4314 §4: flags the user has no right to set are dropped, the APPEND succeeds.
+    rights = await rights_on_mailbox(session, pending.mailbox)
+    return tuple(allowed_flags(event.flags, rights))
+
+
+async def _new_message(session: Session, event: AppendBegin | CatenateBegin,
+                       size: int) -> tuple[str, str | None, str] | None:
+    """The checks before a message of an APPEND (the first opens the PendingAppend);
+    the refusal (status, code, text), or None."""
+    if session.state not in AUTH:
+        return "BAD", None, "APPEND is not allowed before login"
+    faults = session.server.faults
+    fault = faults.take(session, "APPEND", ("no", "bad")) if faults.faults else None
+    if fault is not None:
+        return fault.action.upper(), fault.code, fault.text or "Fault injected by the test"
     try:
         encode_flags(event.flags)
     except InvalidFlag as exc:
-        _reject(session, "BAD", None, f"Invalid flag: {exc}")
-        return
-    pending: PendingAppend | None = session.append
-    if pending is None or pending.tag != event.tag:
+        return "BAD", None, f"Invalid flag: {exc}"
+    pending: PendingAppend | Refused | None = session.append
+    if not isinstance(pending, PendingAppend) or pending.tag != event.tag:
         abandon(session)
         replace_uid: int | None = None
         try:
@@ -203,60 +273,144 @@ async def _begin(session: Session, event: AppendBegin) -> None:
             info = await target_mailbox(session, event.mailbox)
             if replace_uid is None:
                 # REPLACE: the quota counts the net change, in the transaction (RFC 8508).
-                await check_quota(session, info.id, event.size, 1)
+                await check_quota(session, info.id, size, 1)
         except CommandFailed as exc:
             # Refused before the client sends the message (RFC 3501 §6.3.11 TRYCREATE,
             # RFC 9208 OVERQUOTA, RFC 4314 NOPERM).
-            _reject(session, exc.status, exc.code, exc.text)
-            return
+            return exc.status, exc.code, exc.text
         except StorageError as exc:
             answer = await session.storage_failure(exc, "APPEND")
-            _reject(session, answer.status, answer.code, answer.text)
-            return
-        pending = PendingAppend(event.tag, info, replace_uid=replace_uid)
-        session.append = pending
-    elif not await _may_add(session, pending, event):
+            return answer.status, answer.code, answer.text
+        session.append = PendingAppend(event.tag, info, replace_uid=replace_uid)
+        return None
+    return await _may_add(session, pending, size, True)
+
+
+async def _may_add(session: Session, pending: PendingAppend, size: int,
+                   new_message: bool) -> tuple[str, str | None, str] | None:
+    """A further message of a MULTIAPPEND (RFC 3502 §6.3.11), or more octets for a
+    CATENATE message: refused, and the whole command with it, when the command's bounds
+    or the quota cannot take it; answered before its bytes come (a non-synchronising one
+    is counted away, never kept)."""
+    config = session.server.config
+    most = int(config.get("limits", "max_multiappend_messages"))
+    new = 1 if new_message else 0  # else: a CATENATE part of the last message
+    if len(pending.messages) + new > most:
+        return "NO", "LIMIT", f"More than {most} messages in one APPEND"
+    total = pending.octets + size
+    limit = int(config.get("limits", "max_multiappend_size"))
+    if total > limit:
+        return "NO", "TOOBIG", f"Messages of one APPEND over {limit} bytes"
+    try:
+        # RFC 9208 §4.3 for all of them together; storage checks again when it commits.
+        await check_quota(session, pending.mailbox.id, total, len(pending.messages) + new)
+    except CommandFailed as exc:
+        return "NO", exc.code, exc.text
+    except StorageError as exc:
+        answer = await session.storage_failure(exc, "APPEND")
+        return answer.status, answer.code, answer.text
+    return None
+
+
+# --- CATENATE (RFC 4469) ----------------------------------------------------------------
+
+
+async def _catenate_begin(session: Session, event: CatenateBegin) -> None:
+    if isinstance(session.append, Refused):
         return
-    # RFC 4314 §4: flags the user has no right to set are dropped, the APPEND succeeds.
-    rights = await rights_on_mailbox(session, pending.mailbox)
-    flags = tuple(allowed_flags(event.flags, rights))
+    refusal = await _new_message(session, event, 0)
+    if refusal is not None:
+        _refuse(session, event.tag, *refusal)
+        return
+    pending = session.append
+    assert isinstance(pending, PendingAppend)
     store = session.server.store
-    to_file = pending.in_memory(store.inline_max) + event.size > MEMORY_BUDGET
-    pending.messages.append(Spool(event.size, flags, event.internal_date, to_file,
-                                  event.binary))
+    to_file = pending.in_memory(store.inline_max) > MEMORY_BUDGET
+    pending.messages.append(Spool(0, await _flags(session, pending, event),
+                                  event.internal_date, to_file, growing=True))
+
+
+def _building(session: Session, tag: str) -> Spool | None:
+    pending = session.append
+    if not isinstance(pending, PendingAppend) or pending.tag != tag or not pending.messages:
+        return None
+    spool = pending.messages[-1]
+    return spool if spool.growing else None
+
+
+async def _grow(session: Session, tag: str, size: int) -> tuple[str, str | None, str] | None:
+    """Room for ``size`` more octets in the message being catenated: RFC 4469 §4.2
+    TOOBIG past the APPEND size limit (the 4 GB of IMAP's sizes are far above it)."""
+    spool = _building(session, tag)
+    pending = session.append
+    if spool is None or not isinstance(pending, PendingAppend):
+        return "BAD", None, "No CATENATE message in progress"
+    limit = session.server.append_limit()
+    if spool.size + size > limit:  # RFC 7889 §4, RFC 4469 §4.2
+        return "NO", "TOOBIG", f"Catenated message larger than the {limit} byte limit"
+    refusal = await _may_add(session, pending, size, False)
+    if refusal is None:
+        spool.size += size
+        if not spool.to_file and pending.in_memory(session.server.store.inline_max) \
+                > MEMORY_BUDGET:
+            spool.to_file = True
+    return refusal
+
+
+async def _catenate_url(session: Session, event: CatenateUrl) -> None:
+    if isinstance(session.append, Refused):
+        return
+    try:
+        part = await catenate_part(session, event.url)
+    except BadUrl as exc:
+        log.info("%s: CATENATE URL refused: %s", session.peer, exc)
+        code = "BADURL " + response_text(event.url)
+        _refuse(session, event.tag, "NO", code, "CATENATE could not use this URL")
+        return
+    refusal = await _grow(session, event.tag, part.length)
+    if refusal is not None:
+        _refuse(session, event.tag, *refusal)
+        return
+    spool = _building(session, event.tag)
+    assert spool is not None
+    store = session.server.store
+    try:
+        async for chunk in part.chunks(store):
+            await spool.write(chunk, store)
+    except BadUrl as exc:
+        log.error("%s: CATENATE URL %r: %s", session.peer, event.url, exc)
+        code = "BADURL " + response_text(event.url)
+        _refuse(session, event.tag, "NO", code, "CATENATE could not read this URL")
+
+
+async def _catenate_text(session: Session, event: CatenateText) -> None:
+    if _refused(session):
+        return
+    refusal = await _grow(session, event.tag, event.size)
+    if refusal is not None:
+        _reject(session, *refusal)
+        return
     session.channel.accept_literal()
 
 
-async def _may_add(session: Session, pending: PendingAppend, event: AppendBegin) -> bool:
-    """A further message of a MULTIAPPEND (RFC 3502 §6.3.11): refused, and the whole
-    command with it, when the command's bounds or the quota cannot take it; answered
-    before its bytes come (a non-synchronising one is counted away, never kept)."""
-    config = session.server.config
-    most = int(config.get("limits", "max_multiappend_messages"))
-    if len(pending.messages) >= most:
-        _reject(session, "NO", "LIMIT", f"More than {most} messages in one APPEND")
-        return False
-    total = pending.octets + event.size
-    limit = int(config.get("limits", "max_multiappend_size"))
-    if total > limit:
-        _reject(session, "NO", "TOOBIG", f"Messages of one APPEND over {limit} bytes")
-        return False
-    try:
-        # RFC 9208 §4.3 for all of them together; storage checks again when it commits.
-        await check_quota(session, pending.mailbox.id, total, len(pending.messages) + 1)
-    except CommandFailed as exc:
-        _reject(session, "NO", exc.code, exc.text)
-        return False
-    except StorageError as exc:
-        answer = await session.storage_failure(exc, "APPEND")
-        _reject(session, answer.status, answer.code, answer.text)
-        return False
-    return True
+def _catenate_end(session: Session, event: CatenateEnd) -> None:
+    spool = _building(session, event.tag)
+    if spool is None:
+        return
+    if spool.size == 0:
+        # RFC 3502 §6.3.11, as for a zero-length literal: the APPEND fails.
+        _refuse(session, event.tag, "NO", None, "Zero-length message: APPEND cancelled")
+        return
+    spool.growing = False
 
 
 async def _end(session: Session, event: AppendEnd) -> None:
-    pending: PendingAppend | None = session.append
+    pending: PendingAppend | Refused | None = session.append
     session.append = None
+    if isinstance(pending, Refused):
+        await session.complete(event.tag, Result(pending.text, pending.code,
+                                                 status=pending.status))
+        return
     if pending is None:
         return
     try:
@@ -336,8 +490,17 @@ async def handle_append_event(session: Session, event: Event) -> None:
     if isinstance(event, AppendBegin):
         await _begin(session, event)
     elif isinstance(event, AppendData):
-        pending: PendingAppend | None = session.append
-        if pending is not None and pending.tag == event.tag and pending.messages:
+        pending = session.append
+        if isinstance(pending, PendingAppend) and pending.tag == event.tag \
+                and pending.messages:
             await pending.messages[-1].write(event.data, session.server.store)
     elif isinstance(event, AppendEnd):
         await _end(session, event)
+    elif isinstance(event, CatenateBegin):
+        await _catenate_begin(session, event)
+    elif isinstance(event, CatenateUrl):
+        await _catenate_url(session, event)
+    elif isinstance(event, CatenateText):
+        await _catenate_text(session, event)
+    elif isinstance(event, CatenateEnd):
+        _catenate_end(session, event)

@@ -10,14 +10,14 @@ fails, so no EXPUNGE is sent unless both happened (§3.4).
 
 from __future__ import annotations
 
-from crispin.protocol import AppendBegin
+from crispin.protocol import AppendBegin, CatenateBegin
 from crispin.server.outcome import SELECTED, CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
 from crispin.storage import MailboxInfo
 
 
-def replaced_uid(session: Session, event: AppendBegin) -> int:
+def replaced_uid(session: Session, event: AppendBegin | CatenateBegin) -> int:
     """The UID of the message to replace, checked before the literal comes: BAD outside
     the selected state (§3.5) or for a message number beyond EXISTS; NO for a UID that is
     not (or no longer) in the mailbox, a read-only mailbox, or without the rights UID STORE

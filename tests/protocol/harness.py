@@ -10,6 +10,10 @@ from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,
+    CatenateBegin,
+    CatenateEnd,
+    CatenateText,
+    CatenateUrl,
     CommandError,
     CommandReceived,
     ConnectionClosed,
@@ -48,6 +52,17 @@ def show(value: object) -> str:
     return repr(value)
 
 
+def _message(event: AppendBegin | CatenateBegin) -> list[str]:
+    """flags=, date= and replace= of a message (each "" when absent)."""
+    parts = [f"flags={show(event.flags)}" if event.flags else "",
+             "" if event.internal_date is None else f"date={event.internal_date.isoformat()}"]
+    replace = ""
+    if event.replace is not None:
+        number, uid = event.replace
+        replace = f"replace={'uid ' if uid else ''}{number}"
+    return [*parts, replace]
+
+
 def render(event: Event) -> str:
     if isinstance(event, CommandReceived):
         return f"{event.tag} {show(event.command)}"
@@ -57,22 +72,26 @@ def render(event: Event) -> str:
     if isinstance(event, LiteralAnnounced):
         return f"LITERAL {event.tag} {event.size}" + (" binary" if event.binary else "")
     if isinstance(event, AppendBegin):
-        parts = [f"APPEND {event.tag} {event.mailbox!r} size={event.size}"]
-        if event.flags:
-            parts.append(f"flags={show(event.flags)}")
-        if event.internal_date is not None:
-            parts.append(f"date={event.internal_date.isoformat()}")
+        parts = [f"APPEND {event.tag} {event.mailbox!r} size={event.size}",
+                 *_message(event)[:2]]
         if event.binary:
             parts.append("binary")
         parts.append("sync" if event.synchronizing else "nonsync")
-        if event.replace is not None:
-            number, uid = event.replace
-            parts.append(f"replace={'uid ' if uid else ''}{number}")
-        return " ".join(parts)
+        return " ".join(p for p in [*parts, *_message(event)[2:]] if p)
     if isinstance(event, AppendData):
         return f"DATA {event.tag} {event.data!r}"
     if isinstance(event, AppendEnd):
         return f"APPEND-END {event.tag}"
+    if isinstance(event, CatenateBegin):
+        return " ".join(p for p in [f"CATENATE {event.tag} {event.mailbox!r}",
+                                    *_message(event)] if p)
+    if isinstance(event, CatenateUrl):
+        return f"URL {event.tag} {event.url!r}"
+    if isinstance(event, CatenateText):
+        return f"TEXT {event.tag} size={event.size} " + (
+            "sync" if event.synchronizing else "nonsync")
+    if isinstance(event, CatenateEnd):
+        return f"CATENATE-END {event.tag}"
     if isinstance(event, ContinuationLine):
         return f"LINE {event.data!r}"
     if isinstance(event, ConnectionClosed):
@@ -102,7 +121,7 @@ class Run:
         sent = iter(self.sent)
         for ev in merge_data(self.events):
             out.append(render(ev))
-            if isinstance(ev, (LiteralAnnounced, AppendBegin)):
+            if isinstance(ev, (LiteralAnnounced, AppendBegin, CatenateText)):
                 reply = next(sent)
                 if reply:
                     out.append("<< " + reply.decode().rstrip("\r\n"))
@@ -131,7 +150,7 @@ def feed(
             events.append(ev)
             if isinstance(ev, ConnectionClosed):
                 return Run(events, sent)
-            if isinstance(ev, (LiteralAnnounced, AppendBegin)):
+            if isinstance(ev, (LiteralAnnounced, AppendBegin, CatenateText)):
                 choice = todo.pop(0) if todo else "accept"
                 if choice == "accept":
                     sent.append(conn.accept_literal())

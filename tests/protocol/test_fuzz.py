@@ -10,6 +10,10 @@ from crispin.protocol import (
     AppendBegin,
     AppendData,
     AppendEnd,
+    CatenateBegin,
+    CatenateEnd,
+    CatenateText,
+    CatenateUrl,
     CommandError,
     CommandReceived,
     ConnectionClosed,
@@ -23,7 +27,7 @@ from .harness import feed, merge_data
 
 EVENT_TYPES = (
     CommandReceived, LiteralAnnounced, AppendBegin, AppendData, AppendEnd, ContinuationLine,
-    CommandError, ConnectionClosed,
+    CommandError, ConnectionClosed, CatenateBegin, CatenateUrl, CatenateText, CatenateEnd,
 )
 SEEDS = [c.data for name in ("commands.txt", "framing.txt") for c in load(name)]
 LIMITS = Limits(max_line_length=300, max_literal_size=64, max_literals_per_command=3, max_nesting=4)

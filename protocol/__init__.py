@@ -38,6 +38,7 @@ from .commands import (
     Fetch,
     FetchAttr,
     FetchItem,
+    GenUrlAuth,
     GetAcl,
     GetQuota,
     GetQuotaRoot,
@@ -56,6 +57,7 @@ from .commands import (
     ParamValue,
     PartialRange,
     Rename,
+    ResetKey,
     Search,
     SearchAnd,
     SearchArg,
@@ -76,6 +78,7 @@ from .commands import (
     Unauthenticate,
     Unselect,
     Unsubscribe,
+    UrlFetch,
 )
 from .connection import ServerConnection
 from .dates import format_datetime, parse_date, parse_datetime
@@ -148,6 +151,7 @@ __all__ = [
     "Fetch",
     "FetchAttr",
     "FetchItem",
+    "GenUrlAuth",
     "GetAcl",
     "GetMetadata",
     "GetQuota",
@@ -174,6 +178,7 @@ __all__ = [
     "PartialRange",
     "Raw",
     "Rename",
+    "ResetKey",
     "Response",
     "Search",
     "SearchAnd",
@@ -200,6 +205,7 @@ __all__ = [
     "UndecodableName",
     "Unselect",
     "Unsubscribe",
+    "UrlFetch",
     "Value",
     "decode_mutf7",
     "encode_mutf7",

@@ -545,6 +545,28 @@ class Notify:
     status: bool = False
 
 
+@dataclass(frozen=True)
+class ResetKey:
+    """RFC 4467 §7 RESETKEY: every key of the user (no mailbox), or one mailbox's."""
+
+    mailbox: str | None
+    mechanisms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenUrlAuth:
+    """RFC 4467 §7 GENURLAUTH: (url-rump, mechanism) pairs, mechanisms upper-cased."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class UrlFetch:
+    """RFC 4467 §7 URLFETCH: the URLs as sent."""
+
+    urls: tuple[str, ...]
+
+
 Command: TypeAlias = (
     Capability | Noop | Logout | StartTLS | Authenticate | Login
     | Select | Examine | Create | Delete | Rename | Subscribe | Unsubscribe
@@ -555,6 +577,7 @@ Command: TypeAlias = (
     | SetAcl | DeleteAcl | GetAcl | ListRights | MyRights
     | GetQuota | GetQuotaRoot | SetQuota
     | GetMetadata | SetMetadata | Notify
+    | ResetKey | GenUrlAuth | UrlFetch
 )
 
 

@@ -18,6 +18,8 @@ from .parser_ext import param_list
 from .parser_fetch import parse_fetch, parse_store
 from .parser_search import parse_search
 from .parser_sort import parse_cancelupdate, parse_sort, parse_thread
+from .parser_urlauth import HANDLERS as URLAUTH_HANDLERS
+from .parser_urlauth import NO_SP as URLAUTH_NO_SP
 from .reader import MAX_NUMBER64, TAG_CHARS, ParseError, Reader
 
 
@@ -77,6 +79,8 @@ def parse_command(buf: bytes, limits: Limits, partial: bool = False,
         return tag, simple()
     if name == "UID":
         return tag, _uid(r)
+    if name in URLAUTH_NO_SP:
+        return tag, URLAUTH_NO_SP[name](r)
     handler = _HANDLERS.get(name)
     if handler is None:
         raise ParseError(f"Unknown command {name[:40]}")
@@ -418,5 +422,6 @@ _HANDLERS: dict[str, Callable[[Reader], c.Command]] = {
     **ACL_HANDLERS,
     **METADATA_HANDLERS,
     **NOTIFY_HANDLERS,
+    **URLAUTH_HANDLERS,
 }
 

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "cache_ttl": 300.0,
         "create_starter_account": True,
         "admins": "",
+        "submit_users": "",
         "oauth_tokens": "",
         "oauth_introspection_url": "",
         "oauth_client_id": "",

@@ -99,6 +99,10 @@ class Session:
     prefetched: tuple[int, Changes] | None = None
     # Unsolicited METADATA after ENABLE METADATA (RFC 5464 §4.1; ``metadata_events``).
     metadata_events: MetadataListener | None = None
+    # Untagged status responses other sessions left for this one (RFC 4467 RESETKEY's
+    # URLMECH), sent before the tagged response of its next command, never in the middle
+    # of one's output.
+    notices: list[StatusResponse] = field(default_factory=list)
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:
@@ -404,6 +408,9 @@ class Session:
             except StorageError as exc:
                 log.warning("%s: METADATA updates failed in storage: %r", self.peer, exc)
         self.written = []
+        for notice in self.notices:
+            self.channel.send(notice)
+        self.notices.clear()
         self.channel.send(StatusResponse(tag, result.status, result.text, result.code,
                                          result.code_args))
         if broken:

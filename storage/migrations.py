@@ -305,6 +305,14 @@ Schema (version 17)
 ``message_previews(message_id, preview)``
     The RFC 8970 PREVIEW text of a stored body (at most 200 characters), computed once
     and kept with it (ON DELETE CASCADE).  A body without a row has none computed yet.
+
+Schema (version 18)
+===================
+
+``urlauth_keys(user_id, mailbox_id, key)``
+    The mailbox access keys of URLAUTH (RFC 4467 §2.2): one random key (at least 128 bits)
+    per user and mailbox, so two users of a shared mailbox have different keys.  Both
+    references cascade: deleting a mailbox or a user revokes their URLs.
 """
 
 from __future__ import annotations
@@ -737,6 +745,18 @@ CREATE TABLE message_previews (
     message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
     preview    TEXT NOT NULL
 );
+""",
+    ),
+    (
+        18,
+        """
+CREATE TABLE urlauth_keys (
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    key        BLOB NOT NULL,
+    PRIMARY KEY (user_id, mailbox_id)
+) WITHOUT ROWID;
+CREATE INDEX urlauth_keys_mailbox ON urlauth_keys(mailbox_id);
 """,
     ),
 ]

@@ -40,6 +40,7 @@ from .store_browse import BrowseMixin
 from .store_maintenance import MaintenanceMixin
 from .store_messages import MessagesMixin
 from .store_metadata import MetadataMixin
+from .store_urlauth import UrlAuthMixin
 from .store_users import UsersMixin
 from .text_index import TextIndexMixin
 
@@ -49,7 +50,7 @@ HASH_THREADS = 2
 
 class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, RederiveMixin,
             SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin, MetadataMixin,
-            AttributesMixin):
+            AttributesMixin, UrlAuthMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

@@ -27,6 +27,7 @@ from crispin.server.commands import (
     sort,
     store,
     unauthenticate,
+    urlauth,
 )
 from crispin.server.outcome import ANY, AUTH, NOT_AUTH, SELECTED, State
 
@@ -83,6 +84,10 @@ TABLE: dict[type, CommandSpec] = {
     p.SetQuota: CommandSpec(quota.setquota, AUTH),
     p.GetMetadata: CommandSpec(metadata.getmetadata, AUTH),  # RFC 5464 §4.2
     p.SetMetadata: CommandSpec(metadata.setmetadata, AUTH),  # RFC 5464 §4.3
+    # RFC 4467 §7: command-auth.
+    p.ResetKey: CommandSpec(urlauth.resetkey, AUTH),
+    p.GenUrlAuth: CommandSpec(urlauth.genurlauth, AUTH),
+    p.UrlFetch: CommandSpec(urlauth.urlfetch, AUTH),
 }
 
 

@@ -122,6 +122,9 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     session.untagged_status("OK", "Highest", "HIGHESTMODSEQ", (info.highest_modseq,))
     # RFC 8474 §4.2: on every successful SELECT and EXAMINE.
     session.untagged_status("OK", "Mailbox id", "MAILBOXID", ([Atom(objectid.mailbox_id(info))],))
+    # RFC 4467 §8: URLMECH "is returned in an untagged OK response in response to a
+    # RESETKEY, SELECT, or EXAMINE command".
+    session.untagged_status("OK", "URLAUTH mechanisms", "URLMECH", (Atom("INTERNAL"),))
     if condstore:
         session.enable_condstore()
     view.condstore = session.condstore

@@ -4,6 +4,7 @@ and compared byte for byte with the parts it was built from."""
 
 from __future__ import annotations
 
+import imaplib
 import re
 from collections.abc import Iterator
 
@@ -82,3 +83,39 @@ def test_imaplib_catenate(server: Server, inbox: tuple[int, int, int]) -> None:
         assert c.untagged_responses.get("BADURL") == [bad.encode()], c.untagged_responses
     finally:
         c.logout()
+
+
+def test_curl_urlfetch(server: Server, inbox: tuple[int, int, int],
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 4467 §7 URLFETCH sent by curl as a custom command (the "real client" a
+    submission server would be), of a URL made with GENURLAUTH (imaplib)."""
+    validity, plain, multi = inbox
+    base, _ = server.urls()["plain"]
+    host = base.removeprefix("imap://")
+    rump = (f"imap://curly@{host}/INBOX;UIDVALIDITY={validity}/;UID={multi}/;SECTION=1"
+            f";URLAUTH=authuser")
+    # imaplib refuses commands it does not know: it is told the state GENURLAUTH needs.
+    monkeypatch.setitem(imaplib.Commands, "GENURLAUTH", ("AUTH", "SELECTED"))
+    c = imap(server)
+    try:
+        typ, data = c._simple_command("GENURLAUTH", f'"{rump}"', "INTERNAL")
+        assert typ == "OK", data
+        url = c.untagged_responses["GENURLAUTH"][-1].decode().strip('"')
+    finally:
+        c.logout()
+    assert url.startswith(rump + ":internal:")
+    part = MULTIPART.split(b"--b1\r\n")[1].split(b"\r\n\r\n", 1)[1].removesuffix(b"\r\n")
+    r = curl("--url", f"{base}/", "-X", f'URLFETCH "{url}"', "-v")
+    head = b'* URLFETCH "%s" {%d}' % (url.encode(), len(part))
+    # curl prints a custom command's untagged lines on stdout, but a literal's payload only
+    # in its trace (-v: "< " + each line received): the part, then the tagged OK.
+    assert r.stdout == head + b"\r\n", r.stdout
+    received = [line.removeprefix(b"< ").rstrip(b"\r") for line in r.stderr.split(b"\n")
+                if line.startswith(b"< ")]
+    at = received.index(head)
+    assert received[at + 1:at + 3] == part.split(b"\r\n"), received[at:]
+    assert received[at + 3].endswith(b" OK URLFETCH completed"), received[at:]
+    # A token that does not validate: NIL, and still OK (§7).
+    forged = url[:-1] + ("0" if url[-1] != "0" else "1")
+    r = curl("--url", f"{base}/", "-X", f'URLFETCH "{forged}"')
+    assert b'* URLFETCH "%s" NIL' % forged.encode() in r.stdout, r.stdout

@@ -125,6 +125,16 @@ class RawClient:
         line, self.buf = self.buf.split(b"\r\n", 1)
         return line
 
+    def take(self, size: int) -> bytes:
+        """The next ``size`` bytes (a literal's payload)."""
+        while len(self.buf) < size:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; pending {self.buf!r}")
+            self.buf += chunk
+        data, self.buf = self.buf[:size], self.buf[size:]
+        return data
+
     def until_tagged(self, tag: bytes) -> list[bytes]:
         """All lines up to and including the tagged response for ``tag``."""
         lines = []

@@ -67,12 +67,7 @@ def fetch(c: RawClient, mailbox: bytes, uid: int, section: bytes = b"") -> bytes
     first = c.line()
     m = re.search(rb"\{(\d+)\}$", first)
     assert m is not None, first
-    size = int(m[1])
-    while len(c.buf) < size:
-        chunk = c.sock.recv(65536)
-        assert chunk, "closed"
-        c.buf += chunk
-    data, c.buf = c.buf[:size], c.buf[size:]
+    data = c.take(int(m[1]))
     rest = c.until_tagged(b"f")
     assert tagged(rest).startswith(b"f OK"), rest
     assert tagged(c.command(b"un", b"UNSELECT")).startswith(b"un OK")

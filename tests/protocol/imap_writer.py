@@ -18,6 +18,7 @@ from crispin.protocol import (
     Fetch,
     FetchAttr,
     FetchItem,
+    GenUrlAuth,
     GetAcl,
     GetQuota,
     GetQuotaRoot,
@@ -32,6 +33,7 @@ from crispin.protocol import (
     Param,
     ParamValue,
     Rename,
+    ResetKey,
     Search,
     SearchAnd,
     SearchKey,
@@ -47,6 +49,7 @@ from crispin.protocol import (
     Subscribe,
     UndecodableName,
     Unsubscribe,
+    UrlFetch,
     serialize_value,
 )
 from crispin.protocol.dates import MONTHS
@@ -217,6 +220,13 @@ def to_imap(tag: str, cmd: Command) -> bytes:
     elif isinstance(cmd, SetQuota):
         out = b"SETQUOTA " + s(cmd.root) + b" (" + b" ".join(
             b"%s %d" % (n.encode(), v) for n, v in cmd.resources) + b")"
+    elif isinstance(cmd, ResetKey):
+        out = b"RESETKEY" if cmd.mailbox is None else b" ".join(
+            [b"RESETKEY", mbox(cmd.mailbox), *(m.encode() for m in cmd.mechanisms)])
+    elif isinstance(cmd, GenUrlAuth):
+        out = b"GENURLAUTH " + b" ".join(s(u) + b" " + m.encode() for u, m in cmd.pairs)
+    elif isinstance(cmd, UrlFetch):
+        out = b"URLFETCH " + b" ".join(s(u) for u in cmd.urls)
     else:
         raise AssertionError(f"no writer for {name}")
     return tag.encode() + b" " + out + b"\r\n"

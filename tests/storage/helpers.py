@@ -107,6 +107,7 @@ def as_before_the_index(data_dir: Path) -> None:
     conn.execute("DROP TRIGGER mailbox_messages_savedate")  # migration 17
     conn.execute("ALTER TABLE mailbox_messages DROP COLUMN savedate")
     conn.execute("DROP TABLE message_previews")
+    conn.execute("DROP TABLE urlauth_keys")  # migration 18
     conn.execute("PRAGMA user_version = 8")
     conn.execute("COMMIT")
     conn.close()

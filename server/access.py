@@ -83,17 +83,30 @@ def require_selected(session: Session, right: str) -> None:
         raise CommandFailed(f"Permission denied (needs the {right!r} right)", "NOPERM")
 
 
-async def recheck(session: Session) -> None:
+async def recheck(session: Session, with_changes: bool = False) -> None:
     """At the start of every command of a logged-in session: one read of storage's access
     serial; when it moved (an ACL changed, a mailbox or a user was deleted — by any session,
     the CLI or another process), re-read the rights on the selected mailbox, and end the
-    session with ``* BYE`` if its user no longer exists (RFC 3501 §7.1.5)."""
+    session with ``* BYE`` if its user no longer exists (RFC 3501 §7.1.5).
+    ``with_changes``: the command reads nothing else (NOOP, CHECK), so the selected
+    mailbox's changes are read in the same trip and the sync after it uses them
+    (``Session.prefetched``)."""
     user = session.user
     if user is None:
         return
     view = session.view
-    found = await session.server.store.session_access(
-        session.access_serial, user.id, user.name, None if view is None else view.mailbox_id)
+    store = session.server.store
+    if with_changes and view is not None:
+        modseq = view.modseq
+        found, changes = await store.session_access_and_changes(
+            session.access_serial, user.id, user.name, view.mailbox_id, modseq,
+            session.viewer)
+        if changes is not None:
+            session.prefetched = (modseq, changes)
+    else:
+        found = await store.session_access(
+            session.access_serial, user.id, user.name,
+            None if view is None else view.mailbox_id)
     if found is None:
         return
     session.access_serial = found.serial

@@ -59,6 +59,10 @@ class CommandSpec:
     expunges: Expunges = Expunges.ALLOWED
     echo: bool = True
     updates: bool = True
+    # The handler itself reads and writes nothing (NOOP, CHECK): the access recheck before
+    # it and the sync after it are one database read (issue 14: each trip waits for the
+    # event loop, which another session's big FETCH shares).
+    sync_only: bool = False
 
     def may_expunge(self, command: object) -> bool:
         if self.expunges is Expunges.UID_FORM:

@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -49,6 +50,11 @@ PACE_BYTES = 256 * 1024
 # Under COMPRESS=DEFLATE, output at least this large is compressed in a worker thread
 # (about a millisecond per 64 KiB on this kind of machine): issue 10.7.
 COMPRESS_OFF_LOOP = 64 * 1024
+# Issue 14: a command that answers many messages (a FETCH of 100,000) lets the other
+# sessions' commands in once it has held the event loop this long since it last did (or
+# since it started): slices bounded by time, not by a count of messages, since a header
+# line and a body differ a hundredfold in cost (bench/README.md "Opening a big folder").
+SLICE = 0.005
 
 
 def is_loopback(address: str) -> bool:
@@ -72,6 +78,7 @@ class Connection:
         self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
         self._out: list[bytes] = []
         self._out_size = 0
+        self._slice_end = 0.0  # perf_counter() by which the running command gives way
         # Injected faults (server/faults.py) reshape what a command sends.
         self._filter: Callable[[bytes], bytes] | None = None
         self._trickle = 0.0
@@ -143,9 +150,23 @@ class Connection:
 
     async def pace(self) -> None:
         """Flush if enough is waiting: handlers that produce many responses call this
-        between them, so their output is bounded by back-pressure, not by their size."""
+        between them, so their output is bounded by back-pressure, not by their size; and
+        give way to other sessions when this command's slice is over."""
         if self._out_size >= PACE_BYTES or self.stream.write_paused:
             await self.flush()
+        if time.perf_counter() >= self._slice_end:
+            await self.give_way()
+
+    def slice_over(self) -> bool:
+        """Whether the running command has held the event loop for ``SLICE`` since it last
+        gave way: a loop formatting many messages asks this (cheaply) between them."""
+        return time.perf_counter() >= self._slice_end
+
+    async def give_way(self) -> None:
+        """Let every other ready task run once (another session's NOOP, a database
+        reply), then start a new slice (issue 14: no command holds the loop > 50 ms)."""
+        await asyncio.sleep(0)
+        self._slice_end = time.perf_counter() + SLICE
 
     async def read_line(self, secret: bool = False) -> bytes | None:
         """A raw client line (SASL response, IDLE's DONE); None if the client went away.
@@ -295,6 +316,7 @@ class Connection:
                 self.send(StatusResponse(None, "BYE", "Too many commands before login"))
                 raise Disconnect
         if isinstance(event, CommandReceived):
+            self._slice_end = time.perf_counter() + SLICE
             await session.execute(event.tag, event.command)
         elif isinstance(event, LiteralAnnounced):
             self.accept_literal()

@@ -6,11 +6,13 @@ method is still one function run on a database thread (``db.py``).
 
 from __future__ import annotations
 
+import sqlite3
 from functools import partial
 
-from . import acl, quota
+from . import acl, message_reads, quota
 from .db import Database
-from .models import AclEntry, MailboxInfo, Quota, QuotaResource
+from .errors import NotFound
+from .models import AclEntry, Changes, MailboxInfo, Quota, QuotaResource
 
 
 class AccessMixin:
@@ -49,6 +51,26 @@ class AccessMixin:
         return await self._db.read(partial(
             acl.session_access, known=known, user_id=user_id, user_name=user_name,
             mailbox_id=mailbox_id))
+
+    async def session_access_and_changes(
+        self, known: int, user_id: int, user_name: str, mailbox_id: int, modseq: int,
+        viewer: int | None = None,
+    ) -> tuple[acl.SessionAccess | None, Changes | None]:
+        """``session_access`` and ``changes_since(modseq)`` of ``mailbox_id`` in one read:
+        a command that reads nothing else (NOOP, CHECK) then costs one trip to a database
+        thread, not two (issue 14: another session's NOOP while a big FETCH runs waits
+        for the event loop at every trip). The changes are None if the mailbox is gone
+        (``changes_since`` raises it)."""
+        def read(conn: sqlite3.Connection) -> tuple[acl.SessionAccess | None, Changes | None]:
+            access = acl.session_access(conn, known, user_id, user_name, mailbox_id)
+            try:
+                changes: Changes | None = message_reads.changes_since(
+                    conn, mailbox_id, modseq, viewer)
+            except NotFound:
+                changes = None
+            return access, changes
+
+        return await self._db.read(read)
 
     async def visible_mailboxes(
         self, user_id: int, user_name: str

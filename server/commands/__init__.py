@@ -36,7 +36,7 @@ BY_NUMBER = Expunges.UID_FORM
 
 TABLE: dict[type, CommandSpec] = {
     p.Capability: CommandSpec(basic.capability, ANY),
-    p.Noop: CommandSpec(basic.noop, ANY),
+    p.Noop: CommandSpec(basic.noop, ANY, sync_only=True),
     # RFC 3501 §6.1.3: nothing may follow the BYE but the tagged OK.
     p.Logout: CommandSpec(basic.logout, ANY, updates=False),
     p.StartTLS: CommandSpec(auth.starttls, NOT_AUTH),
@@ -55,7 +55,7 @@ TABLE: dict[type, CommandSpec] = {
     p.Lsub: CommandSpec(listing.lsub, AUTH),
     p.Select: CommandSpec(selected.select, AUTH),
     p.Examine: CommandSpec(selected.examine, AUTH),
-    p.Check: CommandSpec(selected.check, SELECTED),
+    p.Check: CommandSpec(selected.check, SELECTED, sync_only=True),
     p.Close: CommandSpec(selected.close, SELECTED),
     p.Unselect: CommandSpec(selected.unselect, SELECTED),
     p.Expunge: CommandSpec(selected.expunge, SELECTED),

@@ -26,6 +26,7 @@ from crispin.server.access import current_rights, require_selected
 from crispin.server.binary import BinaryPlan
 from crispin.server.commands.fetch_attrs import ITEMS as ATTR_ITEMS
 from crispin.server.commands.fetch_attrs import AttrPlan, Batch, read_batch
+from crispin.server.commands.fetch_batches import in_uid_order
 from crispin.server.commands.fetch_body import Body, item_pieces, send_fetch
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
 from crispin.server.commands.fetch_flags import fetch_flags, fetch_flags_from_index
@@ -116,6 +117,8 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
     require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
+    if session.channel.slice_over():  # 100,000 pairs took a slice of the loop (issue 14)
+        await session.channel.give_way()
     items: list[FetchItem] = list(cmd.items)
     has_modseq = any(isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items)
     if changedsince is not None or has_modseq:
@@ -168,7 +171,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                     (isinstance(i, FetchAttr) and i.name in STRUCTURE_ITEMS) for i in plans)
     # Batches are cut at a UID (storage returns a prefix in UID order, see load()); a
     # set like "5,1:3" is answered in ascending order, each message once.
-    live = sorted(set(pairs), key=lambda pair: pair[1])
+    live = in_uid_order(pairs)
 
     attrs = [p for p in plans if isinstance(p, AttrPlan)]
 

@@ -5,8 +5,10 @@ this one is formatted and sent (issue 14), and a read still running when the com
 from __future__ import annotations
 
 import asyncio
+import operator
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from itertools import islice
 from typing import TypeVar
 
 B = TypeVar("B")
@@ -35,3 +37,13 @@ async def read_ahead(batches: Sequence[B], read: Callable[[B], Awaitable[R]]
     finally:
         for fut in pending:
             fut.cancel()
+
+
+def in_uid_order(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(msn, uid) pairs in ascending UID order, each once (a set like "5,1:3" is answered
+    so). What a set of one range selects is in order already: checked in C, not sorted
+    again (100,000 pairs of a FETCH 1:* cost the loop milliseconds, not tens of them)."""
+    uids = list(map(operator.itemgetter(1), pairs))
+    if all(map(operator.lt, uids, islice(uids, 1, None))):
+        return pairs
+    return sorted(set(pairs), key=lambda pair: pair[1])

@@ -95,6 +95,8 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
                 out.append(format_line(n, uid, got[0], got[1]))
             channel.write(b"".join(out))
             await channel.flush()
+            if channel.slice_over():  # issue 14: other sessions get the loop meanwhile
+                await channel.give_way()
     finally:
         if pending is not None and not pending.done():
             pending.cancel()

@@ -7,7 +7,7 @@ hands out plain rows (UID, flag bits, size, the stored header block: ``header_re
 the field list is one compiled pattern for the whole command
 (``crispin.protocol.mime.field_select``), and each response line is one ``%`` format; the
 lines of a batch go out in one write while the next batch is read on a database thread,
-and the event loop is yielded between batches, so no slice holds it long.
+and other sessions get the event loop every few milliseconds (``Channel.slice_over``).
 
 What the general path (``fetch.py``) answers is answered here byte for byte
 (``tests/server/test_fetch_headers.py`` compares the two); anything else — a section that
@@ -16,22 +16,21 @@ sets \\Seen, a part number, CHANGEDSINCE, other items — goes the general way.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from crispin.protocol import BodySection, FetchAttr, FetchItem
 from crispin.protocol.mime.field_select import FieldSelector
-from crispin.server.commands.fetch_batches import read_ahead
+from crispin.server.commands.fetch_batches import in_uid_order, read_ahead
 from crispin.server.commands.fetch_expunged import expunged_items, expunged_states
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Session
 from crispin.server.view import View
 from crispin.storage import BlobFile, MessageState, flag_names
 
-# Messages per database read and per write: ~1 KB of header each; a batch formats in a
-# few milliseconds, and yields every SLICE messages (bench/README.md "Opening a big folder").
+# Messages per database read and per write: ~1 KB of header each; formatting gives way to
+# other sessions every few milliseconds (``Channel.slice_over``; bench/README.md "Opening a
+# big folder").
 BATCH = 500
-SLICE = 100  # messages formatted between two yields to the event loop
 PLAIN = frozenset({"UID", "FLAGS", "RFC822.SIZE", "MODSEQ"})
 SECTIONS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 
@@ -80,7 +79,9 @@ async def fetch_headers(session: Session, view: View, live: list[tuple[int, int]
     plans = [i if isinstance(i, FetchAttr) else SectionPlan(i) for i in items]
     texts: dict[tuple[int, str], bytes] = {}
     recent = view.recent
-    live = sorted(set(live), key=lambda pair: pair[1])
+    live = in_uid_order(live)
+    if channel.slice_over():
+        await channel.give_way()
 
     def flags_text(uid: int, bits: int, keywords: str) -> bytes:
         text = texts.get((bits, keywords))
@@ -112,10 +113,10 @@ async def fetch_headers(session: Session, view: View, live: list[tuple[int, int]
                 await expunged_states(session, view, [u for _, u in batch if u not in found])
             out: list[bytes] = []
             for i, (n, uid) in enumerate(batch):
-                if i and not i % SLICE:
+                if not i & 15 and channel.slice_over():
                     # Let other sessions' commands and database replies in (issue 14:
-                    # another session's NOOP waited for whole batches).
-                    await asyncio.sleep(0)
+                    # another session's NOOP waited for whole slices of this loop).
+                    await channel.give_way()
                 row = found.get(uid)
                 if row is None:
                     if answer_expunged:  # expunged by another session

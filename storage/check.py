@@ -224,6 +224,11 @@ def repair(conn: sqlite3.Connection, data_dir: Path) -> None:
         " WHERE id = quotas.root_id)) OR (root_kind = 'mailbox' AND NOT EXISTS (SELECT 1"
         " FROM mailboxes WHERE id = quotas.root_id AND owner_id IS NULL))"
     )
+    # A cached header selection of a message that is gone (WITHOUT ROWID: no rowid below).
+    conn.execute(
+        "DELETE FROM header_selections WHERE NOT EXISTS (SELECT 1 FROM messages m"
+        " WHERE m.id = header_selections.message_id)"
+    )
     for table, rowid, _, _ in conn.execute("PRAGMA foreign_key_check").fetchall():
         if table in ("message_text", "message_headers", "message_previews"):
             conn.execute(f"DELETE FROM {table} WHERE rowid = ?", (rowid,))

@@ -24,43 +24,68 @@ from .messages import _uid_json
 from .private import columns, params, viewer_mask
 from .rederive import progress
 
-HeaderRow = tuple[int, int, str, int, int, bytes | None, str | None, int]
-"""(uid, flag bits, keywords, modseq, size, header block, body file path, header size):
-the header block is None only for a body kept in a file that has no stored header (read
-``header size`` bytes of the file); the path is None when the header is there."""
+HeaderRow = tuple[int, int, str, int, int, bytes | None, bytes | None, int, str | None, int]
+"""(uid, flag bits, keywords, modseq, size, header block, selection, message id, body file
+path, header size). The selection is the cached answer of the field list asked for
+(``header_selections``), or None; the header block is None when the selection is there,
+and for a body kept in a file that has no stored header (read ``header size`` bytes of the
+file); the path is None otherwise."""
 
 # A range read pays for every message between the lowest and highest UID asked for; when
 # the set is sparser than this, the UIDs are looked up one by one (as fetch_flags does).
 DENSE = 2
 
+MAX_LISTS = 4
+"""Field lists whose selections are kept (``header_selections``, migration 19). Clients
+ask one list each on first sync (Thunderbird, Apple Mail, Outlook...); a client asking
+ever new lists must not grow the database, so beyond these the selection is made at every
+fetch, as it is for a list until it is registered."""
+
 
 def header_rows(
-    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], viewer: int | None = None
+    conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int], viewer: int | None = None,
+    fields: str | None = None,
 ) -> list[HeaderRow]:
-    """The rows of ``uids`` (ascending) that exist, in UID order."""
+    """The rows of ``uids`` (ascending) that exist, in UID order, with the selection of
+    the field list ``fields`` (canonical text) where it is kept (the header block is not
+    read then).
+    Plain tuples straight from SQLite: no per-row Python work in the common case."""
     if not uids:
         return []
     pmask = viewer_mask(conn, mailbox_id, viewer)
     join, cols = columns(pmask)
     low, high = uids[0], uids[-1]
-    base = (f"SELECT mm.uid, {cols}, h.size, h.header, mm.message_id"
-            f" FROM mailbox_messages mm{join}"
-            " LEFT JOIN message_headers h ON h.message_id = mm.message_id"
-            " WHERE mm.mailbox_id = ?")
+    if fields is None:
+        base = (f"SELECT mm.uid, {cols}, h.size, h.header, NULL, mm.message_id, NULL, 0"
+                f" FROM mailbox_messages mm{join}"
+                " LEFT JOIN message_headers h ON h.message_id = mm.message_id"
+                " WHERE mm.mailbox_id = ?")
+        sel_params: tuple[str, ...] = ()
+    else:
+        # A kept selection carries the size: the header block's row is looked up (by
+        # the subqueries, evaluated only then) for the messages without one.
+        header = "(SELECT h.{} FROM message_headers h WHERE h.message_id = mm.message_id)"
+        base = (f"SELECT mm.uid, {cols}, ifnull(s.size, {header.format('size')}),"
+                f" CASE WHEN s.data IS NULL THEN {header.format('header')} END, s.data,"
+                f" mm.message_id, NULL, 0 FROM mailbox_messages mm{join}"
+                " LEFT JOIN header_selections s ON s.message_id = mm.message_id"
+                " AND s.list_id = (SELECT id FROM header_selection_lists WHERE fields = ?)"
+                " WHERE mm.mailbox_id = ?")
+        sel_params = (fields,)
     if high - low < DENSE * len(uids):
         rows: list[Any] = conn.execute(
             base + " AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
-            params(pmask, viewer, mailbox_id, low, high)).fetchall()
+            params(pmask, viewer, *sel_params, mailbox_id, low, high)).fetchall()
         if high - low + 1 != len(uids):
             wanted = set(uids)
             rows = [r for r in rows if r[0] in wanted]
     else:
         rows = conn.execute(
             base + " AND mm.uid IN (SELECT value FROM json_each(?)) ORDER BY mm.uid",
-            params(pmask, viewer, mailbox_id, _uid_json(uids))).fetchall()
-    lacking = [r[6] for r in rows if r[4] is None or r[5] is None]
+            params(pmask, viewer, *sel_params, mailbox_id, _uid_json(uids))).fetchall()
+    lacking = [r[7] for r in rows if r[4] is None or (r[5] is None and r[6] is None)]
     if not lacking:
-        return [(r[0], r[1], r[2], r[3], r[4], r[5], None, 0) for r in rows]
+        return rows
     found = {
         int(mid): (int(size), header, path, int(header_size))
         for mid, size, header, path, header_size in conn.execute(
@@ -72,15 +97,39 @@ def header_rows(
     }
     out: list[HeaderRow] = []
     for r in rows:
-        if r[4] is not None and r[5] is not None:
-            out.append((r[0], r[1], r[2], r[3], r[4], r[5], None, 0))
+        if r[4] is not None and (r[5] is not None or r[6] is not None):
+            out.append(r)
             continue
-        size, header, path, header_size = found[r[6]]
-        if r[5] is not None:
+        size, header, path, header_size = found[r[7]]
+        if r[5] is not None or r[6] is not None:
             header, path = r[5], None
         out.append((r[0], r[1], r[2], r[3], size,
-                    None if header is None else bytes(header), path, header_size))
+                    None if header is None else bytes(header), r[6], r[7], path,
+                    header_size))
     return out
+
+
+def store_header_selections(conn: sqlite3.Connection, fields: str,
+                            rows: Sequence[tuple[int, bytes, int]]) -> None:
+    """Keep (message id, selected bytes, message size) rows of the field list ``fields``,
+    registering
+    it if fewer than ``MAX_LISTS`` are kept (else nothing is stored). A message deleted
+    meanwhile (reclaimed) is skipped, one stored by another fetch meanwhile is kept."""
+    row = conn.execute("SELECT id FROM header_selection_lists WHERE fields = ?",
+                       (fields,)).fetchone()
+    if row is None:
+        count = conn.execute("SELECT count(*) FROM header_selection_lists").fetchone()[0]
+        if count >= MAX_LISTS:
+            return
+        list_id = conn.execute("INSERT INTO header_selection_lists (fields) VALUES (?)",
+                               (fields,)).lastrowid
+    else:
+        list_id = row[0]
+    conn.executemany(
+        "INSERT OR IGNORE INTO header_selections (message_id, list_id, data, size)"
+        " SELECT id, ?, ?, ? FROM messages WHERE id = ?",
+        [(list_id, data, size, mid) for mid, data, size in rows],
+    )
 
 
 PROGRESS_KEY = "header_blocks"
@@ -142,11 +191,17 @@ class HeaderReadsMixin:
     data_dir: Path
 
     async def header_rows(
-        self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None
+        self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None,
+        fields: str | None = None,
     ) -> list[HeaderRow]:
         """``header_rows`` of ``uids`` (ascending), in one read."""
         return await self._db.read(
-            lambda conn: header_rows(conn, mailbox_id, uids, viewer))
+            lambda conn: header_rows(conn, mailbox_id, uids, viewer, fields))
+
+    async def store_header_selections(self, fields: str,
+                                      rows: Sequence[tuple[int, bytes, int]]) -> None:
+        """``store_header_selections`` in one write."""
+        await self._db.write(lambda conn: store_header_selections(conn, fields, rows))
 
     async def header_blocks_progress(self) -> int:
         return await self._db.read(header_blocks_progress)

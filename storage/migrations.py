@@ -313,6 +313,19 @@ Schema (version 18)
     The mailbox access keys of URLAUTH (RFC 4467 §2.2): one random key (at least 128 bits)
     per user and mailbox, so two users of a shared mailbox have different keys.  Both
     references cascade: deleting a mailbox or a user revokes their URLs.
+
+Schema (version 19)
+===================
+
+``header_selection_lists(id, fields)``, ``header_selections(message_id, list_id, data, size)``
+    What a header fetch of a first sync selects (``BODY.PEEK[HEADER.FIELDS (...)]`` or
+    ``.NOT``, RFC 3501 §6.4.5), kept per message for a few field lists
+    (``header_reads.MAX_LISTS``), so that the next sync of the folder with the same list
+    reads the selected bytes instead of filtering every header block again
+    (bench/README.md "Opening a big folder"). ``fields`` is the list's canonical text
+    (``FieldSelector.key``: JSON of the negation and the lower-cased names sorted). Filled
+    by the fetches themselves, in the background; a message body never changes, so a row
+    stays right until the message goes (ON DELETE CASCADE).
 """
 
 from __future__ import annotations
@@ -757,6 +770,22 @@ CREATE TABLE urlauth_keys (
     PRIMARY KEY (user_id, mailbox_id)
 ) WITHOUT ROWID;
 CREATE INDEX urlauth_keys_mailbox ON urlauth_keys(mailbox_id);
+""",
+    ),
+    (
+        19,
+        """
+CREATE TABLE header_selection_lists (
+    id     INTEGER PRIMARY KEY,
+    fields TEXT NOT NULL UNIQUE
+);
+CREATE TABLE header_selections (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    list_id    INTEGER NOT NULL REFERENCES header_selection_lists(id) ON DELETE CASCADE,
+    data       BLOB NOT NULL,
+    size       INTEGER NOT NULL,
+    PRIMARY KEY (message_id, list_id)
+) WITHOUT ROWID;
 """,
     ),
 ]

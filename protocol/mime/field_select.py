@@ -17,6 +17,7 @@ the block ends at its first empty line, and a last field without a line end gets
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -29,6 +30,10 @@ class FieldSelector:
         # the same way; bytes.lower() and re.IGNORECASE on bytes both fold ASCII only.
         names = sorted({f.lower().encode("ascii", "replace") for f in fields})
         self.negate = negate
+        # The list's canonical text: two lists that select the same fields have the same
+        # key (order, case and repetition do not matter), e.g. to keep selections by it.
+        # JSON, since a field name (an astring) may hold spaces or even line ends.
+        self.key = json.dumps([negate, [n.decode("ascii") for n in names]])
         if not names:
             # The grammar wants at least one name; match none rather than every field.
             names = [b"\n"]

@@ -7,6 +7,7 @@ equal, and equal to what ``crispin.protocol.mime.filter_header`` cuts from the m
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 
 from crispin.protocol.mime import filter_header, parse_message
 from crispin.server import backfill
+from crispin.server.commands import fetch_headers
 from crispin.server.header_backfill import HeaderBlockJob
+from crispin.storage import header_reads
 from tests.server.harness import ServerThread
 from tests.server.imap_client import Imap, client_factory
 from tests.server.imap_client import fill as fill_many
@@ -197,3 +200,98 @@ def test_many_messages_answered_in_slices(imap: Any) -> None:
     general, bulk = both_ways(c, "FETCH 1:* (UID FLAGS BODY[HEADER.FIELDS (Subject)])")
     assert len(bulk.untagged) == 620 and bulk.untagged == general.untagged
     assert bulk.untagged[-1].startswith(b"* 620 FETCH (UID 620 ")
+
+
+@pytest.fixture
+def keeping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Selections kept from a FETCH of 3 messages on (not 1,000), written 2 at a time."""
+    monkeypatch.setattr(fetch_headers, "KEEP_MIN", 3)
+    monkeypatch.setattr(fetch_headers, "KEEP_WRITE", 2)
+
+
+def kept_written(server: ServerThread) -> None:
+    """Wait until the background writes of kept selections are done."""
+    async def drained() -> None:
+        await asyncio.gather(*list(fetch_headers._keeping))
+
+    server.call(drained())
+
+
+def kept_rows(server: ServerThread) -> list[tuple[str, int, bytes]]:
+    db = server.running.ctx.store._db
+    return server.call(db.read(lambda conn: conn.execute(
+        "SELECT l.fields, s.message_id, s.data FROM header_selections s"
+        " JOIN header_selection_lists l ON l.id = s.list_id ORDER BY 1, 2").fetchall()))
+
+
+def test_selections_are_kept_and_read_back(server: ServerThread, imap: Any,
+                                           keeping: None) -> None:
+    """A big header fetch keeps what it selected (migration 19); the next one with the same
+    field list (in any order and case) reads it, byte for byte the same answer, partial
+    fetches included; the general path and other lists are not affected."""
+    c = imap()
+    fill(server, c)
+    assert c.cmd("EXAMINE INBOX").ok
+    command = f"UID FETCH 1:* (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS ({THUNDERBIRD})])"
+    first = c.cmd(command)
+    kept_written(server)
+    rows = kept_rows(server)
+    assert len(rows) == len(TRICKY) and len({f for f, _, _ in rows}) == 1
+    second = c.cmd(command)
+    assert second.untagged == first.untagged
+    # The kept bytes are what is read: changed behind the server's back, the answer shows
+    # it (the same field list named otherwise too); the general path still filters.
+    db = server.running.ctx.store._db
+    server.call(db.write(lambda conn: conn.execute(
+        "UPDATE header_selections SET data = CAST('X: y' || char(13, 10, 13, 10) AS BLOB)")))
+    shuffled = " ".join(reversed(THUNDERBIRD.lower().split()))
+    r = c.cmd(f"FETCH 2 (BODY.PEEK[HEADER.FIELDS ({shuffled} from)]<1.3>)")
+    assert r.untagged == [b"* 2 FETCH (BODY[HEADER.FIELDS (" + shuffled.encode()
+                          + b" from)]<1> {3}\r\n: y)"], r
+    general = c.cmd(f"FETCH 2 (BODY[HEADER.FIELDS ({THUNDERBIRD})])")
+    assert b"X: y" not in general.untagged[0]
+    # A negated list is another list; a second section makes the command keep nothing.
+    other = c.cmd("FETCH 1:* (BODY.PEEK[HEADER.FIELDS.NOT (Subject)])")
+    kept_written(server)
+    assert len({f for f, _, _ in kept_rows(server)}) == 2
+    assert other.untagged == c.cmd("FETCH 1:* (BODY[HEADER.FIELDS.NOT (Subject)])").untagged
+    before = len(kept_rows(server))
+    c.cmd("FETCH 1:* (BODY.PEEK[HEADER.FIELDS (To)] BODY.PEEK[HEADER.FIELDS (Cc)])")
+    kept_written(server)
+    assert len(kept_rows(server)) == before
+
+
+def test_few_lists_are_kept(server: ServerThread, imap: Any, keeping: None) -> None:
+    """At most MAX_LISTS field lists are kept: a client asking ever new lists does not grow
+    the database; their answers are filtered every time, and right."""
+    c = imap()
+    fill(server, c)
+    assert c.cmd("EXAMINE INBOX").ok
+    names = ["Subject", "From", "To", "Cc", "Date", "Reply-To"]
+    for name in names:
+        bulk = c.cmd(f"FETCH 1:* (BODY.PEEK[HEADER.FIELDS ({name})])")
+        kept_written(server)
+        assert bulk.untagged == c.cmd(f"FETCH 1:* (BODY[HEADER.FIELDS ({name})])").untagged
+    lists = {f for f, _, _ in kept_rows(server)}
+    assert len(lists) == header_reads.MAX_LISTS < len(names)
+
+
+def test_kept_selection_of_an_expunged_message(server: ServerThread, imap: Any,
+                                               keeping: None) -> None:
+    """A message expunged by another session is answered from its tombstone (RFC 2180
+    §4.1) whether or not its selection is kept; once its body is reclaimed, the kept
+    row goes with it (ON DELETE CASCADE)."""
+    a, b = imap(), imap()
+    fill(server, a)
+    assert a.cmd("EXAMINE INBOX").ok
+    b.select()
+    command = f"FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS ({THUNDERBIRD})])"
+    a.cmd(command)
+    kept_written(server)
+    assert b.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)").ok and b.cmd("EXPUNGE").ok
+    general, bulk = both_ways(a, f"FETCH 1:* (FLAGS BODY[HEADER.FIELDS ({THUNDERBIRD})])")
+    assert bulk.untagged == general.untagged and bulk.code() == "EXPUNGEISSUED"
+    assert bulk.untagged[1].endswith(b"NIL)")
+    store = server.running.ctx.store
+    server.call(store.reclaim())
+    assert len(kept_rows(server)) == len(TRICKY) - 1

@@ -108,6 +108,8 @@ def as_before_the_index(data_dir: Path) -> None:
     conn.execute("ALTER TABLE mailbox_messages DROP COLUMN savedate")
     conn.execute("DROP TABLE message_previews")
     conn.execute("DROP TABLE urlauth_keys")  # migration 18
+    conn.execute("DROP TABLE header_selections")  # migration 19
+    conn.execute("DROP TABLE header_selection_lists")
     conn.execute("PRAGMA user_version = 8")
     conn.execute("COMMIT")
     conn.close()

@@ -173,7 +173,8 @@ async def _from_index(session: Session, view: View, index: MailboxIndex,
                         column[i - lo] = layout.around(value, text)
             channel.write(layout.join(columns, hi - lo))
             await channel.flush()
-            await asyncio.sleep(0)
+            if channel.slice_over():  # issue 14: other sessions get the loop meanwhile
+                await channel.give_way()
 
 
 def _position(uids: Sequence[int], uid: int) -> int | None:

@@ -210,6 +210,7 @@ def test_logged_once_restores_the_trigger_when_the_statement_fails() -> None:
     conn.execute("CREATE TABLE mailbox_messages (mailbox_id, uid, modseq)")
     conn.execute("CREATE TABLE private_flags (mailbox_id, modseq)")
     conn.execute("CREATE TABLE expunged (mailbox_id, modseq)")
+    conn.execute("CREATE TABLE metadata (mailbox_id, user_id, name, value)")
     commits.install(conn)
     conn.execute("BEGIN")
     with pytest.raises(sqlite3.OperationalError), \

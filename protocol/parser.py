@@ -326,14 +326,9 @@ def _append_message(r: Reader, mailbox: str, replace: tuple[int, bool] | None = 
         r.pos += 1
     if r.peek() != 0x7B:
         raise ParseError("Expected message literal")
-    r.pos += 1
     # RFC 9051 §9 ``literal = "{" number64 ["+"] "}"`` (Appendix E item 1): a size over
     # 4 GB is refused for its size (NO [TOOBIG]), not as bad syntax.
-    size = r.number(limit=MAX_NUMBER64)
-    sync = not r.maybe_plus()
-    r.expect(b"}", "}")
-    if not (r.partial and r.at_end()):
-        raise ParseError("Unexpected data after APPEND literal")
+    size, sync = r.streamed_literal(MAX_NUMBER64, "APPEND")
     announce = AppendAnnounce(mailbox, flags, internal_date, size, binary, sync, replace, utf8)
     if items:
         raise CatenateItems(mailbox, tuple(items), announce)

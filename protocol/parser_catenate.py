@@ -107,12 +107,7 @@ def _parts(r: Reader, mailbox: str, replace: tuple[int, bool] | None, items: lis
             if r.peek() != 0x7B:
                 # RFC 4469 §5: a literal (no literal8: BINARY's ~{n} is for messages only).
                 raise ParseError("Expected literal after TEXT")
-            r.pos += 1
-            size = r.number(limit=MAX_NUMBER)
-            sync = not r.maybe_plus()
-            r.expect(b"}", "}")
-            if not (r.partial and r.at_end()):
-                raise ParseError("Unexpected data after TEXT literal")
+            size, sync = r.streamed_literal(MAX_NUMBER, "TEXT")
             raise CatenateItems(mailbox, tuple(items), TextAnnounce(size, sync))
         else:
             raise ParseError("Expected TEXT or URL")

@@ -211,6 +211,18 @@ class Reader:
             raise ParseError("Truncated literal")
         return self.buf[start : self.pos]
 
+    def streamed_literal(self, limit: int, what: str) -> tuple[int, bool]:
+        """``{n}`` / ``{n+}`` (the ``{`` already checked) ending the fragment: a literal the
+        connection streams instead of parsing inline (an APPEND message, a CATENATE TEXT
+        part). Returns (size, synchronising)."""
+        self.pos += 1
+        size = self.number(limit=limit)
+        sync = not self.maybe_plus()
+        self.expect(b"}", "}")
+        if not (self.partial and self.at_end()):
+            raise ParseError(f"Unexpected data after {what} literal")
+        return size, sync
+
     def maybe_plus(self) -> bool:
         if self.peek() == 0x2B:
             self.pos += 1

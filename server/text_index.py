@@ -9,13 +9,12 @@ messages not indexed yet)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
-from crispin.storage import ChangeKind, CommitReport, Store
+from crispin.storage import ChangeKind, Store
 
 from . import backfill
+from .commit_worker import CommitWorker
 
 log = logging.getLogger("crispin.text_index")
 
@@ -45,52 +44,22 @@ class TextIndexJob:
         return await store.index_text_backlog(limit)
 
 
-class TextIndexer:
+class TextIndexer(CommitWorker):
     """Indexes new mail after the commits that brought it (``Store.on_commit``: a mailbox
     with messages APPENDED), under the same one-run-at-a-time lock as the start-up job."""
 
+    name = "crispin-text-indexer"
+
     def __init__(self, store: Store, delay: float = COALESCE) -> None:
-        self._store = store
-        self._delay = delay
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self._unsubscribe = store.on_commit(self._on_commit)
+        super().__init__(store, (ChangeKind.APPENDED,))
+        self.delay = delay
 
-    def _on_commit(self, report: CommitReport) -> None:
-        if any(ChangeKind.APPENDED in change.kinds for change in report.changes):
-            self._idle.clear()
-            self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(),
-                                                            name="crispin-text-indexer")
-
-    async def settled(self) -> None:
-        """Until the mail committed so far is indexed (tests, benchmarks)."""
-        await self._idle.wait()
-
-    async def _run(self) -> None:
+    async def work(self) -> None:
         job = TextIndexJob()
-        while True:
-            await self._wake.wait()
-            if self._delay:
-                await asyncio.sleep(self._delay)
-            self._wake.clear()
-            try:
-                async with backfill.lock(self._store, job.name):
-                    while await self._store.index_text_backlog(job.batch):
-                        pass
-            except Exception:
-                log.exception("indexing new mail failed; retrying at the next delivery "
-                              "(SEARCH scans it meanwhile)")
-            if not self._wake.is_set():
-                self._idle.set()
-
-    async def stop(self) -> None:
-        self._unsubscribe()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        try:
+            async with backfill.lock(self._store, job.name):
+                while await self._store.index_text_backlog(job.batch):
+                    pass
+        except Exception:
+            log.exception("indexing new mail failed; retrying at the next delivery "
+                          "(SEARCH scans it meanwhile)")

@@ -9,7 +9,14 @@ from . import search
 from .blobs import BlobFile, PreparedBody, SpoolWriter
 from .browse import Filters, Found
 from .check import Problem
-from .commits import ChangeKind, CommitReport, MailboxChange, MetadataChange
+from .commits import (
+    ChangeKind,
+    CommitReport,
+    MailboxChange,
+    MetadataChange,
+    NameChange,
+    SubscriptionChange,
+)
 from .errors import (
     AlreadyExists,
     Busy,
@@ -101,6 +108,7 @@ __all__ = [
     "MetadataLimits",
     "MetadataTooBig",
     "MetadataTooMany",
+    "NameChange",
     "NoSelect",
     "NotFound",
     "OverQuota",
@@ -118,6 +126,7 @@ __all__ = [
     "Store",
     "StoreMode",
     "StoreResult",
+    "SubscriptionChange",
     "ThreadRow",
     "TimeLimitExceeded",
     "User",

@@ -29,6 +29,11 @@ Subscribing
     must not block: set an ``asyncio.Event``, put into a queue, or start a task. An
     exception in a callback is logged and does not reach the writer or other subscribers.
 
+    Besides the mailboxes (``changes``), a report names what NOTIFY (RFC 5465) needs and
+    a mailbox id cannot tell: the annotations changed (``metadata``), the names before
+    and after of the mailboxes created, renamed or deleted (``names``), and the
+    subscriptions changed (``subscriptions``).
+
     Reports cover changes made through *this* ``Store`` (this process). Changes by other
     processes on the same file (the CLI, ``crispin import``) are not reported here; the
     hub finds them by polling ``Store.highest_modseqs``.
@@ -66,6 +71,8 @@ class ChangeKind(StrEnum):
     METADATA = "metadata"
     """One of its annotations (RFC 5464) was set or removed; which ones, in
     ``CommitReport.metadata``."""
+    ACL = "acl"
+    """Its access control list changed (RFC 4314): somebody's rights on it may differ."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,32 @@ class MetadataChange:
 
 
 @dataclass(frozen=True)
+class NameChange:
+    """A mailbox that got, changed or lost its name in a commit: what NOTIFY's MailboxName
+    event (RFC 5465 §5.4) reports, including the OLDNAME of a rename, which the mailbox's
+    id alone can no longer tell once it is renamed or gone."""
+
+    mailbox_id: int
+    owner_id: int | None
+    """None: a shared mailbox."""
+    old: str | None
+    """None: created in this commit."""
+    new: str | None
+    """None: deleted in this commit."""
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """A user subscribed to or unsubscribed from a name (RFC 3501 §6.3.6, §6.3.7): NOTIFY's
+    SubscriptionChange event (RFC 5465 §5.5) and its SUBSCRIBED filter (§6.4)."""
+
+    user_id: int
+    name: str
+    subscribed: bool
+    """The state after the commit."""
+
+
+@dataclass(frozen=True)
 class CommitReport:
     """Every mailbox that one committed write transaction (a group-commit batch) changed,
     in ascending id order, and the annotations it changed. Never empty: a commit that
@@ -100,6 +133,9 @@ class CommitReport:
 
     changes: tuple[MailboxChange, ...]
     metadata: tuple[MetadataChange, ...] = ()
+    names: tuple[NameChange, ...] = ()
+    """The mailboxes of ``changes`` created, renamed or deleted, with their names."""
+    subscriptions: tuple[SubscriptionChange, ...] = ()
 
     @property
     def mailbox_ids(self) -> tuple[int, ...]:
@@ -114,6 +150,8 @@ Subscriber = Callable[[CommitReport], None]
 # a TEMP trigger can refer to any database's tables).
 _LOG = "temp.commit_log"
 _METADATA_LOG = "temp.metadata_log"
+_NAME_LOG = "temp.name_log"
+_SUBSCRIPTION_LOG = "temp.subscription_log"
 _UPSERT = (
     "INSERT INTO commit_log (mailbox_id, kind, modseq) VALUES ({mailbox}, '{kind}', {modseq})"
     " ON CONFLICT (mailbox_id, kind) DO UPDATE SET modseq = max(modseq, excluded.modseq);"
@@ -163,6 +201,39 @@ _SCHEMA = [
         f" (mailbox_id, user_id, name) VALUES (ifnull({row}.mailbox_id, 0),"
         f" ifnull({row}.user_id, 0), {row}.name); END"
         for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
+    # RFC 4314: an ACL changed (a right granted or revoked: NOTIFY's MailboxName, §5.4).
+    *(
+        _trigger(f"commit_acl_{event.lower()}", event, "acl", ChangeKind.ACL,
+                 f"{row}.mailbox_id", "0")
+        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))
+    ),
+    # Names before and after (the first old name and the last new one of the commit).
+    "CREATE TEMP TABLE IF NOT EXISTS name_log (mailbox_id INTEGER PRIMARY KEY,"
+    " owner_id INTEGER, old TEXT, new TEXT)",
+    "CREATE TEMP TRIGGER IF NOT EXISTS commit_name_created AFTER INSERT ON main.mailboxes"
+    " BEGIN INSERT INTO name_log (mailbox_id, owner_id, old, new)"
+    " VALUES (NEW.id, NEW.owner_id, NULL, NEW.name)"
+    " ON CONFLICT (mailbox_id) DO UPDATE SET new = excluded.new; END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS commit_name_renamed AFTER UPDATE OF name"
+    " ON main.mailboxes WHEN NEW.name IS NOT OLD.name"
+    " BEGIN INSERT INTO name_log (mailbox_id, owner_id, old, new)"
+    " VALUES (NEW.id, NEW.owner_id, OLD.name, NEW.name)"
+    " ON CONFLICT (mailbox_id) DO UPDATE SET new = excluded.new; END",
+    "CREATE TEMP TRIGGER IF NOT EXISTS commit_name_deleted AFTER DELETE ON main.mailboxes"
+    " BEGIN INSERT INTO name_log (mailbox_id, owner_id, old, new)"
+    " VALUES (OLD.id, OLD.owner_id, OLD.name, NULL)"
+    " ON CONFLICT (mailbox_id) DO UPDATE SET new = NULL; END",
+    # Subscriptions, the state after the commit.
+    "CREATE TEMP TABLE IF NOT EXISTS subscription_log (user_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, subscribed INTEGER NOT NULL, PRIMARY KEY (user_id, name))"
+    " WITHOUT ROWID",
+    *(
+        f"CREATE TEMP TRIGGER IF NOT EXISTS commit_subscription_{event.lower()} AFTER {event}"
+        f" ON main.subscriptions BEGIN INSERT INTO subscription_log (user_id, name, subscribed)"
+        f" VALUES ({row}.user_id, {row}.name, {state}) ON CONFLICT (user_id, name)"
+        f" DO UPDATE SET subscribed = excluded.subscribed; END"
+        for event, row, state in (("INSERT", "NEW", 1), ("DELETE", "OLD", 0))
     ),
 ]
 
@@ -217,11 +288,12 @@ def drain(conn: sqlite3.Connection) -> CommitReport | None:
     # Entries of a mailbox deleted in the same commit went with it (ON DELETE CASCADE):
     # its DELETED change says all there is to say.
     entries = conn.execute(
-        f"SELECT l.mailbox_id, l.user_id, l.name FROM {_METADATA_LOG} l"
-        " WHERE l.mailbox_id = 0 OR EXISTS (SELECT 1 FROM main.mailboxes m"
-        " WHERE m.id = l.mailbox_id) ORDER BY l.mailbox_id, l.user_id, l.name"
+        f"SELECT l.mailbox_id, l.user_id, l.name, l.mailbox_id = 0 OR EXISTS (SELECT 1"
+        f" FROM main.mailboxes m WHERE m.id = l.mailbox_id) FROM {_METADATA_LOG} l"
+        " ORDER BY l.mailbox_id, l.user_id, l.name"
     ).fetchall()
-    conn.execute(f"DELETE FROM {_METADATA_LOG}")
+    if entries:
+        conn.execute(f"DELETE FROM {_METADATA_LOG}")
     kinds: dict[int, set[ChangeKind]] = {}
     modseqs: dict[int, int] = {}
     for mailbox_id, kind, modseq in rows:
@@ -230,7 +302,7 @@ def drain(conn: sqlite3.Connection) -> CommitReport | None:
     if rows:
         conn.execute(f"DELETE FROM {_LOG}")
     metadata = tuple(MetadataChange(int(box) or None, int(user) or None, str(name))
-                     for box, user, name in entries)
+                     for box, user, name, alive in entries if alive)
     for change in metadata:
         if change.mailbox_id is not None:
             box = change.mailbox_id
@@ -239,11 +311,27 @@ def drain(conn: sqlite3.Connection) -> CommitReport | None:
                     "SELECT highest_modseq FROM main.mailboxes WHERE id = ?", (box,)
                 ).fetchone()[0])
             kinds.setdefault(box, set()).add(ChangeKind.METADATA)
-    if not kinds and not metadata:
+    named = conn.execute(
+        f"SELECT mailbox_id, owner_id, old, new FROM {_NAME_LOG} ORDER BY mailbox_id"
+    ).fetchall()
+    if named:
+        conn.execute(f"DELETE FROM {_NAME_LOG}")
+    # Created and deleted in the same commit: nobody could have seen it.
+    names = tuple(NameChange(int(box), None if owner is None else int(owner), old, new)
+                  for box, owner, old, new in named if old is not None or new is not None)
+    subscriptions = tuple(
+        SubscriptionChange(int(user), str(name), bool(state))
+        for user, name, state in conn.execute(
+            f"SELECT user_id, name, subscribed FROM {_SUBSCRIPTION_LOG} ORDER BY user_id, name"
+        ).fetchall()
+    )
+    if subscriptions:
+        conn.execute(f"DELETE FROM {_SUBSCRIPTION_LOG}")
+    if not kinds and not metadata and not subscriptions:
         return None
     return CommitReport(tuple(
         MailboxChange(box, modseqs[box], frozenset(kinds[box])) for box in sorted(kinds)
-    ), metadata)
+    ), metadata, names, subscriptions)
 
 
 def deliver(subscribers: list[Subscriber], report: CommitReport) -> None:

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import StorageError
+from .errors import NotFound, StorageError
 
 PRIVATE = "/private"
 SHARED = "/shared"
@@ -83,7 +83,11 @@ def set_entries(conn: sqlite3.Connection, mailbox_id: int | None, user_id: int,
                 entries: list[tuple[str, bytes | None]], limits: MetadataLimits) -> None:
     """Writer thread: set (bytes) or delete (None) each entry (lower-cased names) of
     ``mailbox_id`` (None: the server) as ``user_id``; all or nothing (RFC 5464 §4.3).
-    ``MetadataTooBig``, ``MetadataTooMany``."""
+    ``MetadataTooBig``, ``MetadataTooMany``; ``NotFound`` for a mailbox deleted since the
+    server looked it up."""
+    if mailbox_id is not None and conn.execute(
+            "SELECT 1 FROM mailboxes WHERE id = ?", (mailbox_id,)).fetchone() is None:
+        raise NotFound(f"no mailbox with id {mailbox_id}")
     for _, value in entries:
         if value is not None and len(value) > limits.max_size:
             raise MetadataTooBig(limits.max_size)

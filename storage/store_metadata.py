@@ -26,8 +26,7 @@ class MetadataMixin:
                            limits: MetadataLimits) -> None:
         """Set (bytes) or remove (None) entries as ``user_id``, all or none of them
         (RFC 5464 §4.3): ``metadata.MetadataTooBig``, ``metadata.MetadataTooMany``;
-        ``NotFound`` is not raised for a mailbox deleted meanwhile (the foreign key is:
-        ``StorageError``)."""
+        ``NotFound`` for a mailbox deleted meanwhile."""
         await self._db.write(partial(
             metadata.set_entries, mailbox_id=mailbox_id, user_id=user_id, entries=entries,
             limits=limits))

@@ -12,6 +12,7 @@ from crispin.storage import (
     MetadataLimits,
     MetadataTooBig,
     MetadataTooMany,
+    NotFound,
     Store,
     User,
 )
@@ -91,3 +92,10 @@ async def test_commit_report_names_the_entries(store: Store, user: User) -> None
     await store.delete_mailbox(user.id, "Box")
     [report] = reports
     assert report.metadata == () and report.changes[0].kinds == {ChangeKind.DELETED}
+
+
+async def test_set_on_a_deleted_mailbox_is_not_found(store: Store, user: User) -> None:
+    box = (await store.create_mailbox(user.id, "Gone")).id
+    await store.delete_mailbox(user.id, "Gone")
+    with pytest.raises(NotFound):
+        await store.set_metadata(box, user.id, [("/shared/a", b"x")], LIMITS)

@@ -211,6 +211,8 @@ def test_logged_once_restores_the_trigger_when_the_statement_fails() -> None:
     conn.execute("CREATE TABLE private_flags (mailbox_id, modseq)")
     conn.execute("CREATE TABLE expunged (mailbox_id, modseq)")
     conn.execute("CREATE TABLE metadata (mailbox_id, user_id, name, value)")
+    conn.execute("CREATE TABLE acl (mailbox_id, identifier, rights)")
+    conn.execute("CREATE TABLE subscriptions (user_id, name)")
     commits.install(conn)
     conn.execute("BEGIN")
     with pytest.raises(sqlite3.OperationalError), \

@@ -65,8 +65,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # modified UTF-7 on the wire from it; and legacy uploaders (mbsync, imapsync) of
         # old mail with raw 8-bit headers would be refused.
         "utf8_accept": False,
-        # IMAP4rev2 (RFC 9051) advertised and ENABLE-able; off until every difference holds
-        # (docs/imap4rev2.md: MESSAGE/GLOBAL in BODYSTRUCTURE does not yet).
+        # IMAP4rev2 (RFC 9051) advertised and ENABLE-able (docs/imap4rev2.md).
         "imap4rev2": False,
     },
     "limits": {

@@ -19,14 +19,15 @@ SEARCH: RFC 2047 (``email.header.decode_header``), RFC 2231 ``charset*``
 and charsets (``codecs``).
 """
 
-from .message import ParsedMessage, parse_message
-from .parttree import Part, find_part, part_tree_from_bytes, part_tree_to_bytes
+from .message import ParsedMessage, parse_message, structure_rev2
+from .parttree import Part, find_part, has_global, part_tree_from_bytes, part_tree_to_bytes
 from .searchtext import SearchFields, body_text, header_text, parse_date_sent
 from .sections import fetch_section, filter_header, section_span
 from .sortkeys import SortFields, sort_fields
 
 __all__ = [
     "ParsedMessage", "Part", "SearchFields", "SortFields", "body_text", "fetch_section",
-    "filter_header", "find_part", "header_text", "parse_date_sent", "parse_message",
-    "part_tree_from_bytes", "part_tree_to_bytes", "section_span", "sort_fields",
+    "filter_header", "find_part", "has_global", "header_text", "parse_date_sent",
+    "parse_message", "part_tree_from_bytes", "part_tree_to_bytes", "section_span",
+    "sort_fields", "structure_rev2",
 ]

@@ -10,7 +10,13 @@ params.py for how values are found):
 - body-fld-id / body-fld-desc / body-fld-md5 / body-fld-loc are the unfolded raw
   header values (RFC 2047 encoded-words left encoded), NIL when absent,
 - body-fld-octets is the size of the body as sent; body-fld-lines (text/* and
-  message/rfc822 only) counts its LF characters,
+  message/rfc822 only, and message/global for IMAP4rev2) counts its LF characters,
+- message/global (RFC 6532 §3.7) depends on the protocol: IMAP4rev1's grammar (RFC 3501
+  §9) has only ``"MESSAGE" "RFC822"`` for ``media-message``, so a rev1 BODYSTRUCTURE
+  shows message/global as a basic part (``body-type-basic``), as Dovecot 2.3 does for
+  every client; RFC 9051 §9 says ``body-type-basic``'s MESSAGE subtype "MUST NOT be
+  "RFC822" or "GLOBAL"" and has ``media-message`` take both, so a rev2 one shows it like
+  message/rfc822, with the envelope, body and lines of the message inside (``rev2``),
 - body-fld-dsp is ``("type" params)`` from Content-Disposition, NIL when absent
   or unparseable; body-fld-lang is a list ``("en" "fr")`` or NIL,
 - extension data (BODYSTRUCTURE only): single part ``md5 dsp lang loc``,
@@ -55,11 +61,12 @@ def _ext_tail(headers: Headers) -> bytes:
     ))
 
 
-def render(node: Node, extended: bool) -> bytes:
-    """The ``body`` production for *node*; BODYSTRUCTURE when *extended*, else BODY."""
+def render(node: Node, extended: bool, rev2: bool = False) -> bytes:
+    """The ``body`` production for *node*; BODYSTRUCTURE when *extended*, else BODY; in
+    the IMAP4rev2 form (RFC 9051 §9) when *rev2*, else in the IMAP4rev1 one (RFC 3501 §9)."""
     h = node.headers
     if node.kind == "multipart":
-        out = b"".join(render(c, extended) for c in node.children)
+        out = b"".join(render(c, extended, rev2) for c in node.children)
         out += b" " + string(node.msubtype)
         if extended:
             out += b" " + _params(node.params) + _ext_tail(h)
@@ -75,8 +82,9 @@ def render(node: Node, extended: bool) -> bytes:
         b'"7BIT"' if enc is None else string(enc),
         b"%d" % (node.body_end - node.body_start),
     ]
-    if node.kind == "message" and node.message is not None:
-        fields += [node.message.envelope, render(node.message, extended), b"%d" % node.lines]
+    if node.kind == "message" and node.message is not None and (rev2 or not node.is_global):
+        fields += [node.message.envelope, render(node.message, extended, rev2),
+                   b"%d" % node.lines]
     elif is_text:
         fields.append(b"%d" % node.lines)
     out = b" ".join(fields)

@@ -22,6 +22,15 @@ class ParsedMessage:
     sort_fields: SortFields  # prepared SORT/THREAD keys (RFC 5256)
 
 
+def structure_rev2(raw: bytes) -> tuple[bytes, bytes]:
+    """BODYSTRUCTURE and BODY of *raw* in the IMAP4rev2 form (RFC 9051 §7.5.2, §9), where a
+    message/global part is described like message/rfc822. They differ from the stored
+    (rev1) ones only for a message with a message/global part (:func:`has_global`), which
+    is rare: those are computed when a rev2 session asks, instead of being stored twice."""
+    root = parse_tree(raw)
+    return render(root, True, rev2=True), render(root, False, rev2=True)
+
+
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse a message once (never raises on malformed input)."""
     root = parse_tree(raw)

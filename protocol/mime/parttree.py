@@ -80,6 +80,13 @@ def part_tree_from_bytes(data: bytes) -> Part:
         raise ValueError("malformed part tree") from exc
 
 
+def has_global(data: bytes) -> bool:
+    """Whether a stored part tree (:func:`part_tree_to_bytes`) holds a message/global part
+    (RFC 6532 §3.7), whose IMAP4rev2 BODYSTRUCTURE differs from the rev1 one (RFC 9051
+    §9): a byte search, since media types are stored lower case, next to each other."""
+    return b'"message","global"' in data
+
+
 def find_part(tree: Part, part: tuple[int, ...]) -> Part | None:
     """Resolve a section-part (RFC 3501 §6.4.5) to a Part, or None if it does not exist.
 

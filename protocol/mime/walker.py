@@ -19,7 +19,14 @@ are and what the header says. Never raises on malformed input:
   entity that would need splitting is shown as application/octet-stream (parts
   of enclosing multiparts after that are not listed), so a
   3 MB message of 300,000 empty parts costs a bounded tree, not 300,000 nodes,
-- a message/rfc822 body is parsed as a message whatever its transfer encoding.
+- a message/rfc822 body is parsed as a message whatever its transfer encoding,
+- a message/global body (RFC 6532 §3.7: a message whose header may be UTF-8) is an
+  encapsulated message too, as RFC 9051 §6.4.5 and §7.5.2 treat it: with an identity
+  encoding it is parsed in place, like message/rfc822 (its parts are sections:
+  ``2.HEADER``, ``2.1``); RFC 6532 §3.7 also allows base64 and quoted-printable for it,
+  whose inner offsets are not offsets of the stored message, so such a body is decoded and
+  parsed on its own (``Node.decoded``) only to describe it in an IMAP4rev2 BODYSTRUCTURE,
+  and stays one leaf part in the part tree (BINARY[n] gives the decoded message).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .cte import decode
 from .envelope import build_envelope
 from .headers import MAX_FIELDS, MAX_TOTAL_FIELDS, Headers, header_bounds
 from .params import Params, first_token, get_param, parse_content_type, text_charset
@@ -39,7 +47,7 @@ MAX_TOTAL_PARTS = 10000
 # Values Crispin supplies itself are written in upper case, like RFC 3501's examples;
 # values taken from the message are written as they were sent.
 TEXT, PLAIN, CHARSET, US_ASCII = b"TEXT", b"PLAIN", b"CHARSET", b"US-ASCII"
-MESSAGE, RFC822 = b"MESSAGE", b"RFC822"
+MESSAGE, RFC822, GLOBAL = b"MESSAGE", b"RFC822", b"GLOBAL"
 APPLICATION, OCTET_STREAM = b"APPLICATION", b"OCTET-STREAM"
 
 _BOUNDARY_TAIL = re.compile(rb"(--.*|[ \t]*)\r?\n?", re.DOTALL)
@@ -61,6 +69,14 @@ class Node:
     children: list[Node] = field(default_factory=list)
     message: Node | None = None
     envelope: bytes = b""  # set on message roots only
+    # The message of a message/global part was parsed from its decoded body (base64 or
+    # quoted-printable): its offsets are not the stored message's (see the module doc).
+    decoded: bool = False
+
+    @property
+    def is_global(self) -> bool:
+        """A message/global part (RFC 6532 §3.7), shown as a message in IMAP4rev2 only."""
+        return self.mtype.lower() == b"message" and self.msubtype.lower() == b"global"
 
     @property
     def encoding(self) -> bytes | None:
@@ -76,7 +92,7 @@ class Node:
             text_charset(self.params),
             "7bit" if enc is None else enc.decode("ascii", "replace").lower(),
             tuple(c.to_part() for c in self.children),
-            None if self.message is None else self.message.to_part(),
+            None if self.message is None or self.decoded else self.message.to_part(),
         )
 
 
@@ -160,13 +176,20 @@ def walk(raw: bytes, start: int, end: int, depth: int = 0, digest_child: bool = 
             node.kind = "multipart"
             node.children = _split(raw, body_start, end, boundary, depth + 1, ls == b"digest",
                                    budget)
-    elif lt == b"message" and ls == b"rfc822":
+    elif lt == b"message" and ls in (b"rfc822", b"global"):
         if depth >= MAX_DEPTH or budget.left <= 0:
             node.mtype, node.msubtype, node.params = APPLICATION, OCTET_STREAM, []
+            return node
+        enc = node.encoding
+        cte = b"7bit" if enc is None else enc.lower()
+        if ls == b"global" and cte in (b"base64", b"quoted-printable"):
+            inner = decode(raw[body_start:end], cte.decode("ascii"), False)
+            node.message = walk(inner, 0, len(inner), depth + 1, budget=budget)
+            node.decoded = True
         else:
-            node.kind = "message"
             node.message = walk(raw, body_start, end, depth + 1, budget=budget)
-            node.message.envelope = build_envelope(node.message.headers)
+        node.kind = "message"
+        node.message.envelope = build_envelope(node.message.headers)
     return node
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from crispin.protocol import FetchAttr, format_datetime
 from crispin.server.binary import BinaryPlan, DecodedStream
 from crispin.server.commands.fetch_attrs import AttrPlan, Batch
+from crispin.server.commands.fetch_structure import differs_in_rev2, rev2_structure
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Disconnect, Session
 from crispin.server.view import View
@@ -75,6 +76,7 @@ async def item_pieces(session: Session, view: View, rec: MessageRecord,
     out in a first sync, so they are written directly rather than through the generic
     serializer (every value here is a number, a literal, prepared bytes or a flag atom)."""
     out: list[list[Piece]] = []
+    rev2: tuple[bytes, bytes] | None = None  # BODYSTRUCTURE and BODY in the rev2 form
     for item in items:
         if isinstance(item, BinaryPlan):  # RFC 3516, crispin.server.binary
             assert body is not None
@@ -111,10 +113,14 @@ async def item_pieces(session: Session, view: View, rec: MessageRecord,
             out.append([b"RFC822.SIZE %d" % rec.size])
         elif name == "ENVELOPE":
             out.append([b"ENVELOPE " + rec.envelope])
-        elif name == "BODYSTRUCTURE":
-            out.append([b"BODYSTRUCTURE " + rec.bodystructure])
-        elif name == "BODY":
-            out.append([b"BODY " + rec.body_simple])
+        elif name in ("BODYSTRUCTURE", "BODY"):
+            if session.rev2 and differs_in_rev2(rec):  # message/global, fetch_structure
+                rev2 = rev2 or await rev2_structure(session, view, rec, body)
+                structure, simple = rev2
+            else:
+                structure, simple = rec.bodystructure, rec.body_simple
+            out.append([b"BODYSTRUCTURE " + structure if name == "BODYSTRUCTURE"
+                        else b"BODY " + simple])
         else:
             assert body is not None
             start, end = _rfc822_span(name, rec)

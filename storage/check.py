@@ -1,7 +1,7 @@
 """Checking a data folder's invariants, and repairing what can be repaired (``crispin check``,
 ``crispin check --repair``; the server runs the cheap part at every start).
 
-What must hold (see migrations.py for the schema):
+What must hold (see docs/schema.md for the schema):
 - SQLite's own ``integrity_check`` and ``foreign_key_check`` find nothing;
 - per mailbox, UIDNEXT is above every UID it ever gave (live, tombstoned, private flags):
   RFC 3501 §2.3.1.1 UIDs strictly ascend and are never reused; no UID is both live and

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from crispin.storage import ChangeKind, Store
+from crispin.storage import ChangeKind, ReclaimPace, Store
 
 from .commit_worker import CommitWorker
 
@@ -33,7 +33,7 @@ class Reclaimer(CommitWorker):
 
     async def work(self) -> None:
         try:
-            total = await self._store.reclaim()
+            total = await self._store.reclaim(pace=ReclaimPace())
         except Exception:
             log.exception("reclaiming expunged mail failed; retrying at the next expunge")
             return

@@ -52,6 +52,7 @@ from .models import (
 )
 from .names import DELIMITER, INBOX
 from .passwords import is_hash as is_password_hash
+from .reclaim import Pace as ReclaimPace
 from .rederive import DONE as REDERIVE_DONE
 from .saslprep import SASLprepError, saslprep
 from .scram import ITERATIONS as SCRAM_ITERATIONS
@@ -116,6 +117,7 @@ __all__ = [
     "Problem",
     "Quota",
     "QuotaResource",
+    "ReclaimPace",
     "ReclaimTotals",
     "SASLprepError",
     "SchemaTooNew",

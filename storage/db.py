@@ -221,6 +221,9 @@ class Database:
         self._subscribers: list[commits.Subscriber] = []
         self.batches = 0
         """Number of write transactions committed (for tests and benchmarks)."""
+        self.writes = 0
+        """Number of ``write`` operations run (committed or failed): background work
+        compares it before and after its own step to tell whether sessions wrote meanwhile."""
 
     @property
     def reader_count(self) -> int:
@@ -311,6 +314,11 @@ class Database:
         self._wakeup.set()
         return await asyncio.shield(fut)
 
+    @property
+    def queued_writes(self) -> int:
+        """Writes waiting for the writer (not counting the batch it is running)."""
+        return len(self._pending)
+
     async def quiet(self) -> None:
         """Until no write is queued or running: what background writes (``Store.reclaim``)
         wait for first, so that sessions' writes go before them."""
@@ -349,6 +357,7 @@ class Database:
             self._wakeup.clear()
             while self._pending:
                 batch = self._take_batch()
+                self.writes += len(batch)
                 fns = [fn for fn, _ in batch]
                 try:
                     outcomes, report = await writer.run(self._run_batch, fns)

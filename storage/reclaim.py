@@ -48,6 +48,7 @@ Free pages
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,8 @@ class StepResult:
     """Blob files of the deleted rows, for ``unlink_orphans`` after the commit."""
     merged: int = 0
     """Full-text index merge steps that did work (0 or 1)."""
+    seconds: float = 0.0
+    """How long the step held the writer (its own work, not the wait for its turn)."""
 
     @property
     def idle(self) -> bool:
@@ -105,6 +108,7 @@ def reclaim_step(conn: sqlite3.Connection, batch: int = BATCH, keep: int = TOMBS
     up to ``tombstone_batch`` (default ``batch``) surplus tombstones; once no body is left,
     merge ``merge_pages`` of the full-text index if it holds enough deleted documents (any,
     with ``merge_index``); give back up to ``vacuum_pages`` free pages."""
+    started = time.perf_counter()
     rows = conn.execute(
         "DELETE FROM messages WHERE id IN"
         " (SELECT id FROM messages WHERE refcount <= 0 LIMIT ?) RETURNING path",
@@ -122,7 +126,50 @@ def reclaim_step(conn: sqlite3.Connection, batch: int = BATCH, keep: int = TOMBS
         pages = min(int(free), vacuum_pages)
         if pages:
             conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
-    return StepResult(len(rows), tombstones, pages, paths, merged)
+    return StepResult(len(rows), tombstones, pages, paths, merged,
+                      time.perf_counter() - started)
+
+
+class Pace:
+    """How the background reclaimer shares the one writer with the sessions.
+
+    Without it, a step deleted ``BATCH`` bodies at once: each deletion also deletes the
+    body's full-text entries (the trigger of migration 15 re-tokenises the text), so after
+    100,000 expunges a step held the writer for seconds, and APPENDs arriving meanwhile
+    (8 clients) fell from 116/s to 2-3/s for as long as the reclaiming lasted (bench/README
+    "Reclaiming expunged mail").  So each step is sized to take about ``step_seconds``
+    (every size scaled by one factor, from the last step's measured time), and while
+    sessions write, the reclaimer takes at most ``share`` of the writer's time: after a
+    step that others waited on or wrote beside, it pauses ``(1 - share) / share`` times
+    as long as the step took.  With nobody else writing it runs flat out.
+    ``crispin maintenance`` uses no pace: full-size steps, no pauses."""
+
+    MIN_SCALE = 0.005
+    GROWTH = 2.0
+    """At most this factor up per step: one fast step (little left to do) must not make the
+    next one huge."""
+
+    def __init__(self, share: float = 0.25, step_seconds: float = 0.05) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share must be in (0, 1]")
+        self.share = share
+        self.step_seconds = step_seconds
+        self.scale = 0.1
+
+    def sizes(self, batch: int = BATCH, merge_pages: int = MERGE_PAGES,
+              vacuum_pages: int = VACUUM_PAGES) -> tuple[int, int, int]:
+        """(bodies, merge pages, free pages) for the next step."""
+        return (max(1, round(batch * self.scale)), max(1, round(merge_pages * self.scale)),
+                max(1, round(vacuum_pages * self.scale)))
+
+    def after(self, seconds: float, contended: bool) -> float:
+        """Take the last step's time into the sizes; the pause before the next step."""
+        if seconds > 0:
+            wanted = self.scale * self.step_seconds / seconds
+            self.scale = min(1.0, max(self.MIN_SCALE, min(wanted, self.scale * self.GROWTH)))
+        if not contended or self.share >= 1:
+            return 0.0
+        return seconds * (1 - self.share) / self.share
 
 
 def index_garbage(conn: sqlite3.Connection) -> int:

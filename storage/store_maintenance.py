@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -57,32 +58,53 @@ class MaintenanceMixin:
 
     async def reclaim_step(self, batch: int = reclaim.BATCH,
                            keep: int = reclaim.TOMBSTONES_KEPT,
-                           merge_index: bool = False) -> ReclaimTotals:
+                           merge_index: bool = False,
+                           pace: reclaim.Pace | None = None,
+                           ) -> tuple[ReclaimTotals, float, int]:
         """One bounded step (see ``reclaim.reclaim_step``), files unlinked in a second
-        transaction once the rows' deletion committed.  All zero: nothing was left."""
+        transaction once the rows' deletion committed.  All zero: nothing was left.  Also
+        returns the seconds the step held the writer and the writes it took (1 or 2)."""
+        merge_pages, vacuum_pages = reclaim.MERGE_PAGES, reclaim.VACUUM_PAGES
+        if pace is not None:
+            batch, merge_pages, vacuum_pages = pace.sizes(batch, merge_pages, vacuum_pages)
         bodies = 0 if self._bodies_pinned() else batch
-        step = await self._db.write(partial(reclaim.reclaim_step, batch=bodies, keep=keep,
-                                            tombstone_batch=batch, merge_index=merge_index))
+        step = await self._db.write(partial(
+            reclaim.reclaim_step, batch=bodies, keep=keep, tombstone_batch=batch,
+            merge_index=merge_index, merge_pages=merge_pages, vacuum_pages=vacuum_pages))
         files = 0
+        seconds = step.seconds
+        writes = 1
         if step.paths:
+            writes = 2
+            started = time.perf_counter()
             files = await self._db.write(partial(
                 reclaim.unlink_orphans, data_dir=self.data_dir, paths=list(step.paths)))
-        return ReclaimTotals(step.messages, files, step.tombstones, step.pages, step.merged)
+            seconds += time.perf_counter() - started
+        totals = ReclaimTotals(step.messages, files, step.tombstones, step.pages, step.merged)
+        return totals, seconds, writes
 
     async def reclaim(self, batch: int = reclaim.BATCH,
                       keep: int = reclaim.TOMBSTONES_KEPT,
-                      merge_index: bool = False) -> ReclaimTotals:
+                      merge_index: bool = False,
+                      pace: reclaim.Pace | None = None) -> ReclaimTotals:
         """Steps until nothing is left: every unreferenced body and its file, tombstones
         beyond ``keep`` per mailbox, the full-text index's deleted documents once they are
         many (always, with ``merge_index``: ``crispin maintenance``), free pages
-        (incremental vacuum)."""
+        (incremental vacuum).  With ``pace`` (the background reclaimer), steps are sized
+        and spaced so that sessions keep most of the writer (``reclaim.Pace``)."""
         total = ReclaimTotals()
         while True:
             await self._db.quiet()  # sessions' writes first
-            step = await self.reclaim_step(batch, keep, merge_index)
+            writes = self._db.writes
+            step, seconds, own = await self.reclaim_step(batch, keep, merge_index, pace)
             total += step
             if step.idle:
                 return total
+            if pace is not None:
+                contended = self._db.writes - writes > own or self._db.queued_writes > 0
+                pause = pace.after(seconds, contended)
+                if pause:
+                    await asyncio.sleep(pause)
 
     async def compact(self, vacuum: bool = False) -> None:
         """Checkpoint the WAL into the database file; with ``vacuum``, first rewrite the

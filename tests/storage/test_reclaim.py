@@ -10,7 +10,9 @@ import string
 import threading
 from pathlib import Path
 
-from crispin.storage import MailboxInfo, Store, User
+import pytest
+
+from crispin.storage import MailboxInfo, ReclaimPace, Store, User
 from crispin.storage.search import TextContains
 
 from .helpers import db_path, query
@@ -197,3 +199,79 @@ async def test_reclaiming_waits_for_the_sessions_writes(store: Store, user: User
     await blocker
     assert await session == 3  # it ran first: the bodies were all still there
     assert (await reclaiming).messages == 3
+
+
+def test_pace_sizes_each_step_to_its_time_and_spaces_it_when_contended() -> None:
+    """``Pace`` (issue 10, bench/README "Reclaiming expunged mail"): a step that took four
+    times its target shrinks the next one fourfold; a quick one grows it at most twofold,
+    up to the full sizes; under contention the pause leaves sessions ``1 - share`` of the
+    writer, without it there is none."""
+    pace = ReclaimPace(share=0.25, step_seconds=0.05)
+    assert pace.sizes(2000, 100, 2000) == (200, 10, 200)  # starts at a tenth
+    assert pace.after(0.2, contended=True) == pytest.approx(0.6)
+    assert pace.sizes(2000, 100, 2000)[::2] == (50, 50)
+    assert pace.after(0.001, contended=False) == 0.0
+    assert pace.sizes(2000, 100, 2000)[::2] == (100, 100)  # doubled, not fifty times
+    for _ in range(10):
+        pace.after(0.001, contended=False)
+    assert pace.sizes(2000, 100, 2000) == (2000, 100, 2000)
+    for _ in range(50):
+        pace.after(10.0, contended=True)
+    assert pace.sizes(2000, 100, 2000) == (10, 1, 10)  # MIN_SCALE, never zero
+    with pytest.raises(ValueError):
+        ReclaimPace(share=0)
+
+
+class RecordingPace(ReclaimPace):
+    def __init__(self) -> None:
+        super().__init__(share=0.5, step_seconds=0.001)
+        self.steps: list[tuple[tuple[int, int, int], float, bool, float]] = []
+
+    def after(self, seconds: float, contended: bool) -> float:
+        sizes = self.sizes()
+        pause = super().after(seconds, contended)
+        self.steps.append((sizes, seconds, contended, pause))
+        return pause
+
+
+async def test_paced_reclaim_pauses_while_sessions_write(store: Store, user: User) -> None:
+    """The background reclaimer's steps, while another session keeps writing: each step
+    that shared the writer is followed by a pause as long as the step (share 0.5), and
+    everything is still reclaimed; once the session stops, no more pauses."""
+    box = await inbox(store, user)
+    for i in range(300):
+        await store.append_message(box.id, b"Subject: %d\r\n\r\nx" % i, ("\\Deleted",), None,
+                                   {**PARSED, "text_body": words(i, 50)})
+    await store.index_text_backlog(1000)
+    await store.expunge(box.id)
+    writing = True
+    session_writes = 0
+
+    async def session() -> None:
+        nonlocal session_writes
+        while writing:
+            await store.database.write(lambda c: c.execute("SELECT 1"))
+            session_writes += 1
+
+    pace = RecordingPace()
+    writer = asyncio.ensure_future(session())
+    try:
+        totals = await store.reclaim(pace=pace)
+    finally:
+        writing = False
+        await writer
+    assert totals.messages == 300
+    assert query(store.data_dir, "SELECT count(*) FROM messages") == [(0,)]
+    assert len(pace.steps) > 3 and session_writes > 0
+    contended = [s for s in pace.steps if s[2]]
+    assert contended, pace.steps
+    for _, seconds, _, pause in contended:
+        assert pause == pytest.approx(seconds)
+
+    box2 = await store.create_mailbox(user.id, "Quiet")
+    for i in range(50):
+        await append(store, box2, b"Subject: q%d\r\n\r\nx" % i, "\\Deleted")
+    await store.expunge(box2.id)
+    quiet_pace = RecordingPace()
+    assert (await store.reclaim(pace=quiet_pace)).messages == 50
+    assert all(not contended and pause == 0 for _, _, contended, pause in quiet_pace.steps)

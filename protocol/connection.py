@@ -400,6 +400,7 @@ class ServerConnection:
                     self._announce_message(items.final, size, sync)
                 else:
                     self._events.append(CatenateText(self._tag or "*", size, sync))
+                    self._utf8_append = items.final.utf8  # ")" after the octets
                     self._pending = (True, size, sync)
                     self._state = _State.DECIDE
                     self._more = "catenate"

@@ -4,6 +4,8 @@
     cat-part     = text-literal / url
     text-literal = "TEXT" SP literal
     url          = "URL" SP astring
+    cat-part     =/ utf8-literal                     ; RFC 6855 §4
+    utf8-literal = "UTF8" SP "(" literal8 ")"
 
 A TEXT literal is streamed like an APPEND message literal, so the command arrives in
 fragments: the framer parses up to each TEXT literal (or message literal, or the end of the
@@ -51,6 +53,8 @@ class TextAnnounce:
 
     size: int
     synchronizing: bool
+    #: ``UTF8 (~{n})`` (RFC 6855 §4): the ``)`` follows the octets.
+    utf8: bool = False
 
 
 Item: TypeAlias = MessageStart | UrlPart | MessageEnd
@@ -99,7 +103,7 @@ def _parts(r: Reader, mailbox: str, replace: tuple[int, bool] | None, items: lis
                 _after_message(r, mailbox, replace, items, next_message)
             r.sp()
         first = False
-        kind = r.keyword("TEXT or URL")
+        kind = r.keyword("TEXT, URL or UTF8")
         r.sp()
         if kind == "URL":
             items.append(UrlPart(r.astring().decode("utf-8", "surrogateescape")))
@@ -109,8 +113,18 @@ def _parts(r: Reader, mailbox: str, replace: tuple[int, bool] | None, items: lis
                 raise ParseError("Expected literal after TEXT")
             size, sync = r.streamed_literal(MAX_NUMBER, "TEXT")
             raise CatenateItems(mailbox, tuple(items), TextAnnounce(size, sync))
+        elif kind == "UTF8":
+            # RFC 6855 §4: "If the server also advertises the "CATENATE" capability
+            # [RFC4469], the client can use the same data extension to include such a
+            # message in a catenated message part."
+            r.expect(b"(", "(")
+            if r.buf[r.pos : r.pos + 2] != b"~{":
+                raise ParseError("Expected literal8 in UTF8 (...)")
+            r.pos += 1
+            size, sync = r.streamed_literal(MAX_NUMBER, "UTF8")
+            raise CatenateItems(mailbox, tuple(items), TextAnnounce(size, sync, utf8=True))
         else:
-            raise ParseError("Expected TEXT or URL")
+            raise ParseError("Expected TEXT, URL or UTF8")
 
 
 def _after_message(r: Reader, mailbox: str, replace: tuple[int, bool] | None,

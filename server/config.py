@@ -59,12 +59,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "subscribe_on_grant": True,
     },
     "imap": {
-        # UTF8=ACCEPT (RFC 6855) advertised and ENABLE-able, and then 8-bit header fields
-        # refused in APPEND from sessions that did not enable it (§4). Off by default for
-        # now: Thunderbird enables it when offered, and the interop suite still expects
-        # modified UTF-7 on the wire from it; and legacy uploaders (mbsync, imapsync) of
-        # old mail with raw 8-bit headers would be refused.
-        "utf8_accept": False,
+        # UTF8=ACCEPT (RFC 6855) advertised and ENABLE-able; then, as §4 requires, 8-bit
+        # header fields in APPEND from a session that did not enable it are refused (NO
+        # [CANNOT]). docs/utf8-accept.md says what was decided and why (false: the server
+        # takes such APPENDs, as before, and offers no UTF-8 mode).
+        "utf8_accept": True,
         # IMAP4rev2 (RFC 9051) advertised and ENABLE-able (docs/imap4rev2.md).
         "imap4rev2": False,
     },

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.interop import messages as m
@@ -236,3 +237,32 @@ def test_starttls_with_system_trust_and_server_side_changes(
     assert list(mine["Neu vom Server"].values()) == [
         (frozenset(), m.normalize(m.extra_message(51)))]
     crispin.assert_no_protocol_errors()
+
+
+def test_8bit_header_refused_rest_synced(make_crispin: Callable[..., InteropServer],
+                                         tmp_path: Path, client_home: Path) -> None:
+    """UTF8=ACCEPT is offered by default, and mbsync (isync 1.4) never enables it: RFC 6855
+    §4 "the server MUST reject, with a "NO" response, an "APPEND" command that includes any
+    8-bit character in message header fields". mbsync names the refused message, stores the
+    others and exits 0; with ``imap.utf8_accept = false`` (a migration window,
+    docs/utf8-accept.md) the same upload takes all three."""
+    raw_subject = b"From: a@example.org\r\nSubject: caf\xe9 (Latin-1, raw)\r\n\r\nx\r\n"
+    ascii_ones = [b"From: a@example.org\r\nSubject: ascii %d\r\n\r\nx\r\n" % n for n in (1, 3)]
+    for name, env in (("default", {}), ("off", {"CRISPIN_IMAP_UTF8_ACCEPT": "false"})):
+        srv = make_crispin(env=env)
+        local = tmp_path / name
+        inbox = new_maildir(local / "INBOX")
+        for n, data in enumerate((ascii_ones[0], raw_subject, ascii_ones[1]), 1):
+            (inbox / "cur" / f"{n}.local:2,S").write_bytes(data)
+        config = write_config(tmp_path / f"mbsyncrc-{name}", srv, local, starttls=False)
+        require("mbsync")
+        result = run_client(["mbsync", "-c", str(config), "-a"], timeout=60, home=client_home)
+        assert result.returncode == 0, describe(result)
+        subjects = sorted(msg.body.split(b"Subject: ", 1)[1].split(b"\r\n", 1)[0]
+                          for msg in srv.read("INBOX"))
+        if name == "default":
+            assert "refuses to store message" in result.stderr, describe(result)
+            assert subjects == [b"ascii 1", b"ascii 3"]
+        else:
+            assert "refuses" not in result.stderr, describe(result)
+            assert subjects == [b"ascii 1", b"ascii 3", b"caf\xe9 (Latin-1, raw)"]

@@ -21,7 +21,10 @@ What is checked, from Thunderbird's own IMAP log (``MOZ_LOG=IMAP:5``) and its pr
    server's own trace has no BAD, ``[SERVERBUG]`` or traceback;
 5. Thunderbird resolved no host name but the server's (so nothing reached for the internet);
 6. a second run on the same profile resyncs (CONDSTORE ``CHANGEDSINCE``) without fetching
-   the body of any message it already has.
+   the body of any message it already has;
+7. Crispin offers UTF8=ACCEPT (docs/utf8-accept.md) and Thunderbird enables it on every
+   connection, so folder names go both ways in UTF-8 (RFC 6855 §3), not modified UTF-7:
+   ``Entwürfe-alt`` is listed, selected and filed in the profile under that name.
 
 The screenshot of the synced window and a summary of the IMAP conversation go to
 ``$CRISPIN_TEST_ARTIFACTS/thunderbird-<transport>/`` (else the test's ``tmp_path``), and the
@@ -158,7 +161,8 @@ class ImapLog:
                 if rx.search(c.command) and (state is None or c.state == state)]
 
     def body_fetches(self) -> dict[str, set[int]]:
-        """Mailbox (as sent, modified UTF-7) -> UIDs whose whole body was fetched."""
+        """Mailbox (as sent: UTF-8 once UTF8=ACCEPT is enabled) -> UIDs whose whole body
+        was fetched."""
         out: dict[str, set[int]] = {}
         for c in self.sent(r"^UID fetch \S+ \(.*BODY\.PEEK\[\]"):
             if c.state.startswith("S-"):
@@ -230,7 +234,7 @@ def normalize_message(data: bytes) -> bytes:
 
 def folder_file(profile: Path, host: str, folder: str, ext: str = "") -> Path:
     """The offline store (or with ext=".msf" the folder cache) of an IMAP folder."""
-    parts = messages.mutf7_encode(folder).split("/")
+    parts = folder.split("/")  # UTF-8: Thunderbird enabled UTF8=ACCEPT (RFC 6855 §3)
     path = profile / "ImapMail" / host
     for parent in parts[:-1]:
         path = path / (parent + ".sbd")
@@ -415,7 +419,7 @@ def unexpected_failures(log: ImapLog, server_folders: list[str]) -> list[str]:
     not exist is answered NO.
     """
     caps = log.capabilities()
-    wire_names = {messages.mutf7_encode(f) for f in server_folders}
+    wire_names = set(server_folders)  # UTF-8 on the wire (RFC 6855 §3)
     bad = []
     for ex in log.failures():
         expected = any(rx.search(ex.command) and cap not in caps
@@ -428,6 +432,15 @@ def unexpected_failures(log: ImapLog, server_folders: list[str]) -> list[str]:
         if not expected:
             bad.append(f"{ex.conn} {ex.state}: {ex.command} -> {ex.response}")
     return bad
+
+
+def utf8_on_every_connection(log: ImapLog) -> bool:
+    """Every connection that logged in sent ENABLE UTF8=ACCEPT and was answered ENABLED
+    UTF8=ACCEPT (RFC 6855 §3, RFC 5161 §3.2)."""
+    logged_in = {c.conn for c in log.commands if c.state != "NA"}
+    enabled = {conn for conn, _, line, _ in log.untagged
+               if line.upper().split() == ["ENABLED", "UTF8=ACCEPT"]}
+    return bool(logged_in) and logged_in <= enabled
 
 
 def expected_failures(log: ImapLog, server_folders: list[str]) -> list[str]:
@@ -464,7 +477,7 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
 
         def listed() -> bool:
             lists = [line for _, _, line, _ in log.untagged if line.upper().startswith("LIST ")]
-            wire = {messages.mutf7_encode(f) for f in folders}
+            wire = set(folders)  # UTF-8, not modified UTF-7 (RFC 6855 §3)
             seen = {m.group(1) for line in lists
                     if (m := re.search(r' "/" "?(.*?)"?$', line))}
             return wire <= seen
@@ -509,7 +522,7 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
     fetched = log.body_fetches()
     for f in nonempty:
         uids = {m.uid for m in snapshot[f]}
-        got = fetched.get(messages.mutf7_encode(f), set())
+        got = fetched.get(f, set())
         assert uids <= got, f"{f}: bodies of UIDs {sorted(uids - got)} never fetched"
     assert new_uid in fetched.get("INBOX", set())
     # 3. done above: EXISTS during IDLE, fetched, stored
@@ -518,6 +531,9 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
     assert not wrong, "unexpected NO/BAD answers:\n" + "\n".join(wrong)
     print("expected NO/BAD answers, run 1:", *expected_failures(log, server_names), sep="\n  ")
     srv.assert_no_protocol_errors()
+    # 7. UTF8=ACCEPT enabled on every connection that logged in (Thunderbird's log cuts the
+    # long CAPABILITY line short; "* ENABLED UTF8=ACCEPT" says the server offered it)
+    assert utf8_on_every_connection(log), log.summary()
     # 5. nothing but the server was looked up
     assert log.resolved <= LOCAL_NAMES, f"Thunderbird resolved {log.resolved - LOCAL_NAMES}"
     assert (out / "synced.png").exists() and (out / "synced.png").stat().st_size > 1000
@@ -531,7 +547,7 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
         tb2.wait_for("IDLE on INBOX", lambda: bool(log2.sent(r"^IDLE$", "S-INBOX")),
                      SYNC_TIMEOUT)
         tb2.wait_for("every non-empty folder selected",
-                     lambda: {messages.mutf7_encode(f) for f in nonempty}
+                     lambda: set(nonempty)
                      <= {c.state[2:] for c in log2.commands if c.state.startswith("S-")},
                      SYNC_TIMEOUT)
         tb2.wait_for(f"{QUIET_SECONDS}s without a new command",
@@ -541,7 +557,7 @@ def test_thunderbird_syncs_idles_and_resyncs(transport: str, make_crispin:
     finally:
         tb2.stop()
     (out / "run2-imap-commands.txt").write_text(log2.summary())
-    refetched = {f: sorted(log2.body_fetches().get(messages.mutf7_encode(f), set()) & uids)
+    refetched = {f: sorted(log2.body_fetches().get(f, set()) & uids)
                  for f, uids in have.items()}
     assert not any(refetched.values()), f"resync downloaded known bodies again: {refetched}"
     # CONDSTORE in use: a SELECT … (CONDSTORE) or a FETCH … (CHANGEDSINCE n); which of the

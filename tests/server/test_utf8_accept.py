@@ -21,8 +21,8 @@ UTF8_MESSAGE = ("From: Jörg <jörg@exämple.org>\r\nSubject: Grüße aus Köln\
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerThread]:
-    """A server with ``imap.utf8_accept`` on (off by default, see server/config.py)."""
-    srv = ServerThread(tmp_path / "data", imap={"utf8_accept": True})
+    """A server as configured by default: ``imap.utf8_accept`` is on (docs/utf8-accept.md)."""
+    srv = ServerThread(tmp_path / "data")
     srv.add_user("alice")
     try:
         yield srv
@@ -30,10 +30,23 @@ def server(tmp_path: Path) -> Iterator[ServerThread]:
         srv.stop()
 
 
-def test_off_by_default(tmp_path: Path) -> None:
-    """Not offered unless configured: ENABLE enables nothing (RFC 5161 §3.1), names stay
-    modified UTF-7, and an APPEND of 8-bit header fields is taken as before."""
-    srv = ServerThread(tmp_path / "plain")
+def test_on_by_default(server: ServerThread) -> None:
+    """Offered by default (docs/utf8-accept.md): advertised once authenticated, ENABLE-able,
+    and then the RFC 6855 §4 rule for sessions that did not enable it holds."""
+    c = server.raw()
+    assert c.command(b"a", LOGIN)[-1].startswith(b"a OK")
+    assert b"UTF8=ACCEPT" in c.command(b"b", b"CAPABILITY")[0].split()
+    assert append(c, b"c", b"INBOX", UTF8_MESSAGE)[-1].startswith(b"c NO [CANNOT]")
+    assert c.command(b"d", b"ENABLE UTF8=ACCEPT")[0] == b"* ENABLED UTF8=ACCEPT"
+    assert append(c, b"e", b"INBOX", UTF8_MESSAGE, utf8=True)[-1].startswith(b"e OK")
+    c.close()
+
+
+def test_off_when_configured_so(tmp_path: Path) -> None:
+    """``imap.utf8_accept = false``: not offered, ENABLE enables nothing (RFC 5161 §3.1),
+    names stay modified UTF-7, and an APPEND of 8-bit header fields is taken as an
+    IMAP4rev1 server always took it (RFC 6855 §4 binds a server that supports it)."""
+    srv = ServerThread(tmp_path / "plain", imap={"utf8_accept": False})
     srv.add_user("alice")
     try:
         c = srv.raw()
@@ -221,6 +234,35 @@ def test_append_of_8bit_headers_without_enable_is_no(server: ServerThread) -> No
            + UTF8_MESSAGE + b"\r\n")
     assert c.until_tagged(b"e")[-1].startswith(b"e NO [CANNOT]")
     assert c.command(b"f", b"STATUS INBOX (MESSAGES)")[0].endswith(b"(MESSAGES 2)")
+    c.close()
+
+
+def test_catenate_utf8_part(server: ServerThread) -> None:
+    """RFC 6855 §4: "If the server also advertises the "CATENATE" capability [RFC4469], the
+    client can use the same data extension to include such a message in a catenated message
+    part" (``cat-part =/ utf8-literal``); the ``)`` is required after the octets."""
+    c = login(server, utf8=True)
+    assert b"CATENATE" in c.command(b"a", b"CAPABILITY")[0].split()
+    head, tail = UTF8_MESSAGE[:30], UTF8_MESSAGE[30:]
+    c.send(b"b APPEND INBOX CATENATE (UTF8 (~{%d+}\r\n" % len(head) + head
+           + b") TEXT {%d+}\r\n" % len(tail) + tail + b")\r\n")
+    assert c.until_tagged(b"b")[-1].startswith(b"b OK [APPENDUID ")
+    # a synchronising literal8: the continuation first
+    c.send(b"c APPEND INBOX CATENATE (UTF8 (~{%d}\r\n" % len(UTF8_MESSAGE))
+    assert c.line().startswith(b"+ ")
+    c.send(UTF8_MESSAGE + b"))\r\n")
+    assert c.until_tagged(b"c")[-1].startswith(b"c OK [APPENDUID ")
+    c.send(b"d APPEND INBOX CATENATE (UTF8 (~{%d+}\r\n" % len(head) + head + b")\r\n")
+    assert c.until_tagged(b"d")[-1].startswith(b"d BAD")
+    c.send(b"e APPEND INBOX CATENATE (UTF8 ({%d+}\r\n" % len(head) + head + b"))\r\n")
+    assert c.until_tagged(b"e")[-1].startswith(b"e BAD")
+    c.command(b"f", b"SELECT INBOX")
+    c.send(b"g FETCH 1:2 (BODY.PEEK[])\r\n")
+    for n in (1, 2):
+        assert c.line() == b"* %d FETCH (BODY[] {%d}" % (n, len(UTF8_MESSAGE))
+        assert c.take(len(UTF8_MESSAGE)) == UTF8_MESSAGE
+        assert c.line() == b")"
+    assert c.until_tagged(b"g")[-1].startswith(b"g OK")
     c.close()
 
 

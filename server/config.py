@@ -64,8 +64,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         # [CANNOT]). docs/utf8-accept.md says what was decided and why (false: the server
         # takes such APPENDs, as before, and offers no UTF-8 mode).
         "utf8_accept": True,
-        # IMAP4rev2 (RFC 9051) advertised and ENABLE-able (docs/imap4rev2.md).
-        "imap4rev2": False,
+        # IMAP4rev2 (RFC 9051) advertised beside IMAP4rev1 (Appendix A); a session speaks
+        # rev2 only after ENABLE IMAP4rev2 (docs/imap4rev2.md maps Appendix E to its tests).
+        "imap4rev2": True,
     },
     "limits": {
         "max_connections": 2000,

@@ -39,7 +39,7 @@ INNER_BODY = b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 24 1'
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerThread]:
-    srv = ServerThread(tmp_path / "data", imap={"imap4rev2": True})
+    srv = ServerThread(tmp_path / "data")
     srv.add_user("alice")
     try:
         yield srv

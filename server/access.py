@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from crispin.server.namespaces import Place
 from crispin.server.outcome import CommandFailed, Disconnect
 from crispin.server.session import Session
-from crispin.storage import MailboxInfo
+from crispin.storage import MailboxInfo, SessionAccess
 
 ALL_RIGHTS = "lrswipkxtea"
 
@@ -107,8 +107,25 @@ async def recheck(session: Session, with_changes: bool = False) -> None:
         found = await store.session_access(
             session.access_serial, user.id, user.name,
             None if view is None else view.mailbox_id)
+    apply_access(session, found)
+
+
+def session_key(session: Session) -> tuple[int, int, str]:
+    """What storage needs to recheck the session's access inside another read
+    (``acl.session_access``): the serial last seen, the user's id and name."""
+    user = session.user
+    assert user is not None
+    return session.access_serial, user.id, user.name
+
+
+def apply_access(session: Session, found: SessionAccess | None) -> None:
+    """What :func:`recheck` read, applied: a command that read it together with its own
+    data (a FETCH of one message) calls this before it answers anything."""
     if found is None:
         return
+    user = session.user
+    assert user is not None
+    view = session.view
     session.access_serial = found.serial
     if not found.user_exists:
         log.info("%s: user %s was deleted; ending the session", session.peer, user.name)

@@ -63,6 +63,10 @@ class CommandSpec:
     # it and the sync after it are one database read (issue 14: each trip waits for the
     # event loop, which another session's big FETCH shares).
     sync_only: bool = False
+    # The handler rechecks access itself (``access.recheck``, or ``access.apply_access``
+    # on what it read together with its own data: a FETCH of one message, issue 14), before
+    # it reads or answers anything; the session does not do it before the handler.
+    checks_access: bool = False
 
     def may_expunge(self, command: object) -> bool:
         if self.expunges is Expunges.UID_FORM:

@@ -6,6 +6,7 @@ the modules behind it are storage's own.
 """
 
 from . import search
+from .acl import SessionAccess
 from .blobs import BlobFile, PreparedBody, SpoolWriter
 from .browse import Filters, Found
 from .check import Problem
@@ -122,6 +123,7 @@ __all__ = [
     "SASLprepError",
     "SchemaTooNew",
     "ScramKeys",
+    "SessionAccess",
     "SortKey",
     "SpoolWriter",
     "StorageError",

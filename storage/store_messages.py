@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from . import blobs, message_reads, messages
+from . import acl, blobs, message_reads, messages
 from . import flags as flags_mod
 from . import search as search_mod
 from .db import Database
@@ -295,13 +295,21 @@ class MessagesMixin:
         *,
         viewer: int | None = None,
         budget: int | None = None,
-    ) -> tuple[list[MessageRecord], dict[int, bytes | blobs.BlobFile], Changes | None]:
+        access: tuple[int, int, str] | None = None,
+    ) -> tuple[list[MessageRecord], dict[int, bytes | blobs.BlobFile], Changes | None,
+               acl.SessionAccess | None]:
         """``fetch_records_and_bodies`` and ``changes_since(modseq)`` in one read: a FETCH
         of one message then costs one trip to a database thread, not two (issue 14). The
-        changes are None if the mailbox is gone (``changes_since`` raises it)."""
+        changes are None if the mailbox is gone (``changes_since`` raises it).
+
+        ``access`` (the session's known access serial, user id and name): the access
+        recheck of ``acl.session_access`` in the same read transaction, so the command
+        needs no trip of its own for it; the caller must apply it before it answers."""
         def read(conn: sqlite3.Connection) -> tuple[
                 list[MessageRecord], list[tuple[int, bytes | None, str | None, int]],
-                Changes | None]:
+                Changes | None, acl.SessionAccess | None]:
+            found = None if access is None else acl.session_access(
+                conn, access[0], access[1], access[2], mailbox_id)
             recs, rows = message_reads.records_and_bodies(
                 conn, mailbox_id, uids, structure, body, viewer, budget)
             try:
@@ -309,10 +317,10 @@ class MessagesMixin:
                     conn, mailbox_id, modseq, viewer)
             except NotFound:
                 changes = None
-            return recs, rows, changes
+            return recs, rows, changes, found
 
-        recs, rows, changes = await self._db.read(read)
-        return recs, await self._fetch_bodies(rows, body), changes
+        recs, rows, changes, found = await self._db.read(read)
+        return recs, await self._fetch_bodies(rows, body), changes, found
 
     async def _fetch_bodies(self, rows: list[tuple[int, bytes | None, str | None, int]],
                             body: str) -> dict[int, bytes | blobs.BlobFile]:

@@ -60,7 +60,8 @@ TABLE: dict[type, CommandSpec] = {
     p.Unselect: CommandSpec(selected.unselect, SELECTED),
     p.Expunge: CommandSpec(selected.expunge, SELECTED),
     # FETCH and STORE answer their own flag changes (\\Seen, STORE) themselves.
-    p.Fetch: CommandSpec(fetch.fetch, SELECTED, BY_NUMBER, echo=False),
+    # FETCH rechecks access itself: a FETCH of one message in its own read (issue 14).
+    p.Fetch: CommandSpec(fetch.fetch, SELECTED, BY_NUMBER, echo=False, checks_access=True),
     p.Store: CommandSpec(store.store, SELECTED, BY_NUMBER, echo=False),
     p.Search: CommandSpec(search.search, SELECTED, BY_NUMBER),
     # RFC 5256 §3: no EXPUNGE during SORT or THREAD either; their UID forms may.

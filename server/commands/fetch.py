@@ -22,7 +22,13 @@ from crispin.protocol import (
     PartialRange,
     Raw,
 )
-from crispin.server.access import current_rights, require_selected
+from crispin.server.access import (
+    apply_access,
+    current_rights,
+    recheck,
+    require_selected,
+    session_key,
+)
 from crispin.server.binary import BinaryPlan
 from crispin.server.commands.fetch_attrs import ITEMS as ATTR_ITEMS
 from crispin.server.commands.fetch_attrs import AttrPlan, Batch, read_batch
@@ -116,19 +122,28 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         runs = view.runs(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:
         raise CommandFailed(str(exc), status="BAD") from None
-    require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
-    if session.channel.slice_over():  # 100,000 pairs took a slice of the loop (issue 14)
-        await session.channel.give_way()
     items: list[FetchItem] = list(cmd.items)
     has_modseq = any(isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items)
-    if changedsince is not None or has_modseq:
-        # RFC 7162 §3.1: both are CONDSTORE enabling; CHANGEDSINCE implies MODSEQ.
-        session.enable_condstore()
-        if not has_modseq:
-            items.append(FetchAttr("MODSEQ"))
+    if changedsince is not None and not has_modseq:
+        items.append(FetchAttr("MODSEQ"))  # RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ
     if cmd.uid and not any(isinstance(i, FetchAttr) and i.name == "UID" for i in items):
         # RFC 3501 §6.4.8: UID FETCH always includes the UID.
         items.insert(0, FetchAttr("UID"))
+    flags_only = all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items)
+    # RFC 4314 §4: the rights as they stand now (``access.recheck``). A FETCH of one
+    # message that sets no flag reads them in the same trip as the message (issue 14:
+    # 1,000 random ``UID FETCH u (BODY.PEEK[])``) and checks them before answering.
+    folded = len(runs) == 1 and runs[0][1] - runs[0][0] == 1 and changedsince is None \
+        and not vanished and partial is None and not flags_only \
+        and not bulk_fetchable(items) and not _sets_seen(items)
+    if not folded:
+        await recheck(session)
+        require_selected(session, "r")
+    if session.channel.slice_over():  # 100,000 pairs took a slice of the loop (issue 14)
+        await session.channel.give_way()
+    if changedsince is not None or has_modseq:
+        # RFC 7162 §3.1: both are CONDSTORE enabling.
+        session.enable_condstore()
     store = session.server.store
     if vanished:
         assert changedsince is not None
@@ -144,7 +159,6 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     # expunged one is skipped (RFC 3501 §6.4.8). CHANGEDSINCE asks only for messages that
     # changed, which they did not.
     answer_expunged = changedsince is None and not cmd.uid
-    flags_only = all(isinstance(i, FetchAttr) and i.name in FLAG_ITEMS for i in items)
     if flags_only and changedsince is None and partial is None and not any(
             isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items) and \
             await fetch_flags_from_index(session, view, runs, items):
@@ -156,6 +170,9 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         # RFC 9394 §3.3: only the messages at these positions among those the UID set
         # names (ascending UIDs), chosen before CHANGEDSINCE filters them (§3.4).
         pairs = partial.pick(pairs)
+    if folded and not pairs:  # the UID of an expunged message: nothing read below
+        await recheck(session)
+        require_selected(session, "r")
     missing = False
     if flags_only:
         gone = await fetch_flags(session, view, pairs, items, changedsince,
@@ -183,13 +200,18 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         uids = [u for _, u in live[start:start + BATCH]]
         if start == 0 and len(live) == 1 and not set_seen:
             # One message, nothing written: the changes the sync after the command
-            # reports are read in the same trip (issue 14: 1,000 random BODY.PEEK[]).
+            # reports are read in the same trip (issue 14: 1,000 random BODY.PEEK[]),
+            # and so is the access recheck if it was left for this read.
             modseq = view.modseq
-            recs, bodies, changes = await store.fetch_records_bodies_and_changes(
+            recs, bodies, changes, found = await store.fetch_records_bodies_and_changes(
                 view.mailbox_id, uids, structure, need or "", modseq,
-                viewer=session.viewer, budget=BATCH_BYTES)
+                viewer=session.viewer, budget=BATCH_BYTES,
+                access=session_key(session) if folded else None)
             if changes is not None:
                 session.prefetched = (modseq, changes)
+            if folded:
+                apply_access(session, found)
+                require_selected(session, "r")  # before a byte of it is answered
         else:
             recs, bodies = await store.fetch_records_and_bodies(
                 view.mailbox_id, uids, structure, need or "", viewer=session.viewer,
@@ -205,7 +227,13 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         return batch, records, bodies, following, extra
 
     # The next batch is read from the database while this one is formatted and sent.
-    pending = asyncio.ensure_future(load(0)) if live else None
+    pending: asyncio.Future[tuple[list[tuple[int, int]], dict[int, MessageRecord],
+                                  dict[int, Body], int, Batch]] | None = None
+    if len(live) == 1:  # no task to read ahead with: one read, awaited here
+        pending = asyncio.get_running_loop().create_future()
+        pending.set_result(await load(0))
+    elif live:
+        pending = asyncio.ensure_future(load(0))
     try:
         while pending is not None:
             batch, records, bodies, following, extra = await pending
@@ -251,7 +279,10 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
                     if view.condstore and not has_modseq and changedsince is None:
                         parts.append([b"MODSEQ (%d)" % modseqs[uid]])
                 await send_fetch(session, n, parts)
-            await session.channel.flush()
+            if pending is not None:
+                # The last batch is not flushed here: the tagged answer goes with it, in
+                # one write (``Connection.next_event`` flushes when no command waits).
+                await session.channel.flush()
     finally:
         if pending is not None and not pending.done():
             pending.cancel()

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from crispin.storage.db import Database
 from tests.server.harness import ServerThread
 from tests.server.imap_client import Imap, client_factory, message
 
@@ -45,3 +46,42 @@ def test_changes_by_another_session_are_reported_after_a_one_message_fetch(
     r = a.cmd("FETCH 1 (BODY[]<0.5>)")
     assert r.ok and r.untagged == [b"* 1 FETCH (BODY[]<0> {5}\r\nFrom: FLAGS (\\Seen \\Recent))"]
     assert a.cmd("NOOP").untagged == []
+
+
+def test_one_message_fetch_is_one_trip_to_the_database(
+        imap: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``UID FETCH u (BODY.PEEK[])``: the access recheck, the message and the changes for
+    the sync after it are one read (issue 14; they were three trips, then two). A FETCH
+    that sets \\Seen, or of more than one message, rechecks access first as before."""
+    a, b = imap(), imap()
+    for i in range(3):
+        assert a.append("INBOX", message(f"m{i}")).ok
+    a.select()
+    b.select()
+    reads: list[int] = []
+    original = Database.read
+
+    async def counted(self: Database, fn: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return await original(self, fn, **kwargs)
+
+    monkeypatch.setattr(Database, "read", counted)
+
+    def fetch(command: str) -> tuple[list[bytes], int]:
+        reads.clear()
+        r = a.cmd(command)
+        assert r.ok, r
+        return r.untagged, len(reads)
+
+    untagged, count = fetch("UID FETCH 2 (BODY.PEEK[])")
+    assert count == 1 and len(untagged) == 1, untagged
+    assert untagged[0].startswith(b"* 2 FETCH (UID 2 BODY[] {") and b"Subject: m1" in untagged[0]
+    # Another session's change is still reported after it, from the same read.
+    assert b.cmd("STORE 3 +FLAGS.SILENT (\\Answered)").ok
+    untagged, count = fetch("FETCH 1 (ENVELOPE BODY.PEEK[TEXT])")
+    assert count == 1 and len(untagged) == 2, untagged
+    assert untagged[1] == b"* 3 FETCH (UID 3 FLAGS (\\Answered \\Recent))"
+    # Two messages: the recheck, then the batch and the sync.
+    assert fetch("FETCH 1:2 (BODY.PEEK[])")[1] == 3
+    # A UID that is not there: nothing to read it with; the recheck and the sync alone.
+    assert fetch("UID FETCH 99 (BODY.PEEK[])") == ([], 2)

@@ -128,3 +128,40 @@ def test_deleted_user_idling_gets_bye(server: ServerThread) -> None:
     # The hub notices the deleted INBOX and wakes the session, which finds its user gone.
     assert idler.line().startswith(b"* BYE")
     assert idler.closed()
+
+
+@pytest.mark.parametrize("command", [b"FETCH 1 BODY.PEEK[]", b"UID FETCH 1 (BODY.PEEK[])",
+                                     b"UID FETCH 1 (RFC822.SIZE BODY.PEEK[TEXT]<4.4>)"])
+def test_one_message_fetch_rechecks_access_in_its_own_read(
+        server: ServerThread, shared: tuple[RawClient, RawClient], command: bytes) -> None:
+    """Issue 14: a FETCH of one message reads the access serial in the same trip as the
+    message, and a right revoked between SELECT and the FETCH (by another session or by
+    another process) still refuses it before a byte of the message goes out (RFC 4314 §4);
+    granted again, it reads again."""
+    alice, bob = shared
+    lines = bob.command(b"a", command)
+    assert lines[-1].startswith(b"a OK") and b"plan" in b"".join(lines), lines
+    assert alice.command(b"r", b"SETACL Rev-x bob -r")[-1].startswith(b"r OK")
+    lines = bob.command(b"b", command)
+    assert lines == [b"b NO [NOPERM] Permission denied (needs the 'r' right)"], lines
+    assert alice.command(b"g", b"SETACL Rev-x bob +r")[-1].startswith(b"g OK")
+    lines = bob.command(b"c", command)
+    assert lines[-1].startswith(b"c OK") and b"plan" in b"".join(lines), lines
+    cli(server, "acl", "set", "alice/Rev-x", "bob", "l")
+    lines = bob.command(b"d", command)
+    assert lines == [b"d NO [NOPERM] Permission denied (needs the 'r' right)"], lines
+
+
+def test_one_message_fetch_of_a_deleted_user_ends_the_session(server: ServerThread) -> None:
+    """The user deleted between two FETCHes of one message: BYE, no message data."""
+    server.add_user("x")
+    x = login(server, "x")
+    x.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(MSG), MSG))
+    assert x.until_tagged(b"a")[-1].startswith(b"a OK")
+    assert x.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
+    assert x.command(b"f", b"UID FETCH 1 (BODY.PEEK[])")[-1].startswith(b"f OK")
+    cli(server, "user", "delete", "x")
+    x.send(b"g UID FETCH 1 (BODY.PEEK[])\r\n")
+    line = x.line()
+    assert line.startswith(b"* BYE"), line
+    assert x.closed()

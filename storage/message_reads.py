@@ -129,6 +129,12 @@ def changes_since(
     if row is None:
         raise NotFound(f"no mailbox with id {mailbox_id}")
     pmask = 0 if viewer is None or viewer == row[2] else int(row[3])
+    if not pmask and int(row[0]) <= modseq:
+        # Nothing since: every change, an expunge too, moves ``highest_modseq`` (owner
+        # path: private changes of other users are not read here), so the two scans
+        # below would find nothing (issue 14: one-message FETCHes, NOOPs).
+        return Changes(highest_modseq=int(row[0]), uidnext=int(row[1]), updated=[],
+                       expunged=[])
     if not pmask:
         updated = []
         for low, high in _modseq_ranges(modseq, skip):
@@ -231,15 +237,18 @@ def records_and_bodies(
         body_sql = ""
     pmask = viewer_mask(conn, mailbox_id, viewer)
     join, cols = _columns(pmask)
+    # One message (the FETCH of one body, issue 14): its primary key, no JSON array, and
+    # no budget (the first row always comes).
+    one = len(uids) == 1
     sql = (
         "SELECT mm.uid, mm.message_id, " + cols + ", mm.internaldate,"
         " mm.internaldate_tz, m.size, m.header_size, m.lines, " + blobs_sql + body_sql +
         " FROM mailbox_messages mm JOIN messages m ON m.id = mm.message_id" + join +
-        header_join +
-        " WHERE mm.mailbox_id = ? AND mm.uid IN (SELECT value FROM json_each(?))"
+        header_join + " WHERE mm.mailbox_id = ? AND mm.uid " +
+        ("= ?" if one else "IN (SELECT value FROM json_each(?))")
     )
-    params = _params(pmask, viewer, mailbox_id, _uid_json(uids))
-    if budget is not None and body:
+    params = _params(pmask, viewer, mailbox_id, int(uids[0]) if one else _uid_json(uids))
+    if budget is not None and body and not one:
         cost = "m.header_size" if body == "header" else "m.size"
         # The bytes of the rows before this one (window function, SQLite 3.25).
         sql = (

@@ -284,6 +284,47 @@ async def test_changes_since(store: Store, inbox: MailboxInfo) -> None:
     assert (await store.changes_since(inbox.id, ch.highest_modseq)).updated == []
 
 
+async def test_changes_since_the_last_change_alone(
+        store: Store, user: User, inbox: MailboxInfo) -> None:
+    """From the modseq just before each kind of change (the question a session asks after
+    every command, issue 14: nothing since is answered from the mailbox row alone), for
+    the owner by id and for ``viewer`` None alike."""
+    for body in (b"1", b"2"):
+        await append(store, inbox, body)
+    for viewer in (None, user.id):
+        top = (await store.mailbox_status(inbox.id)).highest_modseq
+        ch = await store.changes_since(inbox.id, top, viewer=viewer)
+        assert (ch.updated, ch.expunged, ch.highest_modseq, ch.uidnext) == ([], [], top, 3)
+    before = (await store.mailbox_status(inbox.id)).highest_modseq
+    await store.store_flags(inbox.id, [1], "add", ["\\Deleted"])
+    ch = await store.changes_since(inbox.id, before, viewer=user.id)
+    assert [m.uid for m in ch.updated] == [1] and ch.highest_modseq == before + 1
+    before = ch.highest_modseq
+    await store.expunge(inbox.id)
+    for viewer in (None, user.id):
+        ch = await store.changes_since(inbox.id, before, viewer=viewer)
+        assert (ch.updated, ch.expunged, ch.highest_modseq) == ([], [1], before + 1)
+
+
+async def test_records_and_bodies_of_one_message_as_of_many(
+        store: Store, user: User, inbox: MailboxInfo) -> None:
+    """One UID takes its own query (its key, no budget): the same records and bodies as
+    the query of many, and nothing for a UID that is not there."""
+    for i in range(3):
+        await append(store, inbox, b"Subject: %d\r\n\r\nbody %d\r\n" % (i, i), "\\Flagged")
+    many, many_bodies = await store.fetch_records_and_bodies(
+        inbox.id, [1, 2, 3], True, "full", viewer=user.id, budget=1)
+    assert [r.uid for r in many] == [1]  # the budget stops after the first
+    for uid in (1, 2, 3):
+        recs, bodies = await store.fetch_records_and_bodies(
+            inbox.id, [uid], True, "full", viewer=user.id, budget=1)
+        all_recs, all_bodies = await store.fetch_records_and_bodies(
+            inbox.id, [uid, 99], True, "full", viewer=user.id)
+        assert recs == all_recs and bodies == all_bodies == {uid: b"Subject: %d\r\n\r\nbody %d\r\n"
+                                                           % (uid - 1, uid - 1)}
+    assert await store.fetch_records_and_bodies(inbox.id, [99], True, "full") == ([], {})
+
+
 # -- EXPUNGE, COPY, MOVE ----------------------------------------------------------------------
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crispin.protocol.mime import parse_message
-from crispin.protocol.mime.preview import PREVIEW_CHARS, html_text, message_preview
+from crispin.protocol.mime.preview import PREVIEW_CHARS, html_text, message_preview, plain_text
 
 
 def preview(raw: bytes) -> str:
@@ -83,3 +86,41 @@ def test_control_characters_go_and_broken_html_still_gives_text() -> None:
     assert html_text("<p>unclosed <b>tags <i>and &bogus; text") == " unclosed tags and &bogus; text"
     assert html_text("<head><title>x</title>no body tag, still head") == ""
     assert html_text("<head><title>x</title><body>after an open head") == "after an open head"
+
+
+def whole_text_preview(text: str) -> str:
+    """What the preview of plain text is by its definition (RFC 8970 §3.3 as the module
+    docstring reads it), computed over the whole text: the reference for ``plain_text``,
+    which looks at a prefix only."""
+    lines = text.splitlines()
+    kept = [line for line in lines if not line.lstrip().startswith(">")]
+    text = "\n".join(kept if any(line.strip() for line in kept) else lines)
+    text = re.sub(r"\s+", " ", re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", text)).strip()
+    return text[:PREVIEW_CHARS].rstrip()
+
+
+LINE = st.one_of(st.text(alphabet=" \t\r\n>xé\x00\x1c\x85\xa0\u2028", max_size=150),
+                 st.integers(0, 3000).map(" ".__mul__))  # long blank runs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LINE, max_size=400), st.integers(0, 3000))
+def test_plain_text_from_a_prefix_is_the_whole_texts_preview(lines: list[str],
+                                                             quoted: int) -> None:
+    # Long quoted runs first, so the first windows often hold nothing to keep.
+    text = "> q\n" * quoted + "\r\n".join(lines)
+    assert plain_text(text) == whole_text_preview(text)
+
+
+@pytest.mark.parametrize("text", [
+    "> quoted\r\n" * 1000 + "the answer after 10 KB of quotes\r\n",
+    "> quoted\r\n" * 1000,
+    "x" * 76 + "\r\n" + ("word " * 15 + "\r\n") * 200,
+    " " * 5000 + "late",
+    "early " * 20 + " " * 5000 + "late",
+    "a" * 2047 + "\r\n" + "> " + "b" * 400,
+])
+def test_plain_text_cases_at_the_window_edges(text: str) -> None:
+    assert plain_text(text) == whole_text_preview(text)
+    raw = b"Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode()
+    assert preview(raw) == whole_text_preview(text)

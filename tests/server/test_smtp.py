@@ -3,7 +3,9 @@ RFC 3207, RFC 4954, RFC 2920)."""
 
 from __future__ import annotations
 
+import email.utils
 import smtplib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +34,7 @@ def mail(tmp_path: Path) -> Iterator[ServerThread]:
 
 
 def test_smtplib_plain_delivery_read_back_byte_for_byte(mail: ServerThread) -> None:
+    before = int(time.time())
     with smtplib.SMTP("127.0.0.1", smtp_port(mail), timeout=10) as smtp:
         code, features = smtp.ehlo("client.example")
         assert code == 250
@@ -45,6 +48,10 @@ def test_smtplib_plain_delivery_read_back_byte_for_byte(mail: ServerThread) -> N
     assert rest == MESSAGE
     assert b"from client.example ([127.0.0.1])" in trace
     assert b"with ESMTP" in trace and b"for <alice@example.com>;" in trace
+    # RFC 5321 §4.4: the date-time of receipt, local time with its offset (RFC 5322 §3.3).
+    stamped = email.utils.parsedate_to_datetime(trace.rsplit(b";", 1)[1].strip().decode())
+    assert before <= stamped.timestamp() <= time.time()
+    assert stamped.utcoffset() == stamped.astimezone().utcoffset()
 
 
 def test_several_recipients_one_message_each_and_unknown_refused(mail: ServerThread) -> None:

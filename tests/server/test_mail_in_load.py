@@ -28,7 +28,8 @@ SENDERS = 8
 
 def message(worker: int, i: int) -> bytes:
     subject = b"w%d-%d" % (worker, i)
-    return (b"Subject: " + subject + b"\r\nTo: kim@x\r\n\r\n"
+    # The subject ends in "." so SEARCH TEXT "w1-1." finds that one message, not w1-10..
+    return (b"Subject: " + subject + b".\r\nTo: kim@x\r\n\r\n"
             + b"line %d of it\r\n" % i * (1 + i * 7 % 300))
 
 
@@ -93,7 +94,7 @@ def test_eight_senders_killed_mid_stream_lose_nothing_answered(tmp_path: Path,
             size = int(re.search(rb"RFC822.SIZE (\d+)", part[0])[1])  # type: ignore[index]
             assert size == len(part[1])
             _, sent = split_received(part[1])
-            subject = re.match(rb"Subject: (\S+)\r\n", sent)[1]  # type: ignore[index]
+            subject = re.match(rb"Subject: (\S+)\.\r\n", sent)[1]  # type: ignore[index]
             assert subject not in stored, f"{subject!r} stored twice"
             stored[subject] = sent
         # Every 250 is there; whatever else is there is a whole message that was being sent
@@ -103,7 +104,7 @@ def test_eight_senders_killed_mid_stream_lose_nothing_answered(tmp_path: Path,
             assert sent == attempted[subject], f"{subject!r} stored other than sent"
         # And the text of every one is searchable after the restart (indexed or scanned).
         pick = sorted(answered)[len(answered) // 2]
-        typ, found = imap.search(None, "TEXT", f'"{pick.decode()}"')
+        typ, found = imap.search(None, "TEXT", f'"{pick.decode()}."')
         assert typ == "OK" and len(found[0].split()) == 1
         imap.logout()
     finally:

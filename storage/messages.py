@@ -46,7 +46,7 @@ from .models import (
 from .private import ALL_BITS, PF_JOIN, pf_flags
 from .private import params as _params
 from .search import TEXT_KEYS, store_text
-from .sorting import SORT_KEYS, store_keys
+from .sorting import SORT_KEYS, has_keys, store_keys
 
 StoreMode = Literal["set", "add", "remove"]
 
@@ -120,6 +120,7 @@ class _Box(NamedTuple):
     owner_id: int | None
     mask: int
     """``mailboxes.private_flags``."""
+    name: str
 
     def private_mask(self, viewer: int | None) -> int:
         """The private bits ``viewer`` keeps in ``private_flags``; 0 means the owner path
@@ -132,7 +133,7 @@ class _Box(NamedTuple):
 def _selectable(conn: sqlite3.Connection, mailbox_id: int) -> _Box:
     """Counters and private-flag settings of a mailbox that can hold messages."""
     row = conn.execute(
-        "SELECT uidnext, highest_modseq, uidvalidity, noselect, owner_id, private_flags"
+        "SELECT uidnext, highest_modseq, uidvalidity, noselect, owner_id, private_flags, name"
         " FROM mailboxes WHERE id = ?",
         (mailbox_id,),
     ).fetchone()
@@ -140,7 +141,7 @@ def _selectable(conn: sqlite3.Connection, mailbox_id: int) -> _Box:
         raise NotFound(f"no mailbox with id {mailbox_id}")
     if row[3]:
         raise NoSelect(f"mailbox {mailbox_id} is \\Noselect")
-    return _Box(int(row[0]), int(row[1]), int(row[2]), row[4], int(row[5]))
+    return _Box(int(row[0]), int(row[1]), int(row[2]), row[4], int(row[5]), str(row[6]))
 
 
 def _stored_flags(
@@ -189,15 +190,23 @@ def append(
 ) -> tuple[int, int]:
     """RFC 3501 §6.3.11 APPEND: store the body once (deduplicated by SHA-256), add it to
     the mailbox with the next UID and a new modseq.  Returns (uid, modseq).  The private
-    part of ``bits`` is ``viewer``'s (see the module docstring)."""
+    part of ``bits`` is ``viewer``'s (see the module docstring).
+
+    Each statement counts at delivery (a dozen per message, issue 12): the mailbox row is
+    read once (its quota root comes from it), a new body's row is marked keyed and each
+    mailbox entry gets its save date as they are inserted, rather than by an UPDATE each
+    after (the ``mailbox_messages_savedate`` trigger fills only a missing one)."""
     box = _selectable(conn, mailbox_id)
     uidnext, highest = box.uidnext, box.highest
     pmask = box.private_mask(viewer)
-    quota.enforce(conn, mailbox_id, body.size, 1)  # RFC 9208 §4.3, in this transaction
-    row = conn.execute("SELECT id FROM messages WHERE sha256 = ?", (body.sha256,)).fetchone()
+    # RFC 9208 §4.3, in this transaction.
+    quota.enforce(conn, mailbox_id, body.size, 1,
+                  quota.root_of(conn, mailbox_id, box.owner_id, box.name))
+    row = conn.execute("SELECT id, path FROM messages WHERE sha256 = ?",
+                       (body.sha256,)).fetchone()
+    keyed = False
     if row is not None:
-        message_id = int(row[0])
-        path = conn.execute("SELECT path FROM messages WHERE id = ?", (message_id,)).fetchone()[0]
+        message_id, path = int(row[0]), row[1]
         if path is not None and path == body.relpath:
             blobs.install(data_dir, body)  # no-op if the file is there; repairs it if not
         else:
@@ -206,8 +215,10 @@ def append(
         blobs.install(data_dir, body)
         stored = {k: v for k, v in parsed.items()
                   if k not in TEXT_KEYS and k not in SORT_KEYS and k != PREVIEW_KEY}
-        columns = ["sha256", "size", "body", "path", "created_at", *stored]
-        values = [body.sha256, body.size, body.inline, body.relpath, int(time.time())]
+        keyed = has_keys(parsed)
+        columns = ["sha256", "size", "body", "path", "created_at", "sort_version", *stored]
+        values = [body.sha256, body.size, body.inline, body.relpath, int(time.time()),
+                  int(keyed)]
         values.extend(stored.values())
         cur = conn.execute(
             f"INSERT INTO messages ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
@@ -229,12 +240,13 @@ def append(
                 (message_id, header, body.size),
             )
     store_text(conn, message_id, parsed)
-    store_keys(conn, message_id, parsed)
+    store_keys(conn, message_id, parsed, mark=not keyed)
     store_preview(conn, message_id, parsed)
     modseq = highest + 1
     conn.execute(
         "INSERT INTO mailbox_messages (mailbox_id, uid, message_id, modseq, shared_modseq,"
-        " flags, keywords, internaldate, internaldate_tz) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " flags, keywords, internaldate, internaldate_tz, savedate)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             mailbox_id,
             uidnext,
@@ -245,6 +257,7 @@ def append(
             flagbits.join_keywords(keywords),
             internaldate[0],
             internaldate[1],
+            int(time.time()),  # RFC 8514 §3: the save date, what the trigger would set
         ),
     )
     if pmask and bits & pmask:

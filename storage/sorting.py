@@ -136,12 +136,19 @@ def rows_without_keys(
     return out
 
 
+def has_keys(keys: Mapping[str, object]) -> bool:
+    """Whether ``keys`` holds a message's sort keys (``store_keys`` stores them)."""
+    return "sort_subject" in keys
+
+
 def store_keys(
-    conn: sqlite3.Connection, message_id: int, keys: Mapping[str, object]
+    conn: sqlite3.Connection, message_id: int, keys: Mapping[str, object], *,
+    mark: bool = True,
 ) -> None:
     """The ``sort_keys`` row of a message, if ``keys`` (``parsed`` at APPEND, or what the
-    server computed for ``rows_without_keys``) holds them; the message is then keyed."""
-    if "sort_subject" not in keys:
+    server computed for ``rows_without_keys``) holds them; the message is then keyed
+    (``mark=False``: the caller inserted its row with ``sort_version = 1`` already)."""
+    if not has_keys(keys):
         return
     cols = ", ".join(SORT_KEYS.values())
     conn.execute(
@@ -149,8 +156,9 @@ def store_keys(
         f" VALUES (?{', ?' * len(SORT_KEYS)})",
         [message_id, *(keys.get(k) for k in SORT_KEYS)],
     )
-    conn.execute("UPDATE messages SET sort_version = 1 WHERE id = ? AND sort_version = 0",
-                 (message_id,))
+    if mark:
+        conn.execute("UPDATE messages SET sort_version = 1 WHERE id = ? AND sort_version = 0",
+                     (message_id,))
 
 
 def set_keys(

@@ -107,12 +107,22 @@ class SmtpSession:
         self.bad_commands = 0
         self._out: list[bytes] = []
         self._dropped = False  # a "disconnect" fault: close with no further reply
+        # The command timeout (RFC 5321 §4.5.3.2.7): one timer per session that looks at
+        # when the current wait for input began, instead of an ``asyncio.timeout`` (a
+        # timer armed and cancelled) around each of the four reads of every message.
+        self._waiting_since: float | None = None
+        self._timed_out = False
+        self._watchdog: asyncio.TimerHandle | None = None
 
     # -- the loop ---------------------------------------------------------------------------
     async def run(self) -> None:
         label = f"{self.kind} {self.peer[0]}:{self.peer[1]}"
         self._write(self.proto.greeting(Reply(
             220, f"{self.hostname} {'LMTP' if self.kind == 'lmtp' else 'ESMTP'} Crispin ready")))
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        self._watchdog = loop.call_later(COMMAND_TIMEOUT, self._watch, task)
         try:
             while True:
                 event = self.proto.next_event()
@@ -120,14 +130,16 @@ class SmtpSession:
                     await self._flush()
                     if self.stream.closed and self.proto.phase.value == "closed":
                         break
+                    self._waiting_since = loop.time()
                     try:
-                        # A timer, not wait_for's extra task per read (it showed in the
-                        # profile of bench/smtp_throughput.py).
-                        async with asyncio.timeout(COMMAND_TIMEOUT):
-                            data = await self.stream.read()
-                    except TimeoutError:
+                        data = await self.stream.read()
+                    except asyncio.CancelledError:
+                        if not self._timed_out or task.uncancel():
+                            raise  # shutdown (or a cancellation besides ours)
                         self._reply(Reply(421, f"{self.hostname} Timeout, closing", "4.4.2"))
                         break
+                    finally:
+                        self._waiting_since = None
                     self.proto.receive_data(data)
                     continue
                 if isinstance(event, ConnectionClosed):
@@ -147,11 +159,29 @@ class SmtpSession:
             log.exception("%s: session failed", label)
             self._reply(Reply(421, "Internal error, closing", "4.3.0"))
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             if self.tx is not None:
                 self.tx.discard()
             with contextlib.suppress(Exception):
                 await self._flush()
             self.stream.close()
+
+    def _watch(self, task: asyncio.Task[None]) -> None:
+        """The command timer: the session is cancelled once it has waited for input for
+        COMMAND_TIMEOUT seconds; else the timer is set again for when that would be. A
+        session busy with a command (a delivery) is not waiting: looked at again a tenth
+        of the timeout later, so a wait that begins meanwhile ends after at most 1.1
+        times the timeout (RFC 5321 §4.5.3.2.7 asks for at least 5 minutes)."""
+        loop = asyncio.get_running_loop()
+        since = self._waiting_since
+        if since is not None and loop.time() - since >= COMMAND_TIMEOUT:
+            self._timed_out = True
+            task.cancel()
+            return
+        delay = (COMMAND_TIMEOUT / 10 if since is None
+                 else since + COMMAND_TIMEOUT - loop.time())
+        self._watchdog = loop.call_later(delay, self._watch, task)
 
     def _write(self, data: bytes) -> None:
         self._out.append(data)

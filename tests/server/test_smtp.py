@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from crispin.server.smtp import session as smtp_session
 from tests.server.harness import PASSWORD, ServerThread
 from tests.server.smtp_helpers import (
     MESSAGE,
@@ -209,3 +210,21 @@ def test_pytest_plugin_server_takes_smtp_on_a_free_port(tmp_path: Path) -> None:
             assert smtp.sendmail("s@x", ["carol@x"], MESSAGE) == {}
     finally:
         srv.stop()
+
+
+def test_command_timeout_closes_an_idle_session_with_421(
+        mail: ServerThread, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 5321 §4.5.3.2.7 (the timeout itself, 5 minutes, shortened here) and §3.8: a
+    client that stops sending, mid-transaction too, gets 421 4.4.2 and the connection
+    ends; the server goes on taking mail."""
+    monkeypatch.setattr(smtp_session, "COMMAND_TIMEOUT", 0.5)
+    sock = raw_session(smtp_port(mail))
+    sock.sendall(b"EHLO idle.example\r\nMAIL FROM:<s@example.org>\r\n")
+    assert read_replies(sock, 2)[1].startswith(b"250 2.1.0")
+    assert read_replies(sock, 1)[0].startswith(b"421 4.4.2")  # waits for the server
+    assert sock.recv(1024) == b""
+    sock.close()
+    monkeypatch.undo()  # the next session has the usual timeout (a loaded host is slow)
+    with smtplib.SMTP("127.0.0.1", smtp_port(mail), timeout=10) as smtp:
+        assert smtp.sendmail("s@example.org", ["alice@example.com"], MESSAGE) == {}
+    assert split_received(fetch_all(mail)[0])[1] == MESSAGE

@@ -166,6 +166,16 @@ class ServerConnection:
         self._abandon(size, sync, None)
         return response
 
+    @property
+    def between_commands(self) -> bool:
+        """No command is under way: the last one was answered in full and no part of the
+        next has been taken (a partial line may wait in the buffer, but no literal was
+        announced nor accepted). What the server may write unsolicited responses in, e.g.
+        NOTIFY's (RFC 5465 §3.1), never between a continuation request and its literal
+        (RFC 3501 §7.5)."""
+        return (self._state is _State.LINE and not self._cmd and not self._raw
+                and not self._events and self._more is None)
+
     def expect_line(self) -> None:
         """Deliver the next line raw as ContinuationLine (AUTHENTICATE, IDLE DONE)."""
         self._raw = True

@@ -87,6 +87,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "prelogin_literal_bytes": 65536,
         "prelogin_line_length": 8192,
         "prelogin_max_commands": 50,
+        # RFC 5465 §5.8: NOTIFY events one session may have waiting (per mailbox, name,
+        # subscription or annotation) before it is sent [NOTIFICATIONOVERFLOW].
+        "notify_queue": 1000,
     },
     "metadata": {
         "max_size": 16384,

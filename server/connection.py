@@ -7,6 +7,7 @@ of one connection run one after another; pipelined input waits in the parser's b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import ssl
@@ -254,7 +255,7 @@ class Connection:
             await self.flush()
             try:
                 async with asyncio.timeout(self._timeout()):
-                    data = await self.stream.read()
+                    data = await self._read()
             except TimeoutError:
                 # RFC 3501 §5.4: the autologout timer is at least 30 minutes once
                 # authenticated; before login a short deadline keeps sockets from piling up.
@@ -265,6 +266,34 @@ class Connection:
             if self.tracer is not None and data:
                 self.tracer.incoming(data)
             self.proto.receive_data(data)
+
+    async def _read(self) -> bytes:
+        """The client's next bytes. With NOTIFY active and no command under way, deliver
+        its events meanwhile, as they come (RFC 5465 §3.1: "the client listens for event
+        notifications all the time (even when no command is in progress)"); never once
+        part of a command has arrived (a literal announced or accepted, RFC 3501 §7.5), nor
+        during a command, which answers them itself before its tagged response."""
+        notify = self.session.notify
+        if notify is None or not self.proto.between_commands:
+            return await self.stream.read()
+        wake = notify.wake
+        reader = asyncio.ensure_future(self.stream.read())
+        reader.add_done_callback(lambda _: wake.set())
+        try:
+            while True:
+                wake.clear()
+                if reader.done():
+                    return reader.result()
+                if self.session.notify is notify and notify.pending:
+                    await notify.deliver_now()
+                    await self.flush()
+                    continue
+                await wake.wait()
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
 
     async def run(self) -> None:
         try:

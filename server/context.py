@@ -185,3 +185,5 @@ class ServerContext:
     async def session_closed(self, session: Session) -> None:
         self.sessions.discard(session)
         metadata_events.disable(session)
+        if session.notify is not None:
+            session.notify.stop()

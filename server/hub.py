@@ -42,6 +42,8 @@ class Hub:
         self._everything: set[asyncio.Event] = set()
         # Sessions told of changed annotations (RFC 5464 §4.4.2, ``metadata_events``).
         self._metadata: set[Callable[[tuple[MetadataChange, ...]], None]] = set()
+        # Sessions with NOTIFY (RFC 5465, ``notify_events``): every report, whole.
+        self._reports: set[Callable[[CommitReport], None]] = set()
 
     def watch(self, mailbox_id: int, modseq: int) -> asyncio.Event:
         """An event set whenever the mailbox changes; ``modseq`` is what the watcher has
@@ -78,6 +80,15 @@ class Hub:
 
     def unwatch_metadata(self, listener: Callable[[tuple[MetadataChange, ...]], None]) -> None:
         self._metadata.discard(listener)
+
+    def watch_reports(self, listener: Callable[[CommitReport], None]) -> None:
+        """Call ``listener(report)`` with every commit report of this process (NOTIFY,
+        RFC 5465: names, subscriptions and mailboxes the session does not have selected).
+        Changes by other processes are not seen here (the poll only wakes watchers)."""
+        self._reports.add(listener)
+
+    def unwatch_reports(self, listener: Callable[[CommitReport], None]) -> None:
+        self._reports.discard(listener)
 
     def notify_all(self) -> None:
         """Everything may have changed (a snapshot was restored): wake every watcher."""
@@ -130,6 +141,8 @@ class Hub:
         if report.metadata:
             for listener in list(self._metadata):
                 listener(report.metadata)
+        for reporter in list(self._reports):
+            reporter(report)
 
     def start(self, store: Store) -> None:
         """Listen to ``store``'s commit reports and poll for other processes' changes."""

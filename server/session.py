@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crispin.protocol import Atom, DataResponse, Response, StatusResponse, Value
+from crispin.protocol import Atom, Copy, DataResponse, Response, StatusResponse, Value
 from crispin.server import contexts, metadata_events
 from crispin.server.auth import plaintext_allowed
 from crispin.server.command_spec import CommandSpec, Handler
@@ -37,6 +37,7 @@ from crispin.server.storage_errors import answer_for
 from crispin.storage import Changes, NotFound, StorageError, StoreResult
 
 if TYPE_CHECKING:
+    from crispin.server.commands.notify_events import NotifyListener
     from crispin.server.context import ServerContext
     from crispin.server.metadata_events import MetadataListener
     from crispin.server.view import View
@@ -101,6 +102,8 @@ class Session:
     prefetched: tuple[int, Changes] | None = None
     # Unsolicited METADATA after ENABLE METADATA (RFC 5464 §4.1; ``metadata_events``).
     metadata_events: MetadataListener | None = None
+    # What NOTIFY SET asked for (RFC 5465; ``crispin.server.commands.notify_events``).
+    notify: NotifyListener | None = None
     # Untagged status responses other sessions left for this one (RFC 4467 RESETKEY's
     # URLMECH), sent before the tagged response of its next command, never in the middle
     # of one's output.
@@ -186,6 +189,8 @@ class Session:
         self.state = State.NOT_AUTHENTICATED
         self.enabled.clear()
         metadata_events.disable(self)
+        if self.notify is not None:
+            self.notify.stop()
         self.access_serial = -1
         self.written = []
         self.channel.restart_login()
@@ -260,11 +265,12 @@ class Session:
             raise self.mailbox_gone()
 
     async def sync(self, allow_expunge: bool, woken: bool = False,
-                   hide: Collection[int] = ()) -> None:
+                   hide: Collection[int] = (), flags: bool = True) -> None:
         """Pull the selected mailbox's changes from storage and report them; ``hide``: the
         modseqs of changes the command answered itself (``crispin.server.command_spec`` has the
         whole flow). ``woken``: after an IDLE wake-up, when many sessions may ask the same
-        question."""
+        question. ``flags`` False: no flag FETCH (NOTIFY without FlagChange, RFC 5465
+        §3.1); new messages are followed by what NOTIFY's MessageNew asked for (§5.2)."""
         view = self.view
         if view is None:
             return
@@ -293,12 +299,22 @@ class Session:
         if view.contexts:  # RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGE
             for response in contexts.before_expunge(view, changes.expunged):
                 self.channel.send(response)
-        for response in view.apply(changes, allow_expunge, hide):
+        for response in view.apply(changes, allow_expunge, hide, flags):
             self.channel.send(response)
             await self.channel.pace()
         if view.contexts:  # §4.3.3: ADDTO after the EXISTS
             for response in await contexts.refresh(store, view, self.viewer):
                 self.channel.send(response)
+        if self.notify is not None and view.uids and view.uids[-1] > last:
+            # RFC 5465 §5.2: the FETCH follows the EXISTS and any ESEARCH ADDTO.
+            await self.notify.fetch_new(last + 1)
+
+    @property
+    def flag_changes(self) -> bool:
+        """Whether flag changes of others in the selected mailbox are reported: always
+        without NOTIFY; with it, if its SELECTED filter asked for FlagChange (RFC 5465
+        §3.1: no SELECTED filter is SELECTED NONE)."""
+        return self.notify is None or self.notify.selected_flags
 
     async def sync_idling(self, woken: bool) -> None:
         """The sync of an IDLE in progress (RFC 2177), which has no tagged answer to carry
@@ -306,9 +322,11 @@ class Session:
         retries; a bug is logged and ends the session with BYE instead of a tagged NO
         sent before DONE (which the client would then read as a command)."""
         try:
-            await self.sync(allow_expunge=True, woken=woken)
+            await self.sync(allow_expunge=True, woken=woken, flags=self.flag_changes)
             if self.metadata_events is not None:
                 await self.metadata_events.flush()
+            if self.notify is not None:  # RFC 5465 §4: NOTIFY's events during IDLE
+                await self.notify.deliver(between_commands=False)
         except Disconnect:
             raise
         except StorageError as exc:
@@ -349,6 +367,8 @@ class Session:
         every command alike (``crispin.server.command_spec``)."""
         self.written = []
         self.prefetched = None
+        if self.notify is not None:
+            self.notify.begin(command)
         try:
             if self.user is not None and not spec.checks_access:
                 from crispin.server.access import recheck
@@ -360,6 +380,8 @@ class Session:
         except CommandFailed as exc:
             if exc.status == "BAD":
                 self.bad_commands += 1
+                if self.notify is not None:
+                    self.notify.end()
                 self.channel.send(StatusResponse(tag, "BAD", exc.text, exc.code, exc.code_args))
                 return
             result = Result(exc.text, exc.code, exc.code_args, exc.status)
@@ -395,8 +417,10 @@ class Session:
         if self.view is not None and (spec is None or spec.updates):
             allow = True if spec is None else spec.may_expunge(command)
             hide = self.written if spec is not None and not spec.echo else ()
+            if self.notify is not None:
+                self.notify.own_new = spec is None or isinstance(command, Copy)
             try:
-                await self.sync(allow, hide=hide)
+                await self.sync(allow, hide=hide, flags=self.flag_changes)
             except Disconnect:
                 raise
             except StorageError as exc:
@@ -409,6 +433,13 @@ class Session:
                 await self.metadata_events.flush()
             except StorageError as exc:
                 log.warning("%s: METADATA updates failed in storage: %r", self.peer, exc)
+        if self.notify is not None:
+            self.notify.end()
+            if spec is None or spec.updates:
+                try:
+                    await self.notify.deliver(between_commands=False)
+                except StorageError as exc:
+                    log.warning("%s: NOTIFY events failed in storage: %r", self.peer, exc)
         self.written = []
         for notice in self.notices:
             self.channel.send(notice)

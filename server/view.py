@@ -172,11 +172,12 @@ class View:
         return out
 
     def apply(self, changes: Changes, allow_expunge: bool,
-              hide: Collection[int] = ()) -> list[Response]:
+              hide: Collection[int] = (), flags: bool = True) -> list[Response]:
         """Bring the view up to date and return the untagged responses, in the order
         EXPUNGE, FLAGS (new keywords), EXISTS, RECENT, FETCH (as Dovecot's imap-sync
         does). Flag changes at a modseq in ``hide`` were answered by the command that
-        made them and are not echoed (``crispin.server.command_spec``)."""
+        made them and are not echoed (``crispin.server.command_spec``); ``flags`` False:
+        the client asked for no FlagChange events at all (NOTIFY, RFC 5465 §3.1, §5.1)."""
         out: list[Response] = []
         last = self.uids[-1] if self.uids else 0
         for uid in changes.expunged:
@@ -195,7 +196,7 @@ class View:
             out.append(DataResponse((len(self.uids), Atom("EXISTS"))))
             if not self.rev2:
                 out.append(DataResponse((len(self.recent), Atom("RECENT"))))
-        for change in changes.updated:
+        for change in changes.updated if flags else ():
             if change.uid > last or change.uid in self.ghosts:
                 continue
             if change.modseq in hide:

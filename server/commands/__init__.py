@@ -20,6 +20,7 @@ from crispin.server.commands import (
     listing,
     mailboxes,
     metadata,
+    notify,
     quota,
     search,
     selected,
@@ -85,6 +86,8 @@ TABLE: dict[type, CommandSpec] = {
     p.SetQuota: CommandSpec(quota.setquota, AUTH),
     p.GetMetadata: CommandSpec(metadata.getmetadata, AUTH),  # RFC 5464 §4.2
     p.SetMetadata: CommandSpec(metadata.setmetadata, AUTH),  # RFC 5464 §4.3
+    # RFC 5465 §8: command-auth; an implicit NOOP (§3.1), so updates may follow it.
+    p.Notify: CommandSpec(notify.notify, AUTH),
     # RFC 4467 §7: command-auth.
     p.ResetKey: CommandSpec(urlauth.resetkey, AUTH),
     p.GenUrlAuth: CommandSpec(urlauth.genurlauth, AUTH),

@@ -32,6 +32,9 @@ async def idle(session: Session, tag: str, cmd: Idle) -> Result:
     listener = session.metadata_events
     if listener is not None:  # unsolicited METADATA (RFC 5464 §4.4) wakes IDLE too
         listener.wake = wake
+    notify = session.notify
+    if notify is not None:  # so do NOTIFY's events (RFC 5465 §4)
+        notify.idle_wake = wake
     try:
         while True:
             await wake.wait()
@@ -55,3 +58,5 @@ async def idle(session: Session, tag: str, cmd: Idle) -> Result:
             hub.unwatch(view.mailbox_id, wake)
         if listener is not None:
             listener.wake = None
+        if notify is not None:
+            notify.idle_wake = None

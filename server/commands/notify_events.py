@@ -1,0 +1,440 @@
+"""What a session asked NOTIFY (RFC 5465) to tell it, and telling it.
+
+How events arrive: storage reports every commit (``CommitReport``, DESIGN.md "Storage
+reports, the server reacts"), which the hub hands whole to each listening session
+(``Hub.watch_reports``): mailboxes changed and how, names before and after (``NameChange``,
+§5.4), subscriptions (``SubscriptionChange``, §5.5), annotations (§5.6, §5.7). The listener
+only *collects* them on the event loop (quick, no database); the session sends them:
+- between commands, at once (§3.1 "the client listens for event notifications all the
+  time"): ``Connection`` calls :meth:`NotifyListener.deliver` whenever it waits for a new
+  command and nothing of one has arrived, never between a continuation request and its
+  literal (RFC 3501 §7.5), nor during a command;
+- during IDLE (§4: the same events as NOTIFY asks for), which the listener wakes;
+- before the tagged answer of any command that allows updates (``Session.complete``).
+
+The selected mailbox (§6.1): with SELECTED its changes come between commands too, EXPUNGE
+included (the client gave up message numbers, §5.3); with SELECTED-DELAYED new messages and
+flags may come at once but expunges wait for a command that allows them (RFC 3501 §7.4.1),
+kept as ghosts meanwhile. EXISTS and EXPUNGE still follow commands as RFC 3501 §7.3.1 and
+§7.4.1 require whatever the filter (message numbers must stay in step with the client);
+without FlagChange for the selected mailbox no flag FETCH is sent (§3.1: "SELECTED NONE").
+
+Other mailboxes get STATUS responses (§5.1-§5.3), mailbox names LIST responses (§5.4, §5.5),
+annotations METADATA (§5.6, §5.7). Events need the "l" and "r" rights (§5); a mailbox whose
+"l" right is granted or revoked counts as created or deleted (§5.4, §5.9).
+
+Bounded (§5.8): a session that does not keep up (its client does not read, so delivery
+waits on the socket) collects at most ``limits.notify_queue`` events; one more and it is
+sent ``* OK [NOTIFICATIONOVERFLOW]`` and behaves as after NOTIFY NONE.
+
+§5: events the session caused itself are not reported (``own``: the names its running
+command changes, set by the session around the command; storage reports a commit before
+the writer's callers resume, so the report arrives while it is set).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from crispin.protocol import Atom, EventGroup, Fetch, FetchItem, Mailbox, SequenceSet, Value
+from crispin.server import names
+from crispin.server.commands.listing import (
+    HAS_CHILDREN,
+    HAS_NO_CHILDREN,
+    NONEXISTENT,
+    NOSELECT,
+    SUBSCRIBED,
+    special_use_atoms,
+    visible_tree,
+)
+from crispin.server.commands.mailboxes import status_values
+from crispin.server.metadata_events import MetadataListener
+from crispin.storage import (
+    ChangeKind,
+    CommitReport,
+    MailboxInfo,
+    MetadataChange,
+    NameChange,
+    StorageError,
+    SubscriptionChange,
+)
+
+if TYPE_CHECKING:
+    from crispin.server.session import Session
+
+log = logging.getLogger("crispin.notify")
+
+MESSAGE_EVENTS = frozenset({"MessageNew", "MessageExpunge", "FlagChange"})
+SUPPORTED = ("MessageNew", "MessageExpunge", "FlagChange", "MailboxName",
+             "SubscriptionChange", "MailboxMetadataChange", "ServerMetadataChange")
+"""Every event this server reports, the list [BADEVENT] names (§3.1); AnnotationChange
+(per-message annotations, RFC 5257) is not among them: no ANNOTATE here."""
+STATUS_ORDER = ("UIDVALIDITY", "UIDNEXT", "MESSAGES", "UNSEEN", "HIGHESTMODSEQ")
+NAME_KINDS = frozenset({ChangeKind.CREATED, ChangeKind.RENAMED, ChangeKind.DELETED,
+                        ChangeKind.ACL})
+NO_ACCESS = Atom("\\NoAccess")
+
+
+@dataclass
+class Known:
+    """The mailboxes this user may see (the "l" right), by id: client name, rights."""
+
+    names: dict[int, str] = field(default_factory=dict)
+    by_name: dict[str, MailboxInfo] = field(default_factory=dict)
+    rights: dict[int, str] = field(default_factory=dict)
+    infos: dict[int, MailboxInfo] = field(default_factory=dict)
+    tree: set[str] = field(default_factory=set)
+
+
+class NotifyListener:
+    def __init__(self, session: Session, groups: tuple[EventGroup, ...]) -> None:
+        self.session = session
+        self.selected: EventGroup | None = None
+        self.groups: tuple[EventGroup, ...] = ()
+        self.set_groups(groups)
+        self.known = Known()
+        self.subscribed: set[str] = set()
+        self.stale = True  # names, rights or subscriptions to read again
+        self.boxes: dict[int, set[ChangeKind]] = {}
+        self.renames: list[NameChange] = []
+        self.acl: set[int] = set()
+        self.subscriptions: list[SubscriptionChange] = []
+        self.meta = MetadataListener(session, mailboxes=True)
+        self.selected_dirty = False
+        self.count = 0
+        self.overflow = False
+        self.own: frozenset[str] = frozenset()
+        self.own_new = False
+        self.wake = asyncio.Event()
+        self.idle_wake: asyncio.Event | None = None
+        self.limit = int(session.server.config.get("limits", "notify_queue"))
+
+    def set_groups(self, groups: tuple[EventGroup, ...]) -> None:
+        self.selected = next((g for g in groups if g.kind in ("SELECTED", "SELECTED-DELAYED")),
+                             None)
+        self.groups = tuple(g for g in groups if g.kind not in ("SELECTED",
+                                                                  "SELECTED-DELAYED"))
+
+    # -- what the client asked for ------------------------------------------------------
+    @property
+    def selected_flags(self) -> bool:
+        """FlagChange asked for the selected mailbox (§5.1)."""
+        return self.selected is not None and "FlagChange" in self.selected.events
+
+    def _matches(self, group: EventGroup, name: str) -> bool:
+        """§6.2-§6.6 for a client name. INBOXES is PERSONAL (§6.3 allows it: delivery
+        may reach any personal mailbox, by the CLI's import or a Sieve-less MDA)."""
+        kind = group.kind
+        if kind in ("PERSONAL", "INBOXES"):
+            ns = self.session.server.namespaces
+            return not name.startswith((ns.other, ns.shared))
+        if kind == "SUBSCRIBED":
+            return name in self.subscribed
+        wanted = [names.normalize(n) for n in group.mailboxes]
+        if kind == "MAILBOXES":  # §6.6: no wildcards
+            return name in wanted
+        return any(name == w or name.startswith(w + names.DELIMITER) for w in wanted)
+
+    def events_for(self, name: str, subscribed_too: bool = False) -> set[str]:
+        """The events of every non-selected group matching ``name`` (§6: several groups
+        may apply to one mailbox)."""
+        found: set[str] = set()
+        for group in self.groups:
+            if self._matches(group, name) or (subscribed_too and group.kind == "SUBSCRIBED"):
+                found.update(group.events)
+        return found
+
+    def _wanted_anywhere(self, event: str) -> bool:
+        return any(event in g.events for g in self.groups)
+
+    # -- collecting (event loop, from the hub) --------------------------------------------
+    def __call__(self, report: CommitReport) -> None:
+        session = self.session
+        user = session.user
+        if user is None or self.overflow:
+            return
+        view = session.view
+        before = self.count
+        if report.names or report.subscriptions or any(
+                NAME_KINDS & c.kinds for c in report.changes):
+            self.stale = True
+        own_ids = {i for i, n in self.known.names.items() if n in self.own}
+        if self.own and any(c.old in self.own or c.new in self.own for c in report.names
+                            if c.owner_id == user.id):
+            names_here: tuple[NameChange, ...] = ()
+        else:
+            names_here = report.names
+        for change in report.changes:
+            box = change.mailbox_id
+            if view is not None and box == view.mailbox_id:
+                if self.selected is not None and self.selected.events \
+                        and not self.selected_dirty:
+                    self.selected_dirty = True  # pulled from storage, not queued
+                    self.count += 1
+                continue
+            if box in own_ids:
+                continue
+            if box in self.known.names or NAME_KINDS & change.kinds or self.stale:
+                if box not in self.boxes:
+                    self.count += 1
+                self.boxes.setdefault(box, set()).update(change.kinds)
+            if ChangeKind.ACL in change.kinds:
+                self.acl.add(box)
+        if self._wanted_anywhere("MailboxName"):
+            self.renames += names_here
+            self.count += len(names_here)
+        mine = [s for s in report.subscriptions if s.user_id == user.id]
+        if mine:
+            self.stale = True
+            if self._wanted_anywhere("SubscriptionChange") and not any(
+                    s.name in self.own for s in mine):
+                self.subscriptions += mine
+                self.count += len(mine)
+        if report.metadata:
+            kept = self._metadata(report.metadata)
+            if kept:
+                self.meta(kept)
+                self.count += len(kept)
+        if self.count > self.limit:
+            self.overflow = True
+        if self.count != before or self.overflow:
+            self.wake.set()
+            if self.idle_wake is not None:
+                self.idle_wake.set()
+
+    def _metadata(self, changes: tuple[MetadataChange, ...]) -> tuple[MetadataChange, ...]:
+        """§5.6, §5.7: server entries for ServerMetadataChange in any group, mailbox
+        entries for MailboxMetadataChange in a group naming the mailbox."""
+        server = self._wanted_anywhere("ServerMetadataChange") and "" not in self.own
+        kept = []
+        for change in changes:
+            if change.mailbox_id is None:
+                if server:
+                    kept.append(change)
+                continue
+            name = self.known.names.get(change.mailbox_id)
+            if name is not None and name not in self.own \
+                    and "MailboxMetadataChange" in self.events_for(name):
+                kept.append(change)
+        return tuple(kept)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.count or self.overflow or self.meta.pending)
+
+    # -- sending --------------------------------------------------------------------------
+    async def refresh(self) -> Known:
+        """Read again the names this user sees, their rights, and the subscriptions;
+        returns what was known before."""
+        session = self.session
+        assert session.user is not None
+        tree = await visible_tree(session)
+        known = Known(tree=set(tree))
+        for name, visible in tree.items():
+            if visible.info is not None:
+                known.names[visible.info.id] = name
+                known.by_name[name] = visible.info
+                known.rights[visible.info.id] = visible.rights
+                known.infos[visible.info.id] = visible.info
+        previous, self.known = self.known, known
+        self.subscribed = set(await session.server.store.list_subscriptions(session.user.id))
+        self.stale = False
+        return previous
+
+    def _as_seen(self, changes: list[NameChange], previous: Known) -> list[NameChange]:
+        """The name changes in client names. The user's own mailboxes are named as
+        storage names them; another user's (or a shared) mailbox by the name it had and
+        has for this user, which also makes the "l" right granted or revoked its creation
+        or deletion (§5.4, §5.9)."""
+        user = self.session.user
+        assert user is not None
+        mine = [c for c in changes if c.owner_id == user.id]
+        foreign = {c.mailbox_id for c in changes if c.owner_id != user.id} | self.acl
+        self.acl = set()
+        for box in sorted(foreign):
+            old, new = previous.names.get(box), self.known.names.get(box)
+            info = self.known.infos.get(box) or previous.infos.get(box)
+            if old != new and (info is None or info.owner_id != user.id):
+                mine.append(NameChange(box, None, old, new))
+        return mine
+
+    async def deliver(self, between_commands: bool) -> None:
+        """Send what is pending. ``between_commands``: no command is in progress, so the
+        selected mailbox's changes come here too (§6.1); after a command or in IDLE the
+        session's own sync has reported them."""
+        session = self.session
+        if self.overflow:
+            self.stop()
+            session.untagged_status("OK", "Too many events; NOTIFY NONE now",
+                                    "NOTIFICATIONOVERFLOW")
+            return
+        previous = await self.refresh() if self.stale else self.known
+        if between_commands and self.selected_dirty and self.selected is not None \
+                and session.view is not None:
+            self.selected_dirty = False
+            await session.sync(allow_expunge=self.selected.kind == "SELECTED", woken=True,
+                               flags=self.selected_flags)
+        self.selected_dirty = False
+        boxes, self.boxes = self.boxes, {}
+        renames, self.renames = self.renames, []
+        subscriptions, self.subscriptions = self.subscriptions, []
+        self.count = 0
+        await self._names(self._as_seen(renames, previous))
+        for sub in subscriptions:
+            if {"SubscriptionChange"} & self.events_for(sub.name, subscribed_too=True):
+                await self._list(sub.name)
+        view = session.view
+        for box, kinds in sorted(boxes.items()):
+            if view is not None and box == view.mailbox_id:
+                continue
+            await self._status(box, kinds)
+        await self.meta.flush()
+
+    async def _status(self, box: int, kinds: set[ChangeKind]) -> None:
+        """§5.1-§5.3: a STATUS response for a change in a mailbox not selected."""
+        name = self.known.names.get(box)
+        info = self.known.infos.get(box)
+        if name is None or info is None or info.noselect or "r" not in self.known.rights[box]:
+            return
+        events = self.events_for(name)
+        session = self.session
+        items: set[str] = set()
+        if ChangeKind.APPENDED in kinds and "MessageNew" in events:
+            items |= {"UIDNEXT", "MESSAGES"}
+            if session.condstore:
+                items.add("HIGHESTMODSEQ")
+        if ChangeKind.EXPUNGED in kinds and "MessageExpunge" in events:
+            items |= {"UIDNEXT", "MESSAGES"}
+            if session.qresync:
+                items.add("HIGHESTMODSEQ")
+        if ChangeKind.FLAGS in kinds and "FlagChange" in events:
+            # §5.1: HIGHESTMODSEQ and UIDVALIDITY once CONDSTORE is enabled, else UNSEEN.
+            items |= {"HIGHESTMODSEQ", "UIDVALIDITY"} if session.condstore else {"UNSEEN"}
+        if not items:
+            return
+        fresh = await session.server.store.get_mailbox_by_id(box)
+        if fresh is None:
+            return
+        values = await status_values(session, fresh, tuple(i for i in STATUS_ORDER
+                                                           if i in items))
+        session.untagged(Atom("STATUS"), Mailbox(name), values)
+
+    async def _names(self, changes: list[NameChange]) -> None:
+        """§5.4: a LIST for each name created, deleted or renamed (OLDNAME), and for the
+        direct parent of one created or deleted; inferiors renamed along with their
+        superior are not reported on their own."""
+        if not changes:
+            return
+        renamed = {c.old for c in changes if c.old and c.new}
+        sent: set[str] = set()
+        for change in changes:
+            old, new = change.old, change.new
+            if old is not None and new is not None and any(
+                    p in renamed for p in names.parent_names(old)):
+                continue
+            affected = [n for n in (old, new) if n is not None]
+            if not any("MailboxName" in self.events_for(n) for n in affected):
+                continue
+            if old is not None and new is not None:
+                await self._list(new, oldname=old)
+                continue
+            name = new if new is not None else old
+            assert name is not None
+            for target in (name, *names.parent_names(name)[-1:]):
+                if target not in sent:
+                    sent.add(target)
+                    await self._list(target)
+
+    async def _list(self, name: str, oldname: str | None = None) -> None:
+        """An unsolicited LIST with attributes computed as LIST computes them (§5.4,
+        §5.5); \\NonExistent for a name that is gone."""
+        tree = self.known.tree
+        info = self.known.by_name.get(name)
+        attrs: list[Value] = []
+        if info is None:
+            attrs.append(NOSELECT if name in tree else NONEXISTENT)
+        else:
+            if info.noselect:
+                attrs.append(NOSELECT)
+            prefix = name + names.DELIMITER
+            attrs.append(HAS_CHILDREN if any(n.startswith(prefix) for n in tree)
+                         else HAS_NO_CHILDREN)
+            attrs += special_use_atoms(info)
+        if name in self.subscribed:
+            attrs.append(SUBSCRIBED)
+        extra: list[Value] = [["OLDNAME", [Mailbox(oldname)]]] if oldname is not None else []
+        self.session.untagged(Atom("LIST"), attrs, names.DELIMITER, Mailbox(name), *extra)
+
+    async def fetch_new(self, first_uid: int) -> None:
+        """§5.2: after the EXISTS of new messages in the selected mailbox, the FETCH of the
+        attributes MessageNew asked for; not for messages the session added itself."""
+        selected = self.selected
+        if selected is None or not selected.fetch or self.own_new:
+            return
+        from crispin.server.commands.fetch import fetch
+
+        await fetch(self.session, "", Fetch(SequenceSet(((first_uid, None),)),
+                                             selected.fetch, uid=True))
+
+    async def deliver_now(self) -> None:
+        """Between commands (``Connection``): like :meth:`deliver`, where no tagged answer
+        can carry a failure, so a storage error is logged and the next event retries; the
+        selected mailbox deleted meanwhile ends the session (``Disconnect``)."""
+        try:
+            await self.deliver(between_commands=True)
+        except StorageError as exc:
+            # Not retried at once (the same failure would spin): the next event retries
+            # the selected mailbox (pulled, not queued); what was queued is dropped.
+            log.warning("%s: NOTIFY delivery failed in storage: %r", self.session.peer, exc)
+            self.count = 0
+            self.boxes.clear()
+            self.renames.clear()
+            self.subscriptions.clear()
+            self.meta.pending.clear()
+
+    def begin(self, command: object) -> None:
+        """A command of the session starts: what it changes is not reported back (§5)."""
+        self.own = own_names(command)
+        self.own_new = False
+
+    def end(self) -> None:
+        self.own = frozenset()
+        self.own_new = False
+
+    def stop(self) -> None:
+        self.session.server.hub.unwatch_reports(self)
+        if self.session.notify is self:
+            self.session.notify = None
+
+
+def own_names(command: object) -> frozenset[str]:
+    """The names a command of the session itself changes: their events are not reported
+    back to it (§5: "The server SHOULD omit notifying the client if the event is caused
+    by this client")."""
+    from crispin.protocol import (
+        Copy,
+        Create,
+        Delete,
+        Move,
+        Rename,
+        SetMetadata,
+        Subscribe,
+        Unsubscribe,
+    )
+
+    if isinstance(command, Create | Delete | Subscribe | Unsubscribe | Copy | Move
+                  | SetMetadata):
+        raw = command.mailbox
+        return frozenset({names.normalize(raw.rstrip(names.DELIMITER) or raw)})
+    if isinstance(command, Rename):
+        return frozenset({names.normalize(command.old), names.normalize(command.new)})
+    return frozenset()
+
+
+def check_fetch(items: tuple[FetchItem, ...]) -> None:
+    from crispin.server.commands.fetch import _check_items
+
+    _check_items(items)

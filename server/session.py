@@ -274,6 +274,8 @@ class Session:
         view = self.view
         if view is None:
             return
+        if self.notify is not None:
+            self.notify.selected_dirty = False  # what is read now includes it
         store = self.server.store
         hub = self.server.hub
         try:

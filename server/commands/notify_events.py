@@ -223,7 +223,7 @@ class NotifyListener:
 
     @property
     def pending(self) -> bool:
-        return bool(self.count or self.overflow or self.meta.pending)
+        return bool(self.count or self.overflow or self.meta.pending or self.selected_dirty)
 
     # -- sending --------------------------------------------------------------------------
     async def refresh(self) -> Known:
@@ -231,6 +231,7 @@ class NotifyListener:
         returns what was known before."""
         session = self.session
         assert session.user is not None
+        self.stale = False  # a change reported during the reads makes it stale again
         tree = await visible_tree(session)
         known = Known(tree=set(tree))
         for name, visible in tree.items():
@@ -241,10 +242,10 @@ class NotifyListener:
                 known.infos[visible.info.id] = visible.info
         previous, self.known = self.known, known
         self.subscribed = set(await session.server.store.list_subscriptions(session.user.id))
-        self.stale = False
         return previous
 
-    def _as_seen(self, changes: list[NameChange], previous: Known) -> list[NameChange]:
+    def _as_seen(self, changes: list[NameChange], acl: set[int],
+                 previous: Known) -> list[NameChange]:
         """The name changes in client names. The user's own mailboxes are named as
         storage names them; another user's (or a shared) mailbox by the name it had and
         has for this user, which also makes the "l" right granted or revoked its creation
@@ -252,8 +253,7 @@ class NotifyListener:
         user = self.session.user
         assert user is not None
         mine = [c for c in changes if c.owner_id == user.id]
-        foreign = {c.mailbox_id for c in changes if c.owner_id != user.id} | self.acl
-        self.acl = set()
+        foreign = {c.mailbox_id for c in changes if c.owner_id != user.id} | acl
         for box in sorted(foreign):
             old, new = previous.names.get(box), self.known.names.get(box)
             info = self.known.infos.get(box) or previous.infos.get(box)
@@ -271,18 +271,22 @@ class NotifyListener:
             session.untagged_status("OK", "Too many events; NOTIFY NONE now",
                                     "NOTIFICATIONOVERFLOW")
             return
-        previous = await self.refresh() if self.stale else self.known
-        if between_commands and self.selected_dirty and self.selected is not None \
-                and session.view is not None:
-            self.selected_dirty = False
-            await session.sync(allow_expunge=self.selected.kind == "SELECTED", woken=True,
-                               flags=self.selected_flags)
-        self.selected_dirty = False
+        # Taken before any await: what arrives meanwhile waits for the next round (a
+        # refresh below may already show its effect, which the next round shows again).
         boxes, self.boxes = self.boxes, {}
         renames, self.renames = self.renames, []
         subscriptions, self.subscriptions = self.subscriptions, []
+        acl, self.acl = self.acl, set()
         self.count = 0
-        await self._names(self._as_seen(renames, previous))
+        previous = await self.refresh() if self.stale else self.known
+        if between_commands and self.selected_dirty:
+            if self.selected is not None and session.view is not None:
+                # ``Session.sync`` clears ``selected_dirty`` before it reads.
+                await session.sync(allow_expunge=self.selected.kind == "SELECTED",
+                                   woken=True, flags=self.selected_flags)
+            else:
+                self.selected_dirty = False  # unselected meanwhile
+        await self._names(self._as_seen(renames, acl, previous))
         for sub in subscriptions:
             if {"SubscriptionChange"} & self.events_for(sub.name, subscribed_too=True):
                 await self._list(sub.name)
@@ -310,9 +314,16 @@ class NotifyListener:
             items |= {"UIDNEXT", "MESSAGES"}
             if session.qresync:
                 items.add("HIGHESTMODSEQ")
-        if ChangeKind.FLAGS in kinds and "FlagChange" in events:
-            # §5.1: HIGHESTMODSEQ and UIDVALIDITY once CONDSTORE is enabled, else UNSEEN.
-            items |= {"HIGHESTMODSEQ", "UIDVALIDITY"} if session.condstore else {"UNSEEN"}
+        if "FlagChange" in events and not session.condstore and \
+                kinds & {ChangeKind.FLAGS, ChangeKind.APPENDED, ChangeKind.EXPUNGED}:
+            # §5.1: without CONDSTORE, flag changes are told as UNSEEN; and since "if the
+            # number of messages with the \\Seen flag changes, the server MAY also include
+            # the UNSEEN data item", a new or expunged message updates it too (else the
+            # client's UNSEEN would go stale with no flag having changed).
+            items.add("UNSEEN")
+        elif ChangeKind.FLAGS in kinds and "FlagChange" in events:
+            # §5.1: HIGHESTMODSEQ and UIDVALIDITY once CONDSTORE is enabled.
+            items |= {"HIGHESTMODSEQ", "UIDVALIDITY"}
         if not items:
             return
         fresh = await session.server.store.get_mailbox_by_id(box)

@@ -99,7 +99,8 @@ def test_message_events_in_other_mailboxes(server: ServerThread) -> None:
     assert ok(alice, b"a", b"NOTIFY SET (mailboxes Work (MessageNew MessageExpunge "
                            b"FlagChange))") == []
     append(other, "Work")
-    assert alice.line() == b'* STATUS "Work" (UIDNEXT 2 MESSAGES 1)'
+    # Without CONDSTORE, FlagChange keeps UNSEEN current too (§5.1's MAY).
+    assert alice.line() == b'* STATUS "Work" (UIDNEXT 2 MESSAGES 1 UNSEEN 1)'
     other.select("Work")
     other.store("1", "+FLAGS", "\\Seen")
     assert alice.line() == b'* STATUS "Work" (UNSEEN 0)'
@@ -179,7 +180,9 @@ def test_selected_delayed_keeps_expunges_for_a_command(server: ServerThread) -> 
     other.expunge()
     append(other, "INBOX")
     assert alice.line() == b"* 3 EXISTS"
-    assert alice.line() == b"* 2 RECENT"  # the expunged one is still a ghost here
+    # Which session claims \\Recent first (RFC 3501 §2.3.2) is a race with the other
+    # session, which has INBOX selected too.
+    assert re.fullmatch(rb"\* \d RECENT", alice.line())
     # FETCH forbids EXPUNGE (RFC 3501 §7.4.1); NOOP brings it.
     assert ok(alice, b"c", b"FETCH 1 UID") == [b"* 1 FETCH (UID 1)"]
     assert ok(alice, b"d", b"NOOP") == [b"* 1 EXPUNGE"]
@@ -196,7 +199,8 @@ def test_no_flag_changes_without_flagchange(server: ServerThread) -> None:
     other.select("INBOX")
     other.store("1", "+FLAGS", "\\Flagged")
     append(other, "INBOX")
-    assert ok(alice, b"c", b"NOOP") == [b"* 2 EXISTS", b"* 1 RECENT"]
+    exists, recent = ok(alice, b"c", b"NOOP")
+    assert exists == b"* 2 EXISTS" and re.fullmatch(rb"\* \d RECENT", recent)
 
 
 def test_metadata_events(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ table (``ServerContext.commands``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,6 @@ from crispin.server.storage_errors import answer_for
 from crispin.storage import Changes, NotFound, StorageError, StoreResult
 
 if TYPE_CHECKING:
-    from crispin.server.commands.notify_events import NotifyListener
     from crispin.server.context import ServerContext
     from crispin.server.metadata_events import MetadataListener
     from crispin.server.view import View
@@ -81,6 +81,28 @@ class Channel(Protocol):
     def channel_bindings(self) -> dict[str, bytes]: ...
 
 
+class Notifier(Protocol):
+    """What the session and its connection need of NOTIFY's listener (RFC 5465; it is
+    ``crispin.server.commands.notify_events.NotifyListener``, handed over by the NOTIFY
+    handler: the session does not import the handlers)."""
+
+    wake: asyncio.Event
+    idle_wake: asyncio.Event | None
+    selected_dirty: bool
+    own_new: bool
+
+    @property
+    def selected_flags(self) -> bool: ...
+    @property
+    def pending(self) -> bool: ...
+    def begin(self, command: object) -> None: ...
+    def end(self) -> None: ...
+    async def deliver(self, between_commands: bool) -> None: ...
+    async def deliver_now(self) -> None: ...
+    async def fetch_new(self, first_uid: int) -> None: ...
+    def stop(self) -> None: ...
+
+
 @dataclass(eq=False)
 class Session:
     server: ServerContext
@@ -103,7 +125,7 @@ class Session:
     # Unsolicited METADATA after ENABLE METADATA (RFC 5464 §4.1; ``metadata_events``).
     metadata_events: MetadataListener | None = None
     # What NOTIFY SET asked for (RFC 5465; ``crispin.server.commands.notify_events``).
-    notify: NotifyListener | None = None
+    notify: Notifier | None = None
     # Untagged status responses other sessions left for this one (RFC 4467 RESETKEY's
     # URLMECH), sent before the tagged response of its next command, never in the middle
     # of one's output.

@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 
-from crispin.storage import Changes, CommitReport, MetadataChange, Store
+from crispin.storage import Changes, CommitReport, MailboxStatus, MetadataChange, Store
 
 log = logging.getLogger("crispin.hub")
 
@@ -37,6 +37,9 @@ class Hub:
         self._generation: defaultdict[int, int] = defaultdict(int)
         self._shared: dict[tuple[int, int, int | None, int], asyncio.Future[Changes]] = {}
         self._claimed: dict[int, int] = {}
+        # The same for NOTIFY's STATUS of a mailbox not selected (RFC 5465 §5.2): one
+        # counting per (mailbox, change, viewer), not one per session told.
+        self._statuses: dict[tuple[int, int, int | None], asyncio.Future[MailboxStatus]] = {}
         # Watchers of every mailbox at once (the HTTP long-poll and the web inbox's live
         # list): woken by any change, they look for what they wait for themselves.
         self._everything: set[asyncio.Event] = set()
@@ -104,6 +107,8 @@ class Hub:
             stale = [k for k in self._shared if k[0] == mailbox_id]
             for key in stale:
                 del self._shared[key]
+            for old in [k for k in self._statuses if k[0] == mailbox_id]:
+                del self._statuses[old]
             for event in self._watchers.get(mailbox_id, ()):
                 event.set()
 
@@ -117,6 +122,17 @@ class Hub:
             shared = asyncio.ensure_future(store.changes_since(mailbox_id, modseq,
                                                                viewer=viewer))
             self._shared[key] = shared
+        return await asyncio.shield(shared)
+
+    async def shared_status(self, store: Store, mailbox_id: int,
+                            viewer: int | None) -> MailboxStatus:
+        """``store.mailbox_status`` for sessions told of the same change (NOTIFY fan-out):
+        one read per (mailbox, change, viewer)."""
+        key = (mailbox_id, self._generation[mailbox_id], viewer)
+        shared = self._statuses.get(key)
+        if shared is None:
+            shared = asyncio.ensure_future(store.mailbox_status(mailbox_id, viewer=viewer))
+            self._statuses[key] = shared
         return await asyncio.shield(shared)
 
     def first_claim(self, mailbox_id: int) -> bool:

@@ -50,7 +50,6 @@ from crispin.server.commands.listing import (
     special_use_atoms,
     visible_tree,
 )
-from crispin.server.commands.mailboxes import status_values
 from crispin.server.metadata_events import MetadataListener
 from crispin.storage import (
     ChangeKind,
@@ -58,6 +57,7 @@ from crispin.storage import (
     MailboxInfo,
     MetadataChange,
     NameChange,
+    NotFound,
     StorageError,
     SubscriptionChange,
 )
@@ -326,11 +326,18 @@ class NotifyListener:
             items |= {"HIGHESTMODSEQ", "UIDVALIDITY"}
         if not items:
             return
-        fresh = await session.server.store.get_mailbox_by_id(box)
-        if fresh is None:
-            return
-        values = await status_values(session, fresh, tuple(i for i in STATUS_ORDER
-                                                           if i in items))
+        try:
+            st = await session.server.hub.shared_status(session.server.store, box,
+                                                        session.viewer)
+        except NotFound:
+            return  # deleted meanwhile: its MailboxName event says so
+        counts = {"UIDVALIDITY": st.uidvalidity, "UIDNEXT": st.uidnext,
+                  "MESSAGES": st.messages, "UNSEEN": st.unseen,
+                  "HIGHESTMODSEQ": st.highest_modseq}
+        values: list[Value] = []
+        for item in STATUS_ORDER:
+            if item in items:
+                values += [Atom(item), counts[item]]
         session.untagged(Atom("STATUS"), Mailbox(name), values)
 
     async def _names(self, changes: list[NameChange]) -> None:

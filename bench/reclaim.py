@@ -53,7 +53,8 @@ def counts(data: Path) -> dict[str, int]:
         q = {"messages": "SELECT count(*) FROM messages",
              "unreferenced": "SELECT count(*) FROM messages WHERE refcount <= 0",
              "tombstones": "SELECT count(*) FROM expunged",
-             "free_pages": "PRAGMA freelist_count"}
+             "free_pages": "PRAGMA freelist_count",
+             "merge_left": "SELECT merge_left FROM fts_garbage"}
         got = {k: int(conn.execute(v).fetchone()[0]) for k, v in q.items()}
         got["merge_due"] = int(merge_due(conn))
         return got
@@ -132,7 +133,7 @@ def wait_reclaimed(data: Path, keep: int, timeout: float = 1800) -> float:
     while time.perf_counter() - t < timeout:
         c = counts(data)
         if (c["unreferenced"] == 0 and c["free_pages"] == 0 and c["tombstones"] <= keep
-                and not c["merge_due"]):
+                and not c["merge_due"] and c["merge_left"] == 0):
             return time.perf_counter() - t
         time.sleep(0.5)
     raise SystemExit("the reclaimer did not finish")

@@ -6,25 +6,12 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 LOGIN = b'LOGIN alice "' + PASSWORD.encode() + b'"'
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerThread]:
-    """A server as configured by default: ``imap.imap4rev2`` is on (docs/imap4rev2.md)."""
-    srv = ServerThread(tmp_path / "data")
-    srv.add_user("alice")
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_off_when_configured_so(tmp_path: Path) -> None:

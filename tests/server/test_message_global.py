@@ -12,8 +12,6 @@ or MESSAGE/GLOBAL also has nested part numbers") work in both modes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
@@ -36,15 +34,6 @@ INNER_ENVELOPE = (b'(NIL {11}\r\ninner \xc3\xa9t\xc3\xa9 '
 TEXT_PART = b'("text" "plain" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 5 0'
 INNER_BODY = b'("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 24 1'
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerThread]:
-    srv = ServerThread(tmp_path / "data")
-    srv.add_user("alice")
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def session(server: ServerThread, rev2: bool, *messages: bytes) -> RawClient:

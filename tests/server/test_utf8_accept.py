@@ -4,10 +4,7 @@ not enable it (modified UTF-7 names, APPEND of 8-bit header fields refused with 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
@@ -18,16 +15,6 @@ ETE_UTF8 = "été".encode()
 UTF8_MESSAGE = ("From: Jörg <jörg@exämple.org>\r\nSubject: Grüße aus Köln\r\n\r\n"
                 "Hallo\r\n").encode()
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerThread]:
-    """A server as configured by default: ``imap.utf8_accept`` is on (docs/utf8-accept.md)."""
-    srv = ServerThread(tmp_path / "data")
-    srv.add_user("alice")
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def test_on_by_default(server: ServerThread) -> None:

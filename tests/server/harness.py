@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from crispin.server.app import RunningServer, start_server
 from crispin.server.config import load_config
+from crispin.storage.db import Database
 
 T = TypeVar("T")
 
@@ -161,3 +162,17 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def count_reads(monkeypatch: Any) -> list[int]:
+    """Patch ``Database.read`` so that each database trip for a read appends to the list
+    returned (the tests of how many trips a command makes)."""
+    reads: list[int] = []
+    original = Database.read
+
+    async def counted(self: Database, fn: Any, **kwargs: Any) -> Any:
+        reads.append(1)
+        return await original(self, fn, **kwargs)
+
+    monkeypatch.setattr(Database, "read", counted)
+    return reads

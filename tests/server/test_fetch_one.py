@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from crispin.storage.db import Database
-from tests.server.harness import ServerThread
+from tests.server.harness import ServerThread, count_reads
 from tests.server.imap_client import Imap, client_factory, message
 
 
@@ -58,14 +57,7 @@ def test_one_message_fetch_is_one_trip_to_the_database(
         assert a.append("INBOX", message(f"m{i}")).ok
     a.select()
     b.select()
-    reads: list[int] = []
-    original = Database.read
-
-    async def counted(self: Database, fn: Any, **kwargs: Any) -> Any:
-        reads.append(1)
-        return await original(self, fn, **kwargs)
-
-    monkeypatch.setattr(Database, "read", counted)
+    reads = count_reads(monkeypatch)
 
     def fetch(command: str) -> tuple[list[bytes], int]:
         reads.clear()

@@ -18,8 +18,7 @@ import pytest
 
 from crispin.server import connection
 from crispin.server.commands import fetch_flags
-from crispin.storage.db import Database
-from tests.server.harness import ServerThread
+from tests.server.harness import ServerThread, count_reads
 from tests.server.imap_client import Imap, client_factory, message
 
 COUNT = 300
@@ -100,14 +99,7 @@ def test_noop_reads_access_and_changes_in_one_trip(
     multiappend(a, 3)
     a.select()
     b.select()
-    reads: list[int] = []
-    original = Database.read
-
-    async def counted(self: Database, fn: Any, **kwargs: Any) -> Any:
-        reads.append(1)
-        return await original(self, fn, **kwargs)
-
-    monkeypatch.setattr(Database, "read", counted)
+    reads = count_reads(monkeypatch)
 
     def noop(c: Imap, command: str = "NOOP") -> tuple[list[bytes], int]:
         reads.clear()

@@ -418,13 +418,15 @@ class Search:
     """RFC 3501 §6.4.4; ``charset`` upper-cased; ``returns`` are ESEARCH
     return options (RFC 4731 §3, RFC 5267 §4) upper-cased, ``()`` for ``RETURN ()`` and
     ``None`` for a plain SEARCH; ``partial`` the range of a PARTIAL return option (whose
-    name is in ``returns`` too)."""
+    name is in ``returns`` too); ``update_fetch`` the fetch-atts after UPDATE (RFC 5465
+    §7), empty without them."""
 
     charset: str | None
     criteria: SearchAnd
     uid: bool = False
     returns: tuple[str, ...] | None = None
     partial: PartialRange | None = None
+    update_fetch: tuple[FetchItem, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ YOUNGER/OLDER RFC 5032, EMAILID/THREADID RFC 8474 §6, SAVED* RFC 8514 §4.3).""
 from __future__ import annotations
 
 from .commands import (
+    FetchItem,
     PartialRange,
     Search,
     SearchAnd,
@@ -14,6 +15,7 @@ from .commands import (
     SearchTerm,
 )
 from .dates import parse_date
+from .parser_fetch import fetch_att
 from .reader import ATOM_CHARS, MAX_NUMBER64, ParseError, Reader
 
 _NO_ARG = frozenset({
@@ -48,7 +50,7 @@ def _peek_word(r: Reader) -> str:
 def parse_search(r: Reader, uid: bool) -> Search:
     """``search`` = "SEARCH" [search-return-opts] [SP "CHARSET" SP astring]
     1*(SP search-key) (RFC 3501 §9, RFC 4466 §2.6)."""
-    returns, partial = return_options(r)
+    returns, partial, update_fetch = return_options(r)
     charset: str | None = None
     if _peek_word(r) == "CHARSET":
         r.pos += 7
@@ -61,21 +63,25 @@ def parse_search(r: Reader, uid: bool) -> Search:
         # RFC 5182 §2.1: a SEARCH with SAVE that fails with NO empties "$".
         exc.empties_saved = exc.status == "NO" and returns is not None and "SAVE" in returns
         raise
-    return Search(charset, keys, uid, returns, partial)
+    return Search(charset, keys, uid, returns, partial, update_fetch)
 
 
-def return_options(r: Reader) -> tuple[tuple[str, ...] | None, PartialRange | None]:
+def return_options(r: Reader) -> tuple[tuple[str, ...] | None, PartialRange | None,
+                                       tuple[FetchItem, ...]]:
     """``[SP] "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP``
     (RFC 4466 §2.6, RFC 4731 §4, RFC 5182 §3, RFC 5267 §5, RFC 9394 §4): the options
-    upper-cased (None without RETURN), and PARTIAL's range.  RFC 5267 §4.4: one PARTIAL
+    upper-cased (None without RETURN), PARTIAL's range, and the fetch-atts of
+    ``modifier-update = "UPDATE" ["(" fetch-att *(SP fetch-att) ")"]`` (RFC 5465 §7, §8:
+    what to FETCH for a new message joining the context).  RFC 5267 §4.4: one PARTIAL
     or one ALL at most, not both."""
     if _peek_word(r) != "RETURN":
-        return None, None
+        return None, None, ()
     r.pos += 6
     r.sp()
     r.open_paren()
     opts: list[str] = []
     partial: PartialRange | None = None
+    update_fetch: tuple[FetchItem, ...] = ()
     while r.peek() != 0x29:
         if opts:
             r.sp()
@@ -87,12 +93,21 @@ def return_options(r: Reader) -> tuple[tuple[str, ...] | None, PartialRange | No
                 raise ParseError("Only one PARTIAL return option is allowed")
             r.sp()
             partial = _partial_range(r)
+        elif name == "UPDATE" and r.buf[r.pos : r.pos + 2] == b" (":
+            # No other return option starts with "(": the list is UPDATE's.
+            r.sp()
+            r.open_paren()
+            items = [fetch_att(r)]
+            while r.maybe_sp():
+                items.append(fetch_att(r))
+            r.close_paren()
+            update_fetch = tuple(items)
         opts.append(name)
     if partial is not None and "ALL" in opts:
         raise ParseError("PARTIAL and ALL cannot be used together")
     r.close_paren()
     r.sp()
-    return tuple(opts), partial
+    return tuple(opts), partial, update_fetch
 
 
 def _partial_range(r: Reader) -> PartialRange:

@@ -22,7 +22,7 @@ def _charset(r: Reader) -> str:
 def parse_sort(r: Reader, uid: bool) -> Sort:
     """``sort = ["UID" SP] "SORT" [SP "RETURN" SP "(" return options ")"] SP sort-criteria
     SP search-criteria`` (RFC 5256 §5, ESORT RFC 5267 §3)."""
-    returns, partial = return_options(r)
+    returns, partial, update_fetch = return_options(r)
     r.open_paren()
     criteria: list[SortCriterion] = []
     while True:
@@ -40,7 +40,8 @@ def parse_sort(r: Reader, uid: bool) -> Sort:
     r.close_paren()
     r.sp()
     charset = _charset(r)
-    return Sort(tuple(criteria), Search(charset, search_keys(r), uid, returns, partial))
+    return Sort(tuple(criteria), Search(charset, search_keys(r), uid, returns, partial,
+                                                update_fetch))
 
 
 def parse_thread(r: Reader, uid: bool) -> Thread:

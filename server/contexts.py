@@ -21,6 +21,12 @@ is evaluated again each time.  Positions: a SEARCH context uses position 0 and s
 mailbox order (§4.3.3, §4.3.4 RECOMMENDED); a SORT context gives the position of each run,
 removals first, then additions, each pair applying to the list as left by the ones before.
 
+New messages and NOTIFY (RFC 5465 §7): ``UPDATE (fetch-att ...)`` asks for a FETCH of
+those attributes when a new message joins the result (not when an old one joins it by a
+flag change, §7: "No untagged FETCH response SHOULD be returned" then); NOTIFY's own
+MessageNew attributes (§5.2) for the same message make one FETCH with them
+(``new_message_fetches``), sent by ``Session.sync``.
+
 A context ends when the mailbox is no longer selected (it lives on the session's ``View``;
 SELECT, EXAMINE, CLOSE and UNSELECT drop the view) or on CANCELUPDATE (§4.3.5).
 """
@@ -34,6 +40,7 @@ from dataclasses import dataclass, field
 from crispin.protocol import (
     Atom,
     DataResponse,
+    FetchItem,
     Response,
     Search,
     SearchAnd,
@@ -65,6 +72,7 @@ class Context:
     keys: tuple[tuple[SortKey, bool], ...] | None  # None: SEARCH, in mailbox order
     results: list[int]
     frozen: dict[int, s.UidIn] = field(default_factory=dict)
+    fetch: tuple[FetchItem, ...] = ()  # RFC 5465 §7: for new messages joining the result
 
     @property
     def uid(self) -> bool:
@@ -141,6 +149,36 @@ async def refresh(store: Store, view: View, viewer: int | None) -> list[Response
         response = _update(view, ctx, await evaluate(store, view, ctx, viewer))
         if response is not None:
             out.append(response)
+    return out
+
+
+def new_message_fetches(view: View, last: int, always: tuple[FetchItem, ...]
+                        ) -> list[tuple[list[int], tuple[FetchItem, ...]]]:
+    """What to FETCH for the messages above UID ``last`` (new since the last sync): the
+    ``always`` attributes (NOTIFY's MessageNew, RFC 5465 §5.2) for every one, with those
+    of each context (§7) whose result now holds it, merged into one FETCH per message
+    without duplicates (§5.2: "These attributes SHOULD be combined into a single FETCH
+    response. The server SHOULD avoid sending duplicate data."). Runs of consecutive new
+    messages wanting the same attributes (in UID order, skipping those wanting none) share
+one entry: (UIDs, attributes)."""
+    start = bisect_left(view.uids, last + 1)
+    new = view.uids[start:]
+    if not new:
+        return []
+    members = [(set(ctx.results), ctx.fetch) for ctx in view.contexts.values() if ctx.fetch]
+    out: list[tuple[list[int], tuple[FetchItem, ...]]] = []
+    for uid in new:
+        wanted = list(always)
+        for results, items in members:
+            if uid in results:
+                wanted += items
+        if not wanted:
+            continue
+        items = tuple(dict.fromkeys(wanted))
+        if out and out[-1][1] == items:
+            out[-1][0].append(uid)
+        else:
+            out.append(([uid], items))
     return out
 
 

@@ -18,7 +18,17 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crispin.protocol import Atom, Copy, DataResponse, Response, StatusResponse, Value
+from crispin.protocol import (
+    Atom,
+    Copy,
+    DataResponse,
+    Fetch,
+    FetchItem,
+    Response,
+    SequenceSet,
+    StatusResponse,
+    Value,
+)
 from crispin.server import contexts, metadata_events
 from crispin.server.auth import plaintext_allowed
 from crispin.server.command_spec import CommandSpec, Handler
@@ -89,7 +99,6 @@ class Notifier(Protocol):
     wake: asyncio.Event
     idle_wake: asyncio.Event | None
     selected_dirty: bool
-    own_new: bool
 
     @property
     def selected_flags(self) -> bool: ...
@@ -99,7 +108,8 @@ class Notifier(Protocol):
     def end(self) -> None: ...
     async def deliver(self, between_commands: bool) -> None: ...
     async def deliver_now(self) -> None: ...
-    async def fetch_new(self, first_uid: int) -> None: ...
+    @property
+    def new_fetch(self) -> tuple[FetchItem, ...]: ...
     def stop(self) -> None: ...
 
 
@@ -287,12 +297,14 @@ class Session:
             raise self.mailbox_gone()
 
     async def sync(self, allow_expunge: bool, woken: bool = False,
-                   hide: Collection[int] = (), flags: bool = True) -> None:
+                   hide: Collection[int] = (), flags: bool = True,
+                   own_new: bool = False) -> None:
         """Pull the selected mailbox's changes from storage and report them; ``hide``: the
         modseqs of changes the command answered itself (``crispin.server.command_spec`` has the
         whole flow). ``woken``: after an IDLE wake-up, when many sessions may ask the same
         question. ``flags`` False: no flag FETCH (NOTIFY without FlagChange, RFC 5465
-        §3.1); new messages are followed by what NOTIFY's MessageNew asked for (§5.2)."""
+        §3.1); new messages are followed by what NOTIFY's MessageNew (§5.2) and the
+        contexts' UPDATE (§7) asked for, unless the command added them (``own_new``)."""
         view = self.view
         if view is None:
             return
@@ -326,12 +338,32 @@ class Session:
         for response in view.apply(changes, allow_expunge, hide, flags):
             self.channel.send(response)
             await self.channel.pace()
-        if view.contexts:  # §4.3.3: ADDTO after the EXISTS
-            for response in await contexts.refresh(store, view, self.viewer):
-                self.channel.send(response)
-        if self.notify is not None and view.uids and view.uids[-1] > last:
-            # RFC 5465 §5.2: the FETCH follows the EXISTS and any ESEARCH ADDTO.
-            await self.notify.fetch_new(last + 1)
+        updates = await contexts.refresh(store, view, self.viewer) if view.contexts else []
+        fetches: list[tuple[list[int], tuple[FetchItem, ...]]] = []
+        notified: tuple[FetchItem, ...] = ()
+        if view.uids and view.uids[-1] > last and not own_new:
+            # RFC 5465 §5.2: "A FETCH response SHOULD NOT be generated for a new message
+            # created by the client on this particular connection" (APPEND, COPY).
+            notified = self.notify.new_fetch if self.notify is not None else ()
+            fetches = contexts.new_message_fetches(view, last, notified)
+        if fetches and not notified:
+            # Only a context's UPDATE asked (RFC 5465 §7): "the EXISTS response MUST
+            # precede any FETCH responses, and together they MUST precede the ESEARCH".
+            await self._fetch_new(fetches)
+            fetches = []
+        for response in updates:  # RFC 5267 §4.3.3: ADDTO after the EXISTS
+            self.channel.send(response)
+        # NOTIFY's MessageNew attributes, with any context's merged in (RFC 5465 §5.2:
+        # "The FETCH response(s) MUST follow any ESEARCH ADDTO responses").
+        await self._fetch_new(fetches)
+
+    async def _fetch_new(self, fetches: list[tuple[list[int], tuple[FetchItem, ...]]]) -> None:
+        """The untagged FETCH of new messages (RFC 5465 §5.2, §7), by UID, through the
+        command table's FETCH (the session does not import the handlers)."""
+        handler = self.server.commands.specs[Fetch].handler
+        for uids, items in fetches:
+            await handler(self, "", Fetch(SequenceSet(tuple((u, u) for u in uids)), items,
+                                          uid=True))
 
     @property
     def flag_changes(self) -> bool:
@@ -441,10 +473,9 @@ class Session:
         if self.view is not None and (spec is None or spec.updates):
             allow = True if spec is None else spec.may_expunge(command)
             hide = self.written if spec is not None and not spec.echo else ()
-            if self.notify is not None:
-                self.notify.own_new = spec is None or isinstance(command, Copy)
             try:
-                await self.sync(allow, hide=hide, flags=self.flag_changes)
+                await self.sync(allow, hide=hide, flags=self.flag_changes,
+                                own_new=spec is None or isinstance(command, Copy))
             except Disconnect:
                 raise
             except StorageError as exc:

@@ -61,7 +61,7 @@ SIMPLE_ITEMS = frozenset({"UID", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELO
 HEADER_TEXTS = frozenset({"HEADER", "HEADER.FIELDS", "HEADER.FIELDS.NOT"})
 
 
-def _check_items(items: Sequence[FetchItem]) -> None:
+def check_items(items: Sequence[FetchItem]) -> None:
     for item in items:
         if isinstance(item, FetchAttr) and item.name not in SIMPLE_ITEMS \
                 and item.name not in ATTR_ITEMS:
@@ -117,7 +117,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     view = session.view
     assert view is not None
     changedsince, vanished, partial = _modifiers(session, cmd)
-    _check_items(cmd.items)
+    check_items(cmd.items)
     try:
         runs = view.runs(cmd.sequence_set, cmd.uid)
     except InvalidSequence as exc:

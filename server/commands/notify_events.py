@@ -39,7 +39,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crispin.protocol import Atom, EventGroup, Fetch, FetchItem, Mailbox, SequenceSet, Value
+from crispin.protocol import Atom, EventGroup, FetchItem, Mailbox, Value
 from crispin.server import names
 from crispin.server.commands.listing import (
     HAS_CHILDREN,
@@ -386,16 +386,11 @@ class NotifyListener:
         extra: list[Value] = [["OLDNAME", [Mailbox(oldname)]]] if oldname is not None else []
         self.session.untagged(Atom("LIST"), attrs, names.DELIMITER, Mailbox(name), *extra)
 
-    async def fetch_new(self, first_uid: int) -> None:
-        """§5.2: after the EXISTS of new messages in the selected mailbox, the FETCH of the
-        attributes MessageNew asked for; not for messages the session added itself."""
-        selected = self.selected
-        if selected is None or not selected.fetch or self.own_new:
-            return
-        from crispin.server.commands.fetch import fetch
-
-        await fetch(self.session, "", Fetch(SequenceSet(((first_uid, None),)),
-                                             selected.fetch, uid=True))
+    @property
+    def new_fetch(self) -> tuple[FetchItem, ...]:
+        """§5.2: what MessageNew asked to FETCH for a new message in the selected mailbox
+        (``Session.sync`` sends it after the EXISTS)."""
+        return self.selected.fetch if self.selected is not None else ()
 
     async def deliver_now(self) -> None:
         """Between commands (``Connection``): like :meth:`deliver`, where no tagged answer
@@ -416,11 +411,9 @@ class NotifyListener:
     def begin(self, command: object) -> None:
         """A command of the session starts: what it changes is not reported back (§5)."""
         self.own = own_names(command)
-        self.own_new = False
 
     def end(self) -> None:
         self.own = frozenset()
-        self.own_new = False
 
     def stop(self) -> None:
         self.session.server.hub.unwatch_reports(self)
@@ -453,6 +446,6 @@ def own_names(command: object) -> frozenset[str]:
 
 
 def check_fetch(items: tuple[FetchItem, ...]) -> None:
-    from crispin.server.commands.fetch import _check_items
+    from crispin.server.commands.fetch import check_items
 
-    _check_items(items)
+    check_items(items)

@@ -29,6 +29,7 @@ import dataclasses
 
 from crispin.protocol import Atom, CancelUpdate, PartialRange, Search, Value
 from crispin.server.access import require_selected
+from crispin.server.commands.fetch import check_items
 from crispin.server.contexts import MAX_CONTEXTS, Context, frozen_sets
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.search import (
@@ -102,13 +103,15 @@ def return_set(cmd: Search) -> set[str]:
 
 
 def check_update(session: Session, tag: str, cmd: Search) -> None:
-    """RFC 5267 §4.3: UPDATE with the tag of a live context is BAD, and has no effect."""
+    """RFC 5267 §4.3: UPDATE with the tag of a live context is BAD, and has no effect.
+    RFC 5465 §7: UPDATE's fetch-atts are checked as FETCH checks them (BAD)."""
     if cmd.returns is not None and "UPDATE" in cmd.returns:
         view = session.view
         assert view is not None
         if tag in view.contexts:
             raise CommandFailed("Tag reuse: a context with this tag is live", "CLIENTBUG",
                                 status="BAD")
+        check_items(cmd.update_fetch)
 
 
 def open_context(session: Session, tag: str, cmd: Search,
@@ -124,7 +127,8 @@ def open_context(session: Session, tag: str, cmd: Search,
         session.untagged_status("NO", "Too many contexts", "NOUPDATE", (tag,))
         return ", will not notify"
     uids = numbers if cmd.uid else [view.uids[n - 1] for n in numbers]
-    view.contexts[tag] = Context(tag, cmd, keys, list(uids), frozen_sets(cmd, view))
+    view.contexts[tag] = Context(tag, cmd, keys, list(uids), frozen_sets(cmd, view),
+                                 cmd.update_fetch)
     return ", will notify"
 
 

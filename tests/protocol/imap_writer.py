@@ -205,7 +205,10 @@ def to_imap(tag: str, cmd: Command) -> bytes:
     elif isinstance(cmd, Search):
         out = (b"UID " if cmd.uid else b"") + b"SEARCH"
         if cmd.returns is not None:
-            out += b" RETURN (" + " ".join(cmd.returns).encode() + b")"
+            out += b" RETURN (" + b" ".join(
+                b"UPDATE (" + b" ".join(fetch_item(i) for i in cmd.update_fetch) + b")"
+                if o == "UPDATE" and cmd.update_fetch else o.encode()
+                for o in cmd.returns) + b")"
         if cmd.charset is not None:
             out += b" CHARSET " + s(cmd.charset)
         out += b" " + b" ".join(search_key(k) for k in cmd.criteria.keys)

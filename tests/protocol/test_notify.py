@@ -61,3 +61,28 @@ def test_rfc_examples() -> None:
 def test_bad(line: bytes) -> None:
     with pytest.raises(ParseError):
         parse(line)
+
+
+def test_update_fetch_atts_rfc_section_7() -> None:
+    """RFC 5465 §7, §8: ``modifier-update = "UPDATE" ["(" fetch-att *(SP fetch-att) ")"]``,
+    in SEARCH and SORT, with §7's example; the list after UPDATE only."""
+    from crispin.protocol import BodySection, FetchAttr, Search, Sort
+
+    cmd = parse_command(b'a00 SEARCH RETURN (COUNT UPDATE (UID BODY[HEADER.FIELDS (TO '
+                        b'FROM SUBJECT)])) FROM "boss"', Limits())[1]
+    assert isinstance(cmd, Search)
+    assert cmd.returns == ("COUNT", "UPDATE")
+    uid, header = cmd.update_fetch
+    assert uid == FetchAttr("UID")
+    assert isinstance(header, BodySection) and header.text == "HEADER.FIELDS"
+    plain = parse_command(b"a SEARCH RETURN (UPDATE) ALL", Limits())[1]
+    assert isinstance(plain, Search) and plain.update_fetch == ()
+    sort = parse_command(b"a UID SORT RETURN (UPDATE (FLAGS) COUNT) (SUBJECT) UTF-8 ALL",
+                         Limits())[1]
+    assert isinstance(sort, Sort)
+    assert sort.search.returns == ("UPDATE", "COUNT")
+    assert sort.search.update_fetch == (FetchAttr("FLAGS"),)
+    for bad in (b"a SEARCH RETURN (COUNT (UID)) ALL", b"a SEARCH RETURN (UPDATE ()) ALL",
+                b"a SEARCH RETURN (UPDATE (NOSUCH)) ALL"):
+        with pytest.raises(ParseError):
+            parse_command(bad, Limits())

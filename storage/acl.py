@@ -192,6 +192,29 @@ def visible_mailboxes(
     return out
 
 
+def mailboxes_as_seen(
+    conn: sqlite3.Connection, mailbox_ids: Iterable[int], user_id: int, user_name: str
+) -> list[tuple[MailboxInfo, str, str | None]]:
+    """The named mailboxes that still exist, each with the user's effective rights
+    (``rights_of``) and its owner's name (None: shared): what ``visible_mailboxes`` and
+    the user's own list say of them, for a few mailboxes instead of all (NOTIFY keeps its
+    picture of names and rights current from what each commit names).  Visibility (the
+    "l" right) is the caller's to judge."""
+    cols = ", ".join(f"m.{c.strip()}" for c in _COLUMNS.split(","))
+    ncols = len(_COLUMNS.split(","))
+    out: list[tuple[MailboxInfo, str, str | None]] = []
+    for mailbox_id in mailbox_ids:
+        row = conn.execute(
+            f"SELECT {cols}, u.name FROM mailboxes m LEFT JOIN users u ON u.id = m.owner_id"
+            " WHERE m.id = ?", (mailbox_id,)).fetchone()
+        if row is None:
+            continue
+        owner = None if row[ncols] is None else str(row[ncols])
+        out.append((_info(row[:ncols]), rights_of(conn, mailbox_id, user_id, user_name),
+                    owner))
+    return out
+
+
 def with_obsolete_rights(rights: str) -> str:
     """``rights`` with the virtual RFC 2086 rights added for ACL and MYRIGHTS responses
     (RFC 4314 §2.1.1): "c" when "k" or "x" is present, "d" when "e" or "t" is."""

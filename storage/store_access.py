@@ -81,6 +81,15 @@ class AccessMixin:
             partial(acl.visible_mailboxes, user_id=user_id, user_name=user_name)
         )
 
+    async def mailboxes_as_seen(
+        self, mailbox_ids: list[int], user_id: int, user_name: str
+    ) -> list[tuple[MailboxInfo, str, str | None]]:
+        """These mailboxes (those that exist) with the user's rights and the owner's name;
+        one read (``acl.mailboxes_as_seen``)."""
+        return await self._db.read(partial(
+            acl.mailboxes_as_seen, mailbox_ids=mailbox_ids, user_id=user_id,
+            user_name=user_name))
+
     async def set_quota(
         self, root_kind: str, root_id: int, storage_kib: int | None, messages: int | None
     ) -> None:

@@ -21,15 +21,24 @@ without FlagChange for the selected mailbox no flag FETCH is sent (§3.1: "SELEC
 
 Other mailboxes get STATUS responses (§5.1-§5.3), mailbox names LIST responses (§5.4, §5.5),
 annotations METADATA (§5.6, §5.7). Events need the "l" and "r" rights (§5); a mailbox whose
-"l" right is granted or revoked counts as created or deleted (§5.4, §5.9).
+"l" right is granted or revoked counts as created or deleted (§5.4, §5.9), one that keeps
+"l" but loses "r" is listed with \\NoAccess (§5.9). A watched name that comes to stand for
+another mailbox (deleted and created again, renamed onto) gets a STATUS with its new
+UIDVALIDITY (§5.1).
+
+Names and rights: NOTIFY SET reads the user's tree once (``known``); afterwards each
+delivery reads again only the mailboxes the commit reports named (created, renamed,
+deleted, ACL or settings changed) that the user owns, sees or may have been granted, in one
+read (``Store.mailboxes_as_seen``); subscriptions are taken from the reports themselves.
 
 Bounded (§5.8): a session that does not keep up (its client does not read, so delivery
 waits on the socket) collects at most ``limits.notify_queue`` events; one more and it is
 sent ``* OK [NOTIFICATIONOVERFLOW]`` and behaves as after NOTIFY NONE.
 
 §5: events the session caused itself are not reported (``own``: the names its running
-command changes, set by the session around the command; storage reports a commit before
-the writer's callers resume, so the report arrives while it is set).
+command changes, set by the session around the command, and ``own_boxes``, the mailbox an
+APPEND adds to; storage reports a commit before the writer's callers resume, so the report
+arrives while they are set).
 """
 
 from __future__ import annotations
@@ -73,8 +82,6 @@ SUPPORTED = ("MessageNew", "MessageExpunge", "FlagChange", "MailboxName",
 """Every event this server reports, the list [BADEVENT] names (§3.1); AnnotationChange
 (per-message annotations, RFC 5257) is not among them: no ANNOTATE here."""
 STATUS_ORDER = ("UIDVALIDITY", "UIDNEXT", "MESSAGES", "UNSEEN", "HIGHESTMODSEQ")
-NAME_KINDS = frozenset({ChangeKind.CREATED, ChangeKind.RENAMED, ChangeKind.DELETED,
-                        ChangeKind.ACL})
 NO_ACCESS = Atom("\\NoAccess")
 
 
@@ -97,7 +104,12 @@ class NotifyListener:
         self.set_groups(groups)
         self.known = Known()
         self.subscribed: set[str] = set()
-        self.stale = True  # names, rights or subscriptions to read again
+        # Mailboxes whose names or rights the next delivery reads again: only those a
+        # commit report names (created, renamed, deleted, ACL or settings changed) that
+        # this user owns, sees, or may have been granted, never the whole tree again.
+        self.reread: set[int] = set()
+        self.quiet: set[int] = set()  # their new names are the session's own doing (§5)
+        self.own_boxes: set[int] = set()  # mailboxes the running command writes (§5)
         self.boxes: dict[int, set[ChangeKind]] = {}
         self.renames: list[NameChange] = []
         self.acl: set[int] = set()
@@ -158,10 +170,20 @@ class NotifyListener:
             return
         view = session.view
         before = self.count
-        if report.names or report.subscriptions or any(
-                NAME_KINDS & c.kinds for c in report.changes):
-            self.stale = True
-        own_ids = {i for i, n in self.known.names.items() if n in self.own}
+        known = self.known.names
+        for named in report.names:
+            if named.owner_id == user.id or named.mailbox_id in known:
+                self.reread.add(named.mailbox_id)
+                if named.owner_id == user.id and (named.old in self.own
+                                                  or named.new in self.own):
+                    self.quiet.add(named.mailbox_id)
+        for change in report.changes:
+            # A right granted or revoked on any mailbox may be this user's (§5.4, §5.9);
+            # a known one's settings (\Noselect, special use) show in its LIST.
+            if ChangeKind.ACL in change.kinds or (ChangeKind.SETTINGS in change.kinds
+                                                  and change.mailbox_id in known):
+                self.reread.add(change.mailbox_id)
+        own_ids = {i for i, n in known.items() if n in self.own} | self.own_boxes
         if self.own and any(c.old in self.own or c.new in self.own for c in report.names
                             if c.owner_id == user.id):
             names_here: tuple[NameChange, ...] = ()
@@ -177,7 +199,7 @@ class NotifyListener:
                 continue
             if box in own_ids:
                 continue
-            if box in self.known.names or NAME_KINDS & change.kinds or self.stale:
+            if box in known or box in self.reread:
                 if box not in self.boxes:
                     self.count += 1
                 self.boxes.setdefault(box, set()).update(change.kinds)
@@ -188,7 +210,11 @@ class NotifyListener:
             self.count += len(names_here)
         mine = [s for s in report.subscriptions if s.user_id == user.id]
         if mine:
-            self.stale = True
+            for sub in mine:  # the SUBSCRIBED filter follows at once (§6.4)
+                if sub.subscribed:
+                    self.subscribed.add(sub.name)
+                else:
+                    self.subscribed.discard(sub.name)
             if self._wanted_anywhere("SubscriptionChange") and not any(
                     s.name in self.own for s in mine):
                 self.subscriptions += mine
@@ -227,11 +253,10 @@ class NotifyListener:
 
     # -- sending --------------------------------------------------------------------------
     async def refresh(self) -> Known:
-        """Read again the names this user sees, their rights, and the subscriptions;
-        returns what was known before."""
+        """Read the names this user sees, their rights, and the subscriptions (NOTIFY SET;
+        later changes are followed by :meth:`_reread`); returns what was known before."""
         session = self.session
         assert session.user is not None
-        self.stale = False  # a change reported during the reads makes it stale again
         tree = await visible_tree(session)
         known = Known(tree=set(tree))
         for name, visible in tree.items():
@@ -243,6 +268,60 @@ class NotifyListener:
         previous, self.known = self.known, known
         self.subscribed = set(await session.server.store.list_subscriptions(session.user.id))
         return previous
+
+    async def _reread(self, ids: set[int]) -> Known:
+        """Read again the names and rights of these mailboxes only (one read, whatever the
+        size of the tree) and put them in ``known``; returns what was known of them before
+        (names, rights and infos of those that were visible)."""
+        session = self.session
+        user = session.user
+        assert user is not None
+        found = await session.server.store.mailboxes_as_seen(sorted(ids), user.id, user.name)
+        known, previous = self.known, Known()
+        ns = session.server.namespaces
+        foreign = False
+        for box in ids:
+            name = known.names.pop(box, None)
+            if name is None:
+                continue
+            previous.names[box] = name
+            previous.infos[box] = info = known.infos.pop(box)
+            previous.rights[box] = known.rights.pop(box)
+            foreign |= info.owner_id != user.id
+            if known.by_name.get(name) is info:
+                del known.by_name[name]
+                known.tree.discard(name)
+        for info, rights, owner in found:
+            if "l" not in rights:  # §5.9: no longer (or not yet) visible
+                continue
+            if info.owner_id == user.id:
+                name = info.name
+            else:
+                foreign = True
+                name = ns.shared_name(info.name) if owner is None \
+                    else ns.other_name(owner, info.name)
+            known.names[info.id] = name
+            known.by_name[name] = info
+            known.rights[info.id] = rights
+            known.infos[info.id] = info
+            known.tree.add(name)
+        if foreign:
+            known.tree = set(known.names.values()) | self._levels()
+        return previous
+
+    def _levels(self) -> set[str]:
+        """The \\Noselect levels leading to other users' and shared mailboxes
+        ("Other Users", "Other Users/bob", "Shared"), as ``visible_tree`` has them."""
+        ns = self.session.server.namespaces
+        other_root, shared_root = ns.roots()
+        out: set[str] = set()
+        for name in self.known.names.values():
+            if name.startswith(ns.other):
+                owner = name[len(ns.other):].partition(names.DELIMITER)[0]
+                out |= {other_root, f"{ns.other}{owner}"}
+            elif name.startswith(ns.shared):
+                out.add(shared_root)
+        return out
 
     def _as_seen(self, changes: list[NameChange], acl: set[int],
                  previous: Known) -> list[NameChange]:
@@ -278,7 +357,14 @@ class NotifyListener:
         subscriptions, self.subscriptions = self.subscriptions, []
         acl, self.acl = self.acl, set()
         self.count = 0
-        previous = await self.refresh() if self.stale else self.known
+        reread, self.reread = self.reread, set()
+        quiet, self.quiet = self.quiet, set()
+        previous = await self._reread(reread) if reread else Known()
+        # §5.1: a name that now stands for another mailbox (created again, renamed onto,
+        # or visible again) has a new UIDVALIDITY, which a STATUS tells where message
+        # events are watched; not when the session's own command made it so (§5).
+        fresh = {box for box, name in self.known.names.items()
+                 if box in reread and previous.names.get(box) != name} - quiet
         if between_commands and self.selected_dirty:
             if self.selected is not None and session.view is not None:
                 # ``Session.sync`` clears ``selected_dirty`` before it reads.
@@ -287,18 +373,34 @@ class NotifyListener:
             else:
                 self.selected_dirty = False  # unselected meanwhile
         await self._names(self._as_seen(renames, acl, previous))
+        for box in sorted(acl & reread):
+            # §5.9: a watched mailbox still listed whose "r" right (events need "l" and
+            # "r", §5) was revoked: LIST with \\NoAccess, and monitoring stops; granted
+            # again: LIST without it, and a STATUS to start again from.
+            name = self.known.names.get(box)
+            if name is None or previous.names.get(box) != name or not self.events_for(name):
+                continue
+            has = "r" in self.known.rights[box]
+            if has != ("r" in previous.rights[box]):
+                await self._list(name, no_access=not has)
+                if has:
+                    fresh.add(box)
         for sub in subscriptions:
             if {"SubscriptionChange"} & self.events_for(sub.name, subscribed_too=True):
                 await self._list(sub.name)
         view = session.view
-        for box, kinds in sorted(boxes.items()):
+        for box in sorted(boxes.keys() | fresh):
             if view is not None and box == view.mailbox_id:
                 continue
-            await self._status(box, kinds)
+            await self._status(box, boxes.get(box, set()), box in fresh)
         await self.meta.flush()
 
-    async def _status(self, box: int, kinds: set[ChangeKind]) -> None:
-        """§5.1-§5.3: a STATUS response for a change in a mailbox not selected."""
+    async def _status(self, box: int, kinds: set[ChangeKind], fresh: bool = False) -> None:
+        """§5.1-§5.3: a STATUS response for a change in a mailbox not selected; ``fresh``:
+        its name stands for this mailbox since the last delivery (a new UIDVALIDITY, §5.1:
+        "the server MUST notify the client about mailbox UIDVALIDITY changes"), told
+        where any message event is watched, with the counts MessageNew's STATUS of §3.1
+        has (the client's UIDNEXT and MESSAGES belong to the mailbox gone)."""
         name = self.known.names.get(box)
         info = self.known.infos.get(box)
         if name is None or info is None or info.noselect or "r" not in self.known.rights[box]:
@@ -314,8 +416,12 @@ class NotifyListener:
             items |= {"UIDNEXT", "MESSAGES"}
             if session.qresync:
                 items.add("HIGHESTMODSEQ")
-        if "FlagChange" in events and not session.condstore and \
-                kinds & {ChangeKind.FLAGS, ChangeKind.APPENDED, ChangeKind.EXPUNGED}:
+        if fresh and events & MESSAGE_EVENTS:
+            items |= {"UIDVALIDITY", "UIDNEXT", "MESSAGES"}
+            if session.condstore:
+                items.add("HIGHESTMODSEQ")
+        if "FlagChange" in events and not session.condstore and (fresh or \
+                kinds & {ChangeKind.FLAGS, ChangeKind.APPENDED, ChangeKind.EXPUNGED}):
             # §5.1: without CONDSTORE, flag changes are told as UNSEEN; and since "if the
             # number of messages with the \\Seen flag changes, the server MAY also include
             # the UNSEEN data item", a new or expunged message updates it too (else the
@@ -366,9 +472,10 @@ class NotifyListener:
                     sent.add(target)
                     await self._list(target)
 
-    async def _list(self, name: str, oldname: str | None = None) -> None:
+    async def _list(self, name: str, oldname: str | None = None,
+                    no_access: bool = False) -> None:
         """An unsolicited LIST with attributes computed as LIST computes them (§5.4,
-        §5.5); \\NonExistent for a name that is gone."""
+        §5.5); \\NonExistent for a name that is gone, \\NoAccess if asked (§5.9)."""
         tree = self.known.tree
         info = self.known.by_name.get(name)
         attrs: list[Value] = []
@@ -381,6 +488,8 @@ class NotifyListener:
             attrs.append(HAS_CHILDREN if any(n.startswith(prefix) for n in tree)
                          else HAS_NO_CHILDREN)
             attrs += special_use_atoms(info)
+            if no_access:
+                attrs.append(NO_ACCESS)
         if name in self.subscribed:
             attrs.append(SUBSCRIBED)
         extra: list[Value] = [["OLDNAME", [Mailbox(oldname)]]] if oldname is not None else []
@@ -412,8 +521,15 @@ class NotifyListener:
         """A command of the session starts: what it changes is not reported back (§5)."""
         self.own = own_names(command)
 
+    def writes_to(self, mailbox_id: int) -> None:
+        """The running command (APPEND, whose messages arrive as events of their own, not
+        as one command ``begin`` sees) adds to this mailbox: §5, "The server SHOULD omit
+        notifying the client if the event is caused by this client"."""
+        self.own_boxes.add(mailbox_id)
+
     def end(self) -> None:
         self.own = frozenset()
+        self.own_boxes.clear()
 
     def stop(self) -> None:
         self.session.server.hub.unwatch_reports(self)

@@ -126,7 +126,7 @@ def fresh(raw: RawClient, prefix: str) -> Model:
         assert m is not None, line
         name = m[2].decode()
         truth.exists[name] = True
-        status = raw.command(b"f", b'STATUS "%s" (MESSAGES UIDNEXT UNSEEN)' % m[2])
+        status = raw.command(b"f", b'STATUS "%s" (MESSAGES UIDNEXT UNSEEN UIDVALIDITY)' % m[2])
         s = STATUS_LINE.match(status[0])
         assert s is not None, status
         items = s[2].split()

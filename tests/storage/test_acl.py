@@ -250,6 +250,26 @@ async def test_visible_mailboxes(store: Store, user: User, bob: User, carol: Use
     assert [(m.name, o) for m, _, o in alice_sees] == [("Mine", "bob"), ("Lobby", None)]
 
 
+async def test_mailboxes_as_seen(store: Store, user: User, bob: User) -> None:
+    """A few mailboxes by id, as ``visible_mailboxes`` and the owner's list see them: the
+    user's rights (all for the owner, "" without an entry), the owner's name (None for a
+    shared one); ids that no longer exist are left out."""
+    mine = await box(store, bob, "Mine")
+    theirs = await box(store, user, "Theirs")
+    hidden = await box(store, user, "Hidden")
+    team = await store.create_shared_mailbox("Team")
+    await store.set_acl(theirs.id, "bob", "lr")
+    await store.set_acl(team.id, "anyone", "l")
+    seen = await store.mailboxes_as_seen([mine.id, theirs.id, hidden.id, team.id, 999999],
+                                         bob.id, bob.name)
+    assert [(m.id, m.name, rights, owner) for m, rights, owner in seen] == [
+        (mine.id, "Mine", ALL_RIGHTS, "bob"),
+        (theirs.id, "Theirs", "lr", "alice"),
+        (hidden.id, "Hidden", "", "alice"),
+        (team.id, "Team", "l", None),
+    ]
+
+
 async def test_visible_mailboxes_for_name_without_account(store: Store, user: User) -> None:
     inbox = await box(store, user, "INBOX")
     await store.set_acl(inbox.id, "anyone", "l")

@@ -38,7 +38,7 @@ AUTH_CAPABILITIES = ("CHILDREN", "UNSELECT", "UIDPLUS", "MOVE", "IDLE", "NAMESPA
                      "ESORT", "CONTEXT=SEARCH", "CONTEXT=SORT",
                      "PARTIAL", "UNAUTHENTICATE", "STATUS=SIZE", "MULTIAPPEND", "BINARY",
                      "REPLACE", "OBJECTID", "METADATA", "METADATA-SERVER", "SAVEDATE",
-                     "PREVIEW", "CATENATE", "URLAUTH")
+                     "PREVIEW", "CATENATE", "URLAUTH", "NOTIFY")
 # SASL mechanisms that send a password (or a bearer token) the network must not see: offered
 # only where ``auth.plaintext`` allows (RFC 3501 §11.1, RFC 7628 §3).
 PLAINTEXT_MECHANISMS = ("PLAIN", "LOGIN")

@@ -261,3 +261,12 @@ def test_overflow(make_server) -> None:  # type: ignore[no-untyped-def]
     assert line.startswith(b"* OK [NOTIFICATIONOVERFLOW]"), line
     assert other.create("C")[0] == "OK"
     assert ok(alice, b"b", b"NOOP") == []
+
+
+def test_advertised_after_login(server: ServerThread) -> None:
+    """RFC 5465 §3: the NOTIFY capability; NOTIFY is a command of the authenticated state
+    (§8 ``command-auth``), so it is listed once logged in."""
+    raw = server.raw()
+    assert b"NOTIFY" not in raw.command(b"a", b"CAPABILITY")[0].split()
+    raw = login(server)
+    assert b"NOTIFY" in raw.command(b"b", b"CAPABILITY")[0].split()

@@ -174,6 +174,18 @@ class _Worker:
             self._jobs.put(None)
 
 
+class _Alone:
+    """A ``Database.write_alone`` operation: run by itself, outside a transaction."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Op) -> None:
+        self.fn = fn
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.fn(conn)
+
+
 def _settle(fut: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
     if fut.done():  # cancelled while the thread worked
         return
@@ -343,10 +355,21 @@ class Database:
             if not fut.done():
                 fut.set_exception(StorageError(reason))
 
+    async def write_alone(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on the writer thread outside any transaction, in a turn of its
+        own (no other write shares it): for what SQLite refuses inside a transaction
+        (``VACUUM``).  ``fn`` manages its own transactions; no commit report follows."""
+        return await self.write(_Alone(fn))
+
     def _take_batch(self) -> list[tuple[Op, asyncio.Future[Any]]]:
         batch: list[tuple[Op, asyncio.Future[Any]]] = []
         while self._pending and len(batch) < self._max_batch:
+            alone = isinstance(self._pending[0][0], _Alone)
+            if alone and batch:
+                break
             batch.append(self._pending.popleft())
+            if alone:
+                break
         return batch
 
     async def _writer_loop(self) -> None:
@@ -387,6 +410,11 @@ class Database:
         """Writer thread: one transaction, one savepoint per operation, one commit; the
         report of what it changed (None when nothing, or when it did not commit)."""
         conn = self.writer_connection
+        if isinstance(fns[0], _Alone):
+            try:
+                return [(True, fns[0].fn(conn))], None
+            except Exception as exc:
+                return [(False, translate(exc))], None
         try:
             conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:

@@ -41,12 +41,28 @@ Full-text index (migration 11)
 
 Free pages
     Databases created from migration 7 on use ``auto_vacuum = INCREMENTAL``: a step
-    returns up to ``VACUUM_PAGES`` free pages to the file system. Older databases get it
-    by one ``VACUUM`` (``crispin maintenance --vacuum``, which rewrites the file).
+    returns up to ``VACUUM_PAGES`` free pages to the file system (``give_back``). Older
+    databases get it by one ``VACUUM`` (``crispin maintenance --vacuum``, which rewrites
+    the file).
+
+    Python's ``sqlite3`` runs ``PRAGMA incremental_vacuum(N)`` for one page only: the
+    pragma returns an empty row per page, and a statement without result columns is reset
+    after its first step; so ``give_back`` executes it once per page.  Each page costs a
+    search of the free list's trunk chain for that exact page (SQLite's
+    ``allocateBtreePage``, ``BTALLOC_EXACT``), which grows with the free list: 40 µs a page
+    with 18,000 free pages, 225 µs with 180,000, 12 ms with 3 million (bench/README
+    "Reclaiming expunged mail").  So once the free pages are both many
+    (``FULL_VACUUM_MIN_PAGES``) and more than the pages in use, a step gives none back
+    (``full_vacuum_due``) and ``Store.reclaim`` rewrites the file with one ``VACUUM``
+    instead (``vacuum``: 6 s for the 12 GB file of 320 MB of live mail that incremental
+    steps would have taken hours over), when no session's write is queued, and in the
+    background only up to ``AUTO_VACUUM_MAX_BYTES`` of live pages: the rewrite holds the
+    writer for its whole duration (sessions' writes wait; reads go on in WAL mode).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -64,6 +80,15 @@ BATCH = 2_000
 
 VACUUM_PAGES = 2_000
 """Free pages returned to the file system per step (8 MB with 4 KiB pages)."""
+
+FULL_VACUUM_MIN_PAGES = 65_536
+"""Free pages (256 MB with 4 KiB pages) from which, if they also outnumber the pages in use,
+one ``VACUUM`` replaces the incremental steps (see the module docstring)."""
+
+AUTO_VACUUM_MAX_BYTES = 1 << 30
+"""Live pages up to which the background reclaimer runs that ``VACUUM`` by itself (about
+20 s of the writer on this project's 2-core test machine); beyond, it is left to ``crispin
+maintenance``, and logged."""
 
 
 MERGE_PAGES = 100
@@ -94,6 +119,8 @@ class StepResult:
     """Full-text index merge steps that did work (0 or 1)."""
     seconds: float = 0.0
     """How long the step held the writer (its own work, not the wait for its turn)."""
+    full_vacuum: bool = False
+    """The free pages are too many for incremental steps: a ``VACUUM`` is due."""
 
     @property
     def idle(self) -> bool:
@@ -121,13 +148,47 @@ def reclaim_step(conn: sqlite3.Connection, batch: int = BATCH, keep: int = TOMBS
     if len(rows) < batch or not batch:  # no body left to delete (or none may be)
         merged = merge_index_step(conn, merge_pages, force=merge_index)
     pages = 0
-    if vacuum_pages and _auto_vacuum(conn) == 2:
-        (free,) = conn.execute("PRAGMA freelist_count").fetchone()
-        pages = min(int(free), vacuum_pages)
-        if pages:
-            conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+    full = full_vacuum_due(conn)
+    if vacuum_pages and not full and _auto_vacuum(conn) == 2:
+        pages = give_back(conn, vacuum_pages)
     return StepResult(len(rows), tombstones, pages, paths, merged,
-                      time.perf_counter() - started)
+                      time.perf_counter() - started, full)
+
+
+def give_back(conn: sqlite3.Connection, pages: int) -> int:
+    """Return up to ``pages`` free pages to the file system (incremental auto-vacuum), in
+    the caller's write transaction; returns how many.  One ``incremental_vacuum`` statement
+    per page: Python's ``sqlite3`` steps the pragma once (module docstring)."""
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    n = min(int(free), pages)
+    for _ in range(n):
+        conn.execute("PRAGMA incremental_vacuum(1)")
+    return n
+
+
+def page_counts(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    """(pages in use, free pages, page size in bytes) of the database file."""
+    (total,) = conn.execute("PRAGMA page_count").fetchone()
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    return int(total) - int(free), int(free), int(size)
+
+
+def full_vacuum_due(conn: sqlite3.Connection) -> bool:
+    """Whether the free pages are many and outnumber those in use (module docstring)."""
+    used, free, _ = page_counts(conn)
+    return free >= FULL_VACUUM_MIN_PAGES and free > used
+
+
+def vacuum(conn: sqlite3.Connection) -> int:
+    """Writer thread, outside any transaction (``Database.write_alone``): rewrite the file
+    compactly, then empty the WAL the rewrite went through (it holds every live page) if no
+    reader holds it.  Returns the pages given back."""
+    before = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    conn.execute("VACUUM")
+    with contextlib.suppress(sqlite3.OperationalError):
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    return max(0, before - int(conn.execute("PRAGMA page_count").fetchone()[0]))
 
 
 class Pace:
@@ -142,19 +203,33 @@ class Pace:
     sessions write, the reclaimer takes at most ``share`` of the writer's time: after a
     step that others waited on or wrote beside, it pauses ``(1 - share) / share`` times
     as long as the step took.  With nobody else writing it runs flat out.
-    ``crispin maintenance`` uses no pace: full-size steps, no pauses."""
+    ``crispin maintenance`` uses no pace: full-size steps, no pauses.
+
+    The share grows with the backlog (``behind``): at a quarter, 100 APPENDs a second of
+    churn left 372,000 deleted bodies (12.8 GB) waiting in the full-size run, whose pages
+    new mail could have reused; so from ``share`` with nothing waiting it rises to
+    ``MAX_SHARE`` once as many bodies wait as are in use."""
 
     MIN_SCALE = 0.005
     GROWTH = 2.0
     """At most this factor up per step: one fast step (little left to do) must not make the
     next one huge."""
+    MAX_SHARE = 0.5
 
     def __init__(self, share: float = 0.25, step_seconds: float = 0.05) -> None:
         if not 0 < share <= 1:
             raise ValueError("share must be in (0, 1]")
+        self.base_share = share
         self.share = share
         self.step_seconds = step_seconds
         self.scale = 0.1
+
+    def behind(self, waiting: int, live: int) -> None:
+        """Take the backlog into the share: ``waiting`` bodies to reclaim, ``live`` in use."""
+        if self.base_share >= self.MAX_SHARE:
+            return
+        ratio = min(1.0, waiting / max(live, 1))
+        self.share = self.base_share + (self.MAX_SHARE - self.base_share) * ratio
 
     def sizes(self, batch: int = BATCH, merge_pages: int = MERGE_PAGES,
               vacuum_pages: int = VACUUM_PAGES) -> tuple[int, int, int]:
@@ -170,6 +245,13 @@ class Pace:
         if not contended or self.share >= 1:
             return 0.0
         return seconds * (1 - self.share) / self.share
+
+
+def backlog(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(bodies waiting to be reclaimed, bodies in use)."""
+    (waiting,) = conn.execute("SELECT count(*) FROM messages WHERE refcount <= 0").fetchone()
+    (total,) = conn.execute("SELECT count(*) FROM messages").fetchone()
+    return int(waiting), int(total) - int(waiting)
 
 
 def index_garbage(conn: sqlite3.Connection) -> int:

@@ -8,6 +8,7 @@ is one short write transaction, so the background reclaimer can run while sessio
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -17,6 +18,12 @@ from pathlib import Path
 from . import check as check_mod
 from . import reclaim
 from .db import Database
+
+log = logging.getLogger("crispin.storage")
+
+BACKLOG_EVERY = 5.0
+"""Seconds between two counts of the bodies waiting, for the background reclaimer's share
+(``reclaim.Pace.behind``)."""
 
 
 @dataclass(frozen=True)
@@ -60,10 +67,11 @@ class MaintenanceMixin:
                            keep: int = reclaim.TOMBSTONES_KEPT,
                            merge_index: bool = False,
                            pace: reclaim.Pace | None = None,
-                           ) -> tuple[ReclaimTotals, float, int]:
+                           ) -> tuple[ReclaimTotals, float, int, bool]:
         """One bounded step (see ``reclaim.reclaim_step``), files unlinked in a second
         transaction once the rows' deletion committed.  All zero: nothing was left.  Also
-        returns the seconds the step held the writer and the writes it took (1 or 2)."""
+        returns the seconds the step held the writer, the writes it took (1 or 2), and
+        whether a full ``VACUUM`` is due instead of incremental steps."""
         merge_pages, vacuum_pages = reclaim.MERGE_PAGES, reclaim.VACUUM_PAGES
         if pace is not None:
             batch, merge_pages, vacuum_pages = pace.sizes(batch, merge_pages, vacuum_pages)
@@ -81,7 +89,7 @@ class MaintenanceMixin:
                 reclaim.unlink_orphans, data_dir=self.data_dir, paths=list(step.paths)))
             seconds += time.perf_counter() - started
         totals = ReclaimTotals(step.messages, files, step.tombstones, step.pages, step.merged)
-        return totals, seconds, writes
+        return totals, seconds, writes, step.full_vacuum
 
     async def reclaim(self, batch: int = reclaim.BATCH,
                       keep: int = reclaim.TOMBSTONES_KEPT,
@@ -93,18 +101,43 @@ class MaintenanceMixin:
         (incremental vacuum).  With ``pace`` (the background reclaimer), steps are sized
         and spaced so that sessions keep most of the writer (``reclaim.Pace``)."""
         total = ReclaimTotals()
+        counted = -BACKLOG_EVERY
         while True:
+            if pace is not None and time.monotonic() - counted >= BACKLOG_EVERY:
+                counted = time.monotonic()
+                pace.behind(*await self._db.read(reclaim.backlog))
             await self._db.quiet()  # sessions' writes first
             writes = self._db.writes
-            step, seconds, own = await self.reclaim_step(batch, keep, merge_index, pace)
+            step, seconds, own, full_vacuum = await self.reclaim_step(
+                batch, keep, merge_index, pace)
             total += step
             if step.idle:
+                if full_vacuum:
+                    total += await self._full_vacuum(background=pace is not None)
                 return total
             if pace is not None:
                 contended = self._db.writes - writes > own or self._db.queued_writes > 0
                 pause = pace.after(seconds, contended)
                 if pause:
                     await asyncio.sleep(pause)
+
+    async def _full_vacuum(self, background: bool) -> ReclaimTotals:
+        """The ``VACUUM`` that replaces incremental steps once free pages outnumber the
+        used ones (``reclaim.full_vacuum_due``), after every session's queued write; in the
+        background only up to ``reclaim.AUTO_VACUUM_MAX_BYTES`` of live pages."""
+        used, free, page_size = await self._db.read(reclaim.page_counts)
+        if background and used * page_size > reclaim.AUTO_VACUUM_MAX_BYTES:
+            log.warning("%d free pages (%d MB) outnumber the %d in use; too many in use to"
+                        " rewrite the file in the background: run `crispin maintenance"
+                        " --vacuum` when the server is quiet", free,
+                        free * page_size >> 20, used)
+            return ReclaimTotals()
+        await self._db.quiet()
+        started = time.perf_counter()
+        pages = await self._db.write_alone(reclaim.vacuum)
+        log.info("rewrote the database (VACUUM): %d free pages given back in %.1f s",
+                 pages, time.perf_counter() - started)
+        return ReclaimTotals(pages=pages)
 
     async def compact(self, vacuum: bool = False) -> None:
         """Checkpoint the WAL into the database file; with ``vacuum``, first rewrite the

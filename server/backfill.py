@@ -21,7 +21,9 @@ and stores the values the server computed.
 
 A :class:`StorageJob` has nothing to compute here: storage brings a batch up to date by
 itself (``crispin.server.text_index.TextIndexJob``, the full-text index of mail stored before
-it existed).  It runs the same way (:func:`run_storage_job`, :func:`start`): batches, each
+it existed), or the job does the whole batch itself (``crispin.server.rederive.GlobalPartsJob``,
+the part trees of messages holding a message/global part, parsed off the event loop).  It
+runs the same way (:func:`run_storage_job`, :func:`start`): batches, each
 with its progress in one transaction, one run at a time, in the background at start.
 """
 

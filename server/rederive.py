@@ -8,6 +8,12 @@ for every message stored before, from the stored headers, in the background, in 
 (one transaction each, the progress saved with it, so a restart resumes), as
 ``crispin.server.backfill`` runs every such job. Until it has finished, an old message may still
 show the old ENVELOPE or miss such a SEARCH match.
+
+Since MESSAGE/GLOBAL (RFC 6532 §3.7; RFC 9051 §6.4.5: such a part "also has nested part
+numbers"), the part tree stored at APPEND holds the message inside a message/global part;
+``GlobalPartsJob`` recomputes the part tree of messages stored before, which kept such a part
+as a leaf (their sections inside answered NIL).  Only messages whose stored tree names a
+message/global part are parsed again: rare, so the job is one scan of ``messages``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 
+from crispin.protocol.mime import parse_message, part_tree_to_bytes
 from crispin.protocol.mime.envelope import build_envelope
 from crispin.protocol.mime.headers import Headers
 from crispin.protocol.mime.searchtext import search_fields
@@ -25,6 +32,7 @@ from crispin.storage import Store
 
 # One key per change of what is computed at APPEND: a new key runs over every message again.
 ADDRESSES = "rederive.addresses.1"
+GLOBAL_PARTS = "rederive.global-parts.1"
 
 
 def address_fields(header: bytes) -> dict[str, bytes | str | None]:
@@ -67,5 +75,43 @@ async def refresh_address_fields(store: Store) -> int:
     return await backfill.run(store, AddressJob())
 
 
+class GlobalPartsJob:
+    """Part trees of messages holding a message/global part (module docstring): a job that
+    brings a batch up to date by itself (``backfill.StorageJob``), parsing off the event
+    loop; progress: the id the scan reached, in ``meta`` under ``GLOBAL_PARTS``."""
+
+    name = GLOBAL_PARTS
+    done_message = "recomputed the part trees of message/global parts"
+    batch = 50
+
+    def __init__(self) -> None:
+        self._after = 0
+
+    async def pending(self, store: Store) -> bool:
+        self._after = await store.rederive_progress(GLOBAL_PARTS)
+        return self._after != DONE
+
+    async def step(self, store: Store, limit: int) -> int:
+        while True:
+            rows, reached = await store.global_parts_after(self._after, limit)
+            if not reached:
+                await store.save_rederived(GLOBAL_PARTS, [], DONE)
+                return 0
+            self._after = reached
+            if rows:
+                break
+        trees = await asyncio.to_thread(
+            lambda: [(mid, {"part_tree": part_tree_to_bytes(parse_message(raw).part_tree)})
+                     for mid, raw in rows])
+        await store.save_rederived(GLOBAL_PARTS, trees, reached)
+        return len(trees)
+
+
+async def refresh_global_parts(store: Store) -> int:
+    """Recompute the part trees of stored messages holding a message/global part; returns
+    how many."""
+    return await backfill.run_storage_job(store, GlobalPartsJob())
+
+
 def start(store: Store) -> asyncio.Task[int]:
-    return backfill.start(store, AddressJob())
+    return backfill.start(store, AddressJob(), GlobalPartsJob())

@@ -22,8 +22,12 @@ from .message_reads import HEADER_JOIN, HEADER_SQL
 
 DONE = -1
 
-REDERIVABLE = frozenset({"envelope", "hdr_from", "hdr_to", "hdr_cc", "hdr_bcc"})
-"""The ``messages`` columns that may be rewritten: ones derived from the header alone."""
+REDERIVABLE = frozenset({"envelope", "hdr_from", "hdr_to", "hdr_cc", "hdr_bcc", "part_tree"})
+"""The ``messages`` columns that may be rewritten: derived from the message alone."""
+
+GLOBAL_PART = b'"message","global"'
+"""How a message/global part shows in a stored part tree (media types stored lower case,
+next to each other: the server's ``has_global``)."""
 
 
 def progress(conn: sqlite3.Connection, key: str) -> int:
@@ -42,6 +46,27 @@ def headers_after(conn: sqlite3.Connection, after_id: int, limit: int
         " WHERE m.id > ? ORDER BY m.id LIMIT ?", (after_id, limit)).fetchall()
     return [(int(r[0]), None if r[1] is None else bytes(r[1]), r[2], int(r[3] or 0))
             for r in rows]
+
+
+def global_parts_after(conn: sqlite3.Connection, after_id: int, limit: int
+                       ) -> tuple[list[tuple[int, bytes | None, str | None]], int]:
+    """Messages after ``after_id`` whose part tree holds a message/global part: up to
+    ``limit`` (id, inline body or None, file path), and the id the scan reached (the last
+    message looked at, found or not; 0 when none was left).  Looks at no more than
+    ``SCAN`` messages per call, so a batch stays short however rare such messages are."""
+    rows = conn.execute(
+        "SELECT id, CASE WHEN instr(part_tree, ?) > 0 THEN 1 ELSE 0 END, body, path"
+        " FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+        (GLOBAL_PART, after_id, SCAN)).fetchall()
+    found = [(int(r[0]), None if r[2] is None else bytes(r[2]), r[3])
+             for r in rows if r[1]][:limit]
+    if len(found) == limit:
+        return found, found[-1][0]
+    return found, int(rows[-1][0]) if rows else 0
+
+
+SCAN = 5_000
+"""Messages looked at per ``global_parts_after`` call."""
 
 
 def save(conn: sqlite3.Connection, key: str,
@@ -77,6 +102,20 @@ class RederiveMixin:
                 header = await asyncio.to_thread(_file_head, self.data_dir / path, size)
             out.append((message_id, header or b""))
         return out
+
+    async def global_parts_after(self, after_id: int, limit: int
+                                 ) -> tuple[list[tuple[int, bytes]], int]:
+        """(id, raw message) of up to ``limit`` messages after ``after_id`` holding a
+        message/global part, and how far the scan reached (0: the end)."""
+        rows, reached = await self._db.read(
+            partial(global_parts_after, after_id=after_id, limit=limit))
+        out = []
+        for message_id, inline, path in rows:
+            if inline is None and path is not None:
+                inline = await asyncio.to_thread(_file_head, self.data_dir / path, -1)
+            if inline:
+                out.append((message_id, inline))
+        return out, reached
 
     async def save_rederived(self, key: str,
                              rows: Sequence[tuple[int, Mapping[str, object]]],

@@ -12,10 +12,14 @@ or MESSAGE/GLOBAL also has nested part numbers") work in both modes.
 from __future__ import annotations
 
 import base64
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
 
+from crispin.protocol.mime import part_tree_from_bytes, part_tree_to_bytes
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 
 LOGIN = b'LOGIN alice "' + PASSWORD.encode() + b'"'
@@ -196,3 +200,47 @@ def test_imapclient_reads_the_rev2_structure(server: ServerThread) -> None:
         envelope, inner, lines = part[7], part[8], part[9]
         assert envelope[1] == "inner été".encode() and envelope[9] == b"<1@x>"
         assert (inner[0], inner[1], inner[7]) == (b"TEXT", b"PLAIN", 1) and lines == 6
+
+
+def test_part_trees_stored_before_are_recomputed_at_start(tmp_path: Path) -> None:
+    """A message stored before MESSAGE/GLOBAL kept its message/global part as a leaf of
+    the part tree, so sections inside it answered NIL; the next start recomputes the part
+    tree of such messages (``rederive.GlobalPartsJob``), and only theirs."""
+    data = tmp_path / "data"
+    srv = ServerThread(data)
+    srv.add_user("alice")
+    c = session(srv, False, MIXED, b"Subject: plain\r\n\r\nno parts\r\n")
+    c.close()
+    srv.stop()
+    # The part tree as the parser before MESSAGE/GLOBAL stored it: part 2 a leaf.
+    db = sqlite3.connect(data / "crispin.db", isolation_level=None)
+    (old,) = db.execute("SELECT part_tree FROM messages ORDER BY id LIMIT 1").fetchone()
+    tree = part_tree_from_bytes(old)
+    leaf = replace(tree, children=(tree.children[0], replace(tree.children[1], message=None)))
+    db.execute("UPDATE messages SET part_tree = ? WHERE part_tree = ?",
+               (part_tree_to_bytes(leaf), old))
+    (plain,) = db.execute("SELECT part_tree FROM messages ORDER BY id DESC LIMIT 1").fetchone()
+    db.execute("DELETE FROM meta WHERE key = 'rederive.global-parts.1'")  # an older folder
+    db.close()
+
+    srv = ServerThread(data)
+    try:
+        task = srv.running.rederive
+        assert task is not None
+
+        async def finished() -> int:
+            return await task
+
+        assert srv.call(finished()) == 1  # the one message with a message/global part
+        c = session(srv, False)
+        assert fetch(c, b"a", b"FETCH 1 (BODY.PEEK[2.1])") == (
+            b"* 1 FETCH (BODY[2.1] {24}\r\nbody line 1\r\nbody line 2)")
+        c.close()
+    finally:
+        srv.stop()
+    db = sqlite3.connect(data / "crispin.db")
+    assert db.execute("SELECT part_tree FROM messages ORDER BY id").fetchall() == [
+        (old,), (plain,)]
+    assert db.execute("SELECT value FROM meta WHERE key = 'rederive.global-parts.1'"
+                      ).fetchall() == [(-1,)]
+    db.close()

@@ -76,7 +76,9 @@ class Connection:
         self._tls = tls
         self._loopback = is_loopback(peer[0])
         self.proto = ServerConnection(ctx.prelogin_limits)  # ctx.limits once logged in
-        self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}")
+        sockname = stream.transport.get_extra_info("sockname") if stream.transport else None
+        self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}", local=(
+            (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) else None))
         self._out: list[bytes] = []
         self._out_size = 0
         self._slice_end = 0.0  # perf_counter() by which the running command gives way

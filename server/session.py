@@ -141,6 +141,9 @@ class Session:
     # URLMECH), sent before the tagged response of its next command, never in the middle
     # of one's output.
     notices: list[StatusResponse] = field(default_factory=list)
+    # The (address, port) the client connected to: an absolute IMAP URL naming it names
+    # this server (RFC 4469 §3's "server", ``crispin.server.urlparts``). None off a socket.
+    local: tuple[str, int] | None = None
 
     # -- responses --------------------------------------------------------------------------
     def untagged(self, *items: Value) -> None:

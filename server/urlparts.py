@@ -8,11 +8,13 @@ catenating a 50 MB attachment never holds it in memory.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from crispin.protocol.imapurl import ImapUrl, UrlError, parse_url
 from crispin.server.access import mailbox_for
+from crispin.server.config import is_loopback_host
 from crispin.server.outcome import CommandFailed
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Session
@@ -22,8 +24,13 @@ CHUNK = 1024 * 1024
 
 
 class BadUrl(Exception):
-    """The URL cannot be used: NO [BADURL url] (RFC 4469 §4.1). The text says why (for the
-    log; the response does not tell a mailbox the user may not see from a missing one)."""
+    """The URL cannot be used: NO [BADURL url] (RFC 4469 §4.1). ``reason`` says why, for the
+    log; ``shown`` is the response text when saying why reveals nothing (another server or
+    user; never a mailbox the user may not see, RFC 4314 §6)."""
+
+    def __init__(self, reason: str, shown: str | None = None) -> None:
+        super().__init__(reason)
+        self.shown = shown
 
 
 @dataclass(frozen=True)
@@ -86,20 +93,64 @@ async def locate(store: Store, info: MailboxInfo, url: ImapUrl,
     return UrlData(body, start, end - start)
 
 
+def same_host(named: str, actual: str) -> bool:
+    """Whether URL host ``named`` is ``actual``: IP addresses compared as addresses (an IP
+    literal in brackets, RFC 3986 §3.2.2; an IPv4 address mapped into IPv6 as itself),
+    names case-insensitively (RFC 3986 §3.2.2: "case-insensitive")."""
+    named, actual = named.strip("[]").lower(), actual.split("%")[0].lower()
+    try:
+        a, b = ipaddress.ip_address(named), ipaddress.ip_address(actual)
+    except ValueError:
+        return named.rstrip(".") == actual.rstrip(".")
+    if isinstance(b, ipaddress.IPv6Address) and b.ipv4_mapped is not None:
+        b = b.ipv4_mapped
+    return a == b
+
+
+def names_this_server(session: Session, url: ImapUrl) -> bool:
+    """An absolute URL's ``iserver`` (RFC 5092 §3) names this server when its host is the
+    configured ``server.hostname`` or the address the client connected to ("localhost"
+    when that is a loopback address), and its port, if any, the one connected to."""
+    assert url.host is not None
+    local = session.local
+    hosts = [str(session.server.config.get("server", "hostname"))]
+    if local is not None:
+        hosts.append(local[0])
+        if is_loopback_host(local[0].split("%")[0]):
+            hosts.append("localhost")
+    if not any(same_host(url.host, host) for host in hosts if host):
+        return False
+    return url.port is None or (local is not None and url.port == local[1])
+
+
 async def catenate_part(session: Session, text: str) -> UrlData:
-    """A CATENATE ``URL`` part (RFC 4469 §3): a relative message or part URL, resolved
-    against ``imap://user@server/`` — an absolute-path reference to one of the user's
-    mailboxes (RFC 5092 §7.1) that the user may read (RFC 4314 §4: the "r" right).
-    Anything else — absolute URLs, other servers or users, URLAUTH, a server, mailbox or
-    search URL — is outside RFC 4469's scope, which answers NO: BadUrl."""
+    """A CATENATE ``URL`` part (RFC 4469 §3): a message or part URL of a mailbox the user
+    may read (RFC 4314 §4: the "r" right), named as the user sees it.
+
+    - An absolute-path reference (``/INBOX/;UID=5``, RFC 5092 §7.1), resolved against
+      ``imap://user@server/`` as RFC 4469 §3 says.
+    - An absolute URL or network-path reference naming this server and the logged-in user
+      (``imap://alice@host/INBOX/;UID=5``): the same URL written out in full. RFC 4469 §3
+      leaves such URLs to extensions; a client building URLs from the server's name sends
+      them, and Dovecot accepts those of its own host. Another server or user: BadUrl
+      with a text that says which (neither reveals anything about this server's mailboxes).
+
+    Anything else — URLAUTH, a server, mailbox or search URL — is BadUrl."""
+    assert session.user is not None
     try:
         url = parse_url(text)
     except UrlError as exc:
         raise BadUrl(str(exc)) from None
-    if url.absolute or url.host is not None:
-        raise BadUrl("only URLs relative to this session are supported (RFC 4469 §3)")
     if url.access is not None:
         raise BadUrl("URLAUTH has no place in CATENATE")
+    if url.host is not None:
+        if not names_this_server(session, url):
+            raise BadUrl(f"host {url.host!r} port {url.port} is not this server's",
+                         "URL names another server")
+        # RFC 5092 §3.2: without a user name the URL means anonymous access.
+        if url.user != session.user.name:
+            raise BadUrl(f"user {url.user!r} is not the one logged in",
+                         "URL names a user other than the one logged in")
     if not url.is_message or url.mailbox is None:
         raise BadUrl("not a message or message part URL")
     try:

@@ -365,7 +365,7 @@ async def _catenate_url(session: Session, event: CatenateUrl) -> None:
     except BadUrl as exc:
         log.info("%s: CATENATE URL refused: %s", session.peer, exc)
         code = "BADURL " + response_text(event.url)
-        _refuse(session, event.tag, "NO", code, "CATENATE could not use this URL")
+        _refuse(session, event.tag, "NO", code, exc.shown or "CATENATE could not use this URL")
         return
     refusal = await _grow(session, event.tag, part.length)
     if refusal is not None:

@@ -163,7 +163,6 @@ def test_badurl_at_the_end_of_the_command(server: ServerThread) -> None:
         b"/INBOX/;UID=%d/;SECTION=3" % uid,  # no such part
         b"/Nowhere/;UID=1",  # no such mailbox
         b"/INBOX",  # a mailbox, not a message
-        b"imap://alice@localhost/INBOX/;UID=%d" % uid,  # absolute: beyond RFC 4469 §3
         b";UID=%d" % uid,  # relative-path (RFC 5092 §7.2)
         b"/INBOX/;UID=%d;URLAUTH=anonymous" % uid,
         b"/INBOX/;UID=1/;SECTION=1]x",  # "]" cannot appear in the response code

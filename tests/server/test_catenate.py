@@ -3,7 +3,6 @@ or parts the user may read, over real sockets; the examples of Appendix A as tra
 
 from __future__ import annotations
 
-import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -11,67 +10,9 @@ from typing import Any
 from tests.server.harness import PASSWORD, RawClient, ServerThread
 from tests.server.memory import populate
 from tests.server.process import ServerProcess
+from tests.server.url_helpers import BOUNDARY, ORIGINAL, OTHER, append, fetch, login, tagged
 
 LOGIN = b'LOGIN alice "' + PASSWORD.encode() + b'"'
-BOUNDARY = b"------------030308070208000400050907"
-
-# RFC 4469 Appendix A: "multipart/mixed MIME message with two body parts: 1. text/plain
-# 2. application/x-zip-compressed" (UID 20 there), and a second message (UID 30).
-ORIGINAL = b"\r\n".join([
-    b"Return-Path: <bar@example.org>",
-    b"Message-ID: <419399E1.6000505@example.org>",
-    b"Date: Thu, 12 Nov 2004 16:57:05 +0000",
-    b"From: Bob Ar <bar@example.org>",
-    b"MIME-Version: 1.0",
-    b"To: foo@example.net",
-    b"Subject: About our holiday trip",
-    b'Content-Type: multipart/mixed; boundary="' + BOUNDARY + b'"',
-    b"",
-    b"--" + BOUNDARY,
-    b"Content-Type: text/plain; charset=us-ascii; format=flowed",
-    b"Content-Transfer-Encoding: 7bit",
-    b"",
-    b"Our travel agent has sent the schedule.",
-    b"--" + BOUNDARY,
-    b'Content-Type: application/x-zip-compressed; name="schedule.zip"',
-    b"Content-Transfer-Encoding: base64",
-    b"",
-    b"UEsDBAoAAAAAAAAAIQAAAAAAAAAAAAAAAAAFAAAAZW1wdHlQSwECFAAKAAAAAAAAACEA",
-    b"--" + BOUNDARY + b"--",
-    b""])
-OTHER = b"Subject: another draft\r\nFrom: bar@example.org\r\n\r\nSome text.\r\n"
-
-
-def login(server: ServerThread, user: bytes = b"alice") -> RawClient:
-    c = server.raw()
-    assert c.command(b"l", LOGIN.replace(b"alice", user))[-1].startswith(b"l OK")
-    return c
-
-
-def tagged(lines: list[bytes]) -> bytes:
-    return lines[-1]
-
-
-def append(c: RawClient, mailbox: bytes, body: bytes) -> tuple[int, int]:
-    c.send(b"ap APPEND " + mailbox + b" {%d+}\r\n" % len(body) + body + b"\r\n")
-    ok = tagged(c.until_tagged(b"ap"))
-    m = re.match(rb"ap OK \[APPENDUID (\d+) (\d+)\]", ok)
-    assert m is not None, ok
-    return int(m[1]), int(m[2])
-
-
-def fetch(c: RawClient, mailbox: bytes, uid: int, section: bytes = b"") -> bytes:
-    """``BODY.PEEK[section]`` read back with EXAMINE, as a client would check."""
-    assert tagged(c.command(b"ex", b"EXAMINE " + mailbox)).startswith(b"ex OK")
-    c.send(b"f UID FETCH %d BODY.PEEK[%s]\r\n" % (uid, section))
-    first = c.line()
-    m = re.search(rb"\{(\d+)\}$", first)
-    assert m is not None, first
-    data = c.take(int(m[1]))
-    rest = c.until_tagged(b"f")
-    assert tagged(rest).startswith(b"f OK"), rest
-    assert tagged(c.command(b"un", b"UNSELECT")).startswith(b"un OK")
-    return data
 
 
 def test_capability(server: ServerThread) -> None:

@@ -7,7 +7,7 @@ with a text saying which it was."""
 from __future__ import annotations
 
 from tests.server.harness import RawClient, ServerThread
-from tests.server.test_catenate import ORIGINAL, OTHER, append, fetch, login, tagged
+from tests.server.url_helpers import ORIGINAL, OTHER, append, fetch, login, tagged
 
 
 def catenate(c: RawClient, tag: bytes, *urls: bytes) -> bytes:

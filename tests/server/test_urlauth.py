@@ -9,18 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
-
-B = b"b1"
-# Part 1.2 is RFC 4467 §7's "Si vis pacem, para bellum." (28 octets with its CRLF).
-MESSAGE = b"\r\n".join([
-    b"Subject: plans", b"MIME-Version: 1.0",
-    b'Content-Type: multipart/mixed; boundary="b0"', b"",
-    b"--b0", b'Content-Type: multipart/alternative; boundary="b1"', b"",
-    b"--b1", b"Content-Type: text/plain", b"", b"Igitur qui desiderat pacem,",
-    b"--b1", b"Content-Type: text/plain", b"", b"Si vis pacem, para bellum.", b"",
-    b"--b1--", b"", b"--b0--", b""])
-PART = b"Si vis pacem, para bellum.\r\n"
+from tests.server.harness import RawClient, ServerThread
+from tests.server.url_helpers import MESSAGE, PART, generate, login, urlfetch
 
 
 @pytest.fixture
@@ -31,43 +21,11 @@ def server(make_server: Any) -> ServerThread:
     return srv
 
 
-def login(server: ServerThread, user: str = "alice") -> RawClient:
-    c = server.raw()
-    line = c.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1]
-    assert line.startswith(b"l OK"), line
-    return c
-
-
 def append(c: RawClient, body: bytes = MESSAGE) -> int:
     c.send(b"ap APPEND INBOX {%d+}\r\n" % len(body) + body + b"\r\n")
     m = re.match(rb"ap OK \[APPENDUID \d+ (\d+)\]", c.until_tagged(b"ap")[-1])
     assert m is not None
     return int(m[1])
-
-
-def generate(c: RawClient, rump: bytes) -> bytes:
-    lines = c.command(b"g", b'GENURLAUTH "' + rump + b'" INTERNAL')
-    assert lines[-1] == b"g OK GENURLAUTH completed", lines
-    m = re.fullmatch(rb'\* GENURLAUTH "([^"]+)"', lines[0])
-    assert m is not None, lines
-    return m[1]
-
-
-def urlfetch(c: RawClient, url: bytes) -> bytes | None:
-    """The data of one URL, None for NIL; the response must quote the URL back."""
-    c.send(b'f URLFETCH "' + url + b'"\r\n')
-    first = c.line()
-    prefix = b'* URLFETCH "' + url + b'" '
-    assert first.startswith(prefix), first
-    rest = first[len(prefix):]
-    data = None
-    if rest != b"NIL":
-        m = re.fullmatch(rb"\{(\d+)\}", rest)
-        assert m is not None, first
-        data = c.take(int(m[1]))
-        assert c.line() == b""
-    assert c.line() == b"f OK URLFETCH completed"
-    return data
 
 
 def test_capability(server: ServerThread) -> None:

@@ -70,7 +70,6 @@ def fetch(c: RawClient, mailbox: bytes, uid: int, section: bytes = b"") -> bytes
     return data
 
 
-B = b"b1"
 # Part 1.2 is RFC 4467 §7's "Si vis pacem, para bellum." (28 octets with its CRLF).
 MESSAGE = b"\r\n".join([
     b"Subject: plans", b"MIME-Version: 1.0",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from crispin.server.namespaces import Place
 from crispin.server.outcome import CommandFailed, Disconnect
 from crispin.server.session import Session
-from crispin.storage import MailboxInfo, SessionAccess
+from crispin.storage import MailboxInfo, SessionAccess, User
 
 ALL_RIGHTS = "lrswipkxtea"
 
@@ -38,21 +38,31 @@ async def find(session: Session, place: Place) -> MailboxInfo | None:
     return await session.server.store.get_mailbox_in(place.owner_id, place.name)
 
 
-async def rights_on(session: Session, place: Place, info: MailboxInfo) -> str:
+async def rights_on(session: Session, place: Place, info: MailboxInfo,
+                    user: User | None = None) -> str:
     if place.kind == "personal":
         return ALL_RIGHTS
-    return await rights_on_mailbox(session, info)
+    return await rights_on_mailbox(session, info, user)
 
 
 async def mailbox_for(session: Session, name: str, need: str = "",
                       allow_noselect: bool = False) -> Access:
     """The mailbox named ``name`` if the user holds every right in ``need``; else
     NO [NONEXISTENT] (cannot see it) or NO [NOPERM] (can see it, may not do this)."""
-    place = await session.server.namespaces.resolve(session, name)
+    assert session.user is not None
+    return await mailbox_as(session, session.user, name, need, allow_noselect)
+
+
+async def mailbox_as(session: Session, user: User, name: str, need: str = "",
+                     allow_noselect: bool = False) -> Access:
+    """:func:`mailbox_for` as ``user`` names mailboxes and with ``user``'s rights: the
+    session's user, but for a URLAUTH-authorized URL, which works with the access of the
+    URL's user (RFC 4467 §7 URLFETCH)."""
+    place = await session.server.namespaces.resolve_as(session.server.store, user, name)
     info = await find(session, place)
     if info is None:
         raise nonexistent()
-    rights = await rights_on(session, place, info)
+    rights = await rights_on(session, place, info, user)
     if not rights:
         raise nonexistent()
     if info.noselect and not allow_noselect:
@@ -146,9 +156,11 @@ def allowed_flags(flags: tuple[str, ...] | list[str], rights: str) -> list[str]:
     return out
 
 
-async def rights_on_mailbox(session: Session, info: MailboxInfo) -> str:
-    """The user's rights on a mailbox already found by id."""
-    assert session.user is not None
-    if info.owner_id == session.user.id:
+async def rights_on_mailbox(session: Session, info: MailboxInfo,
+                            user: User | None = None) -> str:
+    """The rights of ``user`` (the session's by default) on a mailbox already found."""
+    user = user or session.user
+    assert user is not None
+    if info.owner_id == user.id:
         return ALL_RIGHTS
-    return await session.server.store.rights_of(info.id, session.user.id, session.user.name)
+    return await session.server.store.rights_of(info.id, user.id, user.name)

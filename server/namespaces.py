@@ -17,6 +17,7 @@ from crispin.server import names
 if TYPE_CHECKING:
     from crispin.server.config import Config
     from crispin.server.session import Session
+    from crispin.storage import Store, User
 
 # "virtual": a \Noselect level of the namespace tree; "missing": under a user that does not
 # exist (or oneself), where nothing can ever be found.
@@ -56,6 +57,11 @@ class Namespaces:
         """Map a client name to its place; an unknown user under "Other Users" is a
         place with no owner id, which nothing can be found in."""
         assert session.user is not None
+        return await self.resolve_as(session.server.store, session.user, raw)
+
+    async def resolve_as(self, store: Store, user: User, raw: str) -> Place:
+        """:meth:`resolve` for the names as ``user`` sees them (a URLAUTH-authorized URL
+        names its mailbox as the URL's user does, RFC 4467 §7 URLFETCH)."""
         name = names.normalize(raw)
         other_root, shared_root = self.roots()
         if name in (other_root, shared_root):
@@ -64,10 +70,10 @@ class Namespaces:
             owner, _, rest = name[len(self.other):].partition(names.DELIMITER)
             if not rest:
                 return Place("virtual", None, owner, "", name)
-            user = await session.server.store.get_user(owner)
-            if user is None or user.id == session.user.id:
+            found = await store.get_user(owner)
+            if found is None or found.id == user.id:
                 return Place("missing", None, owner, rest, name)
-            return Place("other", user.id, user.name, names.normalize(rest), name)
+            return Place("other", found.id, found.name, names.normalize(rest), name)
         if name.startswith(self.shared):
             return Place("shared", None, None, name[len(self.shared):], name)
-        return Place("personal", session.user.id, session.user.name, name, name)
+        return Place("personal", user.id, user.name, name, name)

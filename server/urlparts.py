@@ -18,6 +18,7 @@ from crispin.server.config import is_loopback_host
 from crispin.server.outcome import CommandFailed
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Session
+from crispin.server.urlauth_access import authorized_mailbox
 from crispin.storage import BlobFile, MailboxInfo, Store
 
 CHUNK = 1024 * 1024
@@ -135,14 +136,25 @@ async def catenate_part(session: Session, text: str) -> UrlData:
       them, and Dovecot accepts those of its own host. Another server or user: BadUrl
       with a text that says which (neither reveals anything about this server's mailboxes).
 
-    Anything else — URLAUTH, a server, mailbox or search URL — is BadUrl."""
+    - A URLAUTH-authorized URL (RFC 4467 §3), which may name any mailbox its own user may
+      read: it is authorized by its token and used as URLFETCH would (RFC 4467 §7), not
+      by this user's rights (RFC 4469 §3 leaves such URLs to extensions; a URL that
+      URLFETCH would answer gives the same data here, so a client can forward data it
+      was given a URL for without downloading it). One that does not validate: BadUrl,
+      with one text for every reason (as URLFETCH's NIL).
+
+    Anything else — a server, mailbox or search URL — is BadUrl."""
     assert session.user is not None
     try:
         url = parse_url(text)
     except UrlError as exc:
         raise BadUrl(str(exc)) from None
     if url.access is not None:
-        raise BadUrl("URLAUTH has no place in CATENATE")
+        info = await authorized_mailbox(session, url)
+        if info is None:
+            raise BadUrl("URLAUTH-authorized URL did not validate",
+                         "URLAUTH-authorized URL not valid here")
+        return await locate(session.server.store, info, url, None)
     if url.host is not None:
         if not names_this_server(session, url):
             raise BadUrl(f"host {url.host!r} port {url.port} is not this server's",

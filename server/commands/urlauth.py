@@ -1,54 +1,30 @@
 """URLAUTH (RFC 4467): GENURLAUTH, URLFETCH and RESETKEY, with the INTERNAL mechanism.
 
-A URLAUTH-authorized URL carries ``;URLAUTH=<access>:internal:<token>``: the token is an
-HMAC over the "rump" URL (everything before ``:internal:``, exactly as sent: §6 allows no
-decoding or case-folding) keyed with the mailbox access key of the URL's user for that
-mailbox (§2.2, kept in storage, made from ``secrets``). The token starts with a version
-byte ("01": HMAC-SHA-256), so the algorithm can change later without guessing (§2.4.1,
-§10: "SHOULD incorporate some means of identifying the token generation algorithm").
-
-URLFETCH answers NIL for any URL that does not validate, whatever the reason (§7: "NIL if
-the URL is invalid for any reason"), and compares tokens in constant time; when the user
-or mailbox does not exist, a token is still computed with a random key (§6: so that
-timing does not tell which mailboxes exist). A validated URL gives the access its user
-has now (§7 URLFETCH), here: the user's own mailboxes (URLs of mailboxes shared with the
-user name them under the user's namespace, which URLFETCH does not resolve: NIL).
-``submit+<user>`` URLs validate for sessions of the users listed in
+What a URLAUTH-authorized URL is, who may use it and what it gives live in
+``crispin.server.urlauth_access`` (CATENATE uses such URLs too). The URL's user is the one
+logged in at GENURLAUTH (§7 (2): the key table is theirs); its mailbox is one the user may
+read (their own, or another's shared with them by ACL, RFC 4314, named as they see it); the
+token is made with their key for that mailbox. URLFETCH answers NIL for any URL that does not
+validate or whose user may no longer read the mailbox (§7: "NIL if the URL is invalid for any
+reason"). ``submit+<user>`` URLs validate for sessions of the users listed in
 ``auth.submit_users`` (the submission servers, §3).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
-from datetime import UTC, datetime
 
 from crispin.protocol import Atom, GenUrlAuth, ResetKey, StatusResponse, UrlFetch
-from crispin.protocol.imapurl import ImapUrl, UrlError, parse_url
+from crispin.protocol.imapurl import UrlError, parse_url
 from crispin.protocol.serializer import serialize_value
 from crispin.server import names
 from crispin.server.access import mailbox_for
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Disconnect, Session
+from crispin.server.urlauth_access import MECHANISM, authorized_mailbox, token
 from crispin.server.urlparts import BadUrl, locate
-from crispin.storage import MailboxInfo
 
 log = logging.getLogger("crispin.urlauth")
-
-MECHANISM = "INTERNAL"
-VERSION = "01"  # HMAC-SHA-256 over the rump URL
-
-
-def token(key: bytes, rump: str) -> str:
-    return VERSION + hmac.new(key, rump.encode("utf-8", "surrogateescape"),
-                              hashlib.sha256).hexdigest()
-
-
-def submit_users(session: Session) -> frozenset[str]:
-    raw = str(session.server.config.get("auth", "submit_users"))
-    return frozenset(n.strip() for n in raw.split(",") if n.strip())
 
 
 async def genurlauth(session: Session, tag: str, cmd: GenUrlAuth) -> Result:
@@ -76,9 +52,11 @@ async def genurlauth(session: Session, tag: str, cmd: GenUrlAuth) -> Result:
         if not url.is_message or url.mailbox is None:
             raise CommandFailed("URLAUTH is only for a message or part (§3)", status="BAD")
         try:
-            access = await mailbox_for(session, url.mailbox)
-        except CommandFailed:
-            raise CommandFailed("No such mailbox", status="BAD") from None
+            # (1) an existing mailbox, and one whose data the user may read (RFC 4314
+            # "r"): URLFETCH would give nothing else (§7: the user's access at that time).
+            access = await mailbox_for(session, url.mailbox, "r")
+        except CommandFailed as exc:
+            raise CommandFailed(exc.text, status="BAD") from None
         key = await session.server.store.urlauth_key(session.user.id, access.info.id,
                                                      create=True)
         assert key is not None
@@ -114,46 +92,6 @@ async def resetkey(session: Session, tag: str, cmd: ResetKey) -> Result:
     return Result("Key reset", "URLMECH", (Atom(MECHANISM),))
 
 
-def _access_allows(session: Session, url: ImapUrl) -> bool:
-    """§3: who may use the URL. Every session here is logged in as a real user, so
-    "anonymous" and "authuser" allow any; "user+X" only X; "submit+X" a submission
-    server (``auth.submit_users``), which has checked X itself (§3)."""
-    assert session.user is not None and url.access is not None
-    if url.access in ("anonymous", "authuser"):
-        return True
-    prefix, _, name = url.access.partition("+")
-    if prefix == "user":
-        return name == session.user.name
-    return session.user.name in submit_users(session)
-
-
-async def _validated(session: Session, text: str) -> tuple[ImapUrl, MailboxInfo] | None:
-    try:
-        url = parse_url(text)
-    except UrlError:
-        return None
-    if not url.absolute or url.user is None or url.token is None or url.rump is None \
-            or not url.is_message or url.mailbox is None or url.mechanism != MECHANISM:
-        return None
-    if url.expire is not None and datetime.now(UTC) > url.expire:
-        return None  # §3: "server implementations MUST reject the URL"
-    if not _access_allows(session, url):
-        return None
-    store = session.server.store
-    owner = await store.get_user(url.user)
-    info = None if owner is None else \
-        await store.get_mailbox_in(owner.id, names.normalize(url.mailbox))
-    key = None
-    if owner is not None and info is not None and not info.noselect:
-        key = await store.urlauth_key(owner.id, info.id)
-    # §6: with no key (no such user or mailbox, or never generated), a random one, so
-    # that the failure takes as long as a wrong token.
-    expected = token(key or secrets.token_bytes(32), url.rump)
-    if not hmac.compare_digest(expected, url.token) or key is None or info is None:
-        return None
-    return url, info
-
-
 async def urlfetch(session: Session, tag: str, cmd: UrlFetch) -> Result:
     """§7 URLFETCH: one untagged URLFETCH per URL, the data streamed as a literal, NIL
     for a URL that does not validate or names nothing."""
@@ -161,10 +99,13 @@ async def urlfetch(session: Session, tag: str, cmd: UrlFetch) -> Result:
     channel = session.channel
     for text in cmd.urls:
         head = b"* URLFETCH " + serialize_value(text) + b" "
-        found = await _validated(session, text)
         part = None
-        if found is not None:
-            url, info = found
+        try:
+            url = parse_url(text)
+        except UrlError:
+            url = None
+        info = None if url is None else await authorized_mailbox(session, url)
+        if url is not None and info is not None:
             try:
                 part = await locate(store, info, url, None)
             except BadUrl as exc:

@@ -105,7 +105,6 @@ def test_badurl_at_the_end_of_the_command(server: ServerThread) -> None:
         b"/Nowhere/;UID=1",  # no such mailbox
         b"/INBOX",  # a mailbox, not a message
         b";UID=%d" % uid,  # relative-path (RFC 5092 §7.2)
-        b"/INBOX/;UID=%d;URLAUTH=anonymous" % uid,
         b"/INBOX/;UID=1/;SECTION=1]x",  # "]" cannot appear in the response code
     ]:
         c.send(b'b APPEND INBOX CATENATE (URL "' + good + b'" URL "' + bad + b'")\r\n')

@@ -13,6 +13,7 @@ reason"). ``submit+<user>`` URLs validate for sessions of the users listed in
 from __future__ import annotations
 
 import logging
+import secrets
 
 from crispin.protocol import Atom, GenUrlAuth, ResetKey, StatusResponse, UrlFetch
 from crispin.protocol.imapurl import UrlError, parse_url
@@ -57,9 +58,15 @@ async def genurlauth(session: Session, tag: str, cmd: GenUrlAuth) -> Result:
             access = await mailbox_for(session, url.mailbox, "r")
         except CommandFailed as exc:
             raise CommandFailed(exc.text, status="BAD") from None
-        key = await session.server.store.urlauth_key(session.user.id, access.info.id,
-                                                     create=True)
+        store = session.server.store
+        key = await store.urlauth_key(session.user.id, access.info.id, create=True)
         assert key is not None
+        named = url.user_access
+        if url.access.startswith("user+") and named is not None and \
+                await store.get_user(named) is None:
+            # (3): "user+" names no user. BAD would tell which users exist; the MAY
+            # exception: OK with a token that always fails, even for a user made later.
+            key = secrets.token_bytes(len(key))
         made.append(f"{rump}:internal:{token(key, rump)}")
     session.channel.write(b"* GENURLAUTH " + b" ".join(serialize_value(u) for u in made)
                           + b"\r\n")

@@ -166,3 +166,18 @@ def test_catenate_with_a_urlauth_url(server: ServerThread) -> None:
     assert tagged(carol.until_tagged(b"c")) == b"c NO [BADURL " + url + \
         b"] URLAUTH-authorized URL not valid here"
     assert b"MESSAGES 1" in carol.command(b"s", b"STATUS INBOX (MESSAGES)")[0]
+
+
+def test_user_access_for_a_user_that_does_not_exist(server: ServerThread) -> None:
+    """§7 GENURLAUTH (3): "user+" must name a valid userid; the server "MAY issue a tagged OK
+    response with a generated mailbox key that always fails validation" so that GENURLAUTH
+    does not tell which users exist. Always: a user of that name made later cannot use it."""
+    uid = bob_project(server)
+    alice = login(server)
+    url = generate(alice, b"imap://alice@localhost/" + BOB_BOX
+                   + b"/;UID=%d;URLAUTH=user+erin" % uid)
+    server.add_user("erin")
+    assert urlfetch(login(server, "erin"), url) is None
+    assert urlfetch(login(server, "erin"), generate(
+        alice, b"imap://alice@localhost/" + BOB_BOX + b"/;UID=%d;URLAUTH=user+erin" % uid)) \
+        == MESSAGE

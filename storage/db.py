@@ -36,9 +36,10 @@ Reads
     after a ``write`` returned sees that write.
 
 Threads
-    Each connection has its own worker thread (``_Worker``) that opens the sqlite3
-    connection and alone uses it.  Storage hands it whole functions and the thread wakes
-    the loop once with the result: one thread hop per operation.  Only public APIs of the
+    Each connection has its own thread that opens the sqlite3 connection and alone uses it
+    (the writer's ``_Worker``; the readers' ``readers.ReaderPool``, whose threads share one
+    queue of jobs and wake the loop once for all the outcomes ready).  Storage hands it
+    whole functions: one thread hop per operation.  Only public APIs of the
     standard library are used (earlier versions borrowed aiosqlite's private worker queue,
     ``Connection._execute``/``_thread``/``_conn``, which does not exist in every release
     that pyproject allowed).
@@ -63,6 +64,7 @@ from typing import Any, TypeVar
 from . import commits
 from .errors import Busy, StorageError, TimeLimitExceeded
 from .migrations import migrate
+from .readers import ReaderPool
 
 log = logging.getLogger("crispin.storage")
 
@@ -214,10 +216,8 @@ class Database:
         self._synchronous = synchronous
         self._busy_timeout = busy_timeout
         self._max_batch = max_batch
-        self._readers_wanted = readers
         self._writer: _Worker | None = None
-        self._readers: list[_Worker] = []
-        self._idle_readers: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._readers = ReaderPool(readers, "crispin-db-reader")
         # Reads with a time limit are the expensive ones (SEARCH): they may hold all readers
         # but one, so that every other command still finds a reader at once.
         self._limited_reads = asyncio.Semaphore(max(1, readers - 1))
@@ -250,11 +250,7 @@ class Database:
         try:
             db._writer = _Worker("crispin-db-writer")
             await db._writer.open(db._open_writer)
-            for i in range(db._readers_wanted):
-                reader = _Worker(f"crispin-db-reader-{i}")
-                db._readers.append(reader)
-                await reader.open(db._open_reader)
-                db._idle_readers.put_nowait(reader)
+            await db._readers.open(db._open_reader)
         except BaseException:
             await db._close_connections()
             raise
@@ -477,11 +473,7 @@ class Database:
         return await self._read_on_reader(self._run_read, fn)
 
     async def _read_on_reader(self, runner: Callable[..., T], *args: Any) -> T:
-        reader = await self._idle_readers.get()
-        try:
-            return await reader.run(runner, reader.conn, *args)
-        finally:
-            self._idle_readers.put_nowait(reader)
+        return await self._readers.run(lambda conn: runner(conn, *args))
 
     @classmethod
     def _run_limited(cls, conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T],
@@ -521,16 +513,12 @@ class Database:
         self._wakeup.set()
         if self._writer_task is not None and not self._writer_task.done():
             await self._writer_task
-        # Let reads already running finish before their connections close.
-        for _ in self._readers:
-            await self._idle_readers.get()
+        # Reads already queued finish before their connections close (``ReaderPool``).
         await self._close_connections()
 
     async def _close_connections(self) -> None:
-        for reader in self._readers:
-            with contextlib.suppress(Exception):
-                await reader.close()
-        self._readers.clear()
+        with contextlib.suppress(Exception):
+            await self._readers.close()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 await self._writer.close()  # the last connection checkpoints the WAL

@@ -7,6 +7,7 @@ of one connection run one after another; pipelined input waits in the parser's b
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import logging
@@ -80,6 +81,9 @@ class Connection:
         self.session = Session(ctx, self, f"{peer[0]}:{peer[1]}", local=(
             (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) else None))
         self._out: list[bytes] = []
+        # Events taken from the parser ahead of their turn (``look_ahead``), handed out
+        # first by ``next_event``.
+        self._ahead: collections.deque[Event] = collections.deque()
         self._out_size = 0
         self._slice_end = 0.0  # perf_counter() by which the running command gives way
         # Injected faults (server/faults.py) reshape what a command sends.
@@ -164,6 +168,27 @@ class Connection:
         """Whether the running command has held the event loop for ``SLICE`` since it last
         gave way: a loop formatting many messages asks this (cheaply) between them."""
         return time.perf_counter() >= self._slice_end
+
+    def look_ahead(self, wanted: Callable[[object], bool], limit: int) -> list[object]:
+        """The commands already received behind the running one, up to ``limit``, as long
+        as each is ``wanted`` (issue 14: pipelined one-message FETCHes read in one trip).
+        They are parsed now and still run later, in order (``next_event`` hands them
+        out first). Parsing stops at the first event that is not a wanted command: a
+        command that changes how the next one is read (ENABLE UTF8=ACCEPT, STARTTLS,
+        IDLE's DONE) is never followed by anything parsed early, and the wanted ones
+        change nothing of it. Nothing is taken while earlier ones wait their turn."""
+        if self._ahead:
+            return []
+        found: list[object] = []
+        while len(found) < limit:
+            event = self.proto.next_event()
+            if event is None:
+                break
+            self._ahead.append(event)
+            if not isinstance(event, CommandReceived) or not wanted(event.command):
+                break
+            found.append(event.command)
+        return found
 
     async def give_way(self) -> None:
         """Let every other ready task run once (another session's NOOP, a database
@@ -251,7 +276,7 @@ class Connection:
             # Take no further command (pipelined ones already in the buffer included)
             # while the client is not reading our replies (issue 11.4).
             await self.pace()
-            event = self.proto.next_event()
+            event = self._ahead.popleft() if self._ahead else self.proto.next_event()
             if event is not None:
                 return event
             await self.flush()

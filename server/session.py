@@ -50,6 +50,7 @@ from crispin.storage import Changes, NotFound, StorageError, StoreResult
 if TYPE_CHECKING:
     from crispin.server.context import ServerContext
     from crispin.server.metadata_events import MetadataListener
+    from crispin.server.read_ahead import ReadAhead
     from crispin.server.view import View
     from crispin.storage import StoreMode, User
 
@@ -68,6 +69,7 @@ class Channel(Protocol):
     async def flush(self) -> None: ...
     async def pace(self) -> None: ...
     def slice_over(self) -> bool: ...
+    def look_ahead(self, wanted: Callable[[object], bool], limit: int) -> list[object]: ...
     async def give_way(self) -> None: ...
     async def read_line(self, secret: bool = False) -> bytes | None: ...
     async def start_tls(self) -> None: ...
@@ -133,6 +135,9 @@ class Session:
     # data (a one-message FETCH: one trip to the database, not two); the sync after the
     # command uses them instead of reading again, if the view has not moved meanwhile.
     prefetched: tuple[int, Changes] | None = None
+    # The messages of pipelined one-message FETCHes read with the first of them, for the
+    # commands that follow it (``crispin.server.read_ahead``).
+    read_ahead: ReadAhead | None = None
     # Unsolicited METADATA after ENABLE METADATA (RFC 5464 §4.1; ``metadata_events``).
     metadata_events: MetadataListener | None = None
     # What NOTIFY SET asked for (RFC 5465; ``crispin.server.commands.notify_events``).
@@ -427,6 +432,8 @@ class Session:
         every command alike (``crispin.server.command_spec``)."""
         self.written = []
         self.prefetched = None
+        if self.read_ahead is not None and not self.read_ahead.holds(command):
+            self.read_ahead = None  # not one of the commands it was read for
         if self.notify is not None:
             self.notify.begin(command)
         try:

@@ -30,6 +30,7 @@ from crispin.server.access import (
     session_key,
 )
 from crispin.server.binary import BinaryPlan
+from crispin.server.commands.fetch_ahead import one_uid, read_one, take
 from crispin.server.commands.fetch_attrs import ITEMS as ATTR_ITEMS
 from crispin.server.commands.fetch_attrs import AttrPlan, Batch, read_batch
 from crispin.server.commands.fetch_batches import in_uid_order
@@ -136,7 +137,9 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     folded = len(runs) == 1 and runs[0][1] - runs[0][0] == 1 and changedsince is None \
         and not vanished and partial is None and not flags_only \
         and not bulk_fetchable(items) and not _sets_seen(items)
-    if not folded:
+    # A UID not in the view, pipelined behind one that read for both (``fetch_ahead``):
+    # the rights and changes of that read.
+    if not folded and (runs or take(session, view, cmd) is None):
         await recheck(session)
         require_selected(session, "r")
     if session.channel.slice_over():  # 100,000 pairs took a slice of the loop (issue 14)
@@ -170,7 +173,8 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         # RFC 9394 §3.3: only the messages at these positions among those the UID set
         # names (ascending UIDs), chosen before CHANGEDSINCE filters them (§3.4).
         pairs = partial.pick(pairs)
-    if folded and not pairs:  # the UID of an expunged message: nothing read below
+    if folded and not pairs and take(session, view, cmd) is None:
+        # The UID of an expunged message: nothing read below.
         await recheck(session)
         require_selected(session, "r")
     missing = False
@@ -198,7 +202,12 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         as fit BATCH_BYTES of bodies read from the database (issue 10.2); returns where
         the next batch starts."""
         uids = [u for _, u in live[start:start + BATCH]]
-        if start == 0 and len(live) == 1 and not set_seen:
+        if folded and need == "full" and not structure and start == 0 and len(live) == 1 \
+                and one_uid(cmd) == uids[0]:
+            # ``UID FETCH u (BODY.PEEK[])``: with the same commands pipelined behind it,
+            # read in one trip (``fetch_ahead``).
+            recs, bodies = await read_one(session, view, cmd, uids[0])
+        elif start == 0 and len(live) == 1 and not set_seen:
             # One message, nothing written: the changes the sync after the command
             # reports are read in the same trip (issue 14: 1,000 random BODY.PEEK[]),
             # and so is the access recheck if it was left for this read.

@@ -165,3 +165,22 @@ def test_one_message_fetch_of_a_deleted_user_ends_the_session(server: ServerThre
     line = x.line()
     assert line.startswith(b"* BYE"), line
     assert x.closed()
+
+
+def test_pipelined_one_message_fetches_recheck_access_in_their_one_read(
+        server: ServerThread, shared: tuple[RawClient, RawClient]) -> None:
+    """Issue 14: pipelined ``UID FETCH 1 (BODY.PEEK[])`` commands are read in one trip
+    (``fetch_ahead``), the access recheck with them: revoked before they were sent, each
+    is refused (RFC 4314 §4) and no byte of the message goes out; granted again, each
+    reads."""
+    alice, bob = shared
+    assert alice.command(b"r", b"SETACL Rev-x bob -r")[-1].startswith(b"r OK")
+    bob.send(b"".join(b"p%d UID FETCH 1 (BODY.PEEK[])\r\n" % i for i in range(4)))
+    for i in range(4):
+        lines = bob.until_tagged(b"p%d" % i)
+        assert lines == [b"p%d NO [NOPERM] Permission denied (needs the 'r' right)" % i], lines
+    assert alice.command(b"g", b"SETACL Rev-x bob +r")[-1].startswith(b"g OK")
+    bob.send(b"".join(b"q%d UID FETCH 1 (BODY.PEEK[])\r\n" % i for i in range(4)))
+    for i in range(4):
+        lines = bob.until_tagged(b"q%d" % i)
+        assert lines[-1].startswith(b"q%d OK" % i) and b"plan" in b"".join(lines), lines

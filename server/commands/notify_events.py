@@ -363,8 +363,8 @@ class NotifyListener:
         # §5.1: a name that now stands for another mailbox (created again, renamed onto,
         # or visible again) has a new UIDVALIDITY, which a STATUS tells where message
         # events are watched; not when the session's own command made it so (§5).
-        fresh = {box for box, name in self.known.names.items()
-                 if box in reread and previous.names.get(box) != name} - quiet
+        fresh = {box for box in reread - quiet if box in self.known.names
+                 and previous.names.get(box) != self.known.names[box]}
         if between_commands and self.selected_dirty:
             if self.selected is not None and session.view is not None:
                 # ``Session.sync`` clears ``selected_dirty`` before it reads.
@@ -373,6 +373,14 @@ class NotifyListener:
             else:
                 self.selected_dirty = False  # unselected meanwhile
         await self._names(self._as_seen(renames, acl, previous))
+        for box in sorted(reread - quiet):
+            # §5.4: DELETE of a mailbox with inferiors keeps its name as \\Noselect (RFC
+            # 3501 §6.3.4): no name changed, but the mailbox is deleted all the same.
+            name = self.known.names.get(box)
+            if name is not None and previous.names.get(box) == name \
+                    and previous.infos[box].noselect != self.known.infos[box].noselect \
+                    and "MailboxName" in self.events_for(name):
+                await self._list(name)
         for box in sorted(acl & reread):
             # §5.9: a watched mailbox still listed whose "r" right (events need "l" and
             # "r", §5) was revoked: LIST with \\NoAccess, and monitoring stops; granted

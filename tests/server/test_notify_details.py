@@ -197,3 +197,43 @@ def test_inbox_renamed(server: ServerThread) -> None:
     ok(other, b"r", b"RENAME INBOX Archive")
     assert alice.line() == b'* LIST (\\HasNoChildren) "/" "Archive"'
     assert ok(alice, b"z", b"NOOP") == []
+
+
+def test_qresync_and_condstore_forms(server: ServerThread) -> None:
+    """§5.3: with QRESYNC enabled an expunge in the selected mailbox is VANISHED, one in
+    another mailbox a STATUS (UIDNEXT MESSAGES HIGHESTMODSEQ); §5.2: a new message in
+    another mailbox with CONDSTORE enabled carries HIGHESTMODSEQ."""
+    alice = login(server)
+    other = login(server)
+    ok(other, b"c", b"CREATE misc")
+    append(other, b"INBOX")
+    append(other, b"misc")
+    ok(alice, b"e", b"ENABLE QRESYNC")
+    ok(alice, b"s", b"SELECT INBOX")
+    ok(alice, b"n", b"NOTIFY SET (selected (MessageNew MessageExpunge)) "
+                    b"(mailboxes misc (MessageNew MessageExpunge))")
+    ok(other, b"s", b"SELECT INBOX")
+    ok(other, b"d", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    ok(other, b"x", b"EXPUNGE")
+    assert alice.line() == b"* VANISHED 1"
+    append(other, b"misc")
+    assert re.fullmatch(rb'\* STATUS "misc" \(UIDNEXT 3 MESSAGES 2 HIGHESTMODSEQ \d+\)',
+                        alice.line())
+    ok(other, b"s", b"SELECT misc")
+    ok(other, b"d", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    ok(other, b"x", b"EXPUNGE")
+    assert re.fullmatch(rb'\* STATUS "misc" \(UIDNEXT 3 MESSAGES 1 HIGHESTMODSEQ \d+\)',
+                        alice.line())
+    assert ok(alice, b"z", b"NOOP") == []
+
+
+def test_delete_with_inferiors(server: ServerThread) -> None:
+    """§5.4 for a DELETE that keeps the name as \\Noselect for its inferiors (RFC 3501
+    §6.3.4): the mailbox is deleted, its LIST says \\Noselect."""
+    alice = login(server)
+    other = login(server)
+    ok(other, b"c", b"CREATE Top/Sub")
+    ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
+    ok(other, b"d", b"DELETE Top")
+    assert alice.line() == b'* LIST (\\Noselect \\HasChildren) "/" "Top"'
+    assert ok(alice, b"z", b"NOOP") == []

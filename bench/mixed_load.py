@@ -8,16 +8,21 @@ Every command is timed from sending it to its tagged answer (which must be OK). 
 commands/s over the run, p50/p99/max latency (all commands and per command), and the
 server's CPU milliseconds per command (every thread of the server process, from
 /proc/PID/task/*/schedstat). Stdlib only, 127.0.0.1 only; the server is started and
-stopped here.
+stopped here, or, with ``--external --port N``, another server already listening is loaded
+the same way (its mailbox created and seeded by APPEND here; no CPU figure: its processes
+are not ours to read). ``bench/dovecot_side.py`` runs a private Dovecot for that.
 
     .venv/bin/python bench/mixed_load.py                  # 10 clients, 20 s
     .venv/bin/python bench/mixed_load.py --seconds 60 --json out.json
+    sudo .venv/bin/python bench/dovecot_side.py -- .venv/bin/python bench/mixed_load.py --external
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import sys
 import threading
 import time
@@ -26,12 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchServer, machine_info, percentile
+from _common import PASSWORD, USER, BenchServer, machine_info, percentile
 from _imapwire import Client, ProtocolError, _status
 from _mailgen import generate
 from folder_open import loadavg, proc_cpu_seconds
 
 MAILBOX = "Stress"
+_UID = re.compile(rb"[( ]UID (\d+)")
 
 
 def worker(port: int, k: int, stop: threading.Event, out: dict[str, list[float]],
@@ -44,7 +50,7 @@ def worker(port: int, k: int, stop: threading.Event, out: dict[str, list[float]]
             round_ += 1
             t0 = time.perf_counter()
             c = Client(port, login=False)
-            c.ok('LOGIN bench "bench-password-0123"')
+            c.ok(f'LOGIN {USER} "{PASSWORD}"')
             lat["LOGIN"].append(time.perf_counter() - t0)
 
             def run(name: str, command: str, c: Client = c
@@ -58,8 +64,10 @@ def worker(port: int, k: int, stop: threading.Event, out: dict[str, list[float]]
 
             run("SELECT", f"SELECT {MAILBOX}")
             _, kept = run("FETCH flags", "FETCH 1:* (UID FLAGS)")
-            uids = [int(t.split(b"UID ")[1].split()[0].rstrip(b")")) for t, _ in kept
-                    if b" FETCH " in t]
+            # Another session's flag change may come as its own untagged FETCH without a UID
+            # (RFC 3501 §7.4.2: Dovecot sends them); only the answers carry one.
+            uids = [int(m[1]) for t, _ in kept if b" FETCH " in t
+                    for m in [_UID.search(t)] if m]
             if uids:
                 u = uids[(round_ * 7 + k) % len(uids)]
                 run("FETCH body", f"UID FETCH {u} (ENVELOPE BODY.PEEK[])")
@@ -96,11 +104,24 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--messages", type=int, default=200, help="in the mailbox at the start")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--external", action="store_true",
+                    help="load the server already listening on 127.0.0.1 --port (user "
+                         f"{USER}); start no Crispin, report no server CPU")
+    ap.add_argument("--port", type=int, default=0, help="with --external")
     args = ap.parse_args()
+    if args.external and not args.port:
+        ap.error("--external needs --port")
     report: dict[str, object] = {"machine": machine_info(), "clients": args.clients,
-                                 "seconds": args.seconds, "loadavg_before": loadavg()}
-    with BenchServer() as server:
-        setup = Client(server.port)
+                                 "seconds": args.seconds, "loadavg_before": loadavg(),
+                                 "server": f"external :{args.port}" if args.external
+                                 else "crispin"}
+    with contextlib.ExitStack() as stack:
+        if args.external:
+            port, pid = args.port, None
+        else:
+            server = stack.enter_context(BenchServer())
+            port, pid = server.port, server.pid
+        setup = Client(port)
         setup.ok(f"CREATE {MAILBOX}")
         for i in range(args.messages):
             msg = generate(1000 + i)
@@ -112,9 +133,9 @@ def main() -> int:
         stop = threading.Event()
         lat: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
-        threads = [threading.Thread(target=worker, args=(server.port, k, stop, lat, errors))
+        threads = [threading.Thread(target=worker, args=(port, k, stop, lat, errors))
                    for k in range(args.clients)]
-        cpu0 = proc_cpu_seconds(server.pid)
+        cpu0 = proc_cpu_seconds(pid) if pid else 0.0
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -123,16 +144,17 @@ def main() -> int:
         for t in threads:
             t.join(timeout=120)
         wall = time.perf_counter() - t0
-        cpu = proc_cpu_seconds(server.pid) - cpu0
+        cpu = proc_cpu_seconds(pid) - cpu0 if pid else None
     every = [x for v in lat.values() for x in v]
     report.update({
         "commands": len(every), "commands_per_s": round(len(every) / wall, 1),
-        "server_cpu_ms_per_command": round(cpu * 1000 / max(1, len(every)), 3),
+        "server_cpu_ms_per_command": (round(cpu * 1000 / max(1, len(every)), 3)
+                                      if cpu is not None else None),
         "all": stats(every) if every else {},
         "per_command": {name: stats(v) for name, v in sorted(lat.items())},
         "errors": errors, "loadavg_after": loadavg()})
-    print(f"{args.clients} clients, {wall:.1f} s, load average {report['loadavg_before']} -> "
-          f"{report['loadavg_after']}")
+    print(f"{report['server']}: {args.clients} clients, {wall:.1f} s, load average "
+          f"{report['loadavg_before']} -> {report['loadavg_after']}")
     print(f"{report['commands']} commands, {report['commands_per_s']}/s, server CPU "
           f"{report['server_cpu_ms_per_command']} ms/command; all: {report['all']}")
     for name, s in report["per_command"].items():  # type: ignore[attr-defined]

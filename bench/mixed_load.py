@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -92,6 +94,19 @@ def worker(port: int, k: int, stop: threading.Event, out: dict[str, list[float]]
         out[name].extend(values)
 
 
+def thread_cpu_seconds(pid: int) -> float:
+    """CPU of the server's main thread (the event loop), from its schedstat."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as fh:
+        return int(fh.read().split()[0]) / 1e9
+
+
+def wait_for_file(path: Path, timeout: float = 30.0) -> None:
+    """The wait timer's report, written on SIGUSR1 (polled: a file has no event to await)."""
+    deadline = time.monotonic() + timeout
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def stats(values: list[float]) -> dict[str, float]:
     s = sorted(values)
     return {"n": len(s), "p50_ms": round(percentile(s, 0.5) * 1000, 2),
@@ -108,6 +123,9 @@ def main() -> int:
                     help="load the server already listening on 127.0.0.1 --port (user "
                          f"{USER}); start no Crispin, report no server CPU")
     ap.add_argument("--port", type=int, default=0, help="with --external")
+    ap.add_argument("--wait-timer", type=Path, metavar="JSON",
+                    help="run Crispin under bench/_wait_timer.py and write where each "
+                         "command type waited (writer queue, commit, reads) to JSON")
     args = ap.parse_args()
     if args.external and not args.port:
         ap.error("--external needs --port")
@@ -119,7 +137,10 @@ def main() -> int:
         if args.external:
             port, pid = args.port, None
         else:
-            server = stack.enter_context(BenchServer())
+            timer = ({"env": {"CRISPIN_WAIT_OUT": str(args.wait_timer.resolve())},
+                      "wrapper": [sys.executable, str(Path(__file__).parent / "_wait_timer.py")]}
+                     if args.wait_timer else {})
+            server = stack.enter_context(BenchServer(**timer))  # type: ignore[arg-type]
             port, pid = server.port, server.pid
         setup = Client(port)
         setup.ok(f"CREATE {MAILBOX}")
@@ -135,7 +156,9 @@ def main() -> int:
         errors: list[str] = []
         threads = [threading.Thread(target=worker, args=(port, k, stop, lat, errors))
                    for k in range(args.clients)]
+        client0 = time.process_time()
         cpu0 = proc_cpu_seconds(pid) if pid else 0.0
+        loop0 = thread_cpu_seconds(pid) if pid else 0.0
         t0 = time.perf_counter()
         for t in threads:
             t.start()
@@ -144,19 +167,34 @@ def main() -> int:
         for t in threads:
             t.join(timeout=120)
         wall = time.perf_counter() - t0
+        client_cpu = time.process_time() - client0
         cpu = proc_cpu_seconds(pid) - cpu0 if pid else None
+        loop_cpu = thread_cpu_seconds(pid) - loop0 if pid else None
+        if pid and args.wait_timer:
+            os.kill(pid, signal.SIGUSR1)
+            wait_for_file(args.wait_timer)
     every = [x for v in lat.values() for x in v]
     report.update({
         "commands": len(every), "commands_per_s": round(len(every) / wall, 1),
         "server_cpu_ms_per_command": (round(cpu * 1000 / max(1, len(every)), 3)
                                       if cpu is not None else None),
+        # The event loop's thread alone (the main thread: its id is the process id).
+        "loop_cpu_ms_per_command": (round(loop_cpu * 1000 / max(1, len(every)), 3)
+                                    if loop_cpu is not None else None),
+        "loop_cpu_share": (round(loop_cpu / wall, 2) if loop_cpu is not None else None),
+        # This load generator's own CPU (its ten threads share one GIL): a saturated client
+        # adds its own waits to every latency.
+        "client_cpu_share": round(client_cpu / wall, 2),
         "all": stats(every) if every else {},
         "per_command": {name: stats(v) for name, v in sorted(lat.items())},
         "errors": errors, "loadavg_after": loadavg()})
     print(f"{report['server']}: {args.clients} clients, {wall:.1f} s, load average "
           f"{report['loadavg_before']} -> {report['loadavg_after']}")
     print(f"{report['commands']} commands, {report['commands_per_s']}/s, server CPU "
-          f"{report['server_cpu_ms_per_command']} ms/command; all: {report['all']}")
+          f"{report['server_cpu_ms_per_command']} ms/command (event loop "
+          f"{report['loop_cpu_ms_per_command']}, {report['loop_cpu_share']} of a core), client "
+          f"{report['client_cpu_share']} of a core; "
+          f"all: {report['all']}")
     for name, s in report["per_command"].items():  # type: ignore[attr-defined]
         print(f"  {name:12} {s}")
     if errors:

@@ -339,7 +339,12 @@ class Session:
                 and not changes.expunged and not (allow_expunge and view.ghosts):
             return
         last = view.uids[-1] if view.uids else 0
-        if any(m.uid > last for m in changes.updated):
+        newest = max((m.uid for m in changes.updated if m.uid > last), default=0)
+        # RFC 3501 §2.3.2: only a new message no session claimed yet can be \Recent here;
+        # when another session claimed them all (their UIDs below ``first_recent_uid`` in
+        # the snapshot just read), the claim would be a write that changes nothing, queued
+        # behind every other session's writes (bench/README.md "Mixed load").
+        if newest and newest >= changes.first_recent_uid:
             await self.claim_recent(view, woken)
         if view.contexts:  # RFC 5267 §4.3.4: REMOVEFROM before the EXPUNGE
             for response in contexts.before_expunge(view, changes.expunged):

@@ -54,6 +54,10 @@ class MailboxIndex:
     viewer: int | None
     keywords_of: dict[int, str]
     """The stored keywords of each message that has any, by UID (never changed in place)."""
+    first_recent_uid: int = 0
+    """``mailboxes.first_recent_uid`` in the same snapshot (RFC 3501 §2.3.2 \\Recent: UIDs
+    from here on are unclaimed). A claim moves it without a new modseq, so a refresh
+    reads it each time; 0: not read."""
 
     @property
     def first_unseen_uid(self) -> int | None:
@@ -63,7 +67,7 @@ class MailboxIndex:
 
     def summary(self) -> SelectSummary:
         return SelectSummary(self.mailbox, self.uids, self.first_unseen_uid,
-                             list(self.keywords))
+                             list(self.keywords), self.first_recent_uid)
 
 
 def _table(bit: int, present: bool) -> bytes:
@@ -76,6 +80,12 @@ _NOT = bytes([1, 0] + [0] * 254)
 
 
 # -- reading (database thread, one read snapshot) -------------------------------------------
+
+
+def _first_recent_uid(conn: sqlite3.Connection, mailbox_id: int) -> int:
+    row = conn.execute("SELECT first_recent_uid FROM mailboxes WHERE id = ?",
+                       (mailbox_id,)).fetchone()
+    return int(row[0])
 
 
 def _vanished_floor(conn: sqlite3.Connection, mailbox_id: int) -> int:
@@ -115,7 +125,7 @@ def read_index(conn: sqlite3.Connection, mailbox_id: int,
         "SELECT uid, keywords FROM mailbox_messages WHERE mailbox_id = ? AND keywords != ''",
         (mailbox_id,))}
     return MailboxIndex(info, uids, bytes(flags), tuple(keywords.values()), viewer,
-                        keywords_of)
+                        keywords_of, _first_recent_uid(conn, mailbox_id))
 
 
 def refresh_index(conn: sqlite3.Connection, mailbox_id: int, known: MailboxIndex,
@@ -131,7 +141,10 @@ def refresh_index(conn: sqlite3.Connection, mailbox_id: int, known: MailboxIndex
             old.uidvalidity, old.owner_id, old.private_flags):
         return read_index(conn, mailbox_id, viewer)
     if (info.uidnext, info.highest_modseq) == (old.uidnext, old.highest_modseq):
-        return known if info == old else replace(known, mailbox=info)
+        recent = _first_recent_uid(conn, mailbox_id)
+        if info == old and recent == known.first_recent_uid:
+            return known
+        return replace(known, mailbox=info, first_recent_uid=recent)
     if old.highest_modseq < _vanished_floor(conn, mailbox_id):
         return read_index(conn, mailbox_id, viewer)
     (count,) = conn.execute(
@@ -176,7 +189,7 @@ def refresh_index(conn: sqlite3.Connection, mailbox_id: int, known: MailboxIndex
         if i is not None:
             flags[i] = flagbits.mask_of(f for f in m.flags if f.startswith("\\"))
     return MailboxIndex(info, uids, bytes(flags), tuple(keywords.values()), viewer,
-                        keywords_of)
+                        keywords_of, _first_recent_uid(conn, mailbox_id))
 
 
 def _position(uids: array[int], uid: int) -> int | None:

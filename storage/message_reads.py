@@ -122,8 +122,8 @@ def changes_since(
     ``skip``: modseqs whose changes the caller made and answered itself (a session's own
     STORE, ``server/command_spec.py``): messages last changed at one of them are left out."""
     row = conn.execute(
-        "SELECT highest_modseq, uidnext, owner_id, private_flags, vanished_floor"
-        " FROM mailboxes WHERE id = ?",
+        "SELECT highest_modseq, uidnext, owner_id, private_flags, vanished_floor,"
+        " first_recent_uid FROM mailboxes WHERE id = ?",
         (mailbox_id,),
     ).fetchone()
     if row is None:
@@ -134,7 +134,7 @@ def changes_since(
         # path: private changes of other users are not read here), so the two scans
         # below would find nothing (issue 14: one-message FETCHes, NOOPs).
         return Changes(highest_modseq=int(row[0]), uidnext=int(row[1]), updated=[],
-                       expunged=[])
+                       expunged=[], first_recent_uid=int(row[5]))
     if not pmask:
         updated = []
         for low, high in _modseq_ranges(modseq, skip):
@@ -175,6 +175,7 @@ def changes_since(
         uidnext=int(row[1]),
         updated=[_state(r) for r in updated],
         expunged=expunged,
+        first_recent_uid=int(row[5]),
     )
 
 

@@ -85,6 +85,9 @@ class Changes:
     uidnext: int
     updated: list[MessageState]
     expunged: list[int]
+    first_recent_uid: int = 0
+    """RFC 3501 §2.3.2: UIDs from here on are not claimed as \\Recent by any session yet,
+    in the same snapshot; 0: not read (claim as if every new UID were unclaimed)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class SelectSummary:
     uids: array[int]
     first_unseen_uid: int | None
     keywords: list[str]
+    first_recent_uid: int = 0
+    """As ``Changes.first_recent_uid``: no UID below it is left for a SELECT to claim as
+    \\Recent (RFC 3501 §2.3.2); 0: not read."""
 
 
 @dataclass(frozen=True)

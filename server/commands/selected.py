@@ -95,7 +95,11 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     summary = await store.shared_select_summary(access.info.id, viewer=session.viewer)
     info = summary.mailbox
     view = View.shared(info, summary.uids, info.highest_modseq, readonly)
-    await session.claim_recent(view)
+    # RFC 3501 §2.3.2: nothing to claim when every message of the snapshot is below the
+    # first unclaimed UID (another session claimed them): no write (bench/README.md "Mixed
+    # load"). One appended after the snapshot is claimed by the sync that reports it.
+    if summary.uids and summary.uids[-1] >= summary.first_recent_uid:
+        await session.claim_recent(view)
     view.keywords = set(summary.keywords)
     view.rights = access.rights
     first_unseen = 0 if summary.first_unseen_uid is None else \

@@ -176,3 +176,21 @@ def count_reads(monkeypatch: Any) -> list[int]:
 
     monkeypatch.setattr(Database, "read", counted)
     return reads
+
+
+def count_writes(monkeypatch: Any) -> list[str]:
+    """Patch ``Database.write`` so that each write appends its storage function's name to
+    the list returned (``partial`` unwrapped): which writes a command queued on the one
+    writer, told apart from background ones (text indexing, reclaiming)."""
+    writes: list[str] = []
+    original = Database.write
+
+    async def counted(self: Database, fn: Any) -> Any:
+        inner = fn
+        while hasattr(inner, "func"):
+            inner = inner.func
+        writes.append(getattr(inner, "__name__", repr(inner)))
+        return await original(self, fn)
+
+    monkeypatch.setattr(Database, "write", counted)
+    return writes

@@ -15,6 +15,7 @@ from crispin.server.namespaces import Place
 from crispin.server.outcome import CommandFailed, Disconnect
 from crispin.server.session import Session
 from crispin.storage import MailboxInfo, SessionAccess, User
+from crispin.storage.models import SelectSummary
 
 ALL_RIGHTS = "lrswipkxtea"
 
@@ -62,7 +63,12 @@ async def mailbox_as(session: Session, user: User, name: str, need: str = "",
     info = await find(session, place)
     if info is None:
         raise nonexistent()
-    rights = await rights_on(session, place, info, user)
+    return _checked(place, info, await rights_on(session, place, info, user), need,
+                    allow_noselect)
+
+
+def _checked(place: Place, info: MailboxInfo, rights: str, need: str,
+             allow_noselect: bool = False) -> Access:
     if not rights:
         raise nonexistent()
     if info.noselect and not allow_noselect:
@@ -73,6 +79,26 @@ async def mailbox_as(session: Session, user: User, name: str, need: str = "",
             raise nonexistent()
         raise CommandFailed(f"Permission denied (needs the {missing[0]!r} right)", "NOPERM")
     return Access(place, info, rights)
+
+
+async def mailbox_to_select(session: Session, name: str) -> tuple[Access, SelectSummary]:
+    """``mailbox_for(name, "r")`` and SELECT's summary of it (the shared index brought up
+    to date). A personal mailbox, on which the user holds every right, is looked up and
+    summarised in one read (two trips before, each waiting for a reader and for the
+    event loop under load: bench/README.md "Mixed load"); another user's or a shared one
+    as before, its rights read first."""
+    place = await session.server.namespaces.resolve(session, name)
+    store = session.server.store
+    if place.kind == "personal":
+        info, index = await store.select_index(place.owner_id, place.name,
+                                               viewer=session.viewer)
+        if info is None:
+            raise nonexistent()
+        access = _checked(place, info, ALL_RIGHTS, "r")
+        assert index is not None  # selectable: _checked refused a \Noselect one
+        return access, index.summary()
+    access = await mailbox_for(session, name, "r")
+    return access, await store.shared_select_summary(access.info.id, viewer=session.viewer)
 
 
 async def current_rights(session: Session) -> str:

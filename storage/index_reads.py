@@ -16,7 +16,8 @@ from functools import partial
 
 from .db import Database
 from .flag_index import MailboxIndex, answerable, match, read_index, refresh_index
-from .models import SelectSummary
+from .mailboxes import get_mailbox_in
+from .models import MailboxInfo, SelectSummary
 from .private import columns, params, viewer_mask
 from .search import Criterion
 
@@ -39,6 +40,19 @@ def flag_rows(
         " WHERE mm.mailbox_id = ? AND mm.uid BETWEEN ? AND ? ORDER BY mm.uid",
         params(pmask, viewer, mailbox_id, low, high),
     ).fetchall()
+
+
+def _lookup_and_index(
+    conn: sqlite3.Connection, owner_id: int | None, name: str, viewer: int | None,
+    known: dict[int, MailboxIndex],
+) -> tuple[MailboxInfo | None, MailboxIndex | None]:
+    info = get_mailbox_in(conn, owner_id, name)
+    if info is None or info.noselect:
+        return info, None
+    cached = known.get(info.id)
+    if cached is None:
+        return info, read_index(conn, info.id, viewer)
+    return info, refresh_index(conn, info.id, cached)
 
 
 class IndexMixin:
@@ -67,6 +81,30 @@ class IndexMixin:
         else:
             index = await self._db.read(
                 partial(refresh_index, mailbox_id=mailbox_id, known=cached))
+        return self._keep(key, index)
+
+    def cached_index(self, mailbox_id: int, *, viewer: int | None = None
+                     ) -> MailboxIndex | None:
+        """The index ``mailbox_index`` last gave for ``viewer``, as it was (no read)."""
+        return self._indexes().get((mailbox_id, viewer))
+
+    async def select_index(self, owner_id: int | None, name: str, *,
+                           viewer: int | None = None
+                           ) -> tuple[MailboxInfo | None, MailboxIndex | None]:
+        """The mailbox ``name`` of ``owner_id`` (``get_mailbox_in``) and, unless it is
+        missing or \\Noselect, its index as ``mailbox_index`` gives it, in one read: a
+        SELECT's lookup and summary in one trip (bench/README.md "Mixed load")."""
+        cache = self._indexes()
+        known = {mailbox_id: index for (mailbox_id, who), index in cache.items()
+                 if who == viewer}
+        info, index = await self._db.read(partial(
+            _lookup_and_index, owner_id=owner_id, name=name, viewer=viewer, known=known))
+        if index is not None:
+            index = self._keep((index.mailbox.id, viewer), index)
+        return info, index
+
+    def _keep(self, key: tuple[int, int | None], index: MailboxIndex) -> MailboxIndex:
+        cache = self._indexes()
         # Two callers may refresh at once; the later state wins (counters only grow
         # within one UIDVALIDITY; a restore forgets everything).
         current = cache.get(key)

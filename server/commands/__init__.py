@@ -39,7 +39,9 @@ TABLE: dict[type, CommandSpec] = {
     p.Capability: CommandSpec(basic.capability, ANY),
     p.Noop: CommandSpec(basic.noop, ANY, sync_only=True),
     # RFC 3501 §6.1.3: nothing may follow the BYE but the tagged OK.
-    p.Logout: CommandSpec(basic.logout, ANY, updates=False),
+    # LOGOUT needs no right: the recheck before it could only find the user deleted, and
+    # LOGOUT ends the session with its BYE anyway (RFC 3501 §6.1.3); one read less.
+    p.Logout: CommandSpec(basic.logout, ANY, updates=False, checks_access=True),
     p.StartTLS: CommandSpec(auth.starttls, NOT_AUTH),
     p.Login: CommandSpec(auth.login, NOT_AUTH),
     p.Authenticate: CommandSpec(auth.authenticate, NOT_AUTH),

@@ -18,13 +18,13 @@ from crispin.protocol import (
     Value,
 )
 from crispin.server import objectid
-from crispin.server.access import current_rights, mailbox_for
+from crispin.server.access import current_rights, mailbox_to_select
 from crispin.server.commands.listing import list_selected
 from crispin.server.outcome import CommandFailed, Result, State
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
 from crispin.server.view import View
-from crispin.storage import SEEN_FLAG
+from crispin.storage import SEEN_FLAG, Changes
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     if session.view is not None:
         session.untagged_status("OK", "Previous mailbox closed", "CLOSED")
     session.deselect()
-    access = await mailbox_for(session, name, "r")
+    # Shared with every session that selected the unchanged mailbox before (issue 14).
+    access, summary = await mailbox_to_select(session, name)
     # RFC 4314 §5.2: the response code says READ-ONLY unless the user may insert, expunge
     # or change a *shared* flag; with \Seen private (the default in others' and shared
     # mailboxes) "s" alone does not count. The user may still keep their own \Seen, so
@@ -90,9 +91,6 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
         set() if SEEN_FLAG in access.info.private_flag_names else {"s"})
     reported_readonly = readonly or not (set("ie") | shared_flag_rights) & set(access.rights)
     readonly = readonly or not set("iestw") & set(access.rights)
-    store = session.server.store
-    # Shared with every session that selected the unchanged mailbox before (issue 14).
-    summary = await store.shared_select_summary(access.info.id, viewer=session.viewer)
     info = summary.mailbox
     view = View.shared(info, summary.uids, info.highest_modseq, readonly)
     # RFC 3501 §2.3.2: nothing to claim when every message of the snapshot is below the
@@ -136,6 +134,11 @@ async def _open(session: Session, name: str, readonly: bool, params: tuple[Param
     view.rev2 = session.rev2
     session.view = view
     session.state = State.SELECTED
+    # The summary is the mailbox at ``view.modseq``: the sync after SELECT would only read
+    # "nothing since" again, one more trip (bench/README.md "Mixed load"); a change made
+    # meanwhile is reported after the next command, as any other (RFC 3501 §7).
+    session.prefetched = (view.modseq, Changes(highest_modseq=view.modseq,
+                                               uidnext=info.uidnext, updated=[], expunged=[]))
     if qresync is not None and qresync.uidvalidity == info.uidvalidity:
         await _resync(session, view, qresync, uidnext)
     if reported_readonly:

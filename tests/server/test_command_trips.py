@@ -1,0 +1,79 @@
+"""Database trips of the commands a mixed load repeats (bench/mixed_load.py, issue 14).
+
+Under load each trip waits for a database thread and then for the event loop, so a trip
+that reads nothing new costs a command milliseconds. SELECT of a personal mailbox looks it
+up and reads its summary in one read, after the access recheck, and reads no "changes
+since" right after; LOGOUT reads nothing. What each answers is checked too. Each test talks
+to 127.0.0.1 only; every socket has a timeout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.server.harness import ServerThread, count_reads, count_writes
+from tests.server.imap_client import Imap, client_factory, message
+
+
+@pytest.fixture
+def imap(server: ServerThread) -> Iterator[Callable[..., Imap]]:
+    yield from client_factory(server)
+
+
+def test_select_is_two_reads_and_later_changes_still_come(imap: Any, monkeypatch: Any
+                                                           ) -> None:
+    a, b = imap(), imap()
+    assert a.append("INBOX", message("one")).ok
+    assert a.select().numbered("RECENT") == [1]
+    reads, writes = count_reads(monkeypatch), count_writes(monkeypatch)
+    r = b.select()
+    assert r.ok and r.numbered("EXISTS") == [1] and r.numbered("RECENT") == [0]
+    assert len(reads) == 2  # the access recheck; the lookup and the summary together
+    assert writes == []  # nothing left to claim as \Recent
+    # What changes after the SELECT is reported by the next command.
+    assert a.cmd("STORE 1 +FLAGS (\\Flagged)").ok
+    assert a.append("INBOX", message("two")).ok
+    r = b.cmd("NOOP")
+    assert r.numbered("EXISTS") == [2]
+    assert any(b"FLAGS (\\Flagged)" in u for u in r.untagged)
+
+
+def test_select_refusals_are_unchanged(imap: Any) -> None:
+    a = imap()
+    r = a.cmd("SELECT Nowhere")
+    assert r.status == "NO" and r.code() == "NONEXISTENT"
+    assert a.cmd("CREATE Top/Inner").ok and a.cmd("DELETE Top").ok  # Top: \Noselect now
+    r = a.cmd("SELECT Top")
+    assert r.status == "NO" and r.code() == "NONEXISTENT"
+    assert a.cmd("SELECT Top/Inner").ok
+    assert a.cmd("EXAMINE INBOX").tagged.split()[2] == b"[READ-ONLY]"
+
+
+def test_logout_reads_nothing(imap: Any, monkeypatch: Any) -> None:
+    a = imap()
+    assert a.select().ok
+    reads, writes = count_reads(monkeypatch), count_writes(monkeypatch)
+    r = a.cmd("LOGOUT")
+    assert r.ok and r.untagged[0].startswith(b"* BYE")
+    assert reads == [] and writes == []
+
+
+def test_flag_fetch_reads_no_index_it_cannot_use(imap: Any, monkeypatch: Any) -> None:
+    a, b = imap(), imap()
+    for n in range(3):
+        assert a.append("INBOX", message(f"m{n}")).ok
+    assert a.select().ok and b.select().ok
+    reads = count_reads(monkeypatch)
+    r = b.cmd("FETCH 1:* (UID FLAGS)")  # the view is the shared index's: answered from it
+    assert [n for n, _ in r.fetches()] == [1, 2, 3]
+    assert len(reads) == 3  # recheck, the index brought up to date, the sync after
+    assert a.append("INBOX", message("m3")).ok
+    assert b.cmd("NOOP").numbered("EXISTS") == [4]  # b's view has its own UIDs now
+    del reads[:]
+    r = b.cmd("FETCH 1:* (UID FLAGS)")  # from rows, without reading the index first
+    assert [n for n, _ in r.fetches()] == [1, 2, 3, 4]
+    assert all(b"\\Recent" not in line for line in r.untagged[:3])
+    assert len(reads) == 3  # recheck, the rows, the sync after

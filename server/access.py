@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from crispin.server.namespaces import Place
 from crispin.server.outcome import CommandFailed, Disconnect
 from crispin.server.session import Session
-from crispin.storage import MailboxInfo, SessionAccess, User
-from crispin.storage.models import SelectSummary
+from crispin.storage import MailboxInfo, SelectSummary, SessionAccess, User
 
 ALL_RIGHTS = "lrswipkxtea"
 

@@ -48,6 +48,7 @@ from .models import (
     MessageState,
     Quota,
     QuotaResource,
+    SelectSummary,
     StoreResult,
     User,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "SASLprepError",
     "SchemaTooNew",
     "ScramKeys",
+    "SelectSummary",
     "SessionAccess",
     "SortKey",
     "SpoolWriter",

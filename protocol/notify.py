@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .commands import EventGroup, FetchItem, Notify
-from .parser_fetch import fetch_att
+from .parser_fetch import fetch_att_list
 from .reader import ParseError, Reader
 
 MESSAGE_EVENTS = ("MessageNew", "MessageExpunge", "FlagChange", "AnnotationChange")
@@ -75,13 +75,7 @@ def _group(r: Reader) -> EventGroup:
             if name == "MessageNew" and r.buf[r.pos : r.pos + 2] == b" (":
                 if kind not in SELECTED_FILTERS:
                     raise ParseError("A fetch-att list is only for SELECTED/SELECTED-DELAYED")
-                r.sp()
-                r.open_paren()
-                items = [fetch_att(r)]
-                while r.maybe_sp():
-                    items.append(fetch_att(r))
-                r.close_paren()
-                fetch = tuple(items)
+                fetch = fetch_att_list(r)
             if not r.maybe_sp():
                 break
         if listed:

@@ -50,6 +50,19 @@ def parse_fetch(r: Reader, seq: SequenceSet, uid: bool) -> Fetch:
     return Fetch(seq, tuple(items), uid, modifiers, macro)
 
 
+def fetch_att_list(r: Reader) -> tuple[FetchItem, ...]:
+    """A parenthesised list of one or more fetch-att, the reader just before its space:
+    ``SP "(" fetch-att *(SP fetch-att) ")"`` (RFC 5267 §4 SEARCH/SORT ``UPDATE``, RFC 5465
+    §8 NOTIFY ``MessageNew``)."""
+    r.sp()
+    r.open_paren()
+    items = [fetch_att(r)]
+    while r.maybe_sp():
+        items.append(fetch_att(r))
+    r.close_paren()
+    return tuple(items)
+
+
 def fetch_att(r: Reader) -> FetchItem:
     """RFC 3501 §9 ``fetch-att`` plus BINARY (RFC 3516 §4.1) and MODSEQ (RFC 7162)."""
     name = r.take(_NAME_CHARS).decode("ascii").upper()

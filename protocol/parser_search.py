@@ -15,7 +15,7 @@ from .commands import (
     SearchTerm,
 )
 from .dates import parse_date
-from .parser_fetch import fetch_att
+from .parser_fetch import fetch_att_list
 from .reader import ATOM_CHARS, MAX_NUMBER64, ParseError, Reader
 
 _NO_ARG = frozenset({
@@ -95,13 +95,7 @@ def return_options(r: Reader) -> tuple[tuple[str, ...] | None, PartialRange | No
             partial = _partial_range(r)
         elif name == "UPDATE" and r.buf[r.pos : r.pos + 2] == b" (":
             # No other return option starts with "(": the list is UPDATE's.
-            r.sp()
-            r.open_paren()
-            items = [fetch_att(r)]
-            while r.maybe_sp():
-                items.append(fetch_att(r))
-            r.close_paren()
-            update_fetch = tuple(items)
+            update_fetch = fetch_att_list(r)
         opts.append(name)
     if partial is not None and "ALL" in opts:
         raise ParseError("PARTIAL and ALL cannot be used together")

@@ -54,6 +54,8 @@ def counts(data: Path) -> dict[str, int]:
              "unreferenced": "SELECT count(*) FROM messages WHERE refcount <= 0",
              "tombstones": "SELECT count(*) FROM expunged",
              "free_pages": "PRAGMA freelist_count",
+             "pages": "PRAGMA page_count",
+             "page_size": "PRAGMA page_size",
              "merge_left": "SELECT merge_left FROM fts_garbage"}
         got = {k: int(conn.execute(v).fetchone()[0]) for k, v in q.items()}
         got["merge_due"] = int(merge_due(conn))
@@ -132,8 +134,11 @@ def wait_reclaimed(data: Path, keep: int, timeout: float = 1800) -> float:
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
         c = counts(data)
+        # ...and the file no larger than its pages: after a VACUUM the new database sits
+        # in the WAL until the checkpoint has copied it back (storage/reclaim.vacuum).
+        settled = (data / "crispin.db").stat().st_size <= c["pages"] * c["page_size"]
         if (c["unreferenced"] == 0 and c["free_pages"] == 0 and c["tombstones"] <= keep
-                and not c["merge_due"] and c["merge_left"] == 0):
+                and not c["merge_due"] and c["merge_left"] == 0 and settled):
             return time.perf_counter() - t
         time.sleep(0.5)
     raise SystemExit("the reclaimer did not finish")

@@ -134,9 +134,12 @@ def wait_reclaimed(data: Path, keep: int, timeout: float = 1800) -> float:
     t = time.perf_counter()
     while time.perf_counter() - t < timeout:
         c = counts(data)
-        # ...and the file no larger than its pages: after a VACUUM the new database sits
-        # in the WAL until the checkpoint has copied it back (storage/reclaim.vacuum).
-        settled = (data / "crispin.db").stat().st_size <= c["pages"] * c["page_size"]
+        # ...and, after a VACUUM (whose new database sits in the WAL until the checkpoint
+        # has copied it back: storage/reclaim.vacuum), the file no larger than its pages;
+        # a small WAL is only the last steps' (checkpointed with the next writes).
+        wal = data / "crispin.db-wal"
+        settled = (data / "crispin.db").stat().st_size <= c["pages"] * c["page_size"] \
+            or (wal.stat().st_size if wal.exists() else 0) <= 8 << 20
         if (c["unreferenced"] == 0 and c["free_pages"] == 0 and c["tombstones"] <= keep
                 and not c["merge_due"] and c["merge_left"] == 0 and settled):
             return time.perf_counter() - t

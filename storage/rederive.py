@@ -54,9 +54,11 @@ def global_parts_after(conn: sqlite3.Connection, after_id: int, limit: int
     ``limit`` (id, inline body or None, file path), and the id the scan reached (the last
     message looked at, found or not; 0 when none was left).  Looks at no more than
     ``SCAN`` messages per call, so a batch stays short however rare such messages are."""
+    # The body only of a message that matches: the others are passed over unread.
     rows = conn.execute(
-        "SELECT id, CASE WHEN instr(part_tree, ?) > 0 THEN 1 ELSE 0 END, body, path"
-        " FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+        "SELECT id, hit, CASE WHEN hit THEN body END, CASE WHEN hit THEN path END FROM"
+        " (SELECT id, instr(part_tree, ?) > 0 AS hit, body, path FROM messages"
+        "  WHERE id > ? ORDER BY id LIMIT ?)",
         (GLOBAL_PART, after_id, SCAN)).fetchall()
     found = [(int(r[0]), None if r[2] is None else bytes(r[2]), r[3])
              for r in rows if r[1]][:limit]

@@ -194,3 +194,18 @@ def count_writes(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(Database, "write", counted)
     return writes
+
+
+def raw_login(server: ServerThread, user: str = "alice") -> RawClient:
+    """A raw connection to ``server`` logged in as ``user`` (password ``PASSWORD``)."""
+    raw = server.raw()
+    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1] \
+        .startswith(b"l OK")
+    return raw
+
+
+def expect_ok(raw: RawClient, tag: bytes, text: bytes) -> list[bytes]:
+    """Send a command, assert its tagged OK, return the untagged lines before it."""
+    lines = raw.command(tag, text)
+    assert lines[-1].startswith(tag + b" OK"), lines
+    return lines[:-1]

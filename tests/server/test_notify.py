@@ -7,25 +7,12 @@ from __future__ import annotations
 import imaplib
 import re
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import ServerThread, expect_ok, raw_login
 
 MESSAGE = (b"From: alice@example.org\r\nTo: bob@example.org\r\n"
            b"Subject: Re: good morning\r\n\r\nHello\r\n")
 SUPPORTED = (b"(MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange "
              b"MailboxMetadataChange ServerMetadataChange)")
-
-
-def login(server: ServerThread, user: str = "alice") -> RawClient:
-    raw = server.raw()
-    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1] \
-        .startswith(b"l OK")
-    return raw
-
-
-def ok(raw: RawClient, tag: bytes, text: bytes) -> list[bytes]:
-    lines = raw.command(tag, text)
-    assert lines[-1].startswith(tag + b" OK"), lines
-    return lines[:-1]
 
 
 def append(imap: imaplib.IMAP4, mailbox: str, flags: str | None = None) -> None:
@@ -34,14 +21,14 @@ def append(imap: imaplib.IMAP4, mailbox: str, flags: str | None = None) -> None:
 
 
 def test_rfc_section_3_1_example(server: ServerThread) -> None:
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
     for name in ("Lists/Lemonade", "Lists/Im2000", "misc"):
         assert other.create(name)[0] == "OK"
     append(other, "Lists/Lemonade")
     # §3.1's command, with the MessageExpunge that §5 requires beside MessageNew.
     # Lists itself was created along with its inferiors, and is selectable here.
-    assert ok(alice, b"b", b"notify set status (selected MessageNew (uid "
+    assert expect_ok(alice, b"b", b"notify set status (selected MessageNew (uid "
                            b"body.peek[header.fields (from to subject)]) MessageExpunge) "
                            b"(subtree Lists (MessageNew MessageExpunge))") == [
         b'* STATUS "Lists" (UIDVALIDITY %s UIDNEXT 1 MESSAGES 0)' % uidvalidity(
@@ -51,7 +38,7 @@ def test_rfc_section_3_1_example(server: ServerThread) -> None:
         b'* STATUS "Lists/Lemonade" (UIDVALIDITY %s UIDNEXT 2 MESSAGES 1)' % uidvalidity(
             other, "Lists/Lemonade"),
     ]
-    assert ok(alice, b"c", b"select inbox")
+    assert expect_ok(alice, b"c", b"select inbox")
     # Time passes. A new message is delivered to mailbox Lists/Lemonade: no command is in
     # progress, the STATUS comes at once.
     append(other, "Lists/Lemonade")
@@ -68,7 +55,7 @@ def test_rfc_section_3_1_example(server: ServerThread) -> None:
                                          b"Subject: Re: good morning\r\n\r\n")
     assert alice.line() == b")"
     # The client adds misc without STATUS: no STATUS responses.
-    assert ok(alice, b"e", b"notify set (selected (MessageNew (uid "
+    assert expect_ok(alice, b"e", b"notify set (selected (MessageNew (uid "
                            b"body.peek[header.fields (from to subject)]) MessageExpunge)) "
                            b"(subtree Lists (MessageNew MessageExpunge)) "
                            b"(mailboxes misc (MessageNew MessageExpunge))") == []
@@ -79,7 +66,7 @@ def test_rfc_section_3_1_example(server: ServerThread) -> None:
     other.store("1", "+FLAGS", "\\Deleted")
     other.expunge()
     assert alice.line() == b"* 1 EXPUNGE"
-    assert ok(alice, b"f", b"NOOP") == []
+    assert expect_ok(alice, b"f", b"NOOP") == []
 
 
 def uidvalidity(imap: imaplib.IMAP4, name: str) -> bytes:
@@ -93,10 +80,10 @@ def uidvalidity(imap: imaplib.IMAP4, name: str) -> bytes:
 def test_message_events_in_other_mailboxes(server: ServerThread) -> None:
     """§5.1-§5.3 for a mailbox not selected: STATUS (UIDNEXT MESSAGES), UNSEEN for flags
     without CONDSTORE, HIGHESTMODSEQ and UIDVALIDITY with it."""
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
     assert other.create("Work")[0] == "OK"
-    assert ok(alice, b"a", b"NOTIFY SET (mailboxes Work (MessageNew MessageExpunge "
+    assert expect_ok(alice, b"a", b"NOTIFY SET (mailboxes Work (MessageNew MessageExpunge "
                            b"FlagChange))") == []
     append(other, "Work")
     # Without CONDSTORE, FlagChange keeps UNSEEN current too (§5.1's MAY).
@@ -104,7 +91,7 @@ def test_message_events_in_other_mailboxes(server: ServerThread) -> None:
     other.select("Work")
     other.store("1", "+FLAGS", "\\Seen")
     assert alice.line() == b'* STATUS "Work" (UNSEEN 0)'
-    assert ok(alice, b"b", b"ENABLE CONDSTORE")
+    assert expect_ok(alice, b"b", b"ENABLE CONDSTORE")
     other.store("1", "+FLAGS", "\\Flagged")
     line = alice.line()
     assert re.fullmatch(rb'\* STATUS "Work" \(UIDVALIDITY \d+ HIGHESTMODSEQ \d+\)', line), line
@@ -113,22 +100,22 @@ def test_message_events_in_other_mailboxes(server: ServerThread) -> None:
     other.expunge()
     assert re.fullmatch(rb'\* STATUS "Work" \(UIDNEXT 2 MESSAGES 0\)', alice.line())
     # Own changes are not reported (§5): alice's COPY into Work.
-    assert ok(alice, b"c", b"SELECT INBOX")
+    assert expect_ok(alice, b"c", b"SELECT INBOX")
     append(other, "INBOX")
-    assert ok(alice, b"d", b"NOOP") == [b"* 1 EXISTS", b"* 1 RECENT"]
-    assert ok(alice, b"e", b"COPY 1 Work") == []
+    assert expect_ok(alice, b"d", b"NOOP") == [b"* 1 EXISTS", b"* 1 RECENT"]
+    assert expect_ok(alice, b"e", b"COPY 1 Work") == []
     # NOTIFY NONE: nothing more.
-    assert ok(alice, b"f", b"NOTIFY NONE") == []
+    assert expect_ok(alice, b"f", b"NOTIFY NONE") == []
     append(other, "Work")
-    assert ok(alice, b"g", b"NOOP") == []
+    assert expect_ok(alice, b"g", b"NOOP") == []
 
 
 def test_mailbox_name_and_subscription_change(server: ServerThread) -> None:
     """§5.4 and §5.5, with the RFC's examples: LIST for a created mailbox, \\NonExistent
     for a deleted one, OLDNAME for a renamed one; \\Subscribed iff subscribed."""
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
-    assert ok(alice, b"a", b"NOTIFY SET (personal (MailboxName SubscriptionChange))") == []
+    assert expect_ok(alice, b"a", b"NOTIFY SET (personal (MailboxName SubscriptionChange))") == []
     assert other.create("NewMailbox")[0] == "OK"
     assert alice.line() == b'* LIST (\\HasNoChildren) "/" "NewMailbox"'
     assert other.rename("NewMailbox", "Renamed")[0] == "OK"
@@ -148,12 +135,12 @@ def test_mailbox_name_and_subscription_change(server: ServerThread) -> None:
     assert other.rename("Top", "Moved")[0] == "OK"
     assert alice.line() == b'* LIST (\\HasChildren) "/" "Moved" ("OLDNAME" ("Top"))'
     # Her own CREATE is not reported back (§5).
-    assert ok(alice, b"b", b"CREATE Mine") == []
-    assert ok(alice, b"c", b"NOOP") == []
+    assert expect_ok(alice, b"b", b"CREATE Mine") == []
+    assert expect_ok(alice, b"c", b"NOOP") == []
 
 
 def test_badevent_and_bad(server: ServerThread) -> None:
-    alice = login(server)
+    alice = raw_login(server)
     assert alice.command(b"a", b"NOTIFY SET (personal (MessageNew MessageExpunge "
                                b"AnnotationChange))") == [
         b"a NO [BADEVENT " + SUPPORTED + b"] Event AnnotationChange is not supported"]
@@ -162,17 +149,17 @@ def test_badevent_and_bad(server: ServerThread) -> None:
     assert alice.command(b"c", b"NOTIFY SET (personal (MessageNew))")[0].startswith(b"c BAD")
     assert alice.command(b"d", b"NOTIFY SET (selected (MessageNew (FOO) MessageExpunge))")[0] \
         .startswith(b"d BAD")
-    assert ok(alice, b"e", b"NOOP") == []
+    assert expect_ok(alice, b"e", b"NOOP") == []
 
 
 def test_selected_delayed_keeps_expunges_for_a_command(server: ServerThread) -> None:
     """§6.1.2: new messages at once, expunges only with a command that allows them."""
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
     append(other, "INBOX")
     append(other, "INBOX")
-    assert ok(alice, b"a", b"SELECT INBOX")
-    assert ok(alice, b"b", b"NOTIFY SET (selected-delayed (MessageNew MessageExpunge "
+    assert expect_ok(alice, b"a", b"SELECT INBOX")
+    assert expect_ok(alice, b"b", b"NOTIFY SET (selected-delayed (MessageNew MessageExpunge "
                            b"FlagChange))") == []
     other.select("INBOX")
     other.store("1", "+FLAGS", "\\Deleted")
@@ -184,44 +171,44 @@ def test_selected_delayed_keeps_expunges_for_a_command(server: ServerThread) -> 
     # session, which has INBOX selected too.
     assert re.fullmatch(rb"\* \d RECENT", alice.line())
     # FETCH forbids EXPUNGE (RFC 3501 §7.4.1); NOOP brings it.
-    assert ok(alice, b"c", b"FETCH 1 UID") == [b"* 1 FETCH (UID 1)"]
-    assert ok(alice, b"d", b"NOOP") == [b"* 1 EXPUNGE"]
+    assert expect_ok(alice, b"c", b"FETCH 1 UID") == [b"* 1 FETCH (UID 1)"]
+    assert expect_ok(alice, b"d", b"NOOP") == [b"* 1 EXPUNGE"]
 
 
 def test_no_flag_changes_without_flagchange(server: ServerThread) -> None:
     """§3.1: without FlagChange for the selected mailbox no flag FETCH is sent, while
     EXISTS still follows a command (RFC 3501 §7.3.1)."""
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
     append(other, "INBOX")
-    assert ok(alice, b"a", b"SELECT INBOX")
-    assert ok(alice, b"b", b"NOTIFY SET (personal (MailboxName))") == []
+    assert expect_ok(alice, b"a", b"SELECT INBOX")
+    assert expect_ok(alice, b"b", b"NOTIFY SET (personal (MailboxName))") == []
     other.select("INBOX")
     other.store("1", "+FLAGS", "\\Flagged")
     append(other, "INBOX")
-    exists, recent = ok(alice, b"c", b"NOOP")
+    exists, recent = expect_ok(alice, b"c", b"NOOP")
     assert exists == b"* 2 EXISTS" and re.fullmatch(rb"\* \d RECENT", recent)
 
 
 def test_metadata_events(make_server) -> None:  # type: ignore[no-untyped-def]
     """§5.6 and §5.7, the RFC's examples: no ENABLE METADATA needed."""
     server: ServerThread = make_server(auth={"admins": "alice"})
-    alice = login(server)
-    other = login(server)
-    assert ok(alice, b"a", b"NOTIFY SET (inboxes (MailboxMetadataChange "
+    alice = raw_login(server)
+    other = raw_login(server)
+    assert expect_ok(alice, b"a", b"NOTIFY SET (inboxes (MailboxMetadataChange "
                            b"ServerMetadataChange))") == []
-    ok(other, b"b", b'SETMETADATA INBOX (/shared/comment "hi")')
+    expect_ok(other, b"b", b'SETMETADATA INBOX (/shared/comment "hi")')
     assert alice.line() == b'* METADATA "INBOX" /shared/comment'
-    ok(other, b"c", b'SETMETADATA "" (/shared/comment "server")')
+    expect_ok(other, b"c", b'SETMETADATA "" (/shared/comment "server")')
     assert alice.line() == b'* METADATA "" /shared/comment'
 
 
 def test_events_during_idle(server: ServerThread) -> None:
     """§4: IDLE sends the same events as NOTIFY asked for."""
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
     assert other.create("Work")[0] == "OK"
-    assert ok(alice, b"a", b"NOTIFY SET (mailboxes Work (MessageNew MessageExpunge))") == []
+    assert expect_ok(alice, b"a", b"NOTIFY SET (mailboxes Work (MessageNew MessageExpunge))") == []
     alice.send(b"b IDLE\r\n")
     assert alice.line().startswith(b"+ ")
     append(other, "Work")
@@ -233,11 +220,11 @@ def test_events_during_idle(server: ServerThread) -> None:
 def test_status_indicator_and_noaccess(server: ServerThread) -> None:
     """§3.1: STATUS for each mailbox with message events; a named mailbox the user may
     LIST but not read gets LIST (\\NoAccess); one that does not exist is ignored."""
-    alice = login(server)
-    bob = login(server, "bob")
-    ok(bob, b"a", b"CREATE Private")
-    ok(bob, b"b", b"SETACL Private alice l")
-    assert ok(alice, b"c", b'NOTIFY SET STATUS (mailboxes ("Other Users/bob/Private" '
+    alice = raw_login(server)
+    bob = raw_login(server, "bob")
+    expect_ok(bob, b"a", b"CREATE Private")
+    expect_ok(bob, b"b", b"SETACL Private alice l")
+    assert expect_ok(alice, b"c", b'NOTIFY SET STATUS (mailboxes ("Other Users/bob/Private" '
                            b'Nowhere) (MessageNew MessageExpunge FlagChange))') == [
         b'* LIST (\\NoAccess) "/" "Other Users/bob/Private"']
 
@@ -246,9 +233,9 @@ def test_overflow(make_server) -> None:  # type: ignore[no-untyped-def]
     """§5.8: more events waiting than ``limits.notify_queue``: OK [NOTIFICATIONOVERFLOW]
     and NOTIFY NONE from then on."""
     server: ServerThread = make_server(limits={"notify_queue": 5})
-    alice = login(server)
+    alice = raw_login(server)
     other = server.login()
-    assert ok(alice, b"a", b"NOTIFY SET (personal (MailboxName))") == []
+    assert expect_ok(alice, b"a", b"NOTIFY SET (personal (MailboxName))") == []
     for name in ("A/1", "A/2", "A/3", "A/4"):
         assert other.create(name)[0] == "OK"
         if name == "A/1":
@@ -260,7 +247,7 @@ def test_overflow(make_server) -> None:  # type: ignore[no-untyped-def]
         line = alice.line()
     assert line.startswith(b"* OK [NOTIFICATIONOVERFLOW]"), line
     assert other.create("C")[0] == "OK"
-    assert ok(alice, b"b", b"NOOP") == []
+    assert expect_ok(alice, b"b", b"NOOP") == []
 
 
 def test_advertised_after_login(server: ServerThread) -> None:
@@ -268,5 +255,5 @@ def test_advertised_after_login(server: ServerThread) -> None:
     (§8 ``command-auth``), so it is listed once logged in."""
     raw = server.raw()
     assert b"NOTIFY" not in raw.command(b"a", b"CAPABILITY")[0].split()
-    raw = login(server)
+    raw = raw_login(server)
     assert b"NOTIFY" in raw.command(b"b", b"CAPABILITY")[0].split()

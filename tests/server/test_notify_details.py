@@ -12,30 +12,17 @@ from typing import Any
 import pytest
 
 from crispin.server.commands import notify_events
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import RawClient, ServerThread, expect_ok, raw_login
 
 MESSAGE = b"From: alice@example.org\r\nSubject: hi\r\n\r\nHello\r\n"
 
 
-def login(server: ServerThread, user: str = "alice") -> RawClient:
-    raw = server.raw()
-    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1] \
-        .startswith(b"l OK")
-    return raw
-
-
-def ok(raw: RawClient, tag: bytes, text: bytes) -> list[bytes]:
-    lines = raw.command(tag, text)
-    assert lines[-1].startswith(tag + b" OK"), lines
-    return lines[:-1]
-
-
 def append(raw: RawClient, mailbox: bytes) -> list[bytes]:
-    return ok(raw, b"ap", b"APPEND %s {%d+}\r\n" % (mailbox, len(MESSAGE)) + MESSAGE)
+    return expect_ok(raw, b"ap", b"APPEND %s {%d+}\r\n" % (mailbox, len(MESSAGE)) + MESSAGE)
 
 
 def uidvalidity(raw: RawClient, mailbox: bytes) -> int:
-    line = ok(raw, b"st", b"STATUS %s (UIDVALIDITY)" % mailbox)[0]
+    line = expect_ok(raw, b"st", b"STATUS %s (UIDVALIDITY)" % mailbox)[0]
     found = re.search(rb"UIDVALIDITY (\d+)", line)
     assert found, line
     return int(found[1])
@@ -45,41 +32,41 @@ def test_recreated_mailbox_tells_new_uidvalidity(server: ServerThread) -> None:
     """§5.1: "When this event [FlagChange] is requested, the server MUST notify the client
     about mailbox UIDVALIDITY changes ... by sending a STATUS response that includes
     UIDVALIDITY": a watched name deleted and created again is a new mailbox."""
-    alice = login(server)
-    other = login(server)
-    ok(other, b"c", b"CREATE misc")
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE misc")
     append(other, b"misc")
     before = uidvalidity(other, b"misc")
-    assert ok(alice, b"n", b"NOTIFY SET (mailboxes misc (MessageNew MessageExpunge "
+    assert expect_ok(alice, b"n", b"NOTIFY SET (mailboxes misc (MessageNew MessageExpunge "
                            b"FlagChange))") == []
-    ok(other, b"d", b"DELETE misc")
-    ok(other, b"c", b"CREATE misc")
+    expect_ok(other, b"d", b"DELETE misc")
+    expect_ok(other, b"c", b"CREATE misc")
     after = uidvalidity(other, b"misc")
     assert after != before
     line = alice.line()
     assert line == b'* STATUS "misc" (UIDVALIDITY %d UIDNEXT 1 MESSAGES 0 UNSEEN 0)' % after \
         or line == b'* STATUS "misc" (UIDVALIDITY %d UIDNEXT 1 MESSAGES 0)' % after, line
     # Renaming another mailbox onto the watched name: a new UIDVALIDITY there too.
-    ok(other, b"c", b"CREATE elsewhere")
+    expect_ok(other, b"c", b"CREATE elsewhere")
     append(other, b"elsewhere")
     moved = uidvalidity(other, b"elsewhere")
-    ok(other, b"d", b"DELETE misc")
-    ok(other, b"r", b"RENAME elsewhere misc")
+    expect_ok(other, b"d", b"DELETE misc")
+    expect_ok(other, b"r", b"RENAME elsewhere misc")
     line = alice.line()
     assert line.startswith(b'* STATUS "misc" (UIDVALIDITY %d UIDNEXT 2 MESSAGES 1' % moved), \
         line
-    assert ok(alice, b"n", b"NOOP") == []
+    assert expect_ok(alice, b"n", b"NOOP") == []
 
 
 def test_recreated_mailbox_with_condstore(server: ServerThread) -> None:
     """With CONDSTORE enabled the STATUS carries HIGHESTMODSEQ as well (§5.1)."""
-    alice = login(server)
-    other = login(server)
-    ok(other, b"c", b"CREATE misc")
-    ok(alice, b"e", b"ENABLE CONDSTORE")
-    ok(alice, b"n", b"NOTIFY SET (mailboxes misc (MessageNew MessageExpunge FlagChange))")
-    ok(other, b"d", b"DELETE misc")
-    ok(other, b"c", b"CREATE misc")
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE misc")
+    expect_ok(alice, b"e", b"ENABLE CONDSTORE")
+    expect_ok(alice, b"n", b"NOTIFY SET (mailboxes misc (MessageNew MessageExpunge FlagChange))")
+    expect_ok(other, b"d", b"DELETE misc")
+    expect_ok(other, b"c", b"CREATE misc")
     after = uidvalidity(other, b"misc")
     assert re.fullmatch(rb'\* STATUS "misc" \(UIDVALIDITY %d UIDNEXT 1 MESSAGES 0 '
                         rb'HIGHESTMODSEQ \d+\)' % after, alice.line())
@@ -88,15 +75,15 @@ def test_recreated_mailbox_with_condstore(server: ServerThread) -> None:
 def test_own_append_not_echoed(server: ServerThread) -> None:
     """§5: the session's own APPEND to a watched mailbox that is not selected gives no
     STATUS (nor MULTIAPPEND); another session's still does."""
-    alice = login(server)
-    other = login(server)
-    ok(other, b"c", b"CREATE misc")
-    ok(alice, b"n", b"NOTIFY SET (personal (MessageNew MessageExpunge FlagChange))")
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE misc")
+    expect_ok(alice, b"n", b"NOTIFY SET (personal (MessageNew MessageExpunge FlagChange))")
     assert append(alice, b"misc") == []
     multi = b"APPEND misc {%d+}\r\n%s {%d+}\r\n" % (len(MESSAGE), MESSAGE, len(MESSAGE)) \
         + MESSAGE
-    assert ok(alice, b"m", multi) == []
-    assert ok(alice, b"n", b"NOOP") == []
+    assert expect_ok(alice, b"m", multi) == []
+    assert expect_ok(alice, b"n", b"NOOP") == []
     append(other, b"misc")
     assert alice.line() == b'* STATUS "misc" (UIDNEXT 5 MESSAGES 4 UNSEEN 4)'
 
@@ -104,9 +91,9 @@ def test_own_append_not_echoed(server: ServerThread) -> None:
 def test_own_append_to_selected_still_exists(server: ServerThread) -> None:
     """The selected mailbox's EXISTS is not an event but RFC 3501 §7.3.1's: it still
     follows the session's own APPEND; NOTIFY's FETCH does not (§5.2)."""
-    alice = login(server)
-    ok(alice, b"s", b"SELECT INBOX")
-    ok(alice, b"n", b"NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")
+    alice = raw_login(server)
+    expect_ok(alice, b"s", b"SELECT INBOX")
+    expect_ok(alice, b"n", b"NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")
     assert append(alice, b"INBOX") == [b"* 1 EXISTS", b"* 1 RECENT"]
 
 
@@ -129,37 +116,37 @@ def test_name_changes_do_not_reread_the_tree(server: ServerThread,
     """Defect: every CREATE, RENAME or ACL change by anyone made each NOTIFY session read
     its whole tree again. Now NOTIFY SET reads it once; later changes read only the
     mailboxes the commit report names, and the events stay right."""
-    alice = login(server)
-    other = login(server)
-    bob = login(server, "bob")
+    alice = raw_login(server)
+    other = raw_login(server)
+    bob = raw_login(server, "bob")
     for n in range(20):
-        ok(other, b"c", b"CREATE box%d" % n)
-    ok(alice, b"n", b"NOTIFY SET (personal (MailboxName SubscriptionChange)) "
+        expect_ok(other, b"c", b"CREATE box%d" % n)
+    expect_ok(alice, b"n", b"NOTIFY SET (personal (MailboxName SubscriptionChange)) "
                     b"(subtree \"Other Users\" (MailboxName))")
     assert tree_reads == ["alice"]
-    ok(bob, b"c", b"CREATE Unshared")  # not alice's to see: nothing
-    ok(other, b"c", b"CREATE Top/Sub")
+    expect_ok(bob, b"c", b"CREATE Unshared")  # not alice's to see: nothing
+    expect_ok(other, b"c", b"CREATE Top/Sub")
     assert [alice.line(), alice.line()] == [b'* LIST (\\HasChildren) "/" "Top"',
                                             b'* LIST (\\HasNoChildren) "/" "Top/Sub"']
-    ok(other, b"r", b"RENAME Top Moved")
+    expect_ok(other, b"r", b"RENAME Top Moved")
     assert alice.line() == b'* LIST (\\HasChildren) "/" "Moved" ("OLDNAME" ("Top"))'
-    ok(other, b"s", b"SUBSCRIBE Moved/Sub")
+    expect_ok(other, b"s", b"SUBSCRIBE Moved/Sub")
     assert alice.line() == b'* LIST (\\HasNoChildren \\Subscribed) "/" "Moved/Sub"'
-    ok(bob, b"a", b"SETACL Unshared alice lr")  # §5.4: the "l" right granted is a creation
+    expect_ok(bob, b"a", b"SETACL Unshared alice lr")  # §5.4: the "l" right granted is a creation
     assert [alice.line(), alice.line()] == [
         b'* LIST (\\HasNoChildren) "/" "Other Users/bob/Unshared"',
         b'* LIST (\\Noselect) "/" "Other Users/bob"']  # and its parent is affected
-    ok(bob, b"r", b"RENAME Unshared Shown")
+    expect_ok(bob, b"r", b"RENAME Unshared Shown")
     assert alice.line() == b'* LIST (\\HasNoChildren) "/" "Other Users/bob/Shown" ' \
                            b'("OLDNAME" ("Other Users/bob/Unshared"))'
-    ok(bob, b"a", b"SETACL Shown alice r")  # the "l" right revoked: a deletion
+    expect_ok(bob, b"a", b"SETACL Shown alice r")  # the "l" right revoked: a deletion
     assert [alice.line(), alice.line()] == [
         b'* LIST (\\NonExistent) "/" "Other Users/bob/Shown"',
         b'* LIST (\\NonExistent) "/" "Other Users/bob"']  # nothing of bob's left to see
-    ok(other, b"d", b"DELETE Moved/Sub")  # still subscribed (RFC 3501 §6.3.4)
+    expect_ok(other, b"d", b"DELETE Moved/Sub")  # still subscribed (RFC 3501 §6.3.4)
     assert [alice.line(), alice.line()] == [b'* LIST (\\NonExistent \\Subscribed) "/" "Moved/Sub"',
                                             b'* LIST (\\HasNoChildren) "/" "Moved"']
-    assert ok(alice, b"n", b"NOOP") == []
+    assert expect_ok(alice, b"n", b"NOOP") == []
     assert tree_reads == ["alice"]
 
 
@@ -167,18 +154,18 @@ def test_read_right_revoked_and_granted(server: ServerThread) -> None:
     """§5.9: a watched mailbox that loses the "r" right (but stays listable) is told by a
     LIST with \\NoAccess and no longer watched; the right granted again, a LIST without it
     and a STATUS to start from."""
-    alice = login(server)
-    bob = login(server, "bob")
-    ok(bob, b"c", b"CREATE Team")
-    ok(bob, b"a", b"SETACL Team alice lr")
-    ok(alice, b"n", b'NOTIFY SET (subtree "Other Users" (MessageNew MessageExpunge))')
-    ok(bob, b"a", b"SETACL Team alice l")
+    alice = raw_login(server)
+    bob = raw_login(server, "bob")
+    expect_ok(bob, b"c", b"CREATE Team")
+    expect_ok(bob, b"a", b"SETACL Team alice lr")
+    expect_ok(alice, b"n", b'NOTIFY SET (subtree "Other Users" (MessageNew MessageExpunge))')
+    expect_ok(bob, b"a", b"SETACL Team alice l")
     # (subscribed: a grant subscribes the grantee, test_grant_subscribe)
     assert alice.line() == \
         b'* LIST (\\HasNoChildren \\NoAccess \\Subscribed) "/" "Other Users/bob/Team"'
     append(bob, b"Team")
-    assert ok(alice, b"z", b"NOOP") == []  # no events without "r"
-    ok(bob, b"a", b"SETACL Team alice lr")
+    assert expect_ok(alice, b"z", b"NOOP") == []  # no events without "r"
+    expect_ok(bob, b"a", b"SETACL Team alice lr")
     assert alice.line() == b'* LIST (\\HasNoChildren \\Subscribed) "/" "Other Users/bob/Team"'
     line = alice.line()
     assert re.fullmatch(rb'\* STATUS "Other Users/bob/Team" \(UIDVALIDITY \d+ UIDNEXT 2 '
@@ -190,50 +177,50 @@ def test_read_right_revoked_and_granted(server: ServerThread) -> None:
 def test_inbox_renamed(server: ServerThread) -> None:
     """§5.4: "When INBOX is renamed, a new INBOX is assumed to be created. No MailboxName
     event is sent for INBOX in this case": the new name only."""
-    alice = login(server)
-    other = login(server)
+    alice = raw_login(server)
+    other = raw_login(server)
     append(other, b"INBOX")
-    ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
-    ok(other, b"r", b"RENAME INBOX Archive")
+    expect_ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
+    expect_ok(other, b"r", b"RENAME INBOX Archive")
     assert alice.line() == b'* LIST (\\HasNoChildren) "/" "Archive"'
-    assert ok(alice, b"z", b"NOOP") == []
+    assert expect_ok(alice, b"z", b"NOOP") == []
 
 
 def test_qresync_and_condstore_forms(server: ServerThread) -> None:
     """§5.3: with QRESYNC enabled an expunge in the selected mailbox is VANISHED, one in
     another mailbox a STATUS (UIDNEXT MESSAGES HIGHESTMODSEQ); §5.2: a new message in
     another mailbox with CONDSTORE enabled carries HIGHESTMODSEQ."""
-    alice = login(server)
-    other = login(server)
-    ok(other, b"c", b"CREATE misc")
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE misc")
     append(other, b"INBOX")
     append(other, b"misc")
-    ok(alice, b"e", b"ENABLE QRESYNC")
-    ok(alice, b"s", b"SELECT INBOX")
-    ok(alice, b"n", b"NOTIFY SET (selected (MessageNew MessageExpunge)) "
+    expect_ok(alice, b"e", b"ENABLE QRESYNC")
+    expect_ok(alice, b"s", b"SELECT INBOX")
+    expect_ok(alice, b"n", b"NOTIFY SET (selected (MessageNew MessageExpunge)) "
                     b"(mailboxes misc (MessageNew MessageExpunge))")
-    ok(other, b"s", b"SELECT INBOX")
-    ok(other, b"d", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
-    ok(other, b"x", b"EXPUNGE")
+    expect_ok(other, b"s", b"SELECT INBOX")
+    expect_ok(other, b"d", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    expect_ok(other, b"x", b"EXPUNGE")
     assert alice.line() == b"* VANISHED 1"
     append(other, b"misc")
     assert re.fullmatch(rb'\* STATUS "misc" \(UIDNEXT 3 MESSAGES 2 HIGHESTMODSEQ \d+\)',
                         alice.line())
-    ok(other, b"s", b"SELECT misc")
-    ok(other, b"d", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
-    ok(other, b"x", b"EXPUNGE")
+    expect_ok(other, b"s", b"SELECT misc")
+    expect_ok(other, b"d", b"STORE 1 +FLAGS.SILENT (\\Deleted)")
+    expect_ok(other, b"x", b"EXPUNGE")
     assert re.fullmatch(rb'\* STATUS "misc" \(UIDNEXT 3 MESSAGES 1 HIGHESTMODSEQ \d+\)',
                         alice.line())
-    assert ok(alice, b"z", b"NOOP") == []
+    assert expect_ok(alice, b"z", b"NOOP") == []
 
 
 def test_delete_with_inferiors(server: ServerThread) -> None:
     """§5.4 for a DELETE that keeps the name as \\Noselect for its inferiors (RFC 3501
     §6.3.4): the mailbox is deleted, its LIST says \\Noselect."""
-    alice = login(server)
-    other = login(server)
-    ok(other, b"c", b"CREATE Top/Sub")
-    ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
-    ok(other, b"d", b"DELETE Top")
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE Top/Sub")
+    expect_ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
+    expect_ok(other, b"d", b"DELETE Top")
     assert alice.line() == b'* LIST (\\Noselect \\HasChildren) "/" "Top"'
-    assert ok(alice, b"z", b"NOOP") == []
+    assert expect_ok(alice, b"z", b"NOOP") == []

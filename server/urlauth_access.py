@@ -27,6 +27,7 @@ from crispin.protocol.imapurl import ImapUrl
 from crispin.server.access import mailbox_as
 from crispin.server.outcome import CommandFailed
 from crispin.server.session import Session
+from crispin.server.urlhost import names_this_server
 from crispin.storage import MailboxInfo
 
 MECHANISM = "INTERNAL"
@@ -67,6 +68,8 @@ async def authorized_mailbox(session: Session, url: ImapUrl) -> MailboxInfo | No
         return None
     if url.expire is not None and datetime.now(UTC) > url.expire:
         return None  # §3: "server implementations MUST reject the URL"
+    if not names_this_server(session, url):
+        return None  # another server's URL: not one this server can resolve
     if not access_allows(session, url):
         return None
     store = session.server.store

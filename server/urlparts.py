@@ -8,17 +8,16 @@ catenating a 50 MB attachment never holds it in memory.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from crispin.protocol.imapurl import ImapUrl, UrlError, parse_url
 from crispin.server.access import mailbox_for
-from crispin.server.config import is_loopback_host
 from crispin.server.outcome import CommandFailed
 from crispin.server.sections import SectionPlan
 from crispin.server.session import Session
 from crispin.server.urlauth_access import authorized_mailbox
+from crispin.server.urlhost import names_this_server
 from crispin.storage import BlobFile, MailboxInfo, Store
 
 CHUNK = 1024 * 1024
@@ -92,36 +91,6 @@ async def locate(store: Store, info: MailboxInfo, url: ImapUrl,
         return UrlData(data, 0, len(data))
     start, end = plan.clip(start, end)
     return UrlData(body, start, end - start)
-
-
-def same_host(named: str, actual: str) -> bool:
-    """Whether URL host ``named`` is ``actual``: IP addresses compared as addresses (an IP
-    literal in brackets, RFC 3986 §3.2.2; an IPv4 address mapped into IPv6 as itself),
-    names case-insensitively (RFC 3986 §3.2.2: "case-insensitive")."""
-    named, actual = named.strip("[]").lower(), actual.split("%")[0].lower()
-    try:
-        a, b = ipaddress.ip_address(named), ipaddress.ip_address(actual)
-    except ValueError:
-        return named.rstrip(".") == actual.rstrip(".")
-    if isinstance(b, ipaddress.IPv6Address) and b.ipv4_mapped is not None:
-        b = b.ipv4_mapped
-    return a == b
-
-
-def names_this_server(session: Session, url: ImapUrl) -> bool:
-    """An absolute URL's ``iserver`` (RFC 5092 §3) names this server when its host is the
-    configured ``server.hostname`` or the address the client connected to ("localhost"
-    when that is a loopback address), and its port, if any, the one connected to."""
-    assert url.host is not None
-    local = session.local
-    hosts = [str(session.server.config.get("server", "hostname"))]
-    if local is not None:
-        hosts.append(local[0])
-        if is_loopback_host(local[0].split("%")[0]):
-            hosts.append("localhost")
-    if not any(same_host(url.host, host) for host in hosts if host):
-        return False
-    return url.port is None or (local is not None and url.port == local[1])
 
 
 async def catenate_part(session: Session, text: str) -> UrlData:

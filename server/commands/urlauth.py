@@ -6,7 +6,8 @@ logged in at GENURLAUTH (§7 (2): the key table is theirs); its mailbox is one t
 read (their own, or another's shared with them by ACL, RFC 4314, named as they see it); the
 token is made with their key for that mailbox. URLFETCH answers NIL for any URL that does not
 validate or whose user may no longer read the mailbox (§7: "NIL if the URL is invalid for any
-reason"). ``submit+<user>`` URLs validate for sessions of the users listed in
+reason"). Only URLs naming this server (``crispin.server.urlhost``, the rule CATENATE
+uses) are authorized or fetched. ``submit+<user>`` URLs validate for sessions of the users listed in
 ``auth.submit_users`` (the submission servers, §3).
 """
 
@@ -23,6 +24,7 @@ from crispin.server.access import mailbox_for
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Disconnect, Session
 from crispin.server.urlauth_access import MECHANISM, authorized_mailbox, token
+from crispin.server.urlhost import names_this_server
 from crispin.server.urlparts import BadUrl, locate
 
 log = logging.getLogger("crispin.urlauth")
@@ -41,6 +43,9 @@ async def genurlauth(session: Session, tag: str, cmd: GenUrlAuth) -> Result:
             raise CommandFailed(f"Invalid URL: {exc}", status="BAD") from None
         if not url.absolute:
             raise CommandFailed("URLAUTH needs an absolute imap:// URL", status="BAD")
+        if not names_this_server(session, url):
+            # "The URL ... MUST be ... for this server": no token for another server's.
+            raise CommandFailed("The URL names another server", status="BAD")
         if url.access is None:
             raise CommandFailed("missing access identifier in supplied URL", status="BAD")
         if url.token is not None:

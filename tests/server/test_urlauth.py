@@ -1,5 +1,7 @@
 """URLAUTH (RFC 4467): GENURLAUTH, URLFETCH, RESETKEY over real sockets, with the RFC's
-examples as transcripts (user "joe" of example.com is alice here, "fred" a submitter)."""
+examples as transcripts (user "joe" of example.com is alice here, "fred" a submitter; the
+server is named example.com, as the examples' URLs name it: another host's URL is refused,
+tests/server/test_urlauth_host.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from tests.server.url_helpers import MESSAGE, PART, generate, login, urlfetch
 
 @pytest.fixture
 def server(make_server: Any) -> ServerThread:
-    srv: ServerThread = make_server(auth={"submit_users": "submitserver"})
+    srv: ServerThread = make_server(auth={"submit_users": "submitserver"},
+                                    server={"hostname": "example.com"})
     srv.add_user("submitserver")
     srv.add_user("carol")
     return srv
@@ -150,8 +153,9 @@ def test_genurlauth_refusals(server: ServerThread) -> None:
         lines = c.command(b"g", b"GENURLAUTH " + args)
         assert lines == [lines[-1]] and lines[-1].startswith(b"g BAD"), (args, lines)
     # Several pairs: one untagged response with every URL, in order.
-    lines = c.command(b"g", b'GENURLAUTH "imap://alice@h/INBOX/;UID=%d;URLAUTH=authuser" '
-                      b'INTERNAL "imap://alice@h/INBOX/;UID=%d;URLAUTH=anonymous" internal'
+    lines = c.command(b"g", b'GENURLAUTH '
+                      b'"imap://alice@example.com/INBOX/;UID=%d;URLAUTH=authuser" INTERNAL '
+                      b'"imap://alice@example.com/INBOX/;UID=%d;URLAUTH=anonymous" internal'
                       % (uid, uid))
     assert re.fullmatch(rb'\* GENURLAUTH "[^"]+authuser:internal:\w+" "[^"]+'
                         rb'anonymous:internal:\w+"', lines[0]), lines

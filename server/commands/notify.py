@@ -26,6 +26,7 @@ from crispin.server.commands.notify_events import (
 )
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
+from crispin.storage import CommitReport
 
 
 async def notify(session: Session, tag: str, cmd: Notify) -> Result:
@@ -43,7 +44,19 @@ async def notify(session: Session, tag: str, cmd: Notify) -> Result:
     if previous is not None:
         previous.stop()
     listener = NotifyListener(session, cmd.groups)
-    await listener.refresh()
+    # Reports are collected from before the tree is read, so that a commit landing while the
+    # read is on its way back is not lost; one already in the tree read only repeats what
+    # the client will be told anyway (a STATUS or LIST with the current values).
+    early: list[CommitReport] = []
+    hub = session.server.hub
+    hub.watch_reports(early.append)
+    try:
+        await listener.refresh()
+    finally:
+        hub.unwatch_reports(early.append)
+    hub.watch_reports(listener)
+    for report in early:
+        listener(report)
     known = listener.known
     for group in cmd.groups:
         for raw in group.mailboxes:
@@ -52,9 +65,12 @@ async def notify(session: Session, tag: str, cmd: Notify) -> Result:
                 session.untagged(Atom("LIST"), [NO_ACCESS], names.DELIMITER,
                                  Mailbox(known.names[info.id]))
     if cmd.status:
-        await _statuses(session, listener)
+        try:
+            await _statuses(session, listener)
+        except BaseException:
+            listener.stop()
+            raise
     session.notify = listener
-    session.server.hub.watch_reports(listener)
     return Result("NOTIFY completed")
 
 

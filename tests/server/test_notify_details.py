@@ -6,7 +6,9 @@ new reading of the whole tree."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -224,3 +226,33 @@ def test_delete_with_inferiors(server: ServerThread) -> None:
     expect_ok(other, b"d", b"DELETE Top")
     assert alice.line() == b'* LIST (\\Noselect \\HasChildren) "/" "Top"'
     assert expect_ok(alice, b"z", b"NOOP") == []
+
+
+def test_a_change_during_notify_set_is_not_lost(server: ServerThread,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect: NOTIFY SET read the user's tree, then subscribed to the commit reports; a
+    commit in between (here another session's APPEND, landed while the tree read was
+    still on its way back) was never reported (§5.1: MessageNew for a watched mailbox).
+    Now the reports are collected from before the tree read and applied after it."""
+    real = notify_events.visible_tree
+    tree_read, release = threading.Event(), threading.Event()
+
+    async def slow(session: Any) -> Any:
+        tree = await real(session)
+        if session.user.name == "alice" and not tree_read.is_set():
+            tree_read.set()
+            assert await asyncio.to_thread(release.wait, 30)
+        return tree
+
+    monkeypatch.setattr(notify_events, "visible_tree", slow)
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE misc")
+    alice.send(b"n NOTIFY SET (mailboxes misc (MessageNew MessageExpunge))\r\n")
+    assert tree_read.wait(30)
+    append(other, b"misc")
+    release.set()
+    lines = alice.until_tagged(b"n")
+    assert lines[-1] == b"n OK NOTIFY completed", lines
+    lines = lines[:-1] + expect_ok(alice, b"p", b"NOOP")
+    assert lines == [b'* STATUS "misc" (UIDNEXT 2 MESSAGES 1)'], lines

@@ -9,14 +9,7 @@ from pathlib import Path
 import pytest
 
 from crispin.protocol.mime.textdecode import decode_words
-from tests.server.harness import PASSWORD, RawClient, ServerThread
-
-
-def login(server: ServerThread, user: str = "alice") -> RawClient:
-    raw = server.raw()
-    line = raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1]
-    assert line.startswith(b"l OK"), line
-    return raw
+from tests.server.harness import PASSWORD, RawClient, ServerThread, raw_login
 
 
 def untagged(lines: list[bytes]) -> list[bytes]:
@@ -30,7 +23,7 @@ def test_getquotaroot_without_quota_lists_no_root_and_no_empty_quota(
     """`* QUOTA "" ()` breaks RFC 9208's grammar (quota-list needs one resource);
     Thunderbird logs a parser error for it. With no limit there is no quota root."""
     srv = make_server(auth={"admins": "alice"})
-    alice = login(srv)
+    alice = raw_login(srv)
     lines = alice.command(b"a", b'GETQUOTAROOT "INBOX"')
     assert lines == [b'* QUOTAROOT "INBOX"', b"a OK GETQUOTAROOT completed"]
     assert alice.command(b"b", b'GETQUOTA ""')[-1].startswith(b"b NO [NONEXISTENT]")
@@ -56,7 +49,7 @@ INVALID_NAMES = [b'"&Jjo"', b'"&AGE-"', b'"a&Jjo-&Jjo-"', b"{3+}\r\n\xc3\xa9x"]
 def test_invalid_mailbox_name_is_no_not_bad(server: ServerThread, name: bytes) -> None:
     """BAD means "your syntax is wrong", and some clients disconnect on it: every command
     that names a mailbox answers NO [CANNOT]; LIST and LSUB answer OK with no match."""
-    alice = login(server)
+    alice = raw_login(server)
     alice.command(b"s0", b"CREATE Real")
     alice.command(b"s1", b"APPEND Real {5+}\r\nhello")
     commands = [
@@ -94,7 +87,7 @@ def test_invalid_mailbox_name_is_no_not_bad(server: ServerThread, name: bytes) -
 def test_invalid_mailbox_names_do_not_count_as_bad_commands(make_server) -> None:  # type: ignore[no-untyped-def]
     """A client that sends many such names is not disconnected for "invalid commands"."""
     srv = make_server(limits={"max_bad_commands": 2})
-    alice = login(srv)
+    alice = raw_login(srv)
     for i in range(5):
         assert alice.command(b"s%d" % i, b'SELECT "&Jjo"')[-1].startswith(b"s%d NO" % i)
     assert alice.command(b"n", b"NOOP")[-1] == b"n OK NOOP completed"
@@ -105,7 +98,7 @@ def test_invalid_mailbox_names_do_not_count_as_bad_commands(make_server) -> None
 def test_childinfo_only_for_parents_of_children_not_listed(server: ServerThread) -> None:
     """RFC 5258 §3.5: "Servers SHOULD ONLY return a non-matching mailbox name along with
     CHILDINFO if at least one matching child is not also being returned"."""
-    alice = login(server)
+    alice = raw_login(server)
     for name in (b"Foo", b"Foo/Bar", b"Foo/Baz", b"Qux", b"Qux/Sub"):
         alice.command(b"c", b"CREATE " + name)
     alice.command(b"s1", b"SUBSCRIBE Foo/Bar")
@@ -161,7 +154,7 @@ def test_envelope_source_route_and_search_on_parsed_addresses(server: ServerThre
     """`From: <@route:user@domain>` was `(NIL NIL "user" "domain")`; `From: <user-from
     (comment)@ (comment) domain.org>` was not found by SEARCH FROM user-from@domain.org
     although ENVELOPE shows ("user-from" "domain.org")."""
-    alice = login(server)
+    alice = raw_login(server)
     append(alice, ROUTED)
     append(alice, COMMENTED)
     check_routes_and_address_search(alice)
@@ -199,7 +192,7 @@ def test_messages_stored_before_are_recomputed_at_start(tmp_path: Path) -> None:
         task = srv.running.rederive
         assert task is not None
         assert srv.call(_wait(task)) == 2
-        check_routes_and_address_search(login(srv))
+        check_routes_and_address_search(raw_login(srv))
     finally:
         srv.stop()
     again = ServerThread(tmp_path / "data")  # done once: not again at the next start

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from crispin.server.contexts import MAX_CONTEXTS
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import RawClient, ServerThread, raw_login
 
 
 def _flags(n: int) -> str:
@@ -28,12 +28,6 @@ def _flags(n: int) -> str:
     return "(" + " ".join(flags) + ")"
 
 
-def _login(server: ServerThread) -> RawClient:
-    r = server.raw()
-    assert r.command(b"l", f'LOGIN alice "{PASSWORD}"'.encode())[-1].startswith(b"l OK")
-    return r
-
-
 def append(r: RawClient, subject: str, flags: str = "()", date: str = "") -> None:
     body = f"From: a@x\r\nSubject: {subject}\r\n{date}\r\nbody\r\n".encode()
     r.send(f"a APPEND INBOX {flags} {{{len(body)}+}}\r\n".encode() + body + b"\r\n")
@@ -43,11 +37,11 @@ def append(r: RawClient, subject: str, flags: str = "()", date: str = "") -> Non
 @pytest.fixture
 def pair(server: ServerThread) -> Iterator[tuple[RawClient, RawClient]]:
     """The client under test (INBOX selected) and another session changing INBOX."""
-    other = _login(server)
+    other = raw_login(server)
     for n in range(1, 13):
         append(other, f"m{n}", _flags(n))
     assert other.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
-    me = _login(server)
+    me = raw_login(server)
     assert me.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
     yield me, other
     me.close()

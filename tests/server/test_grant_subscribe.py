@@ -7,14 +7,7 @@ from __future__ import annotations
 import pytest
 
 from crispin.server.cli import main
-from tests.server.harness import PASSWORD, RawClient, ServerThread
-
-
-def login(server: ServerThread, user: str) -> RawClient:
-    raw = server.raw()
-    line = raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1]
-    assert line.startswith(b"l OK"), line
-    return raw
+from tests.server.harness import RawClient, ServerThread, raw_login
 
 
 def subscribed(client: RawClient) -> list[bytes]:
@@ -34,7 +27,7 @@ def users(server: ServerThread) -> ServerThread:
 
 
 def test_setacl_first_l_grant_subscribes_the_grantee(users: ServerThread) -> None:
-    alice, bob, carol = (login(users, u) for u in ("alice", "bob", "carol"))
+    alice, bob, carol = (raw_login(users, u) for u in ("alice", "bob", "carol"))
     assert subscribed(bob) == []
     assert alice.command(b"a", b"SETACL Projects bob lr")[-1].startswith(b"a OK")
     assert subscribed(bob) == [b'"Other Users/alice/Projects"']
@@ -60,18 +53,18 @@ def test_cli_acl_set_subscribes_the_grantee(users: ServerThread,
     data = str(users.config.data_dir)
     assert main(["acl", "set", "--data-dir", data, "alice/Projects", "carol", "lrs"]) == 0
     assert "carol\tlrs" in capsys.readouterr().out
-    assert subscribed(login(users, "carol")) == [b'"Other Users/alice/Projects"']
+    assert subscribed(raw_login(users, "carol")) == [b'"Other Users/alice/Projects"']
     assert main(["shared", "create", "--data-dir", data, "support"]) == 0
     assert main(["acl", "set", "--data-dir", data, "Shared/support", "bob", "lrsi"]) == 0
-    assert subscribed(login(users, "bob")) == [b'"Shared/support"']
+    assert subscribed(raw_login(users, "bob")) == [b'"Shared/support"']
 
 
 def test_subscribe_on_grant_can_be_turned_off(make_server) -> None:  # type: ignore[no-untyped-def]
     srv = make_server(acl={"subscribe_on_grant": False})
     srv.add_user("bob")
-    alice = login(srv, "alice")
+    alice = raw_login(srv, "alice")
     alice.command(b"c", b"CREATE Projects")
     assert alice.command(b"a", b"SETACL Projects bob lr")[-1].startswith(b"a OK")
-    bob = login(srv, "bob")
+    bob = raw_login(srv, "bob")
     assert subscribed(bob) == []
     assert bob.command(b"s", b'SELECT "Other Users/alice/Projects"')[-1].startswith(b"s OK")

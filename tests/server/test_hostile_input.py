@@ -10,14 +10,7 @@ import time
 
 import pytest
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
-
-
-def login(server: ServerThread, user: str = "alice") -> RawClient:
-    raw = server.raw()
-    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1] \
-        .startswith(b"l OK")
-    return raw
+from tests.server.harness import PASSWORD, ServerThread, raw_login
 
 
 @pytest.fixture
@@ -65,7 +58,7 @@ def test_authenticate_with_invalid_utf8_user_is_a_delayed_failure(
 
 def test_acl_and_quota_commands_with_invalid_utf8(
         server: ServerThread, no_tracebacks: pytest.LogCaptureFixture) -> None:
-    raw = login(server)
+    raw = raw_login(server)
     for tag, command in [
         (b"a", b'SETACL INBOX "\xff" lr'),
         (b"b", b'SETACL INBOX bob "\xff"'),
@@ -87,7 +80,7 @@ def test_search_with_a_60kb_string(server: ServerThread,
                                    no_tracebacks: pytest.LogCaptureFixture) -> None:
     """SQLite refuses LIKE patterns over 50,000 bytes: a long needle must still be
     answered, and correctly."""
-    raw = login(server)
+    raw = raw_login(server)
     text = b"x" * 60000
     message = b"Subject: long\r\n\r\n" + text + b"\r\n"
     raw.send(b"m APPEND INBOX {%d+}\r\n%s\r\n" % (len(message), message))

@@ -12,15 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import RawClient, ServerThread, raw_login
 
 HEADER = b"From: myboss@example.org\r\nTo: bob@example.org\r\nSubject: Re: good morning\r\n"
-
-
-def _login(server: ServerThread) -> RawClient:
-    r = server.raw()
-    assert r.command(b"l", f'LOGIN alice "{PASSWORD}"'.encode())[-1].startswith(b"l OK")
-    return r
 
 
 def ok(r: RawClient, tag: bytes, text: bytes) -> list[bytes]:
@@ -50,10 +44,10 @@ def fetch_with_literal(r: RawClient, pattern: bytes) -> tuple[re.Match[bytes], b
 def pair(server: ServerThread) -> Iterator[tuple[RawClient, RawClient]]:
     """The client under test (INBOX selected, 3 messages, 2 from the boss) and another
     session adding to INBOX."""
-    other = _login(server)
+    other = raw_login(server)
     for sender in ("myboss@example.org", "carol@example.org", "myboss@example.org"):
         append(other, sender)
-    me = _login(server)
+    me = raw_login(server)
     ok(me, b"s", b"SELECT INBOX")
     yield me, other
     me.close()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import RawClient, ServerThread, raw_login
 
 NAMES = ("A", "B", "C")
 MESSAGE = b"From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n"
@@ -39,12 +39,6 @@ OPS = st.one_of(
     st.tuples(st.just("setmetadata"), st.sampled_from(NAMES)),
 )
 _runs = itertools.count()
-
-
-def login(server: ServerThread) -> RawClient:
-    raw = server.raw()
-    assert raw.command(b"l", b'LOGIN alice "%s"' % PASSWORD.encode())[-1].startswith(b"l OK")
-    return raw
 
 
 @dataclass
@@ -146,7 +140,7 @@ def fresh(raw: RawClient, prefix: str) -> Model:
 def test_events_add_up_to_a_fresh_look(server: ServerThread,
                                        ops: list[tuple[object, ...]]) -> None:
     prefix = f"r{next(_runs)}x"
-    watcher, subscriber, other = login(server), login(server), login(server)
+    watcher, subscriber, other = raw_login(server), raw_login(server), raw_login(server)
     assert watcher.command(b"n", b"NOTIFY SET (personal (MessageNew MessageExpunge FlagChange "
                                  b"MailboxName MailboxMetadataChange))")[-1] \
         .startswith(b"n OK")

@@ -12,17 +12,10 @@ import re
 import pytest
 
 from crispin.storage.flags import FLAGGED, SEEN
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import ServerThread, raw_login
 
 MSG = b"From: alice@example.com\r\nSubject: plan\r\n\r\nthe plan\r\n"
 BOX = b'"Other Users/alice/Projects"'
-
-
-def login(server: ServerThread, user: str) -> RawClient:
-    raw = server.raw()
-    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1] \
-        .startswith(b"l OK")
-    return raw
 
 
 def tagged(lines: list[bytes]) -> bytes:
@@ -71,7 +64,7 @@ def shared(server: ServerThread) -> ServerThread:
 
 
 def test_reading_marks_seen_for_the_reader_only(shared: ServerThread) -> None:
-    bob = login(shared, "bob")
+    bob = raw_login(shared, "bob")
     assert tagged(bob.command(b"a", b"SELECT " + BOX)).startswith(b"OK [READ-WRITE]")
     lines = bob.command(b"b", b"FETCH 1 BODY[]")
     assert lines[-2] == b" FLAGS (\\Seen))"
@@ -80,14 +73,14 @@ def test_reading_marks_seen_for_the_reader_only(shared: ServerThread) -> None:
     bob.command(b"e", b"UNSELECT")
     assert bob.command(b"f", b"STATUS " + BOX + b" (UNSEEN MESSAGES)")[0] == \
         b'* STATUS "Other Users/alice/Projects" (UNSEEN 2 MESSAGES 3)'
-    alice = login(shared, "alice")
+    alice = raw_login(shared, "alice")
     assert alice.command(b"a", b"STATUS Projects (UNSEEN)")[0] == \
         b'* STATUS "Projects" (UNSEEN 3)'
     lines = alice.command(b"b", b"SELECT Projects")
     assert b"* OK [UNSEEN 1] First unseen" in lines
     assert alice.command(b"c", b"SEARCH UNSEEN")[0] == b"* SEARCH 1 2 3"
     assert alice.command(b"d", b"FETCH 1 (FLAGS)")[0] == b"* 1 FETCH (FLAGS ())"
-    carol = login(shared, "carol")
+    carol = raw_login(shared, "carol")
     assert carol.command(b"a", b"STATUS " + BOX + b" (UNSEEN)")[0] == \
         b'* STATUS "Other Users/alice/Projects" (UNSEEN 3)'
     # alice's own \Seen is hers: bob still has message 2 unread.
@@ -100,15 +93,15 @@ def test_reading_marks_seen_for_the_reader_only(shared: ServerThread) -> None:
 
 
 def test_private_change_reaches_only_its_user(shared: ServerThread) -> None:
-    alice = login(shared, "alice")
+    alice = raw_login(shared, "alice")
     alice.command(b"a", b"SELECT Projects")
-    idler = login(shared, "alice")
+    idler = raw_login(shared, "alice")
     idler.command(b"a", b"SELECT Projects")
-    carol = login(shared, "carol")
+    carol = raw_login(shared, "carol")
     carol.command(b"a", b"SELECT " + BOX)
-    bob = login(shared, "bob")
+    bob = raw_login(shared, "bob")
     bob.command(b"a", b"SELECT " + BOX)
-    bob2 = login(shared, "bob")
+    bob2 = raw_login(shared, "bob")
     bob2.command(b"a", b"SELECT " + BOX)
     idler.send(b"i IDLE\r\n")
     assert idler.line() == b"+ idling"
@@ -135,11 +128,11 @@ def test_flag_searches_stay_per_user(shared: ServerThread) -> None:
     """SEARCH UNSEEN/SEEN/FLAGGED come from each user's own in-memory index (issue 14):
     bob's private \\Seen never shows in alice's or carol's answers, a shared \\Flagged in
     everybody's, and a change of the private mask is followed at once."""
-    alice = login(shared, "alice")
+    alice = raw_login(shared, "alice")
     alice.command(b"a", b"SELECT Projects")
-    carol = login(shared, "carol")
+    carol = raw_login(shared, "carol")
     carol.command(b"a", b"SELECT " + BOX)
-    bob = login(shared, "bob")
+    bob = raw_login(shared, "bob")
     bob.command(b"a", b"SELECT " + BOX)
     for who in (alice, carol, bob):
         assert who.command(b"s", b"SEARCH UNSEEN")[0] == b"* SEARCH 1 2 3"
@@ -158,9 +151,9 @@ def test_flag_searches_stay_per_user(shared: ServerThread) -> None:
 
 def test_mask_seen_flagged_and_none(shared: ServerThread) -> None:
     set_mask(shared, SEEN | FLAGGED)
-    alice = login(shared, "alice")
+    alice = raw_login(shared, "alice")
     alice.command(b"a", b"SELECT Projects")
-    bob = login(shared, "bob")
+    bob = raw_login(shared, "bob")
     bob.command(b"a", b"SELECT " + BOX)
     bob.command(b"b", b"STORE 1 +FLAGS.SILENT (\\Flagged)")
     assert fetches(alice.command(b"b", b"NOOP")) == []
@@ -180,11 +173,11 @@ def test_mask_seen_flagged_and_none(shared: ServerThread) -> None:
 
 
 def test_condstore_and_qresync_per_user(shared: ServerThread) -> None:
-    alice = login(shared, "alice")
+    alice = raw_login(shared, "alice")
     lines = alice.command(b"a", b"SELECT Projects (CONDSTORE)")
     start = int(re.search(rb"HIGHESTMODSEQ (\d+)", b"\n".join(lines)).group(1))  # type: ignore[union-attr]
     uidvalidity = int(re.search(rb"UIDVALIDITY (\d+)", b"\n".join(lines)).group(1))  # type: ignore[union-attr]
-    bob = login(shared, "bob")
+    bob = raw_login(shared, "bob")
     bob.command(b"a", b"SELECT " + BOX + b" (CONDSTORE)")
     lines = bob.command(b"b", b"STORE 1 +FLAGS (\\Seen)")
     bob_modseq = int(re.search(rb"MODSEQ \((\d+)\)", lines[0]).group(1))  # type: ignore[union-attr]
@@ -206,7 +199,7 @@ def test_condstore_and_qresync_per_user(shared: ServerThread) -> None:
     assert tagged(lines).startswith(b"OK")
     # QRESYNC: bob is told of his \Seen, alice is not.
     for user, box, expect_seen in ((b"alice", b"Projects", False), (b"bob", BOX, True)):
-        c = login(shared, user.decode())
+        c = raw_login(shared, user.decode())
         c.command(b"x", b"ENABLE QRESYNC")
         lines = c.command(b"y", b"SELECT %s (QRESYNC (%d %d))" % (box, uidvalidity, start))
         got = fetches(lines)
@@ -223,12 +216,12 @@ def test_ownerless_shared_mailbox(shared: ServerThread) -> None:
         await store.set_acl(info.id, "anyone", "lrswite")
 
     shared.call(setup())
-    carol = login(shared, "carol")
+    carol = raw_login(shared, "carol")
     assert tagged(carol.command(b"a", b'APPEND "Shared/support" (\\Seen) {5+}\r\nhello')) \
         .startswith(b"OK")
     carol.command(b"b", b'APPEND "Shared/support" {5+}\r\nhello')
-    bob = login(shared, "bob")
-    alice = login(shared, "alice")
+    bob = raw_login(shared, "bob")
+    alice = raw_login(shared, "alice")
     for who, unseen in ((carol, 1), (bob, 2), (alice, 2)):
         assert who.command(b"s", b'STATUS "Shared/support" (UNSEEN)')[0] == \
             b'* STATUS "Shared/support" (UNSEEN %d)' % unseen

@@ -5,14 +5,7 @@ unshared mailbox."""
 
 from __future__ import annotations
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
-
-
-def login(server: ServerThread, user: str) -> RawClient:
-    raw = server.raw()
-    assert raw.command(b"l", b'LOGIN %s "%s"' % (user.encode(), PASSWORD.encode()))[-1] \
-        .startswith(b"l OK")
-    return raw
+from tests.server.harness import ServerThread, raw_login
 
 
 def tagged(lines: list[bytes]) -> bytes:
@@ -23,13 +16,13 @@ def test_getquota_of_roots_the_user_may_not_see(make_server) -> None:  # type: i
     server: ServerThread = make_server(auth={"admins": "alice"})
     for user in ("bob", "carol", "dave"):
         server.add_user(user)
-    alice = login(server, "alice")
+    alice = raw_login(server, "alice")
     assert tagged(alice.command(b"q", b'SETQUOTA "Other Users/carol" (STORAGE 100)')) \
         .startswith(b"OK")
-    carol = login(server, "carol")
+    carol = raw_login(server, "carol")
     assert tagged(carol.command(b"c", b"CREATE Shared-with-dave")).startswith(b"OK")
     assert tagged(carol.command(b"s", b"SETACL Shared-with-dave dave lr")).startswith(b"OK")
-    bob = login(server, "bob")
+    bob = raw_login(server, "bob")
     unknown = bob.command(b"a", b'GETQUOTA "Other Users/nobody"')
     hidden = bob.command(b"b", b'GETQUOTA "Other Users/carol"')
     assert unknown == [b"a NO [NONEXISTENT] No such quota root"]
@@ -39,7 +32,7 @@ def test_getquota_of_roots_the_user_may_not_see(make_server) -> None:  # type: i
     # His own root he may always ask about (no limit set: RFC 9208 §7 has no empty list).
     assert bob.command(b"d", b'GETQUOTA ""') == [b"d NO [NONEXISTENT] No quota is set on this root"]
     # dave may see one of carol's mailboxes, so carol's root is his to ask about.
-    dave = login(server, "dave")
+    dave = raw_login(server, "dave")
     lines = dave.command(b"e", b'GETQUOTA "Other Users/carol"')
     assert lines[0] == b'* QUOTA "Other Users/carol" (STORAGE 0 100)'
     # An administrator may ask about anyone.
@@ -51,11 +44,11 @@ def test_getquota_of_roots_the_user_may_not_see(make_server) -> None:  # type: i
 
 
 def test_create_under_an_unshared_mailbox_reads_as_nonexistent(server: ServerThread) -> None:
-    alice = login(server, "alice")
+    alice = raw_login(server, "alice")
     assert tagged(alice.command(b"a", b"CREATE Secret")).startswith(b"OK")
     assert tagged(alice.command(b"b", b"CREATE Visible")).startswith(b"OK")
     assert tagged(alice.command(b"c", b"SETACL Visible bob lr")).startswith(b"OK")
-    bob = login(server, "bob")
+    bob = raw_login(server, "bob")
     existing = bob.command(b"d", b'CREATE "Other Users/alice/Secret/x"')
     missing = bob.command(b"d", b'CREATE "Other Users/alice/Nothing/x"')
     assert existing == missing

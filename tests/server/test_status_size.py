@@ -6,15 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
-
-LOGIN = b'LOGIN alice "' + PASSWORD.encode() + b'"'
-
-
-def login(server: ServerThread) -> RawClient:
-    c = server.raw()
-    assert c.command(b"l", LOGIN)[-1].startswith(b"l OK")
-    return c
+from tests.server.harness import RawClient, ServerThread, raw_login
 
 
 def append(c: RawClient, mailbox: bytes, msg: bytes, tag: bytes = b"ap") -> list[bytes]:
@@ -28,7 +20,7 @@ def message(n: int) -> bytes:
 
 
 def test_status_size_is_the_sum_of_rfc822_sizes(server: ServerThread) -> None:
-    c = login(server)
+    c = raw_login(server)
     assert b"STATUS=SIZE" in c.command(b"a", b"CAPABILITY")[0].split()
     c.command(b"b", b"CREATE frop")
     for n in range(1, 9):
@@ -61,7 +53,7 @@ def test_list_status_size_and_quota_agree(server: ServerThread) -> None:
     alice = server.call(store.get_user("alice"))
     assert alice is not None
     server.call(store.set_quota("user", alice.id, 1_000_000, None))
-    c = login(server)
+    c = raw_login(server)
     c.command(b"a", b"CREATE frop")
     for n in (1, 2, 3):
         append(c, b"INBOX", message(n))
@@ -88,7 +80,7 @@ def test_list_status_size_and_quota_agree(server: ServerThread) -> None:
 
 def test_appendlimit_capability_status_list_and_toobig(make_server: Any) -> None:
     server: ServerThread = make_server(limits={"max_append_size": 1000})
-    c = login(server)
+    c = raw_login(server)
     caps = c.command(b"a", b"CAPABILITY")[0].split()
     # RFC 7889 §2 (a): one limit for every mailbox
     assert b"APPENDLIMIT=1000" in caps and b"APPENDLIMIT" not in caps

@@ -37,6 +37,7 @@ from .rederive import RederiveMixin
 from .sorting import SortMixin
 from .store_access import AccessMixin
 from .store_browse import BrowseMixin
+from .store_checked import CheckedWritesMixin
 from .store_maintenance import MaintenanceMixin
 from .store_messages import MessagesMixin
 from .store_metadata import MetadataMixin
@@ -48,9 +49,9 @@ DB_FILE = "crispin.db"
 HASH_THREADS = 2
 
 
-class Store(UsersMixin, MessagesMixin, AccessMixin, BrowseMixin, IndexMixin, RederiveMixin,
-            SortMixin, MaintenanceMixin, HeaderReadsMixin, TextIndexMixin, MetadataMixin,
-            AttributesMixin, UrlAuthMixin):
+class Store(UsersMixin, MessagesMixin, CheckedWritesMixin, AccessMixin, BrowseMixin,
+            IndexMixin, RederiveMixin, SortMixin, MaintenanceMixin, HeaderReadsMixin,
+            TextIndexMixin, MetadataMixin, AttributesMixin, UrlAuthMixin):
     """Users, mailboxes, subscriptions and messages in ``<data_dir>/crispin.db``.
 
     Safe to use from many tasks at once, and alongside other ``Store`` objects or processes

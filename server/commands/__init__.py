@@ -59,13 +59,13 @@ TABLE: dict[type, CommandSpec] = {
     p.Select: CommandSpec(selected.select, AUTH),
     p.Examine: CommandSpec(selected.examine, AUTH),
     p.Check: CommandSpec(selected.check, SELECTED, sync_only=True),
-    p.Close: CommandSpec(selected.close, SELECTED),
+    p.Close: CommandSpec(selected.close, SELECTED, checks_access=True),
     p.Unselect: CommandSpec(selected.unselect, SELECTED),
-    p.Expunge: CommandSpec(selected.expunge, SELECTED),
+    p.Expunge: CommandSpec(selected.expunge, SELECTED, checks_access=True),
     # FETCH and STORE answer their own flag changes (\\Seen, STORE) themselves.
     # FETCH rechecks access itself: a FETCH of one message in its own read (issue 14).
     p.Fetch: CommandSpec(fetch.fetch, SELECTED, BY_NUMBER, echo=False, checks_access=True),
-    p.Store: CommandSpec(store.store, SELECTED, BY_NUMBER, echo=False),
+    p.Store: CommandSpec(store.store, SELECTED, BY_NUMBER, echo=False, checks_access=True),
     p.Search: CommandSpec(search.search, SELECTED, BY_NUMBER),
     # RFC 5256 §3: no EXPUNGE during SORT or THREAD either; their UID forms may.
     p.Sort: CommandSpec(sort.sort, SELECTED, BY_NUMBER),

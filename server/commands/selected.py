@@ -18,7 +18,12 @@ from crispin.protocol import (
     Value,
 )
 from crispin.server import objectid
-from crispin.server.access import current_rights, mailbox_to_select
+from crispin.server.access import (
+    apply_access,
+    mailbox_to_select,
+    recheck,
+    session_key,
+)
 from crispin.server.commands.listing import list_selected
 from crispin.server.outcome import CommandFailed, Result, State
 from crispin.server.session import Session
@@ -185,11 +190,20 @@ async def close(session: Session, tag: str, cmd: Close) -> Result:
     """RFC 3501 §6.4.2: silently expunge (never in a read-only mailbox), then deselect."""
     view = session.view
     assert view is not None
-    # RFC 4314 §4: without "e" the expunge is skipped, the close still succeeds.
-    may_expunge = not view.readonly and "e" in await current_rights(session)
+    # RFC 4314 §4: without "e" the expunge is skipped, the close still succeeds. The
+    # access recheck is made in the expunge's own transaction (one trip, issue 14): a
+    # right revoked meanwhile skips it there.
+    if view.readonly or "e" not in view.rights:
+        # Nothing to write: the recheck alone (a deleted user ends the session, RFC
+        # 3501 §7.1.5; an "e" granted meanwhile counts).
+        await recheck(session)
+    may_expunge = not view.readonly and "e" in view.rights
     session.deselect()
     if may_expunge:
-        await session.server.store.expunge(view.mailbox_id, viewer=session.viewer)
+        done = await session.server.store.expunge_checked(
+            view.mailbox_id, None, viewer=session.viewer, access=session_key(session),
+            need="e", since=None)
+        apply_access(session, done.access)
     return Result("CLOSE completed")
 
 
@@ -205,13 +219,26 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
     assert view is not None
     if view.readonly:
         raise CommandFailed("Mailbox is read-only", "READ-ONLY")
-    if "e" not in await current_rights(session):
+    if "e" not in view.rights:
+        await recheck(session)  # the right may have been granted since
+    if "e" not in view.rights:
         raise CommandFailed("Permission denied (needs the 'e' right)", "NOPERM")
     uids = None
     if cmd.uid_set is not None:
         uids = [uid for _, uid in view.select(cmd.uid_set, True)]
-    expunged, modseq = await session.server.store.expunge(view.mailbox_id, uids,
-                                                         viewer=session.viewer)
+    # One trip (issue 14): the access recheck, the expunge and the changes since the
+    # view's modseq for the sync after the command, in one transaction. A right revoked
+    # meanwhile (RFC 4314 §4, by any session or process) refuses it, nothing expunged.
+    since = view.modseq
+    done = await session.server.store.expunge_checked(
+        view.mailbox_id, uids, viewer=session.viewer, access=session_key(session),
+        need="e", since=since)
+    apply_access(session, done.access)
+    if done.result is None:
+        raise CommandFailed("Permission denied (needs the 'e' right)", "NOPERM")
+    expunged, modseq = done.result
+    if done.changes is not None:
+        session.prefetched = (since, done.changes)
     await session.report_own_expunges(expunged)
     if session.qresync:
         # RFC 7162 §3.2.7, §3.2.9: the new mailbox modseq goes with the tagged OK.

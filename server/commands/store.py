@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crispin.protocol import Store, Value
-from crispin.server.access import allowed_flags, current_rights
+from crispin.server.access import (
+    allowed_flags,
+    apply_access,
+    current_rights,
+    recheck,
+    session_key,
+)
 from crispin.server.outcome import CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
@@ -37,16 +43,24 @@ async def store(session: Session, tag: str, cmd: Store) -> Result:
         encode_flags(cmd.flags)
     except InvalidFlag as exc:
         raise CommandFailed(f"Invalid flag: {exc}", status="BAD") from None
-    rights = await current_rights(session)
     # RFC 3501 §6.4.6 .SILENT: no FETCH answers, so no message's state is read back,
     # except those a conditional STORE reports (RFC 7162 §3.1.3).
     want = not cmd.silent or conditional
-    if all(r in rights for r in "stw"):
-        results = [await session.store_flags(uids, MODES[cmd.mode], cmd.flags,
-                                             cmd.unchangedsince, want_states=want)]
+    # With every flag right (the common case), one trip: the access recheck, the write
+    # and the sync's changes in one transaction (``Store.store_flags_checked``).
+    checked = await _store_checked(session, uids, cmd, want) \
+        if all(r in view.rights for r in "stw") else None
+    if checked is not None:
+        result = checked
     else:
-        results = await _store_within_rights(session, uids, cmd, rights, want)
-    result = _merge(results)
+        await recheck(session)  # rare: a right missing, or just revoked
+        rights = await current_rights(session)
+        if all(r in rights for r in "stw"):
+            results = [await session.store_flags(uids, MODES[cmd.mode], cmd.flags,
+                                                 cmd.unchangedsince, want_states=want)]
+        else:
+            results = await _store_within_rights(session, uids, cmd, rights, want)
+        result = _merge(results)
     announce_keywords(session, cmd.flags)
     await _answer(session, cmd, result, conditional)
     modified = result.modified
@@ -101,6 +115,31 @@ async def _answer(session: Session, cmd: Store, result: StoreResult, conditional
             await session.channel.pace()
     if out:
         session.channel.write(b"".join(out))
+
+
+async def _store_checked(session: Session, uids: Sequence[int], cmd: Store, want: bool
+                         ) -> StoreResult | None:
+    """The STORE of a session holding every flag right, in one trip to the writer: the
+    access recheck first (RFC 4314 §4: a right revoked meanwhile, by any session or
+    process, refuses the write: None, the access applied, nothing written), then the
+    write, then the changes since the view's modseq but the STORE's own, for the sync
+    after the command (``Session.prefetched``)."""
+    view = session.view
+    assert view is not None
+    since = view.modseq
+    done = await session.server.store.store_flags_checked(
+        view.mailbox_id, uids, MODES[cmd.mode], cmd.flags, cmd.unchangedsince,
+        viewer=session.viewer, want_states=want, access=session_key(session), need="stw",
+        since=since)
+    apply_access(session, done.access)
+    result = done.result
+    if result is None:
+        return None
+    if result.changed:  # not echoed by the sync (``Session.store_flags``)
+        session.written.append(result.highest_modseq)
+    if done.changes is not None:
+        session.prefetched = (since, done.changes)
+    return result
 
 
 def _uids(view: View, runs: list[tuple[int, int]]) -> Sequence[int]:

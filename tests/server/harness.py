@@ -178,6 +178,13 @@ def count_reads(monkeypatch: Any) -> list[int]:
     return reads
 
 
+def _storage_name(fn: Any) -> str:
+    """The name of the storage function a database trip runs (``partial`` unwrapped)."""
+    while hasattr(fn, "func"):
+        fn = fn.func
+    return str(getattr(fn, "__name__", repr(fn)))
+
+
 def count_writes(monkeypatch: Any) -> list[str]:
     """Patch ``Database.write`` so that each write appends its storage function's name to
     the list returned (``partial`` unwrapped): which writes a command queued on the one
@@ -186,14 +193,36 @@ def count_writes(monkeypatch: Any) -> list[str]:
     original = Database.write
 
     async def counted(self: Database, fn: Any) -> Any:
-        inner = fn
-        while hasattr(inner, "func"):
-            inner = inner.func
-        writes.append(getattr(inner, "__name__", repr(inner)))
+        writes.append(_storage_name(fn))
         return await original(self, fn)
 
     monkeypatch.setattr(Database, "write", counted)
     return writes
+
+
+def count_read_names(monkeypatch: Any) -> list[str]:
+    """:func:`count_reads` with each read's storage function name, so that a test can
+    leave out the background work's (:func:`of_commands`)."""
+    reads: list[str] = []
+    original = Database.read
+
+    async def counted(self: Database, fn: Any, **kwargs: Any) -> Any:
+        reads.append(_storage_name(fn))
+        return await original(self, fn, **kwargs)
+
+    monkeypatch.setattr(Database, "read", counted)
+    return reads
+
+
+# Database trips of the server's own work after commits, not of any command: the text
+# indexer's and the reclaimer's (``server/commit_worker.py``).
+BACKGROUND_TRIPS = frozenset({"index_batch", "reclaim_step", "unlink_orphans", "backlog",
+                              "page_counts"})
+
+
+def of_commands(trips: list[str]) -> list[str]:
+    """The trips in ``trips`` but the background work's."""
+    return [t for t in trips if t not in BACKGROUND_TRIPS]
 
 
 def raw_login(server: ServerThread, user: str = "alice") -> RawClient:

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.server.harness import ServerThread, count_reads, count_writes
+from tests.server.harness import (
+    ServerThread,
+    count_read_names,
+    count_reads,
+    count_writes,
+    of_commands,
+)
 from tests.server.imap_client import Imap, client_factory, message
 
 
@@ -77,3 +83,75 @@ def test_flag_fetch_reads_no_index_it_cannot_use(imap: Any, monkeypatch: Any) ->
     assert [n for n, _ in r.fetches()] == [1, 2, 3, 4]
     assert all(b"\\Recent" not in line for line in r.untagged[:3])
     assert len(reads) == 3  # recheck, the rows, the sync after
+
+
+def _others_change(a: Any, b: Any) -> None:
+    """Three messages, both sessions selected; then b flags 2, expunges 3 and appends one
+    (UIDs 1, 2, 4 left): what a's next command must report after its own answer."""
+    for n in range(3):
+        assert a.append("INBOX", message(f"m{n}")).ok
+    assert a.select().ok and b.select().ok
+    assert b.cmd("STORE 2 +FLAGS (\\Flagged)").ok
+    assert b.cmd("STORE 3 +FLAGS (\\Deleted)").ok and b.cmd("EXPUNGE").ok
+    assert b.append("INBOX", message("m3")).ok
+
+
+def test_uid_store_is_one_write_and_the_sync_reports_the_same(imap: Any, monkeypatch: Any
+                                                               ) -> None:
+    """UID STORE: the access recheck, the flags and the sync's changes in one write
+    (issue 14); the answer is what the sync read after it before: the STORE's own FETCH,
+    then the others' expunge (allowed after UID STORE, RFC 3501 §7.4.1), new message and
+    flag change."""
+    a, b = imap(), imap()
+    _others_change(a, b)
+    reads, writes = count_read_names(monkeypatch), count_writes(monkeypatch)
+    r = a.cmd("UID STORE 1 +FLAGS (\\Seen)")
+    assert r.ok
+    assert r.untagged == [b"* 1 FETCH (UID 1 FLAGS (\\Seen \\Recent))", b"* 3 EXPUNGE",
+                          b"* 3 EXISTS", b"* 2 RECENT",
+                          b"* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))"], r.untagged
+    # b claimed the new message's \Recent with its APPEND (RFC 3501 §2.3.2): a claims none.
+    assert of_commands(reads) == [] and of_commands(writes) == ["store_flags_checked"]
+    assert a.cmd("NOOP").untagged == []  # nothing reported twice
+
+
+def test_store_by_number_keeps_expunges_for_later(imap: Any, monkeypatch: Any) -> None:
+    """STORE (not UID STORE) may not be followed by EXPUNGE (RFC 3501 §7.4.1): the one
+    write's changes give the new message and the flags, the expunge waits for NOOP."""
+    a, b = imap(), imap()
+    _others_change(a, b)
+    reads, writes = count_read_names(monkeypatch), count_writes(monkeypatch)
+    r = a.cmd("STORE 1 +FLAGS.SILENT (\\Seen)")
+    assert r.ok
+    assert r.untagged == [b"* 4 EXISTS", b"* 3 RECENT",
+                          b"* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))"], r.untagged
+    assert of_commands(reads) == [] and of_commands(writes) == ["store_flags_checked"]
+    assert a.cmd("NOOP").untagged == [b"* 3 EXPUNGE"]
+
+
+def test_uid_expunge_is_one_write_and_the_sync_reports_the_same(imap: Any, monkeypatch: Any
+                                                                 ) -> None:
+    a, b = imap(), imap()
+    _others_change(a, b)
+    assert a.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").ok
+    assert a.cmd("NOOP").ok
+    assert b.cmd("STORE 2 +FLAGS (\\Answered)").ok
+    reads, writes = count_read_names(monkeypatch), count_writes(monkeypatch)
+    r = a.cmd("UID EXPUNGE 1")
+    assert r.ok
+    assert r.untagged == [b"* 1 EXPUNGE",
+                          b"* 1 FETCH (UID 2 FLAGS (\\Answered \\Flagged \\Recent))"]
+    assert of_commands(reads) == [] and of_commands(writes) == ["expunge_checked"]
+    assert a.cmd("FETCH 1:* (UID)").fetches() == [(1, {"UID": 2}), (2, {"UID": 4})]
+
+
+def test_close_is_one_write(imap: Any, monkeypatch: Any) -> None:
+    a, b = imap(), imap()
+    _others_change(a, b)
+    assert a.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").ok
+    reads, writes = count_read_names(monkeypatch), count_writes(monkeypatch)
+    r = a.cmd("CLOSE")
+    assert r.ok and r.untagged == []
+    assert of_commands(reads) == [] and of_commands(writes) == ["expunge_checked"]
+    assert b.cmd("NOOP").untagged == [b"* 1 EXPUNGE"]  # a's CLOSE expunged it
+    assert b.cmd("UID SEARCH ALL").untagged == [b"* SEARCH 2 4"]

@@ -152,16 +152,20 @@ def test_one_message_fetch_rechecks_access_in_its_own_read(
     assert lines == [b"d NO [NOPERM] Permission denied (needs the 'r' right)"], lines
 
 
-def test_one_message_fetch_of_a_deleted_user_ends_the_session(server: ServerThread) -> None:
-    """The user deleted between two FETCHes of one message: BYE, no message data."""
+@pytest.mark.parametrize("command", [b"UID FETCH 1 (BODY.PEEK[])",
+                                     b"UID STORE 1 +FLAGS (\\Flagged)"])
+def test_one_trip_command_of_a_deleted_user_ends_the_session(server: ServerThread,
+                                                             command: bytes) -> None:
+    """The user deleted between two FETCHes of one message, or two STOREs, each of which
+    rechecks access in its one trip (issue 14): BYE, no message data, nothing written."""
     server.add_user("x")
     x = login(server, "x")
     x.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(MSG), MSG))
     assert x.until_tagged(b"a")[-1].startswith(b"a OK")
     assert x.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
-    assert x.command(b"f", b"UID FETCH 1 (BODY.PEEK[])")[-1].startswith(b"f OK")
+    assert x.command(b"f", command)[-1].startswith(b"f OK")
     cli(server, "user", "delete", "x")
-    x.send(b"g UID FETCH 1 (BODY.PEEK[])\r\n")
+    x.send(b"g " + command + b"\r\n")
     line = x.line()
     assert line.startswith(b"* BYE"), line
     assert x.closed()
@@ -184,3 +188,52 @@ def test_pipelined_one_message_fetches_recheck_access_in_their_one_read(
     for i in range(4):
         lines = bob.until_tagged(b"q%d" % i)
         assert lines[-1].startswith(b"q%d OK" % i) and b"plan" in b"".join(lines), lines
+
+
+def _flags(alice: RawClient) -> bytes:
+    lines = alice.command(b"af", b"FETCH 1:* (UID FLAGS)")
+    assert lines[-1].startswith(b"af OK"), lines
+    return b"\n".join(x for x in lines if b"FETCH" in x)
+
+
+@pytest.mark.parametrize("how", ["setacl", "cli"])
+def test_store_and_expunge_recheck_access_in_their_one_write(
+        server: ServerThread, shared: tuple[RawClient, RawClient], how: str) -> None:
+    """Issue 14: STORE, EXPUNGE and CLOSE recheck access in their own write transaction
+    (one trip): a right revoked after bob's last command, by another session or another
+    process, still refuses the write, and nothing is written (RFC 4314 §4)."""
+    alice, bob = shared
+    assert alice.command(b"s", b"SELECT Rev-x")[-1].startswith(b"s OK")
+
+    def grant(rights: bytes) -> None:
+        if how == "setacl":
+            assert alice.command(b"g", b"SETACL Rev-x bob " + rights)[-1].startswith(b"g OK")
+        else:
+            cli(server, "acl", "set", "alice/Rev-x", "bob", rights.decode())
+
+    grant(b"lrswite")
+    assert bob.command(b"a", b"STORE 1 +FLAGS (\\Answered)")[-1].startswith(b"a OK")
+    assert bob.command(b"b", b"UID STORE 1 +FLAGS.SILENT (\\Draft)")[-1].startswith(b"b OK")
+    grant(b"lrs")
+    lines = bob.command(b"c", b"UID STORE 1 +FLAGS ($Later \\Deleted)")
+    assert lines == [b"c NO [NOPERM] Permission denied for these flags"], lines
+    assert b"$Later" not in _flags(alice) and b"\\Deleted" not in _flags(alice)
+    # \Seen is still allowed ("s"): written, the others left out.
+    lines = bob.command(b"d", b"STORE 1 +FLAGS (\\Seen \\Flagged)")
+    assert lines[-1].startswith(b"d OK"), lines
+    assert b"\\Seen" in lines[0] and b"\\Flagged" not in lines[0]
+
+    grant(b"lrswite")
+    assert alice.command(b"x", b"STORE 1 +FLAGS (\\Deleted)")[-1].startswith(b"x OK")
+    assert bob.command(b"n", b"NOOP")[-1].startswith(b"n OK")  # rights: "e" again
+    grant(b"lrswit")
+    for tag, command in ((b"e1", b"UID EXPUNGE 1"), (b"e2", b"EXPUNGE")):
+        lines = bob.command(tag, command)
+        assert lines == [tag + b" NO [NOPERM] Permission denied (needs the 'e' right)"], lines
+    assert b"UID 1 " in _flags(alice)
+    grant(b"lrswite")
+    assert bob.command(b"n2", b"NOOP")[-1].startswith(b"n2 OK")
+    grant(b"lrswit")
+    assert bob.command(b"cl", b"CLOSE")[-1].startswith(b"cl OK")  # no expunge, still OK
+    assert b"UID 1 " in _flags(alice)
+

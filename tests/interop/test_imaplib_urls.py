@@ -71,6 +71,10 @@ def test_shared_message_by_urlauth_and_catenate(server: ServerThread) -> None:
     assert typ == "OK", data
     url = alice.untagged_responses.pop("GENURLAUTH")[-1].decode().strip('"')
     assert url.startswith(rump + ":internal:")
+    # A URL naming another server gets no token (RFC 4467 §7: "for this server").
+    with pytest.raises(imaplib.IMAP4.error, match="The URL names another server"):
+        alice._simple_command("GENURLAUTH", f'"{rump.replace(host, "mail.example.org")}"',
+                              "INTERNAL")
 
     carol = client(server, "carol")
     assert urlfetch(carol, url) == PART

@@ -31,7 +31,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from itertools import compress
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from crispin.protocol import (
     Atom,
@@ -51,6 +51,9 @@ from crispin.server.search_budget import TIME_LIMIT_TEXT, SearchBudget
 from crispin.server.view import View
 from crispin.storage import SEEN_FLAG, Store, TimeLimitExceeded, answerable, match_mask
 from crispin.storage import search as s
+
+if TYPE_CHECKING:
+    from crispin.server.access import Folded
 
 CHARSETS = ("UTF-8", "US-ASCII")
 
@@ -293,12 +296,13 @@ def uids_criterion(view: View, wanted: Iterable[int]) -> s.UidIn:
 
 
 async def run_search(store: Store, view: View, cmd: Search, viewer: int | None = None,
-                     budget: SearchBudget | None = None
+                     budget: SearchBudget | None = None, fold: Folded | None = None
                      ) -> tuple[list[int], list[int] | None]:
     """Message numbers (or UIDs for UID SEARCH) of the matching messages, ascending, and
     for a search that uses MODSEQ each one's modseq (RFC 7162 §3.1.5, RFC 4731 §3.2), in
     the same order.  Flags and modseqs are ``viewer``'s (private flags).  Within
-    ``budget`` (``crispin.server.search_budget``)."""
+    ``budget`` (``crispin.server.search_budget``). ``fold``: the search of the rows
+    carries the access recheck and the sync's changes (issue 14)."""
     if budget is not None:
         budget.check(cmd.criteria)
     crit = criteria(cmd, view)
@@ -315,9 +319,15 @@ async def run_search(store: Store, view: View, cmd: Search, viewer: int | None =
             return to_numbers(view, found, cmd.uid), [m for _, m in pairs]
         # Flags and UID sets only (SEARCH UNSEEN): from the shared index (issue 14).
         quick = await store.search_flags(view.mailbox_id, crit, view.uids[-1], viewer=viewer)
-        found = quick if quick is not None else await store.search(
-            view.mailbox_id, crit, max_uid=view.uids[-1], viewer=viewer,
-            time_limit=time_limit)
+        if quick is not None:
+            found = quick
+        elif fold is None:
+            found = await store.search(view.mailbox_id, crit, max_uid=view.uids[-1],
+                                       viewer=viewer, time_limit=time_limit)
+        else:
+            last = view.uids[-1]
+            found = await fold.read(lambda also: store.search_with(
+                view.mailbox_id, crit, also, last, viewer=viewer, time_limit=time_limit))
     except s.SearchTooComplex:
         raise CommandFailed("Search program too complex", "LIMIT") from None
     except TimeLimitExceeded:
@@ -326,18 +336,24 @@ async def run_search(store: Store, view: View, cmd: Search, viewer: int | None =
 
 
 async def search_text(store: Store, view: View, cmd: Search, viewer: int | None = None,
-                      budget: SearchBudget | None = None) -> bytes:
+                      budget: SearchBudget | None = None, fold: Folded | None = None
+                      ) -> bytes:
     """What ``run_search`` finds for a search without MODSEQ, as the numbers of a
     ``* SEARCH`` answer (RFC 3501 §7.2.5): ``b" n n n"``. Criteria of flags and sets only
     (``UID SEARCH UNSEEN``) are answered from the shared index: each run of matching
     messages is one slice of its numbers written out once (``number_text``), no Python
-    object per message (issue 14)."""
+    object per message (issue 14). ``fold``: the read carries the access recheck and the
+    sync's changes (the caller settles it before answering)."""
     assert not uses_modseq(cmd.criteria)
     if budget is not None:
         budget.check(cmd.criteria)
     crit = criteria(cmd, view)
     if view.uids and answerable(crit):
-        index = await store.mailbox_index(view.mailbox_id, viewer=viewer)
+        if fold is None:
+            index = await store.mailbox_index(view.mailbox_id, viewer=viewer)
+        else:
+            index = await fold.read(lambda also: store.mailbox_index_with(
+                view.mailbox_id, also, viewer=viewer))
         uids = index.uids
         # Only messages the view knows (UIDs up to its last); the index, current, holds
         # no ghost (RFC 2180 §4.1.2: they never match).
@@ -352,7 +368,7 @@ async def search_text(store: Store, view: View, cmd: Search, viewer: int | None 
             text = uid_text(uids) if cmd.uid else message_numbers(end)
             return text.spans(runs(mask, end))
         return numbers_text(to_numbers(view, list(compress(uids[:end], mask)), cmd.uid))
-    numbers, _ = await run_search(store, view, cmd, viewer, budget)
+    numbers, _ = await run_search(store, view, cmd, viewer, budget, fold)
     return numbers_text(numbers)
 
 

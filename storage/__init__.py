@@ -7,6 +7,7 @@ the modules behind it are storage's own.
 
 from . import search
 from .acl import SessionAccess
+from .alongside import Alongside, AlongsideFound
 from .blobs import BlobFile, PreparedBody, SpoolWriter
 from .browse import Filters, Found
 from .check import Problem
@@ -88,6 +89,8 @@ __all__ = [
     "SCRAM_ITERATIONS",
     "SEEN_FLAG",
     "SYSTEM_FLAG_NAMES",
+    "Alongside",
+    "AlongsideFound",
     "AlreadyExists",
     "BlobFile",
     "Busy",

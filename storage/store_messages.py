@@ -20,6 +20,7 @@ from pathlib import Path
 from . import acl, blobs, message_reads, messages
 from . import flags as flags_mod
 from . import search as search_mod
+from .alongside import Alongside, AlongsideFound, with_alongside
 from .db import Database
 from .errors import NotFound
 from .models import (
@@ -205,11 +206,17 @@ class MessagesMixin:
         self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None
     ) -> list[MessageState]:
         """UID, flags and modseq of ``uids``: the cheapest FETCH."""
-        return await self._db.read(
-            partial(
-                message_reads.flag_records, mailbox_id=mailbox_id, uids=uids, viewer=viewer
-            )
-        )
+        return (await self.flag_records_with(mailbox_id, uids, None, viewer=viewer))[0]
+
+    async def flag_records_with(
+        self, mailbox_id: int, uids: Sequence[int], also: Alongside | None, *,
+        viewer: int | None = None,
+    ) -> tuple[list[MessageState], AlongsideFound | None]:
+        """``flag_records`` and what ``also`` asks (``alongside``) in one read."""
+        return await self._db.read(with_alongside(
+            partial(message_reads.flag_records, mailbox_id=mailbox_id, uids=uids,
+                    viewer=viewer),
+            also))
 
     async def expunged_states(
         self, mailbox_id: int, uids: Sequence[int], *, viewer: int | None = None
@@ -455,14 +462,24 @@ class MessagesMixin:
         """UIDs matching ``criteria`` (see ``search.py``) for ``viewer``, ascending, in one
         query; only UIDs up to ``max_uid`` when given.  ``search.SearchTooComplex`` past
         SQLite limits; ``TimeLimitExceeded`` past ``time_limit`` seconds (``db.read``)."""
+        return (await self.search_with(mailbox_id, criteria, None, max_uid, viewer=viewer,
+                                       time_limit=time_limit))[0]
+
+    async def search_with(
+        self, mailbox_id: int, criteria: search_mod.Criterion, also: Alongside | None,
+        max_uid: int | None = None, *, viewer: int | None = None,
+        time_limit: float | None = None,
+    ) -> tuple[list[int], AlongsideFound | None]:
+        """``search`` and what ``also`` asks (``alongside``) in one read: a SEARCH, its
+        access recheck and the changes for the sync after it in one trip (issue 14)."""
         return await self._db.read(
-            partial(
+            with_alongside(partial(
                 search_mod.search,
                 mailbox_id=mailbox_id,
                 criteria=criteria,
                 max_uid=max_uid,
                 viewer=viewer,
-            ),
+            ), also),
             time_limit=time_limit,
         )
 

@@ -66,7 +66,8 @@ TABLE: dict[type, CommandSpec] = {
     # FETCH rechecks access itself: a FETCH of one message in its own read (issue 14).
     p.Fetch: CommandSpec(fetch.fetch, SELECTED, BY_NUMBER, echo=False, checks_access=True),
     p.Store: CommandSpec(store.store, SELECTED, BY_NUMBER, echo=False, checks_access=True),
-    p.Search: CommandSpec(search.search, SELECTED, BY_NUMBER),
+    # SEARCH rechecks access itself: a plain SEARCH in the read that finds (issue 14).
+    p.Search: CommandSpec(search.search, SELECTED, BY_NUMBER, checks_access=True),
     # RFC 5256 §3: no EXPUNGE during SORT or THREAD either; their UID forms may.
     p.Sort: CommandSpec(sort.sort, SELECTED, BY_NUMBER),
     p.Thread: CommandSpec(sort.thread, SELECTED, BY_NUMBER),

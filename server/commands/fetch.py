@@ -23,6 +23,7 @@ from crispin.protocol import (
     Raw,
 )
 from crispin.server.access import (
+    Folded,
     apply_access,
     current_rights,
     recheck,
@@ -137,9 +138,15 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     folded = len(runs) == 1 and runs[0][1] - runs[0][0] == 1 and changedsince is None \
         and not vanished and partial is None and not flags_only \
         and not bulk_fetchable(items) and not _sets_seen(items)
+    # The flag resync (``FETCH 1:* (UID FLAGS)``): the recheck with its first read of
+    # flags and the sync's changes with its last (``access.Folded``; issue 14).
+    # The untagged FETCH of new messages inside a sync (``Session._fetch_new``, no tag)
+    # reads no changes for the sync already under way.
+    fold = Folded(session, changes=bool(tag)) if flags_only and changedsince is None \
+        and partial is None and runs else None
     # A UID not in the view, pipelined behind one that read for both (``fetch_ahead``):
     # the rights and changes of that read.
-    if not folded and (runs or take(session, view, cmd) is None):
+    if not folded and fold is None and (runs or take(session, view, cmd) is None):
         await recheck(session)
         require_selected(session, "r")
     if session.channel.slice_over():  # 100,000 pairs took a slice of the loop (issue 14)
@@ -164,7 +171,7 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
     answer_expunged = changedsince is None and not cmd.uid
     if flags_only and changedsince is None and partial is None and not any(
             isinstance(i, FetchAttr) and i.name == "MODSEQ" for i in items) and \
-            await fetch_flags_from_index(session, view, runs, items):
+            await fetch_flags_from_index(session, view, runs, items, fold):
         return _done(False, cmd)
     pairs = view.pairs(runs)
     if not answer_expunged:
@@ -177,10 +184,12 @@ async def fetch(session: Session, tag: str, cmd: Fetch) -> Result:
         # The UID of an expunged message: nothing read below.
         await recheck(session)
         require_selected(session, "r")
+    if fold is not None and not pairs:  # nothing to read the rights with
+        await fold.settle()
     missing = False
     if flags_only:
         gone = await fetch_flags(session, view, pairs, items, changedsince,
-                                 answer_expunged)
+                                 answer_expunged, fold)
         return _done(gone, cmd)
     if changedsince is None and bulk_fetchable(items):
         # The header fetch of a first sync (issue 14): rows and bytes, no records.

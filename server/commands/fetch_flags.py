@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from itertools import chain
 
 from crispin.protocol import FetchAttr, FetchItem
+from crispin.server.access import Folded
 from crispin.server.commands.fetch_expunged import expunged_states
 from crispin.server.number_text import message_numbers, uid_text
 from crispin.server.session import Session
@@ -31,9 +32,12 @@ _TEMPLATES = {"UID": b"UID %d", "FLAGS": b"FLAGS (%s)", "MODSEQ": b"MODSEQ (%d)"
 
 async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
                       items: list[FetchItem], changedsince: int | None,
-                      answer_expunged: bool) -> bool:
+                      answer_expunged: bool, fold: Folded | None = None) -> bool:
     """Answer ``live`` ((msn, uid) pairs). A message expunged by another session is
-    answered from its tombstone (RFC 2180 §4.1); True if one had none left."""
+    answered from its tombstone (RFC 2180 §4.1); True if one had none left. ``fold``:
+    the access recheck comes with the first batch's rows and the sync's changes with the
+    last's (one trip for a mailbox of up to FLAGS_BATCH messages; issue 14), applied
+    before the batch is answered."""
     names = [i.name for i in items if isinstance(i, FetchAttr)]
     line = b"* %d FETCH (" + b" ".join(_TEMPLATES[n] for n in names) + b")\r\n"
     store = session.server.store
@@ -61,23 +65,32 @@ async def fetch_flags(session: Session, view: View, live: list[tuple[int, int]],
                 channel.write(format_line(n, m.uid, " ".join(m.flags).encode(), m.modseq))
         return False
 
-    async def read(batch: list[tuple[int, int]]) -> dict[int, tuple[bytes, int]]:
+    async def read(batch: list[tuple[int, int]], last: bool) -> dict[int, tuple[bytes, int]]:
         uids = [u for _, u in batch]
         low, high = min(uids), max(uids)
+        mailbox, viewer = view.mailbox_id, session.viewer
         if high - low < DENSE * len(uids):
-            rows = await store.flag_rows(view.mailbox_id, low, high, viewer=session.viewer)
+            if fold is None:
+                rows = await store.flag_rows(mailbox, low, high, viewer=viewer)
+            else:
+                rows = await fold.read(lambda also: store.flag_rows_with(
+                    mailbox, low, high, also, viewer=viewer), last)
             return {r[0]: (flags_text(r[1], r[2]), r[3]) for r in rows}
-        states = await store.flag_records(view.mailbox_id, uids, viewer=session.viewer)
+        if fold is None:
+            states = await store.flag_records(mailbox, uids, viewer=viewer)
+        else:
+            states = await fold.read(lambda also: store.flag_records_with(
+                mailbox, uids, also, viewer=viewer), last)
         return {s.uid: (" ".join(s.flags).encode(), s.modseq) for s in states}
 
     batches = [live[k:k + FLAGS_BATCH] for k in range(0, len(live), FLAGS_BATCH)]
     gone = False
-    pending = asyncio.ensure_future(read(batches[0])) if batches else None
+    pending = asyncio.ensure_future(read(batches[0], len(batches) == 1)) if batches else None
     try:
         for k, batch in enumerate(batches):
             assert pending is not None
             found = await pending
-            pending = asyncio.ensure_future(read(batches[k + 1])) \
+            pending = asyncio.ensure_future(read(batches[k + 1], k + 2 == len(batches))) \
                 if k + 1 < len(batches) else None
             expunged: dict[int, MessageState] = {} if not answer_expunged else \
                 await expunged_states(session, view, [u for _, u in batch if u not in found])
@@ -117,11 +130,12 @@ def flag_text_cache() -> Callable[[int, str], bytes]:
 
 
 async def fetch_flags_from_index(session: Session, view: View, runs: list[tuple[int, int]],
-                                 items: list[FetchItem]) -> bool:
+                                 items: list[FetchItem], fold: Folded | None = None) -> bool:
     """``FETCH (UID FLAGS)`` (no MODSEQ) of the positions ``runs`` from the shared index,
     brought up to date first, when the view's numbers are the index's positions (its UID
     array is the index's: nothing added or removed since, so no ghost either). False when
-    they are not (the caller answers from rows)."""
+    they are not (the caller answers from rows). ``fold``: the access recheck and the
+    sync's changes read with the index (issue 14)."""
     names = [i.name for i in items if isinstance(i, FetchAttr)]
     store = session.server.store
     known = store.cached_index(view.mailbox_id, viewer=session.viewer)
@@ -130,7 +144,11 @@ async def fetch_flags_from_index(session: Session, view: View, runs: list[tuple[
         # one it shares), and bringing it up to date never gives back the view's array:
         # the read would be wasted (bench/README.md "Mixed load").
         return False
-    index = await store.mailbox_index(view.mailbox_id, viewer=session.viewer)
+    if fold is None:
+        index = await store.mailbox_index(view.mailbox_id, viewer=session.viewer)
+    else:
+        index = await fold.read(lambda also: store.mailbox_index_with(
+            view.mailbox_id, also, viewer=session.viewer))
     if index.uids is not view.uids:
         return False
     await _from_index(session, view, index, runs, names)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 
 from crispin.protocol import Atom, CancelUpdate, PartialRange, Search, Value
-from crispin.server.access import require_selected
+from crispin.server.access import Folded, recheck, require_selected
 from crispin.server.commands.fetch import check_items
 from crispin.server.contexts import MAX_CONTEXTS, Context, frozen_sets
 from crispin.server.outcome import CommandFailed, Result
@@ -50,7 +50,14 @@ from crispin.storage import SortKey
 async def search(session: Session, tag: str, cmd: Search) -> Result:
     view = session.view
     assert view is not None
-    require_selected(session, "r")  # RFC 4314 §4, as it stands now (access.recheck)
+    # RFC 4314 §4, as it stands now: a plain SEARCH reads the rights in the same trip as
+    # the messages it finds, and the sync's changes with them (``access.Folded``; issue
+    # 14); every other form rechecks first (``access.recheck``).
+    plain = cmd.returns is None and not uses_modseq(cmd.criteria) and not session.rev2
+    fold = Folded(session) if plain else None
+    if fold is None:
+        await recheck(session)
+        require_selected(session, "r")
     if cmd.charset is not None and "UTF8=ACCEPT" in session.enabled:
         # RFC 6855 §3: after ENABLE UTF8=ACCEPT a client "MUST NOT issue a SEARCH command
         # that contains a charset specification"; the server "SHOULD reject the command
@@ -71,7 +78,12 @@ async def search(session: Session, tag: str, cmd: Search) -> Result:
     budget = SearchBudget.of(session.server.config)
     if cmd.returns is None and not uses_modseq(cmd.criteria):
         # The plain answer as bytes, cut from text written once (issue 14).
-        found = await search_text(session.server.store, view, cmd, session.viewer, budget)
+        try:
+            found = await search_text(session.server.store, view, cmd, session.viewer,
+                                      budget, fold)
+        finally:
+            if fold is not None:  # whatever was found or refused, the rights come first
+                await fold.settle()
         session.channel.write(b"* SEARCH" + found + b"\r\n")
         return Result("SEARCH completed")
     try:

@@ -75,14 +75,15 @@ def test_flag_fetch_reads_no_index_it_cannot_use(imap: Any, monkeypatch: Any) ->
     reads = count_reads(monkeypatch)
     r = b.cmd("FETCH 1:* (UID FLAGS)")  # the view is the shared index's: answered from it
     assert [n for n, _ in r.fetches()] == [1, 2, 3]
-    assert len(reads) == 3  # recheck, the index brought up to date, the sync after
+    # The recheck, the index brought up to date and the sync's changes: one read.
+    assert len(reads) == 1
     assert a.append("INBOX", message("m3")).ok
     assert b.cmd("NOOP").numbered("EXISTS") == [4]  # b's view has its own UIDs now
     del reads[:]
     r = b.cmd("FETCH 1:* (UID FLAGS)")  # from rows, without reading the index first
     assert [n for n, _ in r.fetches()] == [1, 2, 3, 4]
     assert all(b"\\Recent" not in line for line in r.untagged[:3])
-    assert len(reads) == 3  # recheck, the rows, the sync after
+    assert len(reads) == 1  # the recheck, the rows and the sync's changes together
 
 
 def _others_change(a: Any, b: Any) -> None:
@@ -155,3 +156,44 @@ def test_close_is_one_write(imap: Any, monkeypatch: Any) -> None:
     assert of_commands(reads) == [] and of_commands(writes) == ["expunge_checked"]
     assert b.cmd("NOOP").untagged == [b"* 1 EXPUNGE"]  # a's CLOSE expunged it
     assert b.cmd("UID SEARCH ALL").untagged == [b"* SEARCH 2 4"]
+
+
+def test_flag_fetch_and_search_are_one_read_and_others_changes_still_come(
+        imap: Any, monkeypatch: Any) -> None:
+    """Issue 14: ``FETCH 1:* (UID FLAGS)`` (the index, dense rows, sparse UIDs) and UID
+    SEARCH (the index, a search of the rows) read the access recheck, their data and the
+    changes the sync after them reports in one trip; another session's changes made
+    before the command are still reported after its answer (RFC 3501 §7.4.1), and the
+    answers are as before."""
+    a, b = imap(), imap()
+    for n in range(6):
+        assert a.append("INBOX", message(f"m{n}")).ok
+    assert a.select().ok and b.select().ok
+    reads = count_reads(monkeypatch)
+
+    def run(command: str) -> Any:
+        del reads[:]
+        r = b.cmd(command)
+        assert r.ok, r
+        assert len(reads) == 1, (command, len(reads))
+        return r
+
+    r = run("UID SEARCH UNSEEN")  # from the index
+    assert r.untagged == [b"* SEARCH 1 2 3 4 5 6"]
+    assert a.cmd("STORE 2 +FLAGS (\\Seen)").ok
+    r = run("UID SEARCH UNSEEN")
+    assert r.untagged == [b"* SEARCH 1 3 4 5 6", b"* 2 FETCH (UID 2 FLAGS (\\Seen))"]
+    assert a.cmd("STORE 3 +FLAGS (\\Flagged)").ok
+    r = run("SEARCH SUBJECT m4")  # not from the index: the rows searched
+    assert r.untagged == [b"* SEARCH 5", b"* 3 FETCH (UID 3 FLAGS (\\Flagged))"]
+    # Expunges by another session make b's UIDs sparse (flag_records, not a range).
+    assert a.cmd("STORE 2:5 +FLAGS.SILENT (\\Deleted)").ok and a.cmd("EXPUNGE").ok
+    assert b.cmd("NOOP").numbered("EXPUNGE") == [2, 2, 2, 2]
+    assert a.cmd("STORE 1 +FLAGS (\\Answered)").ok
+    r = run("FETCH 1:* (UID FLAGS)")
+    assert r.untagged == [b"* 1 FETCH (UID 1 FLAGS (\\Answered))",
+                          b"* 2 FETCH (UID 6 FLAGS ())",
+                          b"* 1 FETCH (UID 1 FLAGS (\\Answered))"]
+    assert b.cmd("NOOP").untagged == []
+    r = run("UID FETCH 1:* (FLAGS)")
+    assert r.untagged == [b"* 1 FETCH (UID 1 FLAGS (\\Answered))", b"* 2 FETCH (UID 6 FLAGS ())"]

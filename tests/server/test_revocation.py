@@ -237,3 +237,43 @@ def test_store_and_expunge_recheck_access_in_their_one_write(
     assert bob.command(b"cl", b"CLOSE")[-1].startswith(b"cl OK")  # no expunge, still OK
     assert b"UID 1 " in _flags(alice)
 
+@pytest.mark.parametrize("command", [b"FETCH 1:* (UID FLAGS)", b"UID FETCH 1:* (FLAGS)",
+                                     b"FETCH 1 (FLAGS MODSEQ)", b"UID SEARCH UNSEEN",
+                                     b"SEARCH SUBJECT secret", b"UID SEARCH ALL"])
+def test_flag_fetch_and_search_recheck_access_in_their_own_read(
+        server: ServerThread, shared: tuple[RawClient, RawClient], command: bytes) -> None:
+    """Issue 14: the flag resync and a plain SEARCH read the access serial in the same
+    trip as their data; a right revoked between SELECT and the command (by another
+    session, by the CLI in another process) still refuses it before any of its data goes
+    out (RFC 4314 §4); granted again, it answers."""
+    alice, bob = shared
+    answer = (b"* 1 FETCH (", b"* SEARCH 1")
+    lines = bob.command(b"a", command)
+    assert lines[-1].startswith(b"a OK") and lines[-2].startswith(answer), lines
+    assert alice.command(b"r", b"SETACL Rev-x bob -r")[-1].startswith(b"r OK")
+    lines = bob.command(b"b", command)
+    assert lines == [b"b NO [NOPERM] Permission denied (needs the 'r' right)"], lines
+    assert alice.command(b"g", b"SETACL Rev-x bob +r")[-1].startswith(b"g OK")
+    lines = bob.command(b"c", command)
+    assert lines[-1].startswith(b"c OK") and lines[-2].startswith(answer), lines
+    cli(server, "acl", "set", "alice/Rev-x", "bob", "l")
+    lines = bob.command(b"d", command)
+    assert lines == [b"d NO [NOPERM] Permission denied (needs the 'r' right)"], lines
+
+
+@pytest.mark.parametrize("command", [b"FETCH 1:* (UID FLAGS)", b"UID SEARCH UNSEEN"])
+def test_flag_fetch_or_search_of_a_deleted_user_ends_the_session(
+        server: ServerThread, command: bytes) -> None:
+    """The user deleted between two commands that read their access with their data:
+    BYE, no data."""
+    server.add_user("y")
+    y = login(server, "y")
+    y.send(b"a APPEND INBOX {%d+}\r\n%s\r\n" % (len(MSG), MSG))
+    assert y.until_tagged(b"a")[-1].startswith(b"a OK")
+    assert y.command(b"s", b"SELECT INBOX")[-1].startswith(b"s OK")
+    assert y.command(b"f", command)[-1].startswith(b"f OK")
+    cli(server, "user", "delete", "y")
+    y.send(b"g " + command + b"\r\n")
+    line = y.line()
+    assert line.startswith(b"* BYE"), line
+    assert y.closed()

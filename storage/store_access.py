@@ -6,12 +6,11 @@ method is still one function run on a database thread (``db.py``).
 
 from __future__ import annotations
 
-import sqlite3
 from functools import partial
 
-from . import acl, message_reads, quota
+from . import acl, quota
+from .alongside import Alongside, read_alongside
 from .db import Database
-from .errors import NotFound
 from .models import AclEntry, Changes, MailboxInfo, Quota, QuotaResource
 
 
@@ -61,16 +60,9 @@ class AccessMixin:
         thread, not two (issue 14: another session's NOOP while a big FETCH runs waits
         for the event loop at every trip). The changes are None if the mailbox is gone
         (``changes_since`` raises it)."""
-        def read(conn: sqlite3.Connection) -> tuple[acl.SessionAccess | None, Changes | None]:
-            access = acl.session_access(conn, known, user_id, user_name, mailbox_id)
-            try:
-                changes: Changes | None = message_reads.changes_since(
-                    conn, mailbox_id, modseq, viewer)
-            except NotFound:
-                changes = None
-            return access, changes
-
-        return await self._db.read(read)
+        found = await self._db.read(partial(read_alongside, also=Alongside(
+            mailbox_id, (known, user_id, user_name), modseq, viewer)))
+        return found.access, found.changes
 
     async def visible_mailboxes(
         self, user_id: int, user_name: str

@@ -20,9 +20,8 @@ from pathlib import Path
 from . import acl, blobs, message_reads, messages
 from . import flags as flags_mod
 from . import search as search_mod
-from .alongside import Alongside, AlongsideFound, with_alongside
+from .alongside import Alongside, AlongsideFound, read_alongside, with_alongside
 from .db import Database
-from .errors import NotFound
 from .models import (
     Changes,
     CopyResult,
@@ -314,20 +313,14 @@ class MessagesMixin:
         needs no trip of its own for it; the caller must apply it before it answers."""
         def read(conn: sqlite3.Connection) -> tuple[
                 list[MessageRecord], list[tuple[int, bytes | None, str | None, int]],
-                Changes | None, acl.SessionAccess | None]:
-            found = None if access is None else acl.session_access(
-                conn, access[0], access[1], access[2], mailbox_id)
+                AlongsideFound]:
             recs, rows = message_reads.records_and_bodies(
                 conn, mailbox_id, uids, structure, body, viewer, budget)
-            try:
-                changes: Changes | None = message_reads.changes_since(
-                    conn, mailbox_id, modseq, viewer)
-            except NotFound:
-                changes = None
-            return recs, rows, changes, found
+            return recs, rows, read_alongside(
+                conn, Alongside(mailbox_id, access, modseq, viewer))
 
-        recs, rows, changes, found = await self._db.read(read)
-        return recs, await self._fetch_bodies(rows, body), changes, found
+        recs, rows, found = await self._db.read(read)
+        return recs, await self._fetch_bodies(rows, body), found.changes, found.access
 
     async def _fetch_bodies(self, rows: list[tuple[int, bytes | None, str | None, int]],
                             body: str) -> dict[int, bytes | blobs.BlobFile]:

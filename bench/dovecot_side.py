@@ -14,7 +14,8 @@ privileges itself) and the ``dovecot-imapd`` package; not used by CI.
         --external             # the port is passed on as --port, host 127.0.0.1
 
 Any bench script that takes ``--port`` and ``--external`` (no server of its own, no CPU
-figure) can be run this way; ``mixed_load.py`` does.
+figure) can be run this way; ``mixed_load.py`` does, and ``folder_open.py``, which writes
+its corpus straight into the user's Maildir (``$BENCH_MAILDIR``, set here).
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ class DovecotServer:
                 time.sleep(0.1)  # polling a port that is not open yet: no event to wait for
         raise RuntimeError(f"dovecot did not answer on {self.port}\n{self.log_tail()}")
 
+    @property
+    def maildir(self) -> Path:
+        """The bench user's Maildir (``mail_location``); Dovecot creates it at the first
+        login unless a bench script wrote it first (owned by ``MAIL_OWNER``)."""
+        return self.tmp / "mail" / USER / "Maildir"
+
     def log_tail(self, lines: int = 20) -> str:
         log = self.tmp / "dovecot.log"
         if not log.exists():
@@ -149,7 +156,9 @@ def main() -> int:
         return 2
     with DovecotServer() as server:
         print(f"dovecot {server.port} ({server.tmp})", flush=True)
-        return subprocess.call([*argv, "--port", str(server.port)])
+        # Where a script that loads its corpus as files (folder_open.py) writes it.
+        env = dict(os.environ, BENCH_MAILDIR=str(server.maildir))
+        return subprocess.call([*argv, "--port", str(server.port)], env=env)
 
 
 if __name__ == "__main__":

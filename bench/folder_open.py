@@ -34,6 +34,13 @@ The client is stdlib only (``_imapwire``: blocking sockets, framing lines and li
     .venv/bin/python bench/folder_open.py --data-dir /tmp/fo100k          # 100,000
     .venv/bin/python bench/folder_open.py --messages 10000 --only headers  # one row
     .venv/bin/python bench/folder_open.py --quick                          # 2,000, smoke
+
+Dovecot side by side, the same corpus (``--external``: the messages are written straight
+into the private Dovecot's Maildir, ``write_maildir``, not APPENDed; no CPU, memory or
+first-after-start rows: the server is not ours to read or restart):
+
+    sudo .venv/bin/python bench/dovecot_side.py -- .venv/bin/python bench/folder_open.py \\
+        --external --messages 2000
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from __future__ import annotations
 import argparse
 import imaplib
 import json
+import os
 import random
 import statistics
 import sys
@@ -81,6 +89,51 @@ def proc_cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
+def cpu_now(server: BenchServer | External) -> float:
+    """The server's CPU seconds so far; NaN for a server not ours (no CPU figure)."""
+    return float("nan") if server.pid is None else proc_cpu_seconds(server.pid)
+
+
+class External:
+    """A server already listening on 127.0.0.1 (``--external --port N``: Dovecot under
+    ``dovecot_side.py``): no process of ours, so no CPU or memory figure, no restart."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.pid: int | None = None
+
+    def stop(self) -> None:
+        pass
+
+    def log_tail(self) -> str:
+        return ""
+
+
+def write_maildir(maildir: Path, n: int) -> None:
+    """The corpus ``load`` imports into Crispin (``_mailgen`` messages 0..n-1, the oldest
+    30% \\Seen) written straight into the Maildir INBOX of an external server: 100,000
+    files in seconds, where 100,000 APPENDs take many minutes. ``cur/<unique>:2,S`` for
+    a seen message, ``cur/<unique>:2,`` for the others; the names' times go up with the
+    message number, and Dovecot gives the files it finds UIDs in the order of those times,
+    so UID k is message k-1 as in Crispin. Dovecot indexes them at the first SELECT (the
+    setup's, untimed). Owned like the folder above it (Dovecot serves mail as ``nobody``)."""
+    top = maildir
+    while not top.exists():
+        top = top.parent
+    owner = top.stat()
+    made = [d for d in [*reversed(maildir.parents), maildir] if not d.exists()]
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    seen = int(n * 0.3)
+    names = []
+    for i in range(n):
+        name = maildir / "cur" / f"{1_600_000_000 + i}.M{i}P1.bench:2,{'S' if i < seen else ''}"
+        name.write_bytes(generate(i))
+        names.append(name)
+    for path in [*made, *(maildir / sub for sub in ("cur", "new", "tmp")), *names]:
+        os.chown(path, owner.st_uid, owner.st_gid)
+
+
 def loadavg() -> str:
     with open("/proc/loadavg") as fh:
         return " ".join(fh.read().split()[:3])
@@ -96,10 +149,11 @@ class Op:
         self.note = ""
 
     def row(self) -> dict[str, object]:
+        cpu = [c for c in self.cpu if c == c]  # NaN: not our server's process
         return {"operation": self.name, "unit": self.unit, "runs": len(self.wall),
                 "median_wall": round(statistics.median(self.wall), 4) if self.wall else None,
                 "min_wall": round(min(self.wall), 4) if self.wall else None,
-                "median_server_cpu": round(statistics.median(self.cpu), 5) if self.cpu else None,
+                "median_server_cpu": round(statistics.median(cpu), 5) if cpu else None,
                 "note": self.note}
 
 
@@ -111,18 +165,18 @@ class Timed:
     seconds: float
 
 
-def measure(server: BenchServer, op: Op, runs: int,
+def measure(server: BenchServer | External, op: Op, runs: int,
             once: Callable[[], float | Timed | None]) -> None:
     """``once()`` does one run and returns its own ``Timed`` wall time, None (the figure
     is the wall time around it) or a divisor (the figure is per unit: ms per APPEND, or
     msg/s for the body fetch)."""
     once()  # warm-up
     for _ in range(runs):
-        cpu0 = proc_cpu_seconds(server.pid)
+        cpu0 = cpu_now(server)
         t0 = time.perf_counter()
         per = once()
         wall = time.perf_counter() - t0
-        cpu = proc_cpu_seconds(server.pid) - cpu0
+        cpu = cpu_now(server) - cpu0
         if isinstance(per, Timed):
             op.wall.append(per.seconds)
             op.cpu.append(cpu)
@@ -137,7 +191,7 @@ def measure(server: BenchServer, op: Op, runs: int,
             op.cpu.append(cpu * 1000 / per)
 
 
-def run_append(server: BenchServer, count: int = 50) -> float:
+def run_append(server: BenchServer | External, count: int = 50) -> float:
     """``count`` sequential APPENDs through imaplib (into a mailbox of their own)."""
     c = imaplib.IMAP4("127.0.0.1", server.port)
     c.login(USER, PASSWORD)
@@ -164,11 +218,13 @@ def fetch_count(port: int, command: str, n: int, literals: int = 0) -> float:
 
 def body_fetch(port: int, uids: list[int], window: int = 10) -> float:
     """``UID FETCH u (BODY.PEEK[])`` for each UID, ``window`` commands in flight on one
-    connection; every answer must carry exactly one literal."""
+    connection; every command answered OK and, over the run, one response with one
+    literal per UID (a server may send a later command's FETCH before an earlier one's
+    tagged OK: Dovecot runs pipelined FETCHes together, RFC 3501 §5.5)."""
     c = Client(port)
     c.ok("SELECT INBOX")
     pending: list[bytes] = []
-    k = 0
+    k = lines = literals = 0
     while k < len(uids) or pending:
         while k < len(uids) and len(pending) < window:
             tag = c.tag()
@@ -176,13 +232,17 @@ def body_fetch(port: int, uids: list[int], window: int = 10) -> float:
             pending.append(tag)
             k += 1
         tagged, count, lits, _ = c.r.until_tagged(pending.pop(0))
-        if _status(tagged) != "OK" or count != 1 or lits != 1:
-            raise ProtocolError(f"body fetch: {tagged!r} ({count} lines, {lits} literals)")
+        lines, literals = lines + count, literals + lits
+        if _status(tagged) != "OK":
+            raise ProtocolError(f"body fetch: {tagged!r}")
     c.close()
+    if lines != len(uids) or literals != len(uids):
+        raise ProtocolError(f"body fetch: {lines} responses, {literals} literals for "
+                            f"{len(uids)} UIDs")
     return float(len(uids))
 
 
-def noop_during(server: BenchServer, n: int) -> dict[str, object]:
+def noop_during(server: BenchServer | External, n: int) -> dict[str, object]:
     """Another session's NOOP round trips (one every 5 ms) while the header fetch runs."""
     probe = Client(server.port)
     probe.ok("SELECT INBOX")
@@ -250,17 +310,39 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, help="keep (and reuse) the loaded data dir")
     ap.add_argument("--only", nargs="*", choices=OPS, help="these operations only")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--external", action="store_true",
+                    help="run the table against the server already listening on 127.0.0.1 "
+                         "--port (user bench), loading the corpus into --maildir: no server "
+                         "CPU, memory or first-after-start figures")
+    ap.add_argument("--port", type=int, default=0, help="with --external")
+    ap.add_argument("--maildir", type=Path, default=os.environ.get("BENCH_MAILDIR"),
+                    help="with --external: the bench user's Maildir (dovecot_side.py sets "
+                         "BENCH_MAILDIR)")
     args = ap.parse_args()
+    if args.external and not (args.port and args.maildir):
+        ap.error("--external needs --port and --maildir (run it under dovecot_side.py)")
     n, runs = (2000, 2) if args.quick else (args.messages, args.runs)
     only = set(args.only or OPS)
     report: dict[str, object] = {"machine": machine_info(), "messages": n, "runs": runs,
                                  "loadavg_before": loadavg()}
     print(f"machine: {report['machine']}; load average {report['loadavg_before']}", flush=True)
-    server = BenchServer(data_dir=args.data_dir)
+    server: BenchServer | External
+    if args.external:
+        server = External(args.port)
+        report["server"] = f"external :{args.port}"
+    else:
+        server = BenchServer(data_dir=args.data_dir)
     ops: list[Op] = []
     try:
-        load(server, n, args.data_dir / "bench-folder-open.json" if args.data_dir else None)
-        server.start(add_user=False)
+        if isinstance(server, External):
+            t0 = time.perf_counter()
+            write_maildir(args.maildir, n)
+            print(f"wrote {n} messages into {args.maildir} in "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+        else:
+            load(server, n, args.data_dir / "bench-folder-open.json" if args.data_dir
+                 else None)
+            server.start(add_user=False)
         port = server.port
         setup = Client(port)
         setup.run("CREATE AppendBench")
@@ -273,15 +355,16 @@ def main() -> int:
         # The first SELECT after the start, on a fresh connection (the one above was the
         # first: time a restart's instead).
         setup.close()
-        server.stop_process()
-        server.start(add_user=False)
-        port = server.port
-        if "select" in only:
+        if isinstance(server, BenchServer):
+            server.stop_process()
+            server.start(add_user=False)
+            port = server.port
+        if "select" in only and isinstance(server, BenchServer):
             op = Op("SELECT INBOX (first after start)")
             c = Client(port)
-            cpu0 = proc_cpu_seconds(server.pid)
+            cpu0 = cpu_now(server)
             op.wall.append(selected(c))
-            op.cpu.append(proc_cpu_seconds(server.pid) - cpu0)
+            op.cpu.append(cpu_now(server) - cpu0)
             c.close()
             ops.append(op)
         setup = Client(port)
@@ -304,11 +387,11 @@ def main() -> int:
             select_time: list[float] = []
             op = Op("SELECT INBOX (fresh login)")
             for k in range(runs + 1):
-                cpu0 = proc_cpu_seconds(server.pid)
+                cpu0 = cpu_now(server)
                 select_once()
                 if k:
                     op.wall.append(select_time[-1])
-                    op.cpu.append(proc_cpu_seconds(server.pid) - cpu0)
+                    op.cpu.append(cpu_now(server) - cpu0)
             op.note = "CPU includes the LOGIN"
             ops.append(op)
             # After another session changed one message's flags (untimed), as a client
@@ -316,11 +399,11 @@ def main() -> int:
             op = Op("SELECT INBOX after a flag change (fresh login)")
             for k in range(runs + 1):
                 setup.ok(f"UID STORE {uids[k]} +FLAGS.SILENT (\\Flagged)")
-                cpu0 = proc_cpu_seconds(server.pid)
+                cpu0 = cpu_now(server)
                 select_once()
                 if k:
                     op.wall.append(select_time[-1])
-                    op.cpu.append(proc_cpu_seconds(server.pid) - cpu0)
+                    op.cpu.append(cpu_now(server) - cpu0)
             op.note = "CPU includes the LOGIN"
             ops.append(op)
         if "flags" in only:
@@ -330,10 +413,12 @@ def main() -> int:
         if "headers" in only:
             # The first after the start is the cold figure (the issue's "cold": nothing of
             # it in the server's memory; kept selections, if any, are on disk).
-            op = Op("UID FETCH 1:* Thunderbird headers (first after start)")
-            cpu0 = proc_cpu_seconds(server.pid)
+            op = Op("UID FETCH 1:* Thunderbird headers (first after start)"
+                    if isinstance(server, BenchServer) else
+                    "UID FETCH 1:* Thunderbird headers (first after the load)")
+            cpu0 = cpu_now(server)
             op.wall.append(fetch_count(port, HEADERS, n, n))
-            op.cpu.append(proc_cpu_seconds(server.pid) - cpu0)
+            op.cpu.append(cpu_now(server) - cpu0)
             ops.append(op)
             ops.append(Op("UID FETCH 1:* Thunderbird headers"))
             measure(server, ops[-1], runs, lambda: Timed(fetch_count(port, HEADERS, n, n)))
@@ -369,7 +454,7 @@ def main() -> int:
                 setup.ok(f"UID STORE {seen[0]}:{seen[-1]} +FLAGS.SILENT (\\Seen)")
         if "noop" in only:
             report["noop_during_header_fetch"] = noop_during(server, n)
-        if "memory" in only:
+        if "memory" in only and isinstance(server, BenchServer):
             report["ten_sessions_selected"] = ten_selected(server, n)
         setup.close()
     except Exception as exc:
@@ -394,16 +479,16 @@ def main() -> int:
     return 0
 
 
-def measure_store(server: BenchServer, op: Op, runs: int, setup: Client,
+def measure_store(server: BenchServer | External, op: Op, runs: int, setup: Client,
                   store: Callable[[], float]) -> None:
     """The STORE from no message \\Seen each time: the reset is untimed."""
     for k in range(runs + 1):
         setup.ok("UID STORE 1:* -FLAGS.SILENT (\\Seen)")
-        cpu0 = proc_cpu_seconds(server.pid)
+        cpu0 = cpu_now(server)
         wall = store()
         if k:
             op.wall.append(wall)
-            op.cpu.append(proc_cpu_seconds(server.pid) - cpu0)
+            op.cpu.append(cpu_now(server) - cpu0)
 
 
 def selected(c: Client) -> float:

@@ -140,17 +140,22 @@ async def deliver(store: Store, mailbox_id: int, body: bytes | Path | PreparedBo
     spooled with ``Store.spool`` (moved into place, or dropped on failure).
     ``viewer``: whose private flags (\\Seen in a shared mailbox) ``flags`` set; None is
     the mailbox's owner (delivery, import)."""
+    columns = await analysed(store, body)
+    return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
+                                      viewer=viewer)
+
+
+async def analysed(store: Store, body: bytes | Path | PreparedBody) -> Columns:
+    """:func:`analyse_body` of a body as :func:`deliver` takes it; a spooled body that
+    cannot be analysed is dropped."""
     if isinstance(body, PreparedBody):
         assert body.tmp_path is not None
         try:
-            columns = await analyse_body(body.tmp_path)
+            return await analyse_body(body.tmp_path)
         except BaseException:
             store.discard_body(body)
             raise
-    else:
-        columns = await analyse_body(body)
-    return await store.append_message(mailbox_id, body, tuple(flags), internal_date, columns,
-                                      viewer=viewer)
+    return await analyse_body(body)
 
 
 async def deliver_all(store: Store, mailbox_id: int,

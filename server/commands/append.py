@@ -41,11 +41,12 @@ from crispin.server import names
 from crispin.server.access import allowed_flags, rights_on_mailbox
 from crispin.server.commands import replace
 from crispin.server.commands.copy import check_quota, target_mailbox
-from crispin.server.ingest import deliver, deliver_all
+from crispin.server.ingest import analysed, deliver, deliver_all
 from crispin.server.outcome import AUTH, CommandFailed, Result
 from crispin.server.session import Session
 from crispin.server.sets import compact_set
 from crispin.server.urlparts import BadUrl, catenate_part, response_text
+from crispin.server.view import View
 from crispin.storage import (
     InvalidFlag,
     MailboxInfo,
@@ -452,7 +453,11 @@ async def _end(session: Session, event: AppendEnd) -> None:
 
 async def _store(session: Session, pending: PendingAppend) -> Result:
     store = session.server.store
-    if len(pending.messages) == 1 and pending.replace_uid is None:
+    view = session.view
+    if len(pending.messages) == 1 and pending.replace_uid is None and view is not None \
+            and view.mailbox_id == pending.mailbox.id:
+        uids = [await _into_selected(session, view, pending.messages[0])]
+    elif len(pending.messages) == 1 and pending.replace_uid is None:
         spool = pending.messages[0]
         uid, _ = await deliver(store, pending.mailbox.id, await spool.body(), spool.flags,
                                spool.internal_date, viewer=session.viewer)
@@ -486,6 +491,24 @@ async def _store(session: Session, pending: PendingAppend) -> Result:
     # §6.3.11's example: "APPENDUID 38505 3955:3956").
     return Result("APPEND completed", "APPENDUID",
                   (pending.mailbox.uidvalidity, compact_set(uids)))
+
+
+async def _into_selected(session: Session, view: View, spool: Spool) -> int:
+    """One message into the selected mailbox, in one trip to the writer (issue 14): the
+    \\Recent claim (RFC 3501 §2.3.2: this session is the first told of it, by the EXISTS
+    after the APPEND; not a read-only one, nor an IMAP4rev2 one, which has no \\Recent,
+    RFC 9051 Appendix E) and the changes the sync after the APPEND reports
+    (``Session.prefetched``) in the APPEND's own transaction. Returns the UID."""
+    store = session.server.store
+    body = await spool.body()
+    columns = await analysed(store, body)
+    since = view.modseq
+    (uid, _), recent, changes = await store.append_synced(
+        view.mailbox_id, body, spool.flags, spool.internal_date, columns,
+        viewer=session.viewer, claim=not (session.rev2 or view.readonly), since=since)
+    view.recent.update(recent)
+    session.prefetched = (since, changes)
+    return uid
 
 
 async def handle_append_event(session: Session, event: Event) -> None:

@@ -197,3 +197,21 @@ def test_flag_fetch_and_search_are_one_read_and_others_changes_still_come(
     assert b.cmd("NOOP").untagged == []
     r = run("UID FETCH 1:* (FLAGS)")
     assert r.untagged == [b"* 1 FETCH (UID 1 FLAGS (\\Answered))", b"* 2 FETCH (UID 6 FLAGS ())"]
+
+
+def test_append_into_the_selected_mailbox_is_one_write(imap: Any, monkeypatch: Any) -> None:
+    """APPEND into the selected mailbox: the message, its \\Recent claim (RFC 3501 §2.3.2:
+    the appending session is the first told of it) and the changes the sync reports in
+    one write (issue 14), not a write, a read of the changes and a claim."""
+    a, b = imap(), imap()
+    _others_change(a, b)
+    reads, writes = count_read_names(monkeypatch), count_writes(monkeypatch)
+    r = a.append("INBOX", message("mine"))
+    assert r.ok and r.tagged.split()[4] == b"5]"  # [APPENDUID v 5]
+    assert r.untagged == [b"* 3 EXPUNGE", b"* 4 EXISTS", b"* 3 RECENT",
+                          b"* 2 FETCH (UID 2 FLAGS (\\Flagged \\Recent))"], r.untagged
+    assert of_commands(writes) == ["append_synced"]
+    assert "changes_since" not in reads and "claim_recent" not in reads
+    # Claimed: \Recent in a only; b is told of it without (its RECENT: its own UID 4).
+    assert b.cmd("NOOP").untagged == [b"* 4 EXISTS", b"* 1 RECENT"]
+    assert a.cmd("FETCH 4 (UID FLAGS)").untagged == [b"* 4 FETCH (UID 5 FLAGS (\\Recent))"]

@@ -56,15 +56,17 @@ def test_select_of_claimed_messages_writes_nothing(imap: Any, monkeypatch: Any) 
     assert c.cmd("EXAMINE INBOX").numbered("RECENT") == [0]
     assert claims(writes) == 1
     # A new message is still claimed by the first session told of it, SELECT or sync.
-    assert a.append("INBOX", message("three")).ok  # a's own sync claims it
-    assert claims(writes) == 2
+    # a's own APPEND claims it, in the APPEND's own write (issue 14), not in a claim
+    # write of its own.
+    assert a.append("INBOX", message("three")).ok
+    assert claims(writes) == 1 and writes.count("append_synced") == 1
     assert c.select().numbered("RECENT") == [0]
     assert imap().append("INBOX", message("four")).ok  # not selected there
     r = a.cmd("NOOP")  # a: told first; one, two, three were its \Recent already
     assert r.numbered("EXISTS") == [1 + 3] and r.numbered("RECENT") == [4]
     r = c.cmd("NOOP")
     assert r.numbered("EXISTS") == [4] and r.numbered("RECENT") == [0]
-    assert claims(writes) == 3
+    assert claims(writes) == 2
     assert b"RECENT 0" in imap().cmd("STATUS INBOX (RECENT)").untagged[0]
 
 
@@ -78,3 +80,19 @@ def test_unclaimed_messages_are_still_claimed_by_select(imap: Any, monkeypatch: 
     r = imap().select()
     assert r.numbered("EXISTS") == [2] and r.numbered("RECENT") == [1]
     assert claims(writes) == 1
+
+
+def test_append_by_a_read_only_or_rev2_session_claims_nothing(imap: Any) -> None:
+    """APPEND into the selected mailbox claims \\Recent in its own write, but not for a
+    read-only session (EXAMINE shows unclaimed messages without claiming them) nor an
+    IMAP4rev2 one (no \\Recent, RFC 9051 Appendix E): the next rev1 SELECT claims them."""
+    e, r2, a = imap(), imap(), imap()
+    assert e.cmd("EXAMINE INBOX").ok
+    r = e.append("INBOX", message("by examine"))
+    assert r.ok and r.numbered("EXISTS") == [1] and r.numbered("RECENT") == [1]
+    assert r2.cmd("ENABLE IMAP4rev2").ok and r2.select().ok
+    r = r2.append("INBOX", message("by rev2"))
+    assert r.ok and r.numbered("EXISTS") == [2] and r.numbered("RECENT") == []
+    assert a.select().numbered("RECENT") == [2]  # neither was claimed
+    assert a.append("INBOX", message("by a")).numbered("RECENT") == [3]
+    assert b"RECENT 0" in e.cmd("STATUS INBOX (RECENT)").untagged[0]  # all a's now

@@ -277,3 +277,24 @@ def test_flag_fetch_or_search_of_a_deleted_user_ends_the_session(
     line = y.line()
     assert line.startswith(b"* BYE"), line
     assert y.closed()
+
+
+@pytest.mark.parametrize("how", ["setacl", "cli"])
+def test_append_into_the_selected_mailbox_after_insert_revoked(
+        server: ServerThread, shared: tuple[RawClient, RawClient], how: str) -> None:
+    """APPEND into the mailbox the session has selected (one write with its \\Recent
+    claim and the sync's changes, issue 14) reads the rights afresh: "i" revoked, by
+    another session or another process, refuses it, nothing stored (RFC 4314 §4)."""
+    alice, bob = shared
+    bob.send(b"a APPEND " + BOX + b" {%d+}\r\n%s\r\n" % (len(MSG), MSG))
+    lines = bob.until_tagged(b"a")
+    assert lines[-1].startswith(b"a OK [APPENDUID"), lines
+    assert lines[:2] == [b"* 2 EXISTS", b"* 2 RECENT"], lines  # 1 from its SELECT
+    if how == "setacl":
+        assert alice.command(b"r", b"SETACL Rev-x bob lrs")[-1].startswith(b"r OK")
+    else:
+        cli(server, "acl", "set", "alice/Rev-x", "bob", "lrs")
+    bob.send(b"b APPEND " + BOX + b" {%d+}\r\n%s\r\n" % (len(MSG), MSG))
+    lines = bob.until_tagged(b"b")
+    assert lines[-1].startswith(b"b NO [NOPERM]"), lines
+    assert b"MESSAGES 2" in alice.command(b"st", b"STATUS Rev-x (MESSAGES)")[0]

@@ -12,6 +12,7 @@ time out after 10 s.
 from __future__ import annotations
 
 import asyncio
+import email
 import hashlib
 import imaplib
 import re
@@ -452,3 +453,59 @@ async def test_uid_commands_report_uid_in_every_fetch(crispin: InteropServer,
                 assert "UID" in fetches(Response("OK", [line])).popitem()[1], (command, line)
             await in_thread(crispin, lambda o: o.store("1", "FLAGS", "()"))
             ok(await c.noop())
+
+
+async def test_issue16_rev2_binary_preview_objectid(crispin: InteropServer,
+                                                    connect) -> None:  # type: ignore[no-untyped-def]
+    """Issue 16's items through aioimaplib's own calls: ENABLE IMAP4rev2 (RFC 9051 §6.3.1),
+    a rev2 session (SELECT's untagged LIST, STATUS SIZE / DELETED §6.3.11, NAMESPACE, UID
+    MOVE §6.4.8), and, after APPEND, FETCH of BINARY.PEEK (RFC 3516 §4.2: the part decoded
+    from base64), PREVIEW (RFC 8970 §3) and EMAILID (RFC 8474 §5.1: kept by MOVE)."""
+    attachment_message = messages.multipart_mixed()
+    decoded = email.message_from_bytes(attachment_message).get_payload()[1]
+    attachment = decoded.get_payload(decode=True)
+    assert isinstance(attachment, bytes) and len(attachment) == 2048
+    async with asyncio.timeout(40):
+        c = await connect()
+        for cap in ("IMAP4rev2", "BINARY", "PREVIEW", "OBJECTID", "STATUS=SIZE"):
+            assert c.has_capability(cap), (cap, c.protocol.capabilities)
+        r = ok(await c.enable("IMAP4rev2"))
+        assert untagged(r, b"ENABLED") == [b"IMAP4rev2"], r
+        # APPEND: a plain message (flagged, to be deleted) and one with a base64 attachment.
+        plain = messages.plain_text(1)
+        r = ok(await c.append(plain, mailbox="INBOX", flags="(\\Deleted)"))
+        assert re.search(rb"\[APPENDUID \d+ 1\]", r.lines[-1]), r
+        r = ok(await c.append(attachment_message, mailbox="INBOX"))
+        assert re.search(rb"\[APPENDUID \d+ 2\]", r.lines[-1]), r
+        # STATUS with rev2's DELETED and SIZE (RFC 9051 §6.3.11, §7.5.2)
+        r = ok(await c.status("INBOX", "(MESSAGES DELETED SIZE)"))
+        [status] = untagged(r, b"STATUS")
+        name, values = parse(status)
+        assert name == "INBOX"
+        assert dict(zip(values[::2], values[1::2], strict=True)) == {
+            "MESSAGES": "2", "DELETED": "1", "SIZE": str(len(plain) + len(attachment_message))}
+        r = ok(await c.namespace())
+        assert parse(untagged(r, b"NAMESPACE")[0])[0] == [["", "/"]], r
+        # SELECT in rev2: an untagged LIST of the mailbox, no RECENT (RFC 9051 §6.3.2)
+        r = ok(await c.select("INBOX"))
+        assert any(re.fullmatch(rb'LIST \([^)]*\) "/" "?INBOX"?', line) for line in r.lines), r
+        assert not any(line.endswith(b" RECENT") for line in r.lines), r
+        r = ok(await c.uid("fetch", "1:2", "(EMAILID BINARY.PEEK[2] BINARY.SIZE[2] PREVIEW)"))
+        got = fetches(r)
+        assert sorted(got) == [1, 2], r
+        assert got[2]["BINARY[2]"] == attachment  # decoded by the server, byte for byte
+        assert got[2]["BINARY.SIZE[2]"] == str(len(attachment))
+        assert got[2]["PREVIEW"] == "See the attachment.", got[2]
+        body_start = plain.split(b"\r\n\r\n", 1)[1].decode().split()[:3]
+        assert got[1]["PREVIEW"].split()[:3] == body_start, got[1]
+        ids = {n: item["EMAILID"] for n, item in got.items()}
+        assert all(isinstance(v, list) and len(v) == 1 for v in ids.values()), ids
+        assert ids[1] != ids[2]
+        # UID MOVE (RFC 9051 §6.4.8, §7.5.1): the message goes with its EMAILID
+        r = ok(await c.uid("move", "2", "Archive"))
+        assert any(re.search(rb"COPYUID \d+ 2 1", line) for line in r.lines), r
+        assert b"2 EXPUNGE" in r.lines, r
+        ok(await c.select("Archive"))
+        r = ok(await c.uid("fetch", "1", "(EMAILID BINARY.PEEK[2])"))
+        moved = fetches(r)[1]
+        assert moved["EMAILID"] == ids[2] and moved["BINARY[2]"] == attachment, moved

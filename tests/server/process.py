@@ -15,6 +15,16 @@ MAIL_RE = re.compile(r"Crispin (SMTP|SUBMISSION|LMTP) listening on \S+ port (\d+
 STARTER_RE = re.compile(r"user '([^']+)', password '([^']+)'")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_crispin(data: Path, *args: str, stdin: str | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """``crispin <args> --data-dir <data>`` (the CLI, as a user runs it), output captured."""
+    return subprocess.run([sys.executable, "-m", "crispin", *args, "--data-dir", str(data)],
+                          input=stdin, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 class ServerProcess:
     def __init__(self, data_dir: Path | None, *args: str, env: dict[str, str] | None = None,
                  cwd: Path | None = None) -> None:

@@ -13,8 +13,6 @@ import imaplib
 import random
 import re
 import signal
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +21,10 @@ import pytest
 
 from tests.server.acks import AckCounter
 from tests.server.process import ServerProcess
+from tests.server.process import run_crispin as crispin
 
-ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 4
 TRIALS = 20
-
-
-def crispin(data: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "crispin", *args, "--data-dir", str(data)],
-                          input=stdin, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
 def message(w: int, i: int) -> bytes:

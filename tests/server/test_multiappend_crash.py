@@ -27,7 +27,7 @@ import pytest
 from crispin.storage.blobs import INLINE_MAX
 from tests.server.harness import RawClient
 from tests.server.process import ServerProcess
-from tests.server.test_crash_mixed import crispin
+from tests.server.process import run_crispin as crispin
 
 TRIALS = 12
 FLAGS = ["\\Seen", "\\Flagged", "\\Answered", "$Label1"]

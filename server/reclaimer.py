@@ -37,6 +37,9 @@ class Reclaimer(CommitWorker):
         except Exception:
             log.exception("reclaiming expunged mail failed; retrying at the next expunge")
             return
+        # After a VACUUM the WAL holds the whole rewritten database until it is emptied;
+        # an idle server writes nothing that would cut it back (storage/reclaim.py).
+        await self._store.empty_wal()
         if not total.idle:
             log.info("reclaimed %d message(s), %d file(s), %d tombstone(s), %d page(s),"
                      " %d index merge step(s)", total.messages, total.files,

@@ -184,6 +184,14 @@ def full_vacuum_due(conn: sqlite3.Connection) -> bool:
 
 
 CHECKPOINT_TRIES = 6
+# Once a reclaim is done, a WAL larger than this is emptied (journal_size_limit cuts it to
+# 4 MiB only when a later write starts it again, and an idle server may write nothing):
+# after a VACUUM it holds the whole rewritten database (325 MB in the full-size run,
+# bench/README "Full size, fourth try"). Tried every WAL_RETRY_SECONDS while readers hold
+# older snapshots, WAL_TRIES times.
+WAL_BYTES_KEPT = 16 << 20
+WAL_RETRY_SECONDS = 5.0
+WAL_TRIES = 120
 """Checkpoints tried after a ``VACUUM`` (each waits up to the connection's busy timeout for
 the readers of older snapshots)."""
 
@@ -202,11 +210,7 @@ def vacuum(conn: sqlite3.Connection, on_busy: Callable[[], None] | None = None) 
     before = int(conn.execute("PRAGMA page_count").fetchone()[0])
     conn.execute("VACUUM")
     for _ in range(CHECKPOINT_TRIES):
-        try:
-            busy = int(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
-        except sqlite3.OperationalError:
-            busy = 1
-        if not busy:
+        if empty_wal(conn, wait=True):
             break
         if on_busy is not None:
             on_busy()
@@ -214,6 +218,25 @@ def vacuum(conn: sqlite3.Connection, on_busy: Callable[[], None] | None = None) 
         log.warning("the database file keeps its old size until the next checkpoint:"
                     " readers held older snapshots through %d tries", CHECKPOINT_TRIES)
     return max(0, before - int(conn.execute("PRAGMA page_count").fetchone()[0]))
+
+
+def empty_wal(conn: sqlite3.Connection, wait: bool = False) -> bool:
+    """Writer thread, outside any transaction: copy the WAL back into the database file and
+    truncate it to nothing (``wal_checkpoint(TRUNCATE)``); False while a reader still holds
+    a snapshot that needs it (SQLite answers busy, it does not raise).  Without ``wait`` the
+    busy timeout is set aside, so that the writer is not held while readers finish: the
+    caller tries again later (``WAL_RETRY_SECONDS``)."""
+    timeout = None
+    if not wait:
+        timeout = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        return int(conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]) == 0
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        if timeout is not None:
+            conn.execute(f"PRAGMA busy_timeout = {timeout}")
 
 
 class Pace:

@@ -26,6 +26,10 @@ BACKLOG_EVERY = 5.0
 (``reclaim.Pace.behind``)."""
 
 
+# (in the class body below, ``reclaim`` names the method)
+_WAL_TRIES, _WAL_RETRY_SECONDS = reclaim.WAL_TRIES, reclaim.WAL_RETRY_SECONDS
+
+
 @dataclass(frozen=True)
 class ReclaimTotals:
     """What ``Store.reclaim`` removed."""
@@ -138,6 +142,30 @@ class MaintenanceMixin:
         log.info("rewrote the database (VACUUM): %d free pages given back in %.1f s",
                  pages, time.perf_counter() - started)
         return ReclaimTotals(pages=pages)
+
+    def wal_bytes(self) -> int:
+        """The size of the WAL file now (0 when there is none)."""
+        try:
+            return Path(f"{self._db.path}-wal").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    async def empty_wal(self, tries: int = _WAL_TRIES,
+                        retry_seconds: float = _WAL_RETRY_SECONDS) -> bool:
+        """Once a reclaim is done: a WAL beyond ``reclaim.WAL_BYTES_KEPT`` is emptied (a
+        turn of the writer's own, without waiting on readers), tried again every
+        ``retry_seconds`` while readers hold older snapshots.  False if it stayed large."""
+        for attempt in range(tries):
+            if self.wal_bytes() <= reclaim.WAL_BYTES_KEPT:
+                return True
+            if attempt:
+                await asyncio.sleep(retry_seconds)
+            await self._db.quiet()
+            if await self._db.write_alone(reclaim.empty_wal):
+                return True
+        log.warning("the WAL stays at %d MB: readers held older snapshots through %d tries",
+                    self.wal_bytes() >> 20, tries)
+        return False
 
     async def compact(self, vacuum: bool = False) -> None:
         """Checkpoint the WAL into the database file; with ``vacuum``, first rewrite the

@@ -170,3 +170,32 @@ async def test_the_checkpoint_after_a_vacuum_outlasts_an_older_snapshot(
     assert busy == [1] and pages > 0
     assert (store.data_dir / "crispin.db-wal").stat().st_size == 0
     assert db_file.stat().st_size < size_before / 4
+
+
+async def test_a_wal_left_full_by_a_held_snapshot_is_emptied_later(
+        store: Store, user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full-size run (bench/README "Full size, fourth try") ended with the file back at
+    323 MB but the WAL still holding the whole rewritten database (325 MB): the checkpoint's
+    tries after the VACUUM all met a reader, and an idle server writes nothing that would
+    cut the WAL back.  ``Store.empty_wal`` empties it once the readers are gone, without
+    waiting on them meanwhile."""
+    monkeypatch.setattr(reclaim, "FULL_VACUUM_MIN_PAGES", 20)
+    monkeypatch.setattr(reclaim, "CHECKPOINT_TRIES", 1)
+    monkeypatch.setattr(reclaim, "WAL_BYTES_KEPT", 0)
+    await churn(store, user, 200)
+    await store.database.write(partial(reclaim.reclaim_step, vacuum_pages=0))
+    reader = sqlite3.connect(store.data_dir / "crispin.db", isolation_level=None,
+                             check_same_thread=False)
+    reader.execute("BEGIN")
+    cursor = reader.execute("SELECT id FROM messages")
+    cursor.fetchone()  # part-read: the snapshot stays
+    await store.database.write_alone(lambda c: c.execute("PRAGMA busy_timeout = 50").fetchall())
+    assert await store.database.write_alone(reclaim.vacuum) > 0
+    assert store.wal_bytes() > 0
+    assert not await store.empty_wal(tries=2, retry_seconds=0.01)
+    assert store.wal_bytes() > 0
+    cursor.close()
+    reader.execute("COMMIT")
+    reader.close()
+    assert await store.empty_wal(tries=2, retry_seconds=0.01)
+    assert store.wal_bytes() == 0

@@ -19,6 +19,7 @@ from crispin.server.session import Session
 from crispin.storage import (
     Alongside,
     AlongsideFound,
+    CheckedWrite,
     MailboxInfo,
     NotFound,
     SelectSummary,
@@ -179,6 +180,17 @@ def apply_access(session: Session, found: SessionAccess | None) -> None:
         raise Disconnect
     if view is not None and found.rights is not None:
         view.rights = found.rights
+
+
+def apply_checked(session: Session, done: CheckedWrite[T], since: int | None) -> T | None:
+    """What a checked write (``Store.*_checked``: the access recheck, the write and the
+    changes since ``since`` in one transaction) found: the access applied (RFC 4314 §4), the
+    changes kept for the sync after the command (``Session.prefetched``); the write's
+    outcome, None when the recheck refused it (nothing written)."""
+    apply_access(session, done.access)
+    if since is not None and done.changes is not None:
+        session.prefetched = (since, done.changes)
+    return done.result
 
 
 class Folded:

@@ -71,6 +71,7 @@ from .sorting import (
     ThreadRow,
 )
 from .store import DB_FILE, Store
+from .store_checked import Checked as CheckedWrite
 from .store_maintenance import ReclaimTotals
 
 __all__ = [
@@ -96,6 +97,7 @@ __all__ = [
     "Busy",
     "ChangeKind",
     "Changes",
+    "CheckedWrite",
     "CommitReport",
     "CopyResult",
     "Filters",

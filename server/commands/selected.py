@@ -19,7 +19,7 @@ from crispin.protocol import (
 )
 from crispin.server import objectid
 from crispin.server.access import (
-    apply_access,
+    apply_checked,
     mailbox_to_select,
     recheck,
     session_key,
@@ -200,10 +200,9 @@ async def close(session: Session, tag: str, cmd: Close) -> Result:
     may_expunge = not view.readonly and "e" in view.rights
     session.deselect()
     if may_expunge:
-        done = await session.server.store.expunge_checked(
+        apply_checked(session, await session.server.store.expunge_checked(
             view.mailbox_id, None, viewer=session.viewer, access=session_key(session),
-            need="e", since=None)
-        apply_access(session, done.access)
+            need="e", since=None), None)
     return Result("CLOSE completed")
 
 
@@ -230,15 +229,12 @@ async def expunge(session: Session, tag: str, cmd: Expunge) -> Result:
     # view's modseq for the sync after the command, in one transaction. A right revoked
     # meanwhile (RFC 4314 §4, by any session or process) refuses it, nothing expunged.
     since = view.modseq
-    done = await session.server.store.expunge_checked(
+    done = apply_checked(session, await session.server.store.expunge_checked(
         view.mailbox_id, uids, viewer=session.viewer, access=session_key(session),
-        need="e", since=since)
-    apply_access(session, done.access)
-    if done.result is None:
+        need="e", since=since), since)
+    if done is None:
         raise CommandFailed("Permission denied (needs the 'e' right)", "NOPERM")
-    expunged, modseq = done.result
-    if done.changes is not None:
-        session.prefetched = (since, done.changes)
+    expunged, modseq = done
     await session.report_own_expunges(expunged)
     if session.qresync:
         # RFC 7162 §3.2.7, §3.2.9: the new mailbox modseq goes with the tagged OK.

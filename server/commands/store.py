@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from crispin.protocol import Store, Value
 from crispin.server.access import (
     allowed_flags,
-    apply_access,
+    apply_checked,
     current_rights,
     recheck,
     session_key,
@@ -127,18 +127,12 @@ async def _store_checked(session: Session, uids: Sequence[int], cmd: Store, want
     view = session.view
     assert view is not None
     since = view.modseq
-    done = await session.server.store.store_flags_checked(
+    result = apply_checked(session, await session.server.store.store_flags_checked(
         view.mailbox_id, uids, MODES[cmd.mode], cmd.flags, cmd.unchangedsince,
         viewer=session.viewer, want_states=want, access=session_key(session), need="stw",
-        since=since)
-    apply_access(session, done.access)
-    result = done.result
-    if result is None:
-        return None
-    if result.changed:  # not echoed by the sync (``Session.store_flags``)
+        since=since), since)
+    if result is not None and result.changed:  # not echoed by the sync (``Session.store_flags``)
         session.written.append(result.highest_modseq)
-    if done.changes is not None:
-        session.prefetched = (since, done.changes)
     return result
 
 

@@ -136,8 +136,13 @@ def _timed_batch(self: Database, fns: list[Any]) -> Any:
     return out
 
 
+_databases: list[Database] = []  # for the inline reads' counts
+
+
 async def _timed_read(self: Database, fn: Callable[[sqlite3.Connection], Any], *,
                       time_limit: float | None = None) -> Any:
+    if not _databases:
+        _databases.append(self)
     stamped = _Stamped(fn)
     t0 = time.perf_counter()
     try:
@@ -171,6 +176,14 @@ def _report(signum: int, frame: object) -> None:
                        "mean_size": round(sum(sizes) / len(sizes), 2) if sizes else 0,
                        "p50_ms": _pct([s for _, s in _batches], 0.5),
                        "p99_ms": _pct([s for _, s in _batches], 0.99)}
+    inline = _databases[0].inline if _databases else None
+    if inline is not None:
+        # Reads run on the loop's own connection, reads tried there and handed to a reader,
+        # and the read functions whose running mean sends them to the readers.
+        data["inline reads"] = {
+            "runs": inline.runs, "handed_on": inline.handed_on,
+            "to readers": {str(getattr(k, "co_qualname", k)): round(v * 1000, 3)
+                           for k, v in inline._costs.items() if not inline.suits(k)}}
     for (name, fn_name), n in sorted(_counts.items()):
         data.setdefault(name, {}).setdefault("writes", {})[fn_name] = n
     for (name, fn_name), n in sorted(_read_counts.items()):

@@ -269,11 +269,12 @@ async def start_server(config: Config, *, scrypt_n: int | None = None) -> Runnin
         log.warning("database.synchronous = %s: a commit survives the process being "
                     "killed, but not the machine losing power (for test mail servers)",
                     synchronous)
+    inline = bool(config.get("database", "inline_reads"))
     store = await (Store.open(data_dir, busy_timeout=busy_timeout, readers=readers,
-                              synchronous=synchronous)
+                              synchronous=synchronous, inline=inline)
                    if scrypt_n is None else
                    Store.open(data_dir, busy_timeout=busy_timeout, readers=readers,
-                              synchronous=synchronous, scrypt_n=scrypt_n))
+                              synchronous=synchronous, inline=inline, scrypt_n=scrypt_n))
     listener: Listener | None = None
     reclaimer: Reclaimer | None = None
     mail_in: MailIn | None = None

@@ -50,6 +50,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "database": {
         "readers": 4,
         "synchronous": "full",
+        "inline_reads": True,
     },
     "namespaces": {
         "other_users": "Other Users/",

@@ -33,7 +33,9 @@ Writes
 Reads
     ``Database.read(fn)`` runs ``fn`` in a read transaction (one consistent WAL snapshot) on
     a small pool of ``query_only`` connections, in parallel with the writer.  A read issued
-    after a ``write`` returned sees that write.
+    after a ``write`` returned sees that write.  A read whose function has been short runs
+    at once on the event loop's own ``query_only`` connection instead, with no thread hop
+    (``inline_reads.py``).
 
 Threads
     Each connection has its own thread that opens the sqlite3 connection and alone uses it
@@ -61,7 +63,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import commits
+from . import commits, inline_reads
 from .errors import Busy, StorageError, TimeLimitExceeded
 from .migrations import migrate
 from .readers import ReaderPool
@@ -209,6 +211,7 @@ class Database:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         max_batch: int = 256,
         synchronous: str = "full",
+        inline: bool = True,
     ) -> None:
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS}, got {synchronous!r}")
@@ -218,6 +221,9 @@ class Database:
         self._max_batch = max_batch
         self._writer: _Worker | None = None
         self._readers = ReaderPool(readers, "crispin-db-reader")
+        self._inline_wanted = inline
+        self.inline: inline_reads.InlineReads | None = None
+        """Short reads on the loop's own connection (None: every read goes to a reader)."""
         # Reads with a time limit are the expensive ones (SEARCH): they may hold all readers
         # but one, so that every other command still finds a reader at once.
         self._limited_reads = asyncio.Semaphore(max(1, readers - 1))
@@ -251,6 +257,11 @@ class Database:
             db._writer = _Worker("crispin-db-writer")
             await db._writer.open(db._open_writer)
             await db._readers.open(db._open_reader)
+            if db._inline_wanted:
+                # No busy wait on the loop: a read that finds the file busy goes to a reader.
+                conn = connect(path, 0.0, db._synchronous)
+                conn.execute("PRAGMA query_only = ON")
+                db.inline = inline_reads.InlineReads(conn)
         except BaseException:
             await db._close_connections()
             raise
@@ -459,18 +470,37 @@ class Database:
     # -- reads ----------------------------------------------------------------------------
 
     async def read(self, fn: Callable[[sqlite3.Connection], T], *,
-                   time_limit: float | None = None) -> T:
-        """Run ``fn(conn)`` in one read transaction on an idle reader connection.
+                   time_limit: float | None = None, inline: bool = True) -> T:
+        """Run ``fn(conn)`` in one read transaction on an idle reader connection, or at
+        once on the loop's own connection if ``fn`` has been short (``inline_reads.py``).
 
         With ``time_limit`` (seconds), SQLite itself interrupts ``fn``'s statements once the
         time is up (a progress handler) and ``TimeLimitExceeded`` is raised; such reads never
-        occupy the last free reader, so a costly one delays nobody else's commands."""
+        occupy the last free reader, so a costly one delays nobody else's commands.  They
+        and reads with ``inline=False`` (``fn`` also waits on files or other threads) always
+        go to a reader."""
         if self._closed:
             raise StorageError("database is closed")
         if time_limit is not None:
             async with self._limited_reads:
                 return await self._read_on_reader(self._run_limited, fn, time_limit)
-        return await self._read_on_reader(self._run_read, fn)
+        here = self.inline
+        if here is None or not inline:
+            return await self._read_on_reader(self._run_read, fn)
+        key = inline_reads.kind(fn)
+        if here.suits(key):
+            done, value = here.run(key, partial(self._run_read, fn=fn))
+            if done:
+                return value  # type: ignore[return-value]
+
+        def timed(conn: sqlite3.Connection) -> T:
+            cpu = time.thread_time()
+            try:
+                return self._run_read(conn, fn)
+            finally:
+                here.note(key, time.thread_time() - cpu)
+
+        return await self._readers.run(timed)
 
     async def _read_on_reader(self, runner: Callable[..., T], *args: Any) -> T:
         return await self._readers.run(lambda conn: runner(conn, *args))
@@ -519,6 +549,10 @@ class Database:
     async def _close_connections(self) -> None:
         with contextlib.suppress(Exception):
             await self._readers.close()
+        if self.inline is not None:
+            with contextlib.suppress(Exception):
+                self.inline.close()
+            self.inline = None
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 await self._writer.close()  # the last connection checkpoints the WAL

@@ -209,8 +209,10 @@ class HeaderReadsMixin:
     async def messages_without_header_block(
         self, after: int, limit: int
     ) -> tuple[list[tuple[int, bytes]], int]:
+        # It reads header blocks from body files too: never on the event loop.
         return await self._db.read(
-            lambda conn: messages_without_header_block(conn, self.data_dir, after, limit))
+            lambda conn: messages_without_header_block(conn, self.data_dir, after, limit),
+            inline=False)
 
     async def store_header_blocks(self, rows: Sequence[tuple[int, bytes]], last: int
                                   ) -> None:

@@ -204,8 +204,9 @@ class SortMixin:
         return await self._db.read(keys_pending)
 
     async def rows_without_sort_keys(self, limit: int = 500) -> list[tuple[int, bytes]]:
+        # It reads header blocks from body files too: never on the event loop.
         return await self._db.read(partial(rows_without_keys, data_dir=self.data_dir,
-                                           limit=limit))
+                                           limit=limit), inline=False)
 
     async def set_sort_keys(self, rows: Sequence[tuple[int, Mapping[str, object]]]) -> None:
         await self._db.write(partial(set_keys, rows=rows))

@@ -92,6 +92,22 @@ def test_database_synchronous_is_full_unless_set_to_normal(tmp_path: Path) -> No
             srv.stop()
 
 
+def test_database_inline_reads_is_on_unless_set_off(tmp_path: Path) -> None:
+    """Issue 14: short reads run on the event loop's own connection by default;
+    ``inline_reads = false`` sends every read to a reader thread."""
+    from tests.server.harness import ServerThread
+
+    assert load_config(None, environ={}).get("database", "inline_reads") is True
+    cfg = load_config(None, environ={"CRISPIN_DATABASE_INLINE_READS": "false"})
+    assert cfg.get("database", "inline_reads") is False
+    for value in (True, False):
+        srv = ServerThread(tmp_path / str(value), database={"inline_reads": value})
+        try:
+            assert (srv.running.ctx.store.database.inline is not None) is value
+        finally:
+            srv.stop()
+
+
 def test_unknown_environment_variables_are_ignored_with_a_warning() -> None:
     cfg = load_config(None, environ={"CRISPIN_SERVR_PORT": "1", "CRISPIN_SERVER_PORT": "7",
                                      "CRISPIN_TEST_ARTIFACTS": "/tmp/x"})

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from crispin.storage import Store
-from crispin.storage import inline_reads
+from crispin.storage import Store, inline_reads
 from crispin.storage.errors import Busy
 
 from .helpers import FAST_N

@@ -125,9 +125,9 @@ async def _timed_write(self: Database, fn: Callable[[sqlite3.Connection], Any]) 
             spent["in writes"] += t1 - t0
 
 
-def _timed_batch(self: Database, fns: list[Any]) -> Any:
+def _timed_batch(self: Database, fns: list[Any], *rest: Any) -> Any:
     t0 = time.perf_counter()
-    out = _original_batch(self, fns)
+    out = _original_batch(self, fns, *rest)
     t1 = time.perf_counter()
     _batches.append((len(fns), t1 - t0))
     for fn in fns:

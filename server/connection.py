@@ -38,6 +38,7 @@ from crispin.server.outcome import Disconnect, State
 from crispin.server.session import Session
 from crispin.server.stream import StreamProtocol
 from crispin.server.trace import Tracer
+from crispin.storage import ORIGIN
 
 if TYPE_CHECKING:
     from crispin.server.context import ServerContext
@@ -323,6 +324,9 @@ class Connection:
                     await reader
 
     async def run(self) -> None:
+        # Every write this connection's commands make is this session's: its commit
+        # report says so, and NOTIFY leaves out exactly those (RFC 5465 §5).
+        ORIGIN.set(self.session)
         try:
             if self._tls:
                 # Implicit TLS (RFC 8314 §3.3): the greeting comes after the handshake.

@@ -44,9 +44,10 @@ class Hub:
         # list): woken by any change, they look for what they wait for themselves.
         self._everything: set[asyncio.Event] = set()
         # Sessions told of changed annotations (RFC 5464 §4.4.2, ``metadata_events``).
-        self._metadata: set[Callable[[tuple[MetadataChange, ...]], None]] = set()
+        self._metadata: set[Callable[[tuple[MetadataChange, ...], object], None]] = set()
         # Sessions with NOTIFY (RFC 5465, ``notify_events``): every report, whole.
         self._reports: set[Callable[[CommitReport], None]] = set()
+        self._store: Store | None = None
 
     def watch(self, mailbox_id: int, modseq: int) -> asyncio.Event:
         """An event set whenever the mailbox changes; ``modseq`` is what the watcher has
@@ -75,23 +76,35 @@ class Hub:
     def unwatch_all(self, event: asyncio.Event) -> None:
         self._everything.discard(event)
 
-    def watch_metadata(self, listener: Callable[[tuple[MetadataChange, ...]], None]) -> None:
+    def watch_metadata(self, listener: Callable[[tuple[MetadataChange, ...], object], None]
+                       ) -> None:
         """Call ``listener(changes)`` with the annotations each commit of this process
         changed (RFC 5464; changes by other processes are not seen: only the IMAP server
         writes annotations)."""
         self._metadata.add(listener)
+        self._origins_wanted()
 
-    def unwatch_metadata(self, listener: Callable[[tuple[MetadataChange, ...]], None]) -> None:
+    def unwatch_metadata(self, listener: Callable[[tuple[MetadataChange, ...], object], None]
+                         ) -> None:
         self._metadata.discard(listener)
+        self._origins_wanted()
 
     def watch_reports(self, listener: Callable[[CommitReport], None]) -> None:
         """Call ``listener(report)`` with every commit report of this process (NOTIFY,
         RFC 5465: names, subscriptions and mailboxes the session does not have selected).
         Changes by other processes are not seen here (the poll only wakes watchers)."""
         self._reports.add(listener)
+        self._origins_wanted()
 
     def unwatch_reports(self, listener: Callable[[CommitReport], None]) -> None:
         self._reports.discard(listener)
+        self._origins_wanted()
+
+    def _origins_wanted(self) -> None:
+        """Storage reports a batch's writes session by session only while a listener
+        leaves out a session's own changes (NOTIFY, METADATA: ``CommitReport.origin``)."""
+        if self._store is not None:
+            self._store.database.report_origins = bool(self._reports or self._metadata)
 
     def notify_all(self) -> None:
         """Everything may have changed (a snapshot was restored): wake every watcher."""
@@ -156,13 +169,15 @@ class Hub:
         self.notify(*report.mailbox_ids)
         if report.metadata:
             for listener in list(self._metadata):
-                listener(report.metadata)
+                listener(report.metadata, report.origin)
         for reporter in list(self._reports):
             reporter(report)
 
     def start(self, store: Store) -> None:
         """Listen to ``store``'s commit reports and poll for other processes' changes."""
         self._unsubscribe = store.on_commit(self.on_commit)
+        self._store = store
+        self._origins_wanted()
         self._poller = asyncio.get_running_loop().create_task(self._poll(store))
 
     async def stop(self) -> None:

@@ -14,9 +14,9 @@ next command (before its tagged answer, like any pending update) or at once duri
 which the listener wakes. Whether the user may still see the mailbox (RFC 5464 §3.3: "l" and
 one of "rswip") is checked then, and the mailbox is named as this user names it.
 
-"Third-party": the entries the session's own SETMETADATA writes are not reported back to it
-(``own``: set while that command's write is under way; storage reports a commit before the
-writer's callers resume, so the report arrives while it is set).
+"Third-party": the entries the session's own SETMETADATA writes are not reported back to it:
+the commit report names the session its writes were made for (``CommitReport.origin``), so
+another session's change of the same entry, committed in the same batch, still is.
 """
 
 from __future__ import annotations
@@ -48,21 +48,19 @@ class MetadataListener:
         self.mailboxes = mailboxes
         """ENABLE METADATA: mailbox entries too; METADATA-SERVER alone: server entries."""
         self.pending: dict[int | None, set[str]] = {}
-        self.own: frozenset[tuple[int | None, str]] = frozenset()
         self.wake: asyncio.Event | None = None
         """Set when something is pending: the event an IDLE in progress waits on."""
 
-    def __call__(self, changes: tuple[MetadataChange, ...]) -> None:
-        """Hub, on the event loop: keep what this session may be told of."""
+    def __call__(self, changes: tuple[MetadataChange, ...], origin: object = None) -> None:
+        """Hub, on the event loop: keep what this session may be told of (``origin``: the
+        session whose writes made the changes)."""
         user = self.session.user
-        if user is None:
+        if user is None or origin is self.session:
             return
         for change in changes:
             if change.user_id is not None and change.user_id != user.id:
                 continue  # another user's private entry (§3.3)
             if change.mailbox_id is not None and not self.mailboxes:
-                continue
-            if (change.mailbox_id, change.name) in self.own:
                 continue
             self.pending.setdefault(change.mailbox_id, set()).add(change.name)
         if self.pending and self.wake is not None:

@@ -106,9 +106,6 @@ class Notifier(Protocol):
     def selected_flags(self) -> bool: ...
     @property
     def pending(self) -> bool: ...
-    def begin(self, command: object) -> None: ...
-    def writes_to(self, mailbox_id: int) -> None: ...
-    def end(self) -> None: ...
     async def deliver(self, between_commands: bool) -> None: ...
     async def deliver_now(self) -> None: ...
     @property
@@ -439,8 +436,6 @@ class Session:
         self.prefetched = None
         if self.read_ahead is not None and not self.read_ahead.holds(command):
             self.read_ahead = None  # not one of the commands it was read for
-        if self.notify is not None:
-            self.notify.begin(command)
         try:
             if self.user is not None and not spec.checks_access:
                 from crispin.server.access import recheck
@@ -452,8 +447,6 @@ class Session:
         except CommandFailed as exc:
             if exc.status == "BAD":
                 self.bad_commands += 1
-                if self.notify is not None:
-                    self.notify.end()
                 self.channel.send(StatusResponse(tag, "BAD", exc.text, exc.code, exc.code_args))
                 return
             result = Result(exc.text, exc.code, exc.code_args, exc.status)
@@ -504,13 +497,11 @@ class Session:
                 await self.metadata_events.flush()
             except StorageError as exc:
                 log.warning("%s: METADATA updates failed in storage: %r", self.peer, exc)
-        if self.notify is not None:
-            self.notify.end()
-            if spec is None or spec.updates:
-                try:
-                    await self.notify.deliver(between_commands=False)
-                except StorageError as exc:
-                    log.warning("%s: NOTIFY events failed in storage: %r", self.peer, exc)
+        if self.notify is not None and (spec is None or spec.updates):
+            try:
+                await self.notify.deliver(between_commands=False)
+            except StorageError as exc:
+                log.warning("%s: NOTIFY events failed in storage: %r", self.peer, exc)
         self.written = []
         for notice in self.notices:
             self.channel.send(notice)

@@ -12,6 +12,7 @@ from .blobs import BlobFile, PreparedBody, SpoolWriter
 from .browse import Filters, Found
 from .check import Problem
 from .commits import (
+    ORIGIN,
     ChangeKind,
     CommitReport,
     MailboxChange,
@@ -78,6 +79,7 @@ __all__ = [
     "DB_FILE",
     "DELIMITER",
     "INBOX",
+    "ORIGIN",
     "PRIVATE_FLAG_CHOICES",
     "RECENT",
     "REDERIVE_DONE",

@@ -19,7 +19,10 @@ How changes are found
     is part of the transaction:
     a write rolled back (its SAVEPOINT, or the whole batch) takes its entries with it. The
     writer drains the log just before COMMIT and hands it out once COMMIT returned, so a
-    report always describes data that is on disk and visible to every reader.
+    report always describes data that is on disk and visible to every reader. A batch of
+    writes queued for several origins (``ORIGIN``: the sessions they were made for) is
+    drained after each origin's run of writes instead, and gives one report per run, in
+    order: a session can tell its own changes from another's committed with them.
 
 Subscribing
     ``Store.on_commit(callback)`` (or ``Database.on_commit``) registers
@@ -45,10 +48,16 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 
 log = logging.getLogger("crispin.storage")
+
+ORIGIN: ContextVar[object] = ContextVar("crispin_commit_origin", default=None)
+"""Who the writes queued from this context are made for (opaque to storage: the server sets
+its session here, for the session's task): each report names the origin of the writes it
+describes (``CommitReport.origin``)."""
 
 
 class ChangeKind(StrEnum):
@@ -136,6 +145,9 @@ class CommitReport:
     names: tuple[NameChange, ...] = ()
     """The mailboxes of ``changes`` created, renamed or deleted, with their names."""
     subscriptions: tuple[SubscriptionChange, ...] = ()
+    origin: object = None
+    """``ORIGIN`` of every write whose changes this report lists (writes of several
+    origins in one batch are reported one origin at a time); None: no origin was set."""
 
     @property
     def mailbox_ids(self) -> tuple[int, ...]:
@@ -276,9 +288,10 @@ def install(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-def drain(conn: sqlite3.Connection) -> CommitReport | None:
-    """Writer thread, inside the transaction just before COMMIT: take the log's entries
-    (emptying it, in the same transaction) as a report; None when nothing changed."""
+def drain(conn: sqlite3.Connection, origin: object = None) -> CommitReport | None:
+    """Writer thread, inside the transaction before COMMIT: take the log's entries
+    (emptying it, in the same transaction) as a report of ``origin``'s writes; None when
+    nothing changed."""
     # The mailbox's highest modseq as it will be committed (0 once deleted), rather than
     # the logged row modseqs: several writes of one batch may have touched it.
     rows = conn.execute(
@@ -331,7 +344,7 @@ def drain(conn: sqlite3.Connection) -> CommitReport | None:
         return None
     return CommitReport(tuple(
         MailboxChange(box, modseqs[box], frozenset(kinds[box])) for box in sorted(kinds)
-    ), metadata, names, subscriptions)
+    ), metadata, names, subscriptions, origin)
 
 
 def deliver(subscribers: list[Subscriber], report: CommitReport) -> None:

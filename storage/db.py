@@ -227,7 +227,9 @@ class Database:
         # Reads with a time limit are the expensive ones (SEARCH): they may hold all readers
         # but one, so that every other command still finds a reader at once.
         self._limited_reads = asyncio.Semaphore(max(1, readers - 1))
-        self._pending: collections.deque[tuple[Op, asyncio.Future[Any]]] = collections.deque()
+        # Each write with its origin (``commits.ORIGIN`` when it was queued).
+        self._pending: collections.deque[tuple[Op, asyncio.Future[Any], object]] = (
+            collections.deque())
         self._wakeup = asyncio.Event()
         # Set while no write is queued or running: background work (reclaiming) waits for
         # it, so that it never shares a transaction with, or delays, a session's write.
@@ -239,6 +241,11 @@ class Database:
         self._subscribers: list[commits.Subscriber] = []
         self.batches = 0
         """Number of write transactions committed (for tests and benchmarks)."""
+        self.report_origins = False
+        """Whether a batch of writes of several origins is reported one origin's run of
+        writes at a time (set while somebody tells a session's own changes from others':
+        NOTIFY, unsolicited METADATA); otherwise one report for the batch, whose origin is
+        None unless its writes share one."""
         self.writes = 0
         """Number of ``write`` operations run (committed or failed): background work
         compares it before and after its own step to tell whether sessions wrote meanwhile."""
@@ -328,7 +335,7 @@ class Database:
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         # Nobody may be left to read the outcome of a cancelled caller's write.
         fut.add_done_callback(_consume)
-        self._pending.append((fn, fut))
+        self._pending.append((fn, fut, commits.ORIGIN.get()))
         self._quiet.clear()
         self._wakeup.set()
         return await asyncio.shield(fut)
@@ -358,7 +365,7 @@ class Database:
         self._dead = StorageError(reason)
         self._quiet.set()  # nobody waits for a writer that is gone; their write fails
         while self._pending:
-            _, fut = self._pending.popleft()
+            _, fut, _ = self._pending.popleft()
             if not fut.done():
                 fut.set_exception(StorageError(reason))
 
@@ -368,8 +375,8 @@ class Database:
         (``VACUUM``).  ``fn`` manages its own transactions; no commit report follows."""
         return await self.write(_Alone(fn))
 
-    def _take_batch(self) -> list[tuple[Op, asyncio.Future[Any]]]:
-        batch: list[tuple[Op, asyncio.Future[Any]]] = []
+    def _take_batch(self) -> list[tuple[Op, asyncio.Future[Any], object]]:
+        batch: list[tuple[Op, asyncio.Future[Any], object]] = []
         while self._pending and len(batch) < self._max_batch:
             alone = isinstance(self._pending[0][0], _Alone)
             if alone and batch:
@@ -388,45 +395,57 @@ class Database:
             while self._pending:
                 batch = self._take_batch()
                 self.writes += len(batch)
-                fns = [fn for fn, _ in batch]
+                fns = [fn for fn, _, _ in batch]
+                origins = [origin for _, _, origin in batch]
                 try:
-                    outcomes, report = await writer.run(self._run_batch, fns)
+                    outcomes, reports = await writer.run(self._run_batch, fns, origins)
                 except asyncio.CancelledError:
                     # Loop shutdown: the batch may still commit on the thread, but nobody
                     # waits for it any more.  Never swallow the cancellation.
-                    for _, fut in batch:
+                    for _, fut, _ in batch:
                         fut.cancel()
                     raise
                 except Exception as exc:  # executor gone; should not happen
                     outcomes = [(False, StorageError(f"writer failed: {exc!r}"))] * len(batch)
-                    report = None
-                for (_, fut), (ok, value) in zip(batch, outcomes, strict=True):
+                    reports = []
+                for (_, fut, _), (ok, value) in zip(batch, outcomes, strict=True):
                     if fut.done():
                         continue
                     if ok:
                         fut.set_result(value)
                     else:
                         fut.set_exception(value)
-                if report is not None:
+                for report in reports:
                     commits.deliver(self._subscribers, report)
             self._quiet.set()
             if self._closed:
                 return
 
-    def _run_batch(self, fns: list[Op]) -> tuple[list[_Outcome], commits.CommitReport | None]:
+    def _run_batch(self, fns: list[Op], origins: list[object] | None = None
+                   ) -> tuple[list[_Outcome], list[commits.CommitReport]]:
         """Writer thread: one transaction, one savepoint per operation, one commit; the
-        report of what it changed (None when nothing, or when it did not commit)."""
+        reports of what it changed (none when nothing, or when it did not commit).
+
+        With ``report_origins``, the log is drained after each run of writes of one origin,
+        and each report says whose writes it describes (``commits.ORIGIN``): NOTIFY leaves
+        out only the changes the session made itself, not another session's committed in
+        the same batch (RFC 5465 §5).  Each drain costs a few queries on the writer, so
+        without anyone to tell, the batch gets one report."""
         conn = self.writer_connection
         if isinstance(fns[0], _Alone):
             try:
-                return [(True, fns[0].fn(conn))], None
+                return [(True, fns[0].fn(conn))], []
             except Exception as exc:
-                return [(False, translate(exc))], None
+                return [(False, translate(exc))], []
+        if origins is None:
+            origins = [None] * len(fns)
         try:
             conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:
-            return [(False, _fresh(translate(exc))) for _ in fns], None
+            return [(False, _fresh(translate(exc))) for _ in fns], []
         outcomes: list[_Outcome] = []
+        reports: list[commits.CommitReport] = []
+        split = self.report_origins
         try:
             if len(fns) == 1:
                 # Alone: no savepoint needed; a failure rolls back without any fsync.
@@ -435,9 +454,9 @@ class Database:
                 except Exception as exc:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    return [(False, translate(exc))], None
+                    return [(False, translate(exc))], []
             else:
-                for fn in fns:
+                for i, fn in enumerate(fns):
                     conn.execute("SAVEPOINT op")
                     try:
                         value = fn(conn)
@@ -450,15 +469,24 @@ class Database:
                     else:
                         conn.execute("RELEASE op")
                         outcomes.append((True, value))
-            report = commits.drain(conn)
+                    if split and i + 1 < len(fns) and origins[i + 1] is not origins[i]:
+                        report = commits.drain(conn, origins[i])
+                        if report is not None:
+                            reports.append(report)
+            last = origins[-1]
+            if not split and any(origin is not last for origin in origins):
+                last = None
+            report = commits.drain(conn, last)
+            if report is not None:
+                reports.append(report)
             conn.execute("COMMIT")
         except BaseException as exc:  # the whole transaction is lost: every operation fails
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            return [(False, _fresh(translate(exc))) for _ in fns], None
+            return [(False, _fresh(translate(exc))) for _ in fns], []
         self.batches += 1
-        return outcomes, report
+        return outcomes, reports
 
     @property
     def writer_connection(self) -> sqlite3.Connection:

@@ -414,8 +414,6 @@ async def _end(session: Session, event: AppendEnd) -> None:
         return
     if pending is None:
         return
-    if session.notify is not None:  # RFC 5465 §5: not told back to this session
-        session.notify.writes_to(pending.mailbox.id)
     try:
         if any(spool.nul for spool in pending.messages):
             # RFC 3516 §4.4: a mailbox that cannot store binary content fails the APPEND

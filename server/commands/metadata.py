@@ -129,9 +129,7 @@ async def setmetadata(session: Session, tag: str, cmd: SetMetadata) -> Result:
                 and session.user.name not in session.server.admins:
             raise CommandFailed("Only administrators may set shared server annotations",
                                 "NOPERM")
-    listener = session.metadata_events
-    if listener is not None:  # not reported back to this session (RFC 5464 §4.4)
-        listener.own = frozenset((mailbox_id, name) for name, _ in cmd.entries)
+    # Not reported back to this session (RFC 5464 §4.4): its commit report names it.
     try:
         await session.server.store.set_metadata(mailbox_id, session.user.id,
                                                 list(cmd.entries), limits(session))
@@ -141,7 +139,4 @@ async def setmetadata(session: Session, tag: str, cmd: SetMetadata) -> Result:
     except MetadataTooMany:
         raise CommandFailed("Too many annotations", "METADATA",
                             code_args=(Atom("TOOMANY"),)) from None
-    finally:
-        if listener is not None:
-            listener.own = frozenset()
     return Result("SETMETADATA completed")

@@ -35,10 +35,11 @@ Bounded (§5.8): a session that does not keep up (its client does not read, so d
 waits on the socket) collects at most ``limits.notify_queue`` events; one more and it is
 sent ``* OK [NOTIFICATIONOVERFLOW]`` and behaves as after NOTIFY NONE.
 
-§5: events the session caused itself are not reported (``own``: the names its running
-command changes, set by the session around the command, and ``own_boxes``, the mailbox an
-APPEND adds to; storage reports a commit before the writer's callers resume, so the report
-arrives while they are set).
+§5: events the session caused itself are not reported: storage names the origin of the
+writes each commit report describes (``CommitReport.origin``, the session whose task queued
+them: ``Connection.run`` sets it), and a batch holding several sessions' writes is reported
+one session's writes at a time; so exactly the session's own changes are left out, never
+another session's committed with them.
 """
 
 from __future__ import annotations
@@ -109,7 +110,6 @@ class NotifyListener:
         # this user owns, sees, or may have been granted, never the whole tree again.
         self.reread: set[int] = set()
         self.quiet: set[int] = set()  # their new names are the session's own doing (§5)
-        self.own_boxes: set[int] = set()  # mailboxes the running command writes (§5)
         self.boxes: dict[int, set[ChangeKind]] = {}
         self.renames: list[NameChange] = []
         self.acl: set[int] = set()
@@ -118,8 +118,6 @@ class NotifyListener:
         self.selected_dirty = False
         self.count = 0
         self.overflow = False
-        self.own: frozenset[str] = frozenset()
-        self.own_new = False
         self.wake = asyncio.Event()
         self.idle_wake: asyncio.Event | None = None
         self.limit = int(session.server.config.get("limits", "notify_queue"))
@@ -171,11 +169,11 @@ class NotifyListener:
         view = session.view
         before = self.count
         known = self.known.names
+        mine = report.origin is session  # §5: caused by this client
         for named in report.names:
             if named.owner_id == user.id or named.mailbox_id in known:
                 self.reread.add(named.mailbox_id)
-                if named.owner_id == user.id and (named.old in self.own
-                                                  or named.new in self.own):
+                if mine and named.owner_id == user.id:
                     self.quiet.add(named.mailbox_id)
         for change in report.changes:
             # A right granted or revoked on any mailbox may be this user's (§5.4, §5.9);
@@ -183,12 +181,7 @@ class NotifyListener:
             if ChangeKind.ACL in change.kinds or (ChangeKind.SETTINGS in change.kinds
                                                   and change.mailbox_id in known):
                 self.reread.add(change.mailbox_id)
-        own_ids = {i for i, n in known.items() if n in self.own} | self.own_boxes
-        if self.own and any(c.old in self.own or c.new in self.own for c in report.names
-                            if c.owner_id == user.id):
-            names_here: tuple[NameChange, ...] = ()
-        else:
-            names_here = report.names
+        names_here: tuple[NameChange, ...] = () if mine else report.names
         for change in report.changes:
             box = change.mailbox_id
             if view is not None and box == view.mailbox_id:
@@ -197,7 +190,7 @@ class NotifyListener:
                     self.selected_dirty = True  # pulled from storage, not queued
                     self.count += 1
                 continue
-            if box in own_ids:
+            if mine:
                 continue
             if box in known or box in self.reread:
                 if box not in self.boxes:
@@ -208,18 +201,17 @@ class NotifyListener:
         if self._wanted_anywhere("MailboxName"):
             self.renames += names_here
             self.count += len(names_here)
-        mine = [s for s in report.subscriptions if s.user_id == user.id]
-        if mine:
-            for sub in mine:  # the SUBSCRIBED filter follows at once (§6.4)
+        subs = [s for s in report.subscriptions if s.user_id == user.id]
+        if subs:
+            for sub in subs:  # the SUBSCRIBED filter follows at once (§6.4)
                 if sub.subscribed:
                     self.subscribed.add(sub.name)
                 else:
                     self.subscribed.discard(sub.name)
-            if self._wanted_anywhere("SubscriptionChange") and not any(
-                    s.name in self.own for s in mine):
-                self.subscriptions += mine
-                self.count += len(mine)
-        if report.metadata:
+            if self._wanted_anywhere("SubscriptionChange") and not mine:
+                self.subscriptions += subs
+                self.count += len(subs)
+        if report.metadata and not mine:
             kept = self._metadata(report.metadata)
             if kept:
                 self.meta(kept)
@@ -234,7 +226,7 @@ class NotifyListener:
     def _metadata(self, changes: tuple[MetadataChange, ...]) -> tuple[MetadataChange, ...]:
         """§5.6, §5.7: server entries for ServerMetadataChange in any group, mailbox
         entries for MailboxMetadataChange in a group naming the mailbox."""
-        server = self._wanted_anywhere("ServerMetadataChange") and "" not in self.own
+        server = self._wanted_anywhere("ServerMetadataChange")
         kept = []
         for change in changes:
             if change.mailbox_id is None:
@@ -242,8 +234,7 @@ class NotifyListener:
                     kept.append(change)
                 continue
             name = self.known.names.get(change.mailbox_id)
-            if name is not None and name not in self.own \
-                    and "MailboxMetadataChange" in self.events_for(name):
+            if name is not None and "MailboxMetadataChange" in self.events_for(name):
                 kept.append(change)
         return tuple(kept)
 
@@ -525,48 +516,10 @@ class NotifyListener:
             self.subscriptions.clear()
             self.meta.pending.clear()
 
-    def begin(self, command: object) -> None:
-        """A command of the session starts: what it changes is not reported back (§5)."""
-        self.own = own_names(command)
-
-    def writes_to(self, mailbox_id: int) -> None:
-        """The running command (APPEND, whose messages arrive as events of their own, not
-        as one command ``begin`` sees) adds to this mailbox: §5, "The server SHOULD omit
-        notifying the client if the event is caused by this client"."""
-        self.own_boxes.add(mailbox_id)
-
-    def end(self) -> None:
-        self.own = frozenset()
-        self.own_boxes.clear()
-
     def stop(self) -> None:
         self.session.server.hub.unwatch_reports(self)
         if self.session.notify is self:
             self.session.notify = None
-
-
-def own_names(command: object) -> frozenset[str]:
-    """The names a command of the session itself changes: their events are not reported
-    back to it (§5: "The server SHOULD omit notifying the client if the event is caused
-    by this client")."""
-    from crispin.protocol import (
-        Copy,
-        Create,
-        Delete,
-        Move,
-        Rename,
-        SetMetadata,
-        Subscribe,
-        Unsubscribe,
-    )
-
-    if isinstance(command, Create | Delete | Subscribe | Unsubscribe | Copy | Move
-                  | SetMetadata):
-        raw = command.mailbox
-        return frozenset({names.normalize(raw.rstrip(names.DELIMITER) or raw)})
-    if isinstance(command, Rename):
-        return frozenset({names.normalize(command.old), names.normalize(command.new)})
-    return frozenset()
 
 
 def check_fetch(items: tuple[FetchItem, ...]) -> None:

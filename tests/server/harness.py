@@ -8,6 +8,7 @@ import imaplib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -238,3 +239,26 @@ def expect_ok(raw: RawClient, tag: bytes, text: bytes) -> list[bytes]:
     lines = raw.command(tag, text)
     assert lines[-1].startswith(tag + b" OK"), lines
     return lines[:-1]
+
+
+def hold_writer(server: ServerThread) -> tuple[threading.Event, Any]:
+    """A write that holds the database writer until the event is set: the writes queued
+    meanwhile commit together, in one group-commit batch, after it."""
+    release = threading.Event()
+
+    def hold(conn: Any) -> None:
+        assert release.wait(30)
+
+    db = server.running.ctx.store.database
+    held = asyncio.run_coroutine_threadsafe(db.write(hold), server.loop)
+    return release, held
+
+
+def wait_queued(server: ServerThread, n: int) -> None:
+    """Until ``n`` writes wait for the writer (behind :func:`hold_writer`'s)."""
+    db = server.running.ctx.store.database
+    for _ in range(3000):
+        if db.queued_writes >= n:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{db.queued_writes} writes queued, not {n}")

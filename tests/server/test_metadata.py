@@ -3,7 +3,7 @@ sockets, then the rules around them (access, limits, names, DELETE/RENAME)."""
 
 from __future__ import annotations
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread
+from tests.server.harness import PASSWORD, RawClient, ServerThread, hold_writer, wait_queued
 
 
 def login(server: ServerThread, user: str = "alice") -> RawClient:
@@ -320,3 +320,24 @@ def test_metadata_server_only_and_during_idle(make_server) -> None:  # type: ign
     alice = login(server)
     assert other.command(b"g", b'SETMETADATA "" (/shared/comment NIL)')[-1].startswith(b"g OK")
     assert alice.command(b"h", b"NOOP") == [b"h OK NOOP completed"]
+
+
+def test_another_sessions_change_committed_with_ours_is_reported(server: ServerThread
+                                                                  ) -> None:
+    """Defect: the entries of the session's own SETMETADATA were left out of every report
+    while its write was under way, another session's change of the same entry committed in
+    the same group-commit batch too (RFC 5464 §4.4: "changed by a third-party")."""
+    alice, other = login(server), login(server)
+    assert alice.command(b"a", b"ENABLE METADATA")[0] == b"* ENABLED METADATA"
+    release, held = hold_writer(server)
+    alice.send(b'a1 SETMETADATA INBOX (/private/comment "mine")\r\n')
+    wait_queued(server, 1)
+    other.send(b'o1 SETMETADATA INBOX (/private/comment "theirs")\r\n')
+    wait_queued(server, 2)
+    release.set()
+    held.result(30)
+    assert other.until_tagged(b"o1")[-1].startswith(b"o1 OK")
+    lines = alice.until_tagged(b"a1")
+    assert lines[-1].startswith(b"a1 OK"), lines
+    lines = lines[:-1] + alice.command(b"p", b"NOOP")[:-1]
+    assert lines == [b'* METADATA "INBOX" /private/comment'], lines

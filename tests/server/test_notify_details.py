@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from crispin.server.commands import notify_events
-from tests.server.harness import RawClient, ServerThread, expect_ok, raw_login
+from tests.server.harness import (
+    RawClient,
+    ServerThread,
+    expect_ok,
+    hold_writer,
+    raw_login,
+    wait_queued,
+)
 
 MESSAGE = b"From: alice@example.org\r\nSubject: hi\r\n\r\nHello\r\n"
 
@@ -256,3 +263,50 @@ def test_a_change_during_notify_set_is_not_lost(server: ServerThread,
     assert lines[-1] == b"n OK NOTIFY completed", lines
     lines = lines[:-1] + expect_ok(alice, b"p", b"NOOP")
     assert lines == [b'* STATUS "misc" (UIDNEXT 2 MESSAGES 1)'], lines
+
+
+def test_another_sessions_append_committed_with_ours_is_reported(server: ServerThread
+                                                                  ) -> None:
+    """Defect: a session's own APPEND was recognised by the mailbox it writes to, for as
+    long as the command ran; another session's APPEND to the same mailbox, committed in
+    the same group-commit batch (or reported while the APPEND waited for the writer), was
+    taken for the session's own and never reported (§5.1: MessageNew; §5 omits only the
+    events "caused by this client")."""
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(other, b"c", b"CREATE misc")
+    expect_ok(alice, b"n", b"NOTIFY SET (personal (MessageNew MessageExpunge))")
+    release, held = hold_writer(server)
+    alice.send(b"a1 APPEND misc {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+    wait_queued(server, 1)
+    other.send(b"o1 APPEND misc {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
+    wait_queued(server, 2)
+    release.set()
+    held.result(30)
+    assert other.until_tagged(b"o1")[-1].startswith(b"o1 OK")
+    lines = alice.until_tagged(b"a1")
+    assert lines[-1].startswith(b"a1 OK"), lines
+    lines = lines[:-1] + expect_ok(alice, b"p", b"NOOP")
+    assert lines == [b'* STATUS "misc" (UIDNEXT 3 MESSAGES 2)'], lines
+
+
+def test_another_sessions_create_committed_with_ours_is_reported(server: ServerThread
+                                                                  ) -> None:
+    """Defect: a report naming the session's own CREATE had every name change in it
+    dropped, so another session's CREATE (the same user's, in another client) committed in
+    the same batch was never reported (§5.4: MailboxName)."""
+    alice = raw_login(server)
+    other = raw_login(server)
+    expect_ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
+    release, held = hold_writer(server)
+    alice.send(b"a1 CREATE mine\r\n")
+    wait_queued(server, 1)
+    other.send(b"o1 CREATE theirs\r\n")
+    wait_queued(server, 2)
+    release.set()
+    held.result(30)
+    assert other.until_tagged(b"o1")[-1].startswith(b"o1 OK")
+    lines = alice.until_tagged(b"a1")
+    assert lines[-1].startswith(b"a1 OK"), lines
+    lines = lines[:-1] + expect_ok(alice, b"p", b"NOOP")
+    assert lines == [b'* LIST (\\HasNoChildren) "/" "theirs"'], lines

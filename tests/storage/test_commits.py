@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 
 import pytest
 
-from crispin.storage import ChangeKind, CommitReport, MailboxChange, NotFound, Store, User
+from crispin.storage import (
+    ORIGIN,
+    ChangeKind,
+    CommitReport,
+    MailboxChange,
+    NotFound,
+    Store,
+    User,
+)
 
 from .helpers import raw_connect
 
@@ -160,6 +169,60 @@ async def test_group_commit_is_one_report(store: Store, user: User, rec: Recorde
     changes = [c for r in rec.reports for c in r.changes]
     assert sorted(c.mailbox_id for c in changes) == sorted(b.id for b in boxes)
     assert len(rec.reports) < 30  # batched writes, one report per commit
+
+
+async def _one_batch(store: Store, user: User, rec: Recorder,
+                     writes: list[tuple[object, str]]) -> list[int]:
+    """The writes (origin, name to create) queued behind a held writer: one batch."""
+    db = store.database
+    started, release = threading.Event(), threading.Event()
+
+    def hold(conn: sqlite3.Connection) -> None:
+        started.set()
+        assert release.wait(30)
+
+    async def create(origin: object, name: str) -> int:
+        ORIGIN.set(origin)  # this task's context only
+        return (await store.create_mailbox(user.id, name)).id
+
+    held = asyncio.ensure_future(db.write(hold))
+    assert await asyncio.to_thread(started.wait, 30)
+    tasks = [asyncio.ensure_future(create(origin, name)) for origin, name in writes]
+    while db.queued_writes < len(tasks):
+        await asyncio.sleep(0.001)
+    rec.reports.clear()
+    release.set()
+    await held
+    return list(await asyncio.gather(*tasks))
+
+
+async def test_a_batch_of_several_origins_is_reported_origin_by_origin(
+        store: Store, user: User, rec: Recorder) -> None:
+    """With ``report_origins`` (the server sets it while NOTIFY or METADATA listens), writes
+    queued for several origins (``ORIGIN``: the server's sessions) commit in one batch but
+    are reported one run of an origin's writes at a time, in order, each report naming its
+    origin; one origin's writes, one report."""
+    store.database.report_origins = True
+    a, b = object(), object()
+    ids = await _one_batch(store, user, rec, [(a, "a1"), (a, "a2"), (b, "b1"), (None, "n1"),
+                                              (a, "a3")])
+    assert [(r.origin, [c.mailbox_id for c in r.changes]) for r in rec.reports] == [
+        (a, ids[0:2]), (b, [ids[2]]), (None, [ids[3]]), (a, [ids[4]])]
+    ids = await _one_batch(store, user, rec, [(a, "c1"), (a, "c2")])
+    assert [(r.origin, [c.mailbox_id for c in r.changes]) for r in rec.reports] == [(a, ids)]
+
+
+async def test_without_report_origins_a_batch_is_one_report(
+        store: Store, user: User, rec: Recorder) -> None:
+    """Nobody to tell (the default): one report for the batch, of no origin when its writes
+    have several, of theirs when they share one."""
+    assert store.database.report_origins is False
+    a, b = object(), object()
+    ids = await _one_batch(store, user, rec, [(a, "a1"), (b, "b1"), (a, "a2")])
+    assert [(r.origin, sorted(c.mailbox_id for c in r.changes)) for r in rec.reports] == [
+        (None, sorted(ids))]
+    ids = await _one_batch(store, user, rec, [(b, "c1"), (b, "c2")])
+    assert [(r.origin, [c.mailbox_id for c in r.changes]) for r in rec.reports] == [(b, ids)]
 
 
 def _row_trigger(conn: sqlite3.Connection) -> bool:

@@ -74,4 +74,6 @@ def with_alongside(fn: Callable[[sqlite3.Connection], T], also: Alongside | None
         inner = inner.func
     name = getattr(inner, "__qualname__", "read")
     read.__qualname__ = name if also is None else name + "+alongside"
+    # What the read's cost depends on (inline_reads.kind): the function it wraps.
+    read.__wrapped__ = fn  # type: ignore[attr-defined]
     return read

@@ -53,10 +53,15 @@ of work: the budget is kept to well under a millisecond)."""
 
 def kind(fn: Callable[..., Any]) -> object:
     """What identifies a read function across calls: its code (closures made by the same
-    ``def`` share it), under any ``functools.partial``."""
-    while hasattr(fn, "func"):
-        fn = fn.func
-    return getattr(fn, "__code__", None) or type(fn)
+    ``def`` share it), under any ``functools.partial`` and any wrapper that names what it
+    wraps (``__wrapped__``: ``alongside.with_alongside`` wraps reads of every cost)."""
+    while True:
+        if hasattr(fn, "func"):
+            fn = fn.func
+        elif hasattr(fn, "__wrapped__"):
+            fn = fn.__wrapped__
+        else:
+            return getattr(fn, "__code__", None) or type(fn)
 
 
 class InlineReads:

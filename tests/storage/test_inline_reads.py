@@ -167,3 +167,22 @@ async def test_reads_on_the_loop_and_on_readers_at_once(store: Store) -> None:
     results = await asyncio.gather(*(db.read(square(k), inline=k % 2 == 0)
                                      for k in range(100)))
     assert results == [k * k for k in range(100)]
+
+
+def test_a_wrapped_read_is_known_by_what_it_wraps() -> None:
+    """``with_alongside`` wraps reads of every cost in closures of one ``def``: each is
+    measured as the function it wraps, partials unwrapped too."""
+    from functools import partial
+
+    from crispin.storage.alongside import Alongside, with_alongside
+
+    def cheap(conn: sqlite3.Connection) -> int:
+        return 1
+
+    def dear(conn: sqlite3.Connection, n: int) -> int:
+        return n
+
+    also = Alongside(1)
+    assert inline_reads.kind(with_alongside(cheap, also)) is cheap.__code__
+    assert inline_reads.kind(with_alongside(partial(dear, n=2), also)) is dear.__code__
+    assert inline_reads.kind(with_alongside(cheap, None)) is cheap.__code__

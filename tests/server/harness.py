@@ -254,11 +254,23 @@ def hold_writer(server: ServerThread) -> tuple[threading.Event, Any]:
     return release, held
 
 
-def wait_queued(server: ServerThread, n: int) -> None:
-    """Until ``n`` writes wait for the writer (behind :func:`hold_writer`'s)."""
+def in_one_batch(server: ServerThread, *sent: tuple[RawClient, bytes, bytes]
+                 ) -> list[bytes]:
+    """Each (client, tag, command) sent in turn while the writer is held, once the one
+    before has queued its write: all commit in one group-commit batch. Every answer must
+    be OK; returns what the first client got with its answer, the tagged line left out."""
+    release, held = hold_writer(server)
     db = server.running.ctx.store.database
-    for _ in range(3000):
-        if db.queued_writes >= n:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"{db.queued_writes} writes queued, not {n}")
+    for n, (raw, tag, command) in enumerate(sent, 1):
+        raw.send(tag + b" " + command + b"\r\n")
+        for _ in range(3000):
+            if db.queued_writes >= n:
+                break
+            time.sleep(0.01)
+        assert db.queued_writes >= n, f"{db.queued_writes} writes queued, not {n}"
+    release.set()
+    held.result(30)
+    answers = [raw.until_tagged(tag) for raw, tag, _ in sent]
+    for (_, tag, _), lines in zip(sent, answers, strict=True):
+        assert lines[-1].startswith(tag + b" OK"), lines
+    return answers[0][:-1]

@@ -3,7 +3,7 @@ sockets, then the rules around them (access, limits, names, DELETE/RENAME)."""
 
 from __future__ import annotations
 
-from tests.server.harness import PASSWORD, RawClient, ServerThread, hold_writer, wait_queued
+from tests.server.harness import PASSWORD, RawClient, ServerThread, in_one_batch
 
 
 def login(server: ServerThread, user: str = "alice") -> RawClient:
@@ -329,15 +329,7 @@ def test_another_sessions_change_committed_with_ours_is_reported(server: ServerT
     the same group-commit batch too (RFC 5464 §4.4: "changed by a third-party")."""
     alice, other = login(server), login(server)
     assert alice.command(b"a", b"ENABLE METADATA")[0] == b"* ENABLED METADATA"
-    release, held = hold_writer(server)
-    alice.send(b'a1 SETMETADATA INBOX (/private/comment "mine")\r\n')
-    wait_queued(server, 1)
-    other.send(b'o1 SETMETADATA INBOX (/private/comment "theirs")\r\n')
-    wait_queued(server, 2)
-    release.set()
-    held.result(30)
-    assert other.until_tagged(b"o1")[-1].startswith(b"o1 OK")
-    lines = alice.until_tagged(b"a1")
-    assert lines[-1].startswith(b"a1 OK"), lines
-    lines = lines[:-1] + alice.command(b"p", b"NOOP")[:-1]
+    lines = in_one_batch(server, (alice, b"a1", b'SETMETADATA INBOX (/private/comment "mine")'),
+                         (other, b"o1", b'SETMETADATA INBOX (/private/comment "theirs")'))
+    lines += alice.command(b"p", b"NOOP")[:-1]
     assert lines == [b'* METADATA "INBOX" /private/comment'], lines

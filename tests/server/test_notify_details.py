@@ -18,9 +18,8 @@ from tests.server.harness import (
     RawClient,
     ServerThread,
     expect_ok,
-    hold_writer,
+    in_one_batch,
     raw_login,
-    wait_queued,
 )
 
 MESSAGE = b"From: alice@example.org\r\nSubject: hi\r\n\r\nHello\r\n"
@@ -276,17 +275,9 @@ def test_another_sessions_append_committed_with_ours_is_reported(server: ServerT
     other = raw_login(server)
     expect_ok(other, b"c", b"CREATE misc")
     expect_ok(alice, b"n", b"NOTIFY SET (personal (MessageNew MessageExpunge))")
-    release, held = hold_writer(server)
-    alice.send(b"a1 APPEND misc {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
-    wait_queued(server, 1)
-    other.send(b"o1 APPEND misc {%d+}\r\n" % len(MESSAGE) + MESSAGE + b"\r\n")
-    wait_queued(server, 2)
-    release.set()
-    held.result(30)
-    assert other.until_tagged(b"o1")[-1].startswith(b"o1 OK")
-    lines = alice.until_tagged(b"a1")
-    assert lines[-1].startswith(b"a1 OK"), lines
-    lines = lines[:-1] + expect_ok(alice, b"p", b"NOOP")
+    appended = b"APPEND misc {%d+}\r\n" % len(MESSAGE) + MESSAGE
+    lines = in_one_batch(server, (alice, b"a1", appended), (other, b"o1", appended))
+    lines += expect_ok(alice, b"p", b"NOOP")
     assert lines == [b'* STATUS "misc" (UIDNEXT 3 MESSAGES 2)'], lines
 
 
@@ -298,15 +289,6 @@ def test_another_sessions_create_committed_with_ours_is_reported(server: ServerT
     alice = raw_login(server)
     other = raw_login(server)
     expect_ok(alice, b"n", b"NOTIFY SET (personal (MailboxName))")
-    release, held = hold_writer(server)
-    alice.send(b"a1 CREATE mine\r\n")
-    wait_queued(server, 1)
-    other.send(b"o1 CREATE theirs\r\n")
-    wait_queued(server, 2)
-    release.set()
-    held.result(30)
-    assert other.until_tagged(b"o1")[-1].startswith(b"o1 OK")
-    lines = alice.until_tagged(b"a1")
-    assert lines[-1].startswith(b"a1 OK"), lines
-    lines = lines[:-1] + expect_ok(alice, b"p", b"NOOP")
+    lines = in_one_batch(server, (alice, b"a1", b"CREATE mine"), (other, b"o1", b"CREATE theirs"))
+    lines += expect_ok(alice, b"p", b"NOOP")
     assert lines == [b'* LIST (\\HasNoChildren) "/" "theirs"'], lines

@@ -266,9 +266,7 @@ class Database:
             await db._readers.open(db._open_reader)
             if db._inline_wanted:
                 # No busy wait on the loop: a read that finds the file busy goes to a reader.
-                conn = connect(path, 0.0, db._synchronous)
-                conn.execute("PRAGMA query_only = ON")
-                db.inline = inline_reads.InlineReads(conn)
+                db.inline = inline_reads.InlineReads(db._open_reader(busy_timeout=0.0))
         except BaseException:
             await db._close_connections()
             raise
@@ -276,8 +274,9 @@ class Database:
         db._writer_task.add_done_callback(db._writer_stopped)
         return db
 
-    def _open_reader(self) -> sqlite3.Connection:
-        conn = connect(self.path, self._busy_timeout, self._synchronous)
+    def _open_reader(self, busy_timeout: float | None = None) -> sqlite3.Connection:
+        conn = connect(self.path, self._busy_timeout if busy_timeout is None else busy_timeout,
+                       self._synchronous)
         conn.execute("PRAGMA query_only = ON")
         return conn
 
@@ -421,7 +420,7 @@ class Database:
             if self._closed:
                 return
 
-    def _run_batch(self, fns: list[Op], origins: list[object] | None = None
+    def _run_batch(self, fns: list[Op], origins: list[object]
                    ) -> tuple[list[_Outcome], list[commits.CommitReport]]:
         """Writer thread: one transaction, one savepoint per operation, one commit; the
         reports of what it changed (none when nothing, or when it did not commit).
@@ -437,8 +436,6 @@ class Database:
                 return [(True, fns[0].fn(conn))], []
             except Exception as exc:
                 return [(False, translate(exc))], []
-        if origins is None:
-            origins = [None] * len(fns)
         try:
             conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:
@@ -516,19 +513,12 @@ class Database:
         if here is None or not inline:
             return await self._read_on_reader(self._run_read, fn)
         key = inline_reads.kind(fn)
+        runner = partial(self._run_read, fn=fn)
         if here.suits(key):
-            done, value = here.run(key, partial(self._run_read, fn=fn))
+            done, value = here.run(key, runner)
             if done:
                 return value  # type: ignore[return-value]
-
-        def timed(conn: sqlite3.Connection) -> T:
-            cpu = time.thread_time()
-            try:
-                return self._run_read(conn, fn)
-            finally:
-                here.note(key, time.thread_time() - cpu)
-
-        return await self._readers.run(timed)
+        return await self._readers.run(here.measured(key, runner))
 
     async def _read_on_reader(self, runner: Callable[..., T], *args: Any) -> T:
         return await self._readers.run(lambda conn: runner(conn, *args))

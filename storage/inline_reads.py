@@ -68,7 +68,7 @@ class InlineReads:
     """The loop's read connection and the running mean of each read function's cost."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn: sqlite3.Connection | None = conn
+        self.conn = conn
         self._costs: dict[object, float] = {}
         self._deadline = 0.0
         self._overran = False
@@ -86,7 +86,7 @@ class InlineReads:
 
     def suits(self, key: object) -> bool:
         cost = self._costs.get(key)
-        return cost is not None and cost < TYPICAL and self.conn is not None
+        return cost is not None and cost < TYPICAL
 
     def note(self, key: object, seconds: float) -> None:
         """A run's seconds into ``key``'s running mean (also from reader threads: a lost
@@ -94,33 +94,41 @@ class InlineReads:
         old = self._costs.get(key)
         self._costs[key] = seconds if old is None else old + WEIGHT * (seconds - old)
 
+    def measured(self, key: object, runner: Callable[[sqlite3.Connection], T]
+                 ) -> Callable[[sqlite3.Connection], T]:
+        """``runner`` for a reader thread, its CPU time noted for ``key``."""
+        def on_reader(conn: sqlite3.Connection) -> T:
+            cpu = time.thread_time()
+            try:
+                return runner(conn)
+            finally:
+                self.note(key, time.thread_time() - cpu)
+
+        return on_reader
+
     def run(self, key: object, runner: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
         """``(True, runner(conn))``, or ``(False, None)`` if the read must go to a reader.
         An exception of the read itself is raised as it would be on a reader."""
-        conn = self.conn
-        assert conn is not None
         self._overran = False
         start = time.perf_counter()
         self._deadline = start + BUDGET
         try:
-            value = runner(conn)
+            value = runner(self.conn)
         except Busy:
             self.handed_on += 1
             return False, None
         except Exception:
+            self.note(key, time.perf_counter() - start)
             if not self._overran:
-                self.note(key, time.perf_counter() - start)
                 raise
-        else:
-            if not self._overran:  # a read that swallowed the interruption is not trusted
-                self.note(key, time.perf_counter() - start)
-                self.runs += 1
-                return True, value
+            self.handed_on += 1
+            return False, None
         self.note(key, time.perf_counter() - start)
-        self.handed_on += 1
-        return False, None
+        if self._overran:  # a read that swallowed the interruption is not trusted
+            self.handed_on += 1
+            return False, None
+        self.runs += 1
+        return True, value
 
     def close(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            conn.close()
+        self.conn.close()
